@@ -1,0 +1,188 @@
+"""The ledger of a cross-margin account on linear USDT perpetuals: pure functions over frozen values.
+
+All amounts in USDT; positions in signed base units (+ long). Average-entry-price accounting:
+a fill that adds to a position moves the entry price to the size-weighted average; a fill that
+reduces it realizes (exit - entry) * closed qty * sign into the wallet; a flip closes the old
+position entirely and opens the remainder at the fill price. Every fee is paid from the wallet.
+"""
+
+from __future__ import annotations
+
+import math
+
+import attrs
+
+from mmsim.orders import Fill
+
+
+def _finite(instance, attribute, value):
+    if not math.isfinite(value):
+        raise ValueError(f"{attribute.name} must be finite, got {value!r}")
+
+
+def _non_negative(instance, attribute, value):
+    if not (value >= 0 and math.isfinite(value)):
+        raise ValueError(f"{attribute.name} must be >= 0 and finite, got {value!r}")
+
+
+@attrs.frozen(slots=True)
+class Position:
+    """A signed position (base units, + long) and its average entry price (USDT; 0 when flat)."""
+
+    qty: float = attrs.field(default=0.0, validator=_finite)
+    entry_price: float = attrs.field(default=0.0, validator=_non_negative)
+
+    def __attrs_post_init__(self):
+        if self.qty != 0 and self.entry_price <= 0:
+            raise ValueError(f"an open position ({self.qty}) needs a positive entry price")
+
+    def unrealized(self, mark: float) -> float:
+        """Mark-to-market PnL in USDT: qty * (mark - entry)."""
+        return self.qty * (mark - self.entry_price) if self.qty else 0.0
+
+
+FLAT = Position()
+
+
+def trade(position: Position, signed_qty: float, price: float) -> tuple[Position, float]:
+    """Apply a trade of `signed_qty` at `price`; return the new position and the realized PnL.
+
+    The five cases (open, add, reduce, close, flip) are spelled out so each can be tested alone.
+    """
+    q, entry = position.qty, position.entry_price
+    new_q = q + signed_qty
+    if abs(new_q) < 1e-12 * max(abs(q), abs(signed_qty)):
+        new_q = 0.0  # float residue of an exact close
+    if q == 0.0:  # open
+        return Position(new_q, price), 0.0
+    if (q > 0) == (signed_qty > 0):  # add: size-weighted average entry
+        return Position(new_q, (q * entry + signed_qty * price) / new_q), 0.0
+    closed = min(abs(signed_qty), abs(q))
+    realized = closed * (price - entry) * (1.0 if q > 0 else -1.0)
+    if new_q == 0.0:  # close
+        return FLAT, realized
+    if (new_q > 0) == (q > 0):  # reduce: entry unchanged
+        return Position(new_q, entry), realized
+    return Position(new_q, price), realized  # flip: remainder opened at the fill price
+
+
+@attrs.frozen(slots=True)
+class Account:
+    """One shared wallet and a position and mark per symbol (immutable; update with pure functions).
+
+    wallet: deposited cash + realized PnL - fees + funding (USDT).
+    Per-symbol tuples follow `symbols` order: positions, marks (last close, USDT), and the
+    running totals since the start (USDT): realized PnL, fees paid (negative = net rebate),
+    funding received (negative = paid) and traded notional.
+    """
+
+    symbols: tuple[str, ...]
+    wallet: float = attrs.field(validator=_finite)
+    positions: tuple[Position, ...]
+    marks: tuple[float, ...]
+    realized: tuple[float, ...]
+    fees: tuple[float, ...]
+    funding: tuple[float, ...]
+    traded: tuple[float, ...]
+
+    def __attrs_post_init__(self):
+        n = len(self.symbols)
+        for name in ("positions", "marks", "realized", "fees", "funding", "traded"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"Account.{name} must have one entry per symbol ({n})")
+
+    @classmethod
+    def open(cls, symbols: tuple[str, ...], initial_cash: float, marks: tuple[float, ...]):
+        """A fresh account: all cash, flat in every symbol."""
+        if not (initial_cash > 0 and math.isfinite(initial_cash)):
+            raise ValueError(f"initial_cash must be positive, got {initial_cash!r}")
+        n = len(symbols)
+        zeros = (0.0,) * n
+        return cls(tuple(symbols), float(initial_cash), (FLAT,) * n, tuple(marks),
+                   zeros, zeros, zeros, zeros)
+
+    @property
+    def fees_paid(self) -> float:
+        return sum(self.fees)
+
+    @property
+    def funding_received(self) -> float:
+        return sum(self.funding)
+
+    @property
+    def realized_pnl(self) -> float:
+        return sum(self.realized)
+
+    @property
+    def traded_notional(self) -> float:
+        return sum(self.traded)
+
+    def index(self, symbol: str) -> int:
+        return self.symbols.index(symbol)
+
+    @property
+    def unrealized(self) -> float:
+        return sum(p.unrealized(m) for p, m in zip(self.positions, self.marks))
+
+    @property
+    def equity(self) -> float:
+        """wallet + sum of unrealized PnL (USDT)."""
+        return self.wallet + self.unrealized
+
+    def notional(self, i: int) -> float:
+        return abs(self.positions[i].qty) * self.marks[i]
+
+    @property
+    def gross_notional(self) -> float:
+        return sum(abs(p.qty) * m for p, m in zip(self.positions, self.marks))
+
+    def leverage(self, i: int | None = None) -> float:
+        """notional / equity for symbol i, or gross notional / equity; inf when equity <= 0."""
+        notional = self.gross_notional if i is None else self.notional(i)
+        return _ratio(notional, self.equity)
+
+    def margin_ratio(self, maintenance_margin_rate: float) -> float:
+        """sum(notional * maintenance rate) / equity; the account is liquidated at >= 1."""
+        return _ratio(self.gross_notional * maintenance_margin_rate, self.equity)
+
+
+def _ratio(numerator: float, equity: float) -> float:
+    if numerator == 0.0:
+        return 0.0
+    return numerator / equity if equity > 0 else math.inf
+
+
+def _put(values: tuple, i: int, value) -> tuple:
+    return values[:i] + (value,) + values[i + 1 :]
+
+
+def settle(account: Account, fill: Fill) -> Account:
+    """Book one fill: position, realized PnL and fee into the wallet."""
+    i = account.symbols.index(fill.symbol)
+    position, realized = trade(account.positions[i], fill.signed_qty, fill.price)
+    return attrs.evolve(
+        account,
+        positions=_put(account.positions, i, position),
+        wallet=account.wallet + realized - fill.fee,
+        realized=_put(account.realized, i, account.realized[i] + realized),
+        fees=_put(account.fees, i, account.fees[i] + fill.fee),
+        traded=_put(account.traded, i, account.traded[i] + fill.notional),
+    )
+
+
+def mark(account: Account, closes: tuple[float | None, ...]) -> Account:
+    """Move marks to this bar's closes; a symbol with no bar (None) keeps its last mark."""
+    marks = tuple(m if c is None else c for m, c in zip(account.marks, closes))
+    return attrs.evolve(account, marks=marks)
+
+
+def pay_funding(account: Account, rates: tuple[float, ...]) -> Account:
+    """Funding at rate f pays -position * mark * f to the wallet (longs pay when f > 0)."""
+    flows = tuple(-p.qty * m * f for p, m, f in zip(account.positions, account.marks, rates))
+    if not any(flows):
+        return account
+    return attrs.evolve(
+        account,
+        wallet=account.wallet + sum(flows),
+        funding=tuple(a + b for a, b in zip(account.funding, flows)),
+    )

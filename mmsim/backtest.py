@@ -1,0 +1,238 @@
+"""The driver: validate bars, compute features, fold `step` over them, collect the frames.
+
+This is the one impure edge around the pure fold (progress reporting lives here too); the fold
+itself is `toolz.accumulate` of the step built by `make_step`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import attrs
+import polars as pl
+from toolz import accumulate
+
+from mmsim.account import Account
+from mmsim.bars import bar_interval_us, iter_steps, validate_bars
+from mmsim.engine import Accounting, Matching, account_bar, initial_state, make_step
+from mmsim.features import add_features
+from mmsim.matching import match_bar
+from mmsim.metrics import summarize
+from mmsim.result import Result
+from mmsim.risk import NO_RISK, RiskRule
+from mmsim.strategies.base import Strategy
+from mmsim.venue import Venue
+
+_FILL_SCHEMA = {
+    "ts": pl.Int64, "symbol": pl.String, "side": pl.Int8, "price": pl.Float64, "qty": pl.Float64,
+    "fee": pl.Float64, "liquidity": pl.String, "reason": pl.String, "level": pl.Int32,
+}
+_REJECTION_SCHEMA = {
+    "ts": pl.Int64, "symbol": pl.String, "side": pl.Int8, "level": pl.Int32,
+    "price": pl.Float64, "qty": pl.Float64, "reason": pl.String,
+}
+
+
+def _resolve_strategies(
+    strategies: Strategy | Mapping[str, Strategy], symbols: tuple[str, ...]
+) -> tuple[Strategy, ...]:
+    if isinstance(strategies, Strategy):
+        return (strategies,) * len(symbols)
+    unknown = sorted(set(strategies) - set(symbols))
+    if unknown:
+        raise ValueError(f"strategies given for symbols not in the bars: {unknown}; bars have {list(symbols)}")
+    missing = [s for s in symbols if s not in strategies]
+    if missing:
+        raise ValueError(f"no strategy for symbol(s) {missing}: give one per symbol or one for all")
+    return tuple(strategies[s] for s in symbols)
+
+
+def _to_datetime(column: str) -> pl.Expr:
+    return pl.from_epoch(pl.col(column), time_unit="us").alias(column)
+
+
+def backtest(
+    bars: pl.DataFrame,
+    strategies: Strategy | Mapping[str, Strategy],
+    *,
+    risk: RiskRule = NO_RISK,
+    venue: Venue | None = None,
+    initial_cash: float = 100_000.0,
+    allow_gaps: bool = False,
+    matching: Matching = match_bar,
+    accounting: Accounting = account_bar,
+    progress: Callable[[int, int], None] | None = None,
+) -> Result:
+    """Run a multi-symbol market-making backtest on a long bars frame.
+
+    bars: ts, symbol, open, high, low, close, volume (+ optional funding_rate and features).
+    strategies: one Strategy for every symbol, or a mapping symbol -> Strategy.
+    risk: a RiskRule (compose several with `mmsim.risk.chain`); venue: fees and fill rule.
+    initial_cash: USDT in the shared wallet at the start.
+    """
+    venue = venue or Venue()
+    frame = validate_bars(bars, allow_gaps=allow_gaps)
+    symbols = tuple(frame["symbol"].unique(maintain_order=True).sort().to_list())
+    per_symbol = _resolve_strategies(strategies, symbols)
+    features = tuple({f.name: f for s in per_symbol for f in s.features}.values())
+    frame = add_features(frame, features)
+    feature_names = tuple(dict.fromkeys(f.name for f in features))
+    extra = [c for c in frame.columns if c not in (*feature_names, "ts", "symbol", "open", "high", "low", "close", "volume", "funding_rate")]
+    readable = feature_names + tuple(c for c in extra if frame.schema[c].is_numeric())
+    first_close = dict(frame.group_by("symbol").agg(pl.col("close").first()).iter_rows())
+    specs = {s: venue.spec(s, first_close[s]) for s in symbols}
+    interval_us = bar_interval_us(frame)
+
+    account = Account.open(symbols, initial_cash, tuple(first_close[s] for s in symbols))
+    step = make_step(
+        symbols=symbols, strategies=per_symbol, risk=risk, venue=venue, specs=specs,
+        initial_cash=initial_cash, interval_us=interval_us, matching=matching, accounting=accounting,
+    )
+    state0 = initial_state(account, per_symbol, risk)
+    steps = iter_steps(frame, symbols, readable)
+    path = accumulate(lambda acc, bars_t: step(acc[0], bars_t), steps, (state0, ()))
+    next(path)  # the initial state is not a bar
+
+    n_steps = frame["ts"].n_unique()
+    rec = _Recorder(symbols, venue.maintenance_margin_rate)
+    for k, (state, fills) in enumerate(path):
+        rec.add(state, fills)
+        if progress is not None and (k % 5000 == 0 or k == n_steps - 1):
+            progress(k + 1, n_steps)
+
+    ts_values = frame["ts"].unique(maintain_order=True).dt.epoch("us").to_list()
+    equity, sym_frame, fills, rejections, events = rec.frames(ts_values)
+    last_state = state if n_steps else state0
+    config = {
+        "symbols": list(symbols),
+        "strategies": {s: {"name": st.name, "params": _params_dict(st.params)} for s, st in zip(symbols, per_symbol)},
+        "risk": risk.name,
+        "venue": _params_dict(venue),
+        "specs": {s: attrs.asdict(sp) for s, sp in specs.items()},
+        "initial_cash": initial_cash,
+        "interval_us": interval_us,
+        "bars": {"rows": frame.height, "start": str(frame["ts"].min()), "end": str(frame["ts"].max())},
+        "halted": last_state.halted if last_state.halted else _first_halt(events),
+    }
+    summary = summarize(equity, sym_frame, fills, initial_cash, interval_us)
+    return Result(fills, equity, sym_frame, rejections, events, summary, config)
+
+
+def _first_halt(events: pl.DataFrame) -> str | None:
+    halts = events.filter(pl.col("event").str.starts_with("early_stop") | pl.col("event").str.starts_with("liquidation"))
+    return halts["event"][0] if halts.height else None
+
+
+def _params_dict(params) -> dict | None:
+    if params is None:
+        return None
+    if attrs.has(type(params)):
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in attrs.asdict(params, recurse=False).items()}
+    return {"repr": repr(params)}
+
+
+class _Recorder:
+    """Collects per-bar rows as plain lists (the impure edge); frames are built once at the end."""
+
+    def __init__(self, symbols: tuple[str, ...], maintenance_margin_rate: float):
+        self.symbols = symbols
+        self.eq: dict[str, list] = {k: [] for k in (
+            "wallet", "equity", "unrealized", "notional", "leverage", "margin_ratio",
+            "fees", "funding", "realized", "halted")}
+        self.sym: dict[str, list] = {k: [] for k in (
+            "position", "entry_price", "mark", "unrealized", "notional", "leverage", "realized",
+            "fees", "funding", "bid", "ask", "bid_qty", "ask_qty", "reservation_price",
+            "orders", "rejected")}
+        self.fills: list = []
+        self.rejections: list = []
+        self.events: list = []
+        self.k = 0
+        self.mmr = maintenance_margin_rate
+
+    def add(self, state, fills) -> None:
+        a = state.account
+        equity = a.equity
+        eq = self.eq
+        unreal = [p.unrealized(m) for p, m in zip(a.positions, a.marks)]
+        notionals = [abs(p.qty) * m for p, m in zip(a.positions, a.marks)]
+        gross = sum(notionals)
+        eq["wallet"].append(a.wallet)
+        eq["equity"].append(equity)
+        eq["unrealized"].append(sum(unreal))
+        eq["notional"].append(gross)
+        eq["leverage"].append(gross / equity if equity > 0 else (0.0 if gross == 0 else float("inf")))
+        eq["margin_ratio"].append(
+            gross * self.mmr / equity if equity > 0 else (0.0 if gross == 0 else float("inf"))
+        )
+        eq["fees"].append(a.fees_paid)
+        eq["funding"].append(a.funding_received)
+        eq["realized"].append(a.realized_pnl)
+        eq["halted"].append(state.halted is not None)
+        best: dict = {}
+        for o in state.resting:
+            key = (o.symbol, o.side)
+            cur = best.get(key)
+            if cur is None or (o.price > cur.price if o.side > 0 else o.price < cur.price):
+                best[key] = o
+        counts: dict = {}
+        for o in state.resting:
+            counts[o.symbol] = counts.get(o.symbol, 0) + 1
+        refused: dict = {}
+        for r in state.rejected:
+            refused[r.order.symbol] = refused.get(r.order.symbol, 0) + 1
+        sym = self.sym
+        for i, s in enumerate(self.symbols):
+            p = a.positions[i]
+            sym["position"].append(p.qty)
+            sym["entry_price"].append(p.entry_price if p.qty else None)
+            sym["mark"].append(a.marks[i])
+            sym["unrealized"].append(unreal[i])
+            sym["notional"].append(notionals[i])
+            sym["leverage"].append(notionals[i] / equity if equity > 0 else None)
+            sym["realized"].append(a.realized[i])
+            sym["fees"].append(a.fees[i])
+            sym["funding"].append(a.funding[i])
+            b, k = best.get((s, 1)), best.get((s, -1))
+            sym["bid"].append(b.price if b else None)
+            sym["ask"].append(k.price if k else None)
+            sym["bid_qty"].append(b.qty if b else None)
+            sym["ask_qty"].append(k.qty if k else None)
+            q = state.quotes[i] if state.quotes else None
+            sym["reservation_price"].append(q.reservation_price if q is not None else None)
+            sym["orders"].append(counts.get(s, 0))
+            sym["rejected"].append(refused.get(s, 0))
+        for f in fills:
+            self.fills.append((f.ts, f.symbol, f.side, f.price, f.qty, f.fee, f.liquidity, f.reason, f.level))
+        k = self.k
+        for r in state.rejected:
+            o = r.order
+            self.rejections.append((k, o.symbol, o.side, o.level, o.price, o.qty, r.reason))
+        for e in state.events:
+            self.events.append((k, e))
+        self.k += 1
+
+    def frames(self, ts: list[int]):
+        n_sym = len(self.symbols)
+        equity = pl.DataFrame({"ts": ts, **self.eq}).with_columns(_to_datetime("ts"))
+        sym = pl.DataFrame(
+            {"ts": [t for t in ts for _ in range(n_sym)], "symbol": list(self.symbols) * len(ts), **self.sym},
+            schema_overrides={k: pl.Float64 for k in ("entry_price", "leverage", "bid", "ask", "bid_qty", "ask_qty", "reservation_price")},
+        ).with_columns(_to_datetime("ts"))
+        fills = pl.DataFrame(self.fills, schema=_FILL_SCHEMA, orient="row").with_columns(_to_datetime("ts"))
+        rejections = pl.DataFrame(
+            [(ts[k], *rest) for k, *rest in self.rejections], schema=_REJECTION_SCHEMA, orient="row"
+        ).with_columns(_to_datetime("ts"))
+        events = pl.DataFrame(
+            [(ts[k], e) for k, e in self.events], schema={"ts": pl.Int64, "event": pl.String}, orient="row"
+        ).with_columns(_to_datetime("ts"))
+        return equity, sym, fills, rejections, events
+
+
+def run_backtests(
+    bars: pl.DataFrame, runs: Mapping[str, dict], **common
+) -> dict[str, Result]:
+    """Several named backtests on the same bars: {name: backtest(bars, **common, **kwargs)}."""
+    return {name: backtest(bars, **{**common, **kwargs}) for name, kwargs in runs.items()}
+
+
+__all__ = ["backtest", "run_backtests"]

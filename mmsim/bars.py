@@ -1,0 +1,167 @@
+"""The bars frame: its layout, its validator, and the per-step view the fold reads.
+
+Layout (long, one row per bar and symbol): ts (Datetime, the bar's open time, UTC), symbol,
+open, high, low, close (USDT), volume (base units); optional funding_rate (fraction paid by
+longs at that bar); any other column is a feature strategies may read by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import attrs
+import polars as pl
+
+REQUIRED = ("ts", "symbol", "open", "high", "low", "close", "volume")
+PRICES = ("open", "high", "low", "close")
+
+
+class BarsError(ValueError):
+    """A bars frame that cannot be backtested; the message names the column, symbol and row."""
+
+
+@attrs.frozen(slots=True)
+class Bar:
+    """One symbol's bar as the fold sees it: plain floats (immutable).
+
+    ts: open time in µs since the epoch; prices in USDT; volume in base units; funding_rate a
+    fraction (longs pay when > 0); features: name -> value at this bar's close (None in warm-up).
+    """
+
+    symbol: str
+    ts: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    funding_rate: float = 0.0
+    features: dict = attrs.field(factory=dict, eq=False, hash=False)
+
+
+@attrs.frozen(slots=True)
+class Step:
+    """What one step of the fold reads: a timestamp and each symbol's bar (None if it has none)."""
+
+    ts: int
+    bars: tuple[Bar | None, ...]
+
+
+def _first_bad_row(frame: pl.DataFrame, condition: pl.Expr) -> dict | None:
+    bad = frame.with_row_index("row").filter(condition)
+    return bad.row(0, named=True) if bad.height else None
+
+
+def _describe(row: dict) -> str:
+    return f"symbol {row['symbol']!r}, row {row['row']} (ts {row['ts']})"
+
+
+def validate_bars(bars: pl.DataFrame, *, allow_gaps: bool = False) -> pl.DataFrame:
+    """Check a bars frame and return it sorted by (ts, symbol) with float64 prices.
+
+    Raises BarsError naming the column, symbol and row of the first problem found: a missing
+    column, a null or NaN, a non-positive price, high < max(open, close), low > min(open, close),
+    negative volume, a duplicate timestamp or unsorted timestamps within a symbol, or symbols on
+    different timestamp grids (unless allow_gaps=True: then a symbol with no row at a timestamp
+    neither quotes nor fills there, and its mark carries forward).
+    """
+    if not isinstance(bars, pl.DataFrame):
+        raise BarsError(f"bars must be a polars DataFrame, got {type(bars).__name__}")
+    missing = [c for c in REQUIRED if c not in bars.columns]
+    if missing:
+        raise BarsError(f"bars frame is missing column(s) {missing}; it has {bars.columns}")
+    if bars.height == 0:
+        raise BarsError("bars frame is empty")
+    if not isinstance(bars.schema["ts"], pl.Datetime):
+        raise BarsError(f"column 'ts' must be a Datetime, got {bars.schema['ts']}")
+    numeric = [*PRICES, "volume"] + (["funding_rate"] if "funding_rate" in bars.columns else [])
+    for column in numeric:
+        if not bars.schema[column].is_numeric():
+            raise BarsError(f"column {column!r} must be numeric, got {bars.schema[column]}")
+    frame = bars.with_columns(
+        pl.col("symbol").cast(pl.String),
+        *(pl.col(c).cast(pl.Float64) for c in numeric),
+    )
+    for column in REQUIRED:
+        null = pl.col(column).is_null()
+        if column in numeric:
+            null = null | pl.col(column).is_nan()
+        row = _first_bad_row(frame, null)
+        if row is not None:
+            raise BarsError(f"null or NaN in column {column!r} at {_describe(row)}")
+    checks = [
+        (pl.min_horizontal(*PRICES) <= 0, "non-positive price"),
+        (pl.col("high") < pl.max_horizontal("open", "close"), "high < max(open, close)"),
+        (pl.col("low") > pl.min_horizontal("open", "close"), "low > min(open, close)"),
+        (pl.col("volume") < 0, "negative volume"),
+    ]
+    for condition, problem in checks:
+        row = _first_bad_row(frame, condition)
+        if row is not None:
+            ohlc = ", ".join(f"{c}={row[c]}" for c in PRICES)
+            raise BarsError(f"{problem} at {_describe(row)}: {ohlc}")
+    step = pl.col("ts").diff().over("symbol")
+    row = _first_bad_row(frame, step <= pl.duration(microseconds=0))
+    if row is not None:
+        kind = "duplicate" if row is not None and _is_duplicate(frame, row) else "unsorted"
+        raise BarsError(f"{kind} timestamp at {_describe(row)}: timestamps must increase per symbol")
+    frame = frame.sort("ts", "symbol", maintain_order=True)
+    if not allow_gaps:
+        grids = frame.group_by("symbol").agg(pl.col("ts").alias("grid"), pl.len())
+        reference = grids.row(0, named=True)
+        for other in grids.iter_rows(named=True):
+            if other["grid"] != reference["grid"]:
+                missing_ts = sorted(set(reference["grid"]) ^ set(other["grid"]))[:3]
+                raise BarsError(
+                    f"symbols {reference['symbol']!r} ({reference['len']} bars) and "
+                    f"{other['symbol']!r} ({other['len']} bars) are on different timestamp grids, "
+                    f"e.g. at {missing_ts}; align them first or pass allow_gaps=True"
+                )
+    return frame
+
+
+def _is_duplicate(frame: pl.DataFrame, row: dict) -> bool:
+    same = frame.filter((pl.col("symbol") == row["symbol"]) & (pl.col("ts") == row["ts"]))
+    return same.height > 1
+
+
+def bar_interval_us(frame: pl.DataFrame) -> int:
+    """The bar length in µs: the most common timestamp step of the frame's first symbol."""
+    first = frame["symbol"][0]
+    steps = (
+        frame.filter(pl.col("symbol") == first)["ts"].dt.epoch("us").diff().drop_nulls()
+    )
+    if steps.len() == 0:
+        return 60_000_000
+    return int(steps.mode().sort()[0])
+
+
+def iter_steps(frame: pl.DataFrame, symbols: Sequence[str], features: Sequence[str]) -> Iterator[Step]:
+    """Yield one Step per distinct timestamp of a validated frame (sorted by ts, symbol).
+
+    Columns are pulled out once as Python lists so the fold reads plain floats, never numpy
+    scalars; a symbol with no row at a timestamp gets None.
+    """
+    funding = (
+        frame["funding_rate"].fill_null(0.0).to_list()
+        if "funding_rate" in frame.columns
+        else [0.0] * frame.height
+    )
+    ts = frame["ts"].dt.epoch("us").to_list()
+    syms = frame["symbol"].to_list()
+    cols = [frame[c].to_list() for c in ("open", "high", "low", "close", "volume")]
+    feats = [frame[f].to_list() for f in features]
+    index = {s: k for k, s in enumerate(symbols)}
+    n, row = len(symbols), 0
+    total = frame.height
+    while row < total:
+        t = ts[row]
+        slots: list[Bar | None] = [None] * n
+        while row < total and ts[row] == t:
+            s = syms[row]
+            slots[index[s]] = Bar(
+                s, t, cols[0][row], cols[1][row], cols[2][row], cols[3][row], cols[4][row],
+                funding[row], {f: feats[k][row] for k, f in enumerate(features)},
+            )
+            row += 1
+        yield Step(t, tuple(slots))

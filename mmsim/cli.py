@@ -1,0 +1,122 @@
+"""The `mmsim` command line: `mmsim run` backtests the embedded synthetic market by default."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+
+import mmsim
+
+
+def default_setup(days: float = 30, seed: int = 7) -> dict:
+    """The embedded default run: BTC-like and ETH-like 1-minute bars, AS on BTC, fixed spread on ETH."""
+    return {
+        "bars": mmsim.synthetic_bars(("BTCUSDT", "ETHUSDT"), days=days, interval="1m", seed=seed),
+        "strategies": {
+            "BTCUSDT": mmsim.avellaneda_stoikov(
+                gamma=0.0005, kappa=0.5, horizon="1d", order_value=2_000.0, max_inventory=10
+            ),
+            "ETHUSDT": mmsim.fixed_spread(
+                half_spread_bps=8, order_value=2_000.0, max_position_value=30_000.0
+            ),
+        },
+        "risk": mmsim.basic_risk(
+            max_leverage=3.0,
+            max_symbol_leverage=2.0,
+            min_order_value=10.0,
+            emergency_drawdown=0.2,
+            stop_equity_fraction=0.5,
+        ),
+        "venue": mmsim.Venue(maker_fee=0.0002, taker_fee=0.0005),
+        "initial_cash": 100_000.0,
+    }
+
+
+def print_summary(result: mmsim.Result, console=None) -> None:
+    """A readable table of the summary frame (rich)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    table = Table(title="mmsim backtest summary (USDT)")
+    columns = ["symbol", "pnl", "fees", "funding", "fills", "volume", "max_drawdown", "sharpe", "final_position"]
+    for c in columns:
+        table.add_column(c, justify="left" if c == "symbol" else "right")
+    for row in result.summary.iter_rows(named=True):
+        cells = []
+        for c in columns:
+            x = row[c]
+            if x is None:
+                cells.append("-")
+            elif c == "max_drawdown":
+                cells.append(f"{x:.2%}")
+            elif c in ("fills",):
+                cells.append(f"{x:,}")
+            elif c in ("sharpe", "final_position"):
+                cells.append(f"{x:.4g}")
+            elif isinstance(x, float):
+                cells.append(f"{x:,.2f}")
+            else:
+                cells.append(str(x))
+        table.add_row(*cells)
+    console.print(table)
+    eq = result.equity
+    console.print(
+        f"equity {eq['equity'][0]:,.2f} -> {eq['equity'][-1]:,.2f} over {eq.height:,} bars; "
+        f"max leverage {eq['leverage'].max():.2f}, max margin ratio {eq['margin_ratio'].max():.4f}"
+    )
+    if result.halted:
+        console.print(f"[bold red]halted[/]: {result.halted}")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    console = Console()
+    setup = default_setup(days=args.days, seed=args.seed)
+    bars: pl.DataFrame = setup.pop("bars")
+    n = bars["ts"].n_unique()
+    started = time.perf_counter()
+    with Progress(console=console, transient=True, disable=args.quiet) as progress:
+        task = progress.add_task("backtesting", total=n)
+        result = mmsim.backtest(
+            bars, **setup, progress=lambda done, total: progress.update(task, completed=done)
+        )
+    elapsed = time.perf_counter() - started
+    print_summary(result, console)
+    out = result.save(args.out, overwrite=True)
+    console.print(
+        f"{bars.height:,} symbol-bars in {elapsed:.2f} s ({bars.height / elapsed:,.0f}/s); results in {out}/"
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mmsim", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"mmsim {mmsim.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="backtest the embedded synthetic market and write a results folder")
+    run.add_argument("--days", type=float, default=30, help="days of 1-minute bars (default 30)")
+    run.add_argument("--seed", type=int, default=7, help="seed of the synthetic market (default 7)")
+    run.add_argument("--out", type=Path, default=Path("mmsim-results/latest"), help="results folder")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, FileExistsError) as exc:
+        print(f"mmsim: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""The engine: one pure `step(state, step_bars) -> (state, fills)` and the fold that runs it.
+
+A step, at bar t:
+  1. matching   - orders resting since bar t-1's close meet bar t (market orders at its open);
+  2. accounting - fills hit the ledger, marks move to bar t's close, funding is paid, and the
+                  account is liquidated if its margin ratio reached 1;
+  3. strategy   - each symbol's strategy proposes quotes from bar t (and its features), its
+                  position and the account;
+  4. risk       - the venue's placement rules, then the risk rules, keep, trim or reject them
+                  and may send market orders or halt; the survivors rest during bar t+1 only.
+Each stage is a plain function passed to `make_step`; replace any of them with your own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from mmsim.account import Account, mark, pay_funding, settle
+from mmsim.bars import Step
+from mmsim.matching import match_bar
+from mmsim.orders import NO_QUOTES, TAKER, Fill, MarketOrder, Order, Quotes, Rejection
+from mmsim.placement import place_quotes
+from mmsim.risk import RiskInput, RiskRule
+from mmsim.strategies.base import Strategy, StrategyInput
+from mmsim.venue import SymbolSpec, Venue
+
+
+@attrs.frozen(slots=True)
+class EngineState:
+    """Everything carried from one bar close to the next (immutable).
+
+    resting: limit orders that rest during the next bar; market_orders: executed at the next
+    bar's open; quotes: each symbol's last proposal (None where it had no bar); rejected and
+    events: what the last step's placement and risk stages refused or decided; halted: the
+    reason the run stopped trading, or None.
+    """
+
+    account: Account
+    strategy_states: tuple
+    risk_state: Any
+    resting: tuple[Order, ...] = ()
+    market_orders: tuple[MarketOrder, ...] = ()
+    quotes: tuple[Quotes | None, ...] = ()
+    rejected: tuple[Rejection, ...] = ()
+    events: tuple[str, ...] = ()
+    halted: str | None = None
+
+
+Matching = Callable[..., tuple[Fill, ...]]
+Accounting = Callable[[Account, tuple[Fill, ...], Step, Venue], tuple[Account, tuple[Fill, ...], str | None]]
+
+
+def account_bar(
+    account: Account, fills: tuple[Fill, ...], step: Step, venue: Venue
+) -> tuple[Account, tuple[Fill, ...], str | None]:
+    """The default accounting stage: book fills, mark to close, pay funding, liquidate at ratio >= 1.
+
+    Liquidation closes every position at this bar's close with the taker fee; it returns those
+    fills and the halt reason.
+    """
+    for fill in fills:
+        account = settle(account, fill)
+    account = mark(account, tuple(None if b is None else b.close for b in step.bars))
+    rates = tuple(0.0 if b is None else b.funding_rate for b in step.bars)
+    if any(rates):
+        account = pay_funding(account, rates)
+    ratio = account.margin_ratio(venue.maintenance_margin_rate)
+    if ratio < 1.0:
+        return account, (), None
+    liquidations = tuple(
+        Fill(
+            ts=step.ts,
+            symbol=symbol,
+            side=-1 if p.qty > 0 else 1,
+            price=m,
+            qty=abs(p.qty),
+            fee=m * abs(p.qty) * venue.taker_fee,
+            liquidity=TAKER,
+            reason="liquidation",
+        )
+        for symbol, p, m in zip(account.symbols, account.positions, account.marks)
+        if p.qty != 0
+    )
+    for fill in liquidations:
+        account = settle(account, fill)
+    return account, liquidations, f"liquidation: margin ratio {ratio:.3g} >= 1"
+
+
+def make_step(
+    *,
+    symbols: tuple[str, ...],
+    strategies: tuple[Strategy, ...],
+    risk: RiskRule,
+    venue: Venue,
+    specs: Mapping[str, SymbolSpec],
+    initial_cash: float,
+    interval_us: int,
+    matching: Matching = match_bar,
+    accounting: Accounting = account_bar,
+) -> Callable[[EngineState, Step], tuple[EngineState, tuple[Fill, ...]]]:
+    """Compose matching, accounting, strategies and risk into one pure step function."""
+    index = {s: i for i, s in enumerate(symbols)}
+
+    def step(state: EngineState, bars: Step) -> tuple[EngineState, tuple[Fill, ...]]:
+        fills = matching(state.resting, state.market_orders, bars.bars, symbols, specs, venue)
+        # a market order for a symbol with no bar waits for that symbol's next bar
+        waiting = tuple(o for o in state.market_orders if bars.bars[index[o.symbol]] is None)
+        account, forced, liquidated = accounting(state.account, fills, bars, venue)
+        fills = fills + forced
+        halted = state.halted or liquidated
+        if halted:
+            return attrs.evolve(
+                state,
+                account=account,
+                resting=(),
+                market_orders=() if liquidated else waiting,
+                quotes=(None,) * len(symbols),
+                rejected=(),
+                events=(liquidated,) if liquidated else (),
+                halted=halted,
+            ), fills
+
+        equity = account.equity
+        strategy_states, quotes, proposed, rejected = [], [], [], []
+        for strategy, s_state, bar, position in zip(
+            strategies, state.strategy_states, bars.bars, account.positions
+        ):
+            if bar is None:  # no bar, no quotes: the symbol sits this step out
+                strategy_states.append(s_state)
+                quotes.append(None)
+                continue
+            s_state, q = strategy.update(
+                s_state, StrategyInput(bar, position.qty, position.entry_price, equity, interval_us)
+            )
+            strategy_states.append(s_state)
+            quotes.append(q)
+            if q.bids or q.asks:
+                posted, refused = place_quotes(bar.symbol, q, bar.close, specs[bar.symbol])
+                proposed.extend(posted)
+                rejected.extend(refused)
+
+        risk_state, decision = risk.update(
+            state.risk_state,
+            RiskInput(bars.ts, tuple(proposed), account, initial_cash, venue, specs),
+        )
+        sent = {o.symbol for o in decision.market_orders}
+        return EngineState(
+            account=account,
+            strategy_states=tuple(strategy_states),
+            risk_state=risk_state,
+            resting=decision.orders,
+            market_orders=tuple(o for o in waiting if o.symbol not in sent) + decision.market_orders,
+            quotes=tuple(quotes),
+            rejected=tuple(rejected) + decision.rejected,
+            events=decision.events,
+            halted=decision.halt,
+        ), fills
+
+    return step
+
+
+def initial_state(
+    account: Account, strategies: tuple[Strategy, ...], risk: RiskRule
+) -> EngineState:
+    """The state before the first bar: flat account, fresh strategy and risk states."""
+    return EngineState(
+        account=account,
+        strategy_states=tuple(s.init() for s in strategies),
+        risk_state=risk.init(),
+        quotes=(NO_QUOTES,) * len(strategies),
+    )

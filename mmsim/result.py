@@ -1,0 +1,83 @@
+"""A backtest's result: Polars frames built after the fold, and a folder written atomically.
+
+fills:      ts, symbol, side (+1 buy / -1 sell), price, qty, fee, liquidity, reason, level
+equity:     one row per bar (state at its close): ts, wallet, equity, unrealized, notional,
+            leverage, margin_ratio, fees, funding, realized (running totals, USDT), halted
+symbols:    one row per bar and symbol: ts, symbol, position, entry_price, mark, unrealized,
+            notional, leverage, realized, fees, funding (running, USDT), bid, ask, bid_qty,
+            ask_qty (the best quotes posted at that close, resting during the next bar),
+            reservation_price, orders (posted), rejected (refused at that close)
+rejections: ts, symbol, side, level, price, qty, reason
+events:     ts, event (emergency exits, early stop, liquidation)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import attrs
+import polars as pl
+
+FRAMES = ("fills", "equity", "symbols", "rejections", "events", "summary")
+
+
+@attrs.frozen(slots=True, eq=False)
+class Result:
+    """The frames of one run and its resolved configuration (immutable)."""
+
+    fills: pl.DataFrame
+    equity: pl.DataFrame
+    symbols: pl.DataFrame
+    rejections: pl.DataFrame
+    events: pl.DataFrame
+    summary: pl.DataFrame
+    config: dict[str, Any]
+
+    @property
+    def halted(self) -> str | None:
+        """Why the run stopped trading early, or None."""
+        return self.config.get("halted")
+
+    @property
+    def final_equity(self) -> float:
+        return float(self.equity["equity"][-1])
+
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+        """Write every frame as Parquet plus config.json and summary.json into folder `path`.
+
+        The folder is written beside its destination under a temporary name and renamed into
+        place only when complete, so an interrupted save never leaves a folder that looks whole.
+        """
+        target = Path(path)
+        if target.exists() and not overwrite:
+            raise FileExistsError(f"{target} exists; pass overwrite=True to replace it")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        try:
+            for name in FRAMES:
+                getattr(self, name).write_parquet(tmp / f"{name}.parquet")
+            (tmp / "config.json").write_text(json.dumps(self.config, indent=2, default=str))
+            (tmp / "summary.json").write_text(
+                json.dumps(self.summary.to_dicts(), indent=2, default=str)
+            )
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return target
+
+
+def load_result(path: str | os.PathLike) -> Result:
+    """Read a folder written by `Result.save`."""
+    folder = Path(path)
+    if not (folder / "config.json").is_file():
+        raise FileNotFoundError(f"{folder} is not an mmsim results folder (no config.json)")
+    frames = {name: pl.read_parquet(folder / f"{name}.parquet") for name in FRAMES}
+    return Result(**frames, config=json.loads((folder / "config.json").read_text()))

@@ -1,0 +1,300 @@
+"""Risk rules: pluggable pure filters between the strategies and the book, composed with `chain`.
+
+    rule.init() -> state
+    rule.update(state, RiskInput) -> (state, RiskDecision)
+
+A rule sees the orders proposed at a bar close (already on the tick/lot grid) and the account
+marked at that close; it keeps, trims or rejects orders, may send market orders (executed at the
+next bar's open) and may halt the run. Leverage is notional / equity with notional in USDT, the
+same unit for any number of symbols.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+from attrs import validators as v
+
+from mmsim.account import Account
+from mmsim.orders import MarketOrder, Order, Rejection
+from mmsim.venue import SymbolSpec, Venue, round_qty
+
+
+@attrs.frozen(slots=True)
+class RiskInput:
+    """What a risk rule sees at a bar close (immutable)."""
+
+    ts: int
+    orders: tuple[Order, ...]
+    account: Account
+    initial_cash: float
+    venue: Venue
+    specs: Mapping[str, SymbolSpec] = attrs.field(eq=False, hash=False)
+
+
+@attrs.frozen(slots=True)
+class RiskDecision:
+    """A rule's verdict: orders to post, those rejected (with reasons), market orders, halt."""
+
+    orders: tuple[Order, ...]
+    rejected: tuple[Rejection, ...] = ()
+    market_orders: tuple[MarketOrder, ...] = ()
+    halt: str | None = None
+    events: tuple[str, ...] = ()
+
+
+@attrs.frozen(slots=True)
+class RiskRule:
+    """A named pair of pure functions (immutable)."""
+
+    name: str
+    init: Callable[[], Any] = attrs.field(eq=False)
+    update: Callable[[Any, RiskInput], tuple[Any, RiskDecision]] = attrs.field(eq=False)
+
+
+def stateless_rule(name: str, decide: Callable[[RiskInput], RiskDecision]) -> RiskRule:
+    """Wrap a plain function `decide(inputs) -> RiskDecision` as a rule with no state."""
+    return RiskRule(name, lambda: None, lambda state, inputs: (state, decide(inputs)))
+
+
+def chain(*rules: RiskRule) -> RiskRule:
+    """Apply rules in order: each sees the orders the previous ones kept.
+
+    Rejections and events accumulate; the first halt wins; market orders are merged per symbol,
+    the first rule's order for a symbol winning (so two exits never close a position twice).
+    """
+
+    def init():
+        return tuple(rule.init() for rule in rules)
+
+    def update(states, inputs):
+        orders = inputs.orders
+        rejected: list[Rejection] = []
+        market: dict[str, MarketOrder] = {}
+        events: list[str] = []
+        halt = None
+        new_states = []
+        for rule, state in zip(rules, states):
+            state, decision = rule.update(state, attrs.evolve(inputs, orders=orders))
+            new_states.append(state)
+            orders = decision.orders
+            rejected.extend(decision.rejected)
+            for order in decision.market_orders:
+                market.setdefault(order.symbol, order)
+            events.extend(decision.events)
+            halt = halt or decision.halt
+        return tuple(new_states), RiskDecision(
+            orders, tuple(rejected), tuple(market.values()), halt, tuple(events)
+        )
+
+    return RiskRule("+".join(r.name for r in rules) or "none", init, update)
+
+
+NO_RISK = chain()
+
+
+def min_order_value(value: float) -> RiskRule:
+    """Reject orders whose notional (price * qty, USDT) is below `value`."""
+    if not value >= 0:
+        raise ValueError(f"min_order_value must be >= 0 USDT, got {value!r}")
+
+    def decide(inputs: RiskInput) -> RiskDecision:
+        keep, rejected = [], []
+        for order in inputs.orders:
+            if order.price * order.qty < value:
+                rejected.append(Rejection(order, "min_order_value"))
+            else:
+                keep.append(order)
+        return RiskDecision(tuple(keep), tuple(rejected))
+
+    return stateless_rule("min_order_value", decide)
+
+
+def _trim_side(
+    orders: list[Order], signed_notional: float, cap: float, lot: float
+) -> tuple[list[Order], list[Rejection], float]:
+    """Trim one side's orders (innermost first) so |position notional| stays <= cap if all fill.
+
+    Each order is valued at its own price; returns kept orders, rejections, final notional.
+    """
+    keep, rejected = [], []
+    n = signed_notional
+    for order in orders:
+        room = (cap - n) if order.side > 0 else (cap + n)
+        qty = order.qty if room >= order.notional else round_qty(max(room, 0.0) / order.price, lot)
+        if qty <= 0:
+            rejected.append(Rejection(order, "leverage"))
+            continue
+        if qty < order.qty:
+            order = attrs.evolve(order, qty=qty)
+        keep.append(order)
+        n += order.side * order.notional
+    return keep, rejected, n
+
+
+def _trim_symbol(orders, signed_notional, cap, lot):
+    by_level = sorted(orders, key=lambda o: (o.level, o.price))
+    bids, rej_b, n_buy = _trim_side([o for o in by_level if o.side > 0], signed_notional, cap, lot)
+    asks, rej_a, n_sell = _trim_side([o for o in by_level if o.side < 0], signed_notional, cap, lot)
+    worst = max(abs(signed_notional), abs(n_buy), abs(n_sell))
+    return bids + asks, rej_b + rej_a, worst
+
+
+def worst_case_notional(orders: tuple[Order, ...], position_qty: float, mark: float) -> float:
+    """max |notional| of the position if every order of one side fills at its own price (USDT)."""
+    n = position_qty * mark
+    buys = n + sum(o.notional for o in orders if o.side > 0)
+    sells = n - sum(o.notional for o in orders if o.side < 0)
+    return max(abs(n), abs(buys), abs(sells))
+
+
+def leverage_caps(*, max_leverage: float | None = None, max_symbol_leverage: float | None = None) -> RiskRule:
+    """Cap per-symbol and total leverage at placement, as if every order of a side fills.
+
+    Per symbol: |position*mark + sum(side*price*qty)| <= max_symbol_leverage * equity on each
+    side. Total: the sum over symbols of that worst case <= max_leverage * equity; when it is
+    exceeded, every symbol's added exposure is scaled by the same factor (so no symbol is
+    favoured by its order in the list). Orders are trimmed innermost-first to whole lots; an
+    order trimmed to nothing is rejected with reason "leverage". Orders that only reduce
+    exposure always pass.
+    """
+    for name, cap in (("max_leverage", max_leverage), ("max_symbol_leverage", max_symbol_leverage)):
+        if cap is not None and not (cap > 0 and math.isfinite(cap)):
+            raise ValueError(f"{name} must be a positive number, got {cap!r}")
+
+    def decide(inputs: RiskInput) -> RiskDecision:
+        account = inputs.account
+        equity = max(account.equity, 0.0)
+        symbol_cap = math.inf if max_symbol_leverage is None else max_symbol_leverage * equity
+        groups: dict[str, list[Order]] = {}
+        for order in inputs.orders:
+            groups.setdefault(order.symbol, []).append(order)
+        trimmed = {}
+        for symbol, orders in groups.items():
+            i = account.symbols.index(symbol)
+            n0 = account.positions[i].qty * account.marks[i]
+            lot = inputs.specs[symbol].lot_size
+            trimmed[symbol] = (_trim_symbol(orders, n0, symbol_cap, lot), n0, lot)
+        if max_leverage is not None:
+            current = sum(account.notional(i) for i in range(len(account.symbols)))
+            added = {s: max(t[0][2] - abs(t[1]), 0.0) for s, t in trimmed.items()}
+            total_cap = max_leverage * equity
+            if sum(added.values()) > 0 and current + sum(added.values()) > total_cap:
+                k = max(0.0, (total_cap - current) / sum(added.values()))
+                for symbol, orders in groups.items():
+                    _, n0, lot = trimmed[symbol]
+                    cap = abs(n0) + k * added[symbol]
+                    trimmed[symbol] = (_trim_symbol(orders, n0, cap, lot), n0, lot)
+        keep, rejected = [], []
+        for (orders, rejections, _), _, _ in trimmed.values():
+            keep.extend(orders)
+            rejected.extend(rejections)
+        return RiskDecision(tuple(keep), tuple(rejected))
+
+    return stateless_rule("leverage_caps", decide)
+
+
+def close_all(account: Account, reason: str) -> tuple[MarketOrder, ...]:
+    """Market orders that flatten every open position."""
+    return tuple(
+        MarketOrder(symbol, -1 if p.qty > 0 else 1, abs(p.qty), reason)
+        for symbol, p in zip(account.symbols, account.positions)
+        if p.qty != 0
+    )
+
+
+def _exit(inputs: RiskInput, reason: str, halt: bool) -> RiskDecision:
+    return RiskDecision(
+        orders=(),
+        rejected=tuple(Rejection(o, reason) for o in inputs.orders),
+        market_orders=close_all(inputs.account, reason),
+        halt=reason if halt else None,
+        events=(reason,),
+    )
+
+
+def emergency_exit(
+    *,
+    max_leverage: float | None = None,
+    max_margin_ratio: float | None = None,
+    max_drawdown: float | None = None,
+) -> RiskRule:
+    """Flatten with market orders and skip quoting for the bar when a threshold is passed.
+
+    max_leverage: gross notional / equity; max_margin_ratio: maintenance margin / equity;
+    max_drawdown: 1 - equity / peak equity (a fraction). The state is the equity peak.
+    """
+    for name, x in (("max_leverage", max_leverage), ("max_margin_ratio", max_margin_ratio)):
+        if x is not None and not x > 0:
+            raise ValueError(f"emergency_exit {name} must be positive, got {x!r}")
+    if max_drawdown is not None and not 0 < max_drawdown < 1:
+        raise ValueError(f"emergency_exit max_drawdown must be in (0, 1), got {max_drawdown!r}")
+
+    def update(peak, inputs: RiskInput):
+        account = inputs.account
+        equity = account.equity
+        peak = max(peak, equity)
+        reason = None
+        if max_leverage is not None and account.leverage() > max_leverage:
+            reason = f"emergency_exit: leverage {account.leverage():.3g} > {max_leverage:g}"
+        elif max_margin_ratio is not None:
+            ratio = account.margin_ratio(inputs.venue.maintenance_margin_rate)
+            if ratio > max_margin_ratio:
+                reason = f"emergency_exit: margin ratio {ratio:.3g} > {max_margin_ratio:g}"
+        if reason is None and max_drawdown is not None and equity < peak * (1 - max_drawdown):
+            reason = f"emergency_exit: drawdown {1 - equity / peak:.3g} > {max_drawdown:g}"
+        if reason is None:
+            return peak, RiskDecision(inputs.orders)
+        return peak, _exit(inputs, reason, halt=False)
+
+    return RiskRule("emergency_exit", lambda: -math.inf, update)
+
+
+def early_stop(*, min_equity_fraction: float) -> RiskRule:
+    """Halt the run when equity < min_equity_fraction * initial cash: flatten, then stop quoting."""
+    if not 0 < min_equity_fraction < 1:
+        raise ValueError(f"early_stop min_equity_fraction must be in (0, 1), got {min_equity_fraction!r}")
+
+    def decide(inputs: RiskInput) -> RiskDecision:
+        equity = inputs.account.equity
+        if equity >= min_equity_fraction * inputs.initial_cash:
+            return RiskDecision(inputs.orders)
+        reason = f"early_stop: equity {equity:.2f} < {min_equity_fraction:g} x initial {inputs.initial_cash:.2f}"
+        return _exit(inputs, reason, halt=True)
+
+    return stateless_rule("early_stop", decide)
+
+
+def basic_risk(
+    *,
+    max_leverage: float | None = 3.0,
+    max_symbol_leverage: float | None = None,
+    min_order_value: float = 0.0,
+    emergency_leverage: float | None = None,
+    emergency_margin_ratio: float | None = None,
+    emergency_drawdown: float | None = None,
+    stop_equity_fraction: float | None = None,
+) -> RiskRule:
+    """The classic rule set, in order: early stop, emergency exit, leverage caps, minimum order value."""
+    rules = []
+    if stop_equity_fraction is not None:
+        rules.append(early_stop(min_equity_fraction=stop_equity_fraction))
+    if any(x is not None for x in (emergency_leverage, emergency_margin_ratio, emergency_drawdown)):
+        rules.append(
+            emergency_exit(
+                max_leverage=emergency_leverage,
+                max_margin_ratio=emergency_margin_ratio,
+                max_drawdown=emergency_drawdown,
+            )
+        )
+    if max_leverage is not None or max_symbol_leverage is not None:
+        rules.append(leverage_caps(max_leverage=max_leverage, max_symbol_leverage=max_symbol_leverage))
+    if min_order_value > 0:
+        rules.append(_min_order_value(min_order_value))
+    return chain(*rules)
+
+
+_min_order_value = min_order_value

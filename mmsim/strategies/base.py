@@ -1,0 +1,97 @@
+"""The strategy contract: an optax-like pair of pure functions built by a keyword-only factory.
+
+    strategy.init() -> state
+    strategy.update(state, StrategyInput) -> (state, Quotes)
+
+`update` runs at each bar's close for one symbol; the quotes it returns rest during the next
+bar only. It must not read anything but its input and its own state (no globals, no clocks).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from mmsim.bars import Bar
+from mmsim.features import Feature
+from mmsim.orders import Quotes
+
+
+@attrs.frozen(slots=True)
+class StrategyInput:
+    """What a strategy sees at a bar close (immutable).
+
+    bar: this bar (OHLCV and features). position: signed base units. entry_price: USDT (0 flat).
+    equity: account equity in USDT. interval_us: bar length in µs (the quote's lifetime).
+    """
+
+    bar: Bar
+    position: float
+    entry_price: float
+    equity: float
+    interval_us: int
+
+    @property
+    def close_ts(self) -> int:
+        """The time the quotes are decided (µs since the epoch): the bar's close."""
+        return self.bar.ts + self.interval_us
+
+
+@attrs.frozen(slots=True)
+class EmptyState:
+    """The state of a stateless strategy."""
+
+
+EMPTY = EmptyState()
+
+
+@attrs.frozen(slots=True)
+class Strategy:
+    """A named pair of pure functions with its parameters and the features it reads (immutable)."""
+
+    name: str
+    init: Callable[[], Any] = attrs.field(eq=False)
+    update: Callable[[Any, StrategyInput], tuple[Any, Quotes]] = attrs.field(eq=False)
+    params: Any = None
+    features: tuple[Feature, ...] = ()
+
+
+def stateless(
+    name: str,
+    quote: Callable[[StrategyInput], Quotes],
+    *,
+    params: Any = None,
+    features: tuple[Feature, ...] = (),
+) -> Strategy:
+    """Wrap a plain function `quote(inputs) -> Quotes` as a Strategy with an empty state."""
+
+    def update(state, inputs):
+        return state, quote(inputs)
+
+    return Strategy(name, lambda: EMPTY, update, params, tuple(features))
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration_us(text: str | int | float) -> int:
+    """'1d', '8h', '15m', '30s' or a number of seconds -> microseconds."""
+    if isinstance(text, int | float):
+        seconds = float(text)
+    else:
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", str(text))
+        if not match:
+            raise ValueError(f"cannot read duration {text!r}: use e.g. '30s', '15m', '8h', '1d'")
+        seconds = float(match[1]) * _UNITS[match[2]]
+    if seconds <= 0:
+        raise ValueError(f"duration must be positive, got {text!r}")
+    return int(round(seconds * 1e6))
+
+
+def time_left_us(close_ts: int, horizon_us: int) -> int:
+    """Time from `close_ts` to the end of its horizon window (windows aligned to the epoch, UTC)."""
+    left = horizon_us - close_ts % horizon_us
+    return left

@@ -1,0 +1,105 @@
+"""The venue: fees, tick and lot sizes, fill rule and margin parameters of a linear USDT perpetual.
+
+Fees are fractions of fill notional (0.0002 = 2 bps); a negative maker fee is a rebate.
+"""
+
+from __future__ import annotations
+
+import math
+import attrs
+from attrs import validators as v
+
+
+def _finite(instance, attribute, value):
+    if not math.isfinite(value):
+        raise ValueError(f"{attribute.name} must be finite, got {value!r}")
+
+
+def _optional_positive(instance, attribute, value):
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{attribute.name} must be a positive number or None, got {value!r}")
+
+
+def _positive_map(instance, attribute, value):
+    for symbol, size in value:
+        if not (math.isfinite(size) and size > 0):
+            raise ValueError(f"{attribute.name}[{symbol!r}] must be positive, got {size!r}")
+
+
+def _frozen_map(value) -> tuple[tuple[str, float], ...]:
+    # a sorted tuple of pairs keeps the Venue hashable and its repr stable
+    return tuple(sorted((str(k), float(x)) for k, x in dict(value or {}).items()))
+
+
+def infer_tick_size(price: float) -> float:
+    """A tick of 0.1 to 1 bps of `price` (BTC at 60,000 -> 0.1, ETH at 3,000 -> 0.01)."""
+    return 10.0 ** (math.floor(math.log10(price)) - 5)
+
+
+def infer_lot_size(price: float) -> float:
+    """A lot worth 1 to 10 USDT at `price` (BTC at 60,000 -> 0.0001, a coin at 0.5 -> 10)."""
+    return 10.0 ** (-math.floor(math.log10(price)))
+
+
+def _decimals(step: float) -> int:
+    return max(0, -math.floor(math.log10(step)) + 1) if step < 1 else 0
+
+
+def round_price(price: float, tick_size: float, side: int) -> float:
+    """Round a limit price to the tick grid: bids (side=+1) down, asks (side=-1) up."""
+    ticks = price / tick_size
+    # a tiny tolerance so 100.0/0.1 = 999.9999999 is still 1000 ticks
+    n = math.floor(ticks + 1e-9) if side > 0 else math.ceil(ticks - 1e-9)
+    return round(n * tick_size, _decimals(tick_size) + 1)
+
+
+def round_qty(qty: float, lot_size: float) -> float:
+    """Round a quantity down to a whole number of lots (never up: never more than asked)."""
+    n = math.floor(qty / lot_size + 1e-9)
+    return round(n * lot_size, _decimals(lot_size) + 1)
+
+
+@attrs.frozen(slots=True)
+class SymbolSpec:
+    """A symbol's trading grid: tick size (USDT) and lot size (base units)."""
+
+    tick_size: float = attrs.field(validator=_optional_positive)
+    lot_size: float = attrs.field(validator=_optional_positive)
+
+
+@attrs.frozen(slots=True)
+class Venue:
+    """Fees, fill rule and margin rules of a linear USDT-margined perpetual venue (immutable).
+
+    maker_fee / taker_fee: fraction of fill notional paid (negative maker_fee = rebate).
+    penetration_ticks: a resting buy at p fills when low <= p - n*tick (sell: high >= p + n*tick).
+    max_participation: cap on filled quantity per side as a fraction of the bar's volume (None: no cap).
+    market_slippage_bps: market orders fill at open*(1 + side*slippage/1e4) (against the trader).
+    maintenance_margin_rate: margin ratio = sum(notional*rate)/equity; liquidation at ratio >= 1.
+    tick_sizes / lot_sizes: per-symbol overrides; symbols not listed get a size inferred from
+    their first close (see `infer_tick_size`, `infer_lot_size`).
+    """
+
+    maker_fee: float = attrs.field(default=0.0002, validator=[_finite, v.gt(-0.01), v.lt(0.01)])
+    taker_fee: float = attrs.field(default=0.0005, validator=[_finite, v.ge(0.0), v.lt(0.01)])
+    penetration_ticks: int = attrs.field(default=1, validator=[v.instance_of(int), v.ge(0)])
+    max_participation: float | None = attrs.field(default=None, validator=_optional_positive)
+    market_slippage_bps: float = attrs.field(default=0.0, validator=[_finite, v.ge(0.0)])
+    maintenance_margin_rate: float = attrs.field(default=0.005, validator=[_finite, v.gt(0.0), v.lt(1.0)])
+    tick_sizes: tuple[tuple[str, float], ...] = attrs.field(
+        factory=tuple, converter=_frozen_map, validator=_positive_map
+    )
+    lot_sizes: tuple[tuple[str, float], ...] = attrs.field(
+        factory=tuple, converter=_frozen_map, validator=_positive_map
+    )
+
+    def __attrs_post_init__(self):
+        if self.max_participation is not None and self.max_participation > 1:
+            raise ValueError(f"max_participation must be in (0, 1], got {self.max_participation}")
+
+    def spec(self, symbol: str, reference_price: float) -> SymbolSpec:
+        """The tick and lot size of `symbol`; inferred from `reference_price` when not given."""
+        return SymbolSpec(
+            tick_size=dict(self.tick_sizes).get(symbol) or infer_tick_size(reference_price),
+            lot_size=dict(self.lot_sizes).get(symbol) or infer_lot_size(reference_price),
+        )
