@@ -32,8 +32,10 @@ from mmsim.strategies import (
     reservation_price,
     stateless,
 )
+from mmsim.sweep import grid_points, load_sweep, sweep
 from mmsim.synthetic import synthetic_bars
 from mmsim.venue import SymbolSpec, Venue
+from mmsim.walkforward import WalkForward, walk_forward
 
 __version__ = "0.1.0"
 
@@ -60,6 +62,7 @@ __all__ = [
     "StrategyInput",
     "SymbolSpec",
     "Venue",
+    "WalkForward",
     "__version__",
     "account_bar",
     "avellaneda_stoikov",
@@ -69,9 +72,11 @@ __all__ = [
     "early_stop",
     "emergency_exit",
     "fixed_spread",
+    "grid_points",
     "initial_state",
     "leverage_caps",
     "load_result",
+    "load_sweep",
     "make_step",
     "match_bar",
     "min_order_value",
@@ -79,8 +84,10 @@ __all__ = [
     "reservation_price",
     "run_backtests",
     "stateless",
+    "sweep",
     "synthetic_bars",
     "trade",
     "validate_bars",
     "volatility",
+    "walk_forward",
 ]
