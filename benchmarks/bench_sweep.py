@@ -27,7 +27,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="pool size (default: all cores)")
     args = parser.parse_args()
 
-    bars = mmsim.synthetic_bars(tuple(args.symbols.split(",")), days=args.days, interval="1m", seed=11)
+    symbols = tuple(args.symbols.split(","))
+    bars = mmsim.synthetic_bars(symbols, days=args.days, interval="1m", seed=11)
     grid = {
         "gamma": [float(x) for x in np.round(np.geomspace(1e-4, 1e-2, args.side), 8)],
         "kappa": [float(x) for x in np.round(np.geomspace(0.05, 2.0, args.side), 6)],

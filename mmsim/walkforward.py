@@ -116,7 +116,9 @@ def _stitch(curves: list[tuple[int, pl.DataFrame]], initial_cash: float) -> pl.D
     parts = []
     for window, curve in curves:
         part = curve.select(
-            "ts", pl.lit(window, pl.Int32).alias("window"), (pl.col("equity") / initial_cash * level)
+            "ts",
+            pl.lit(window, pl.Int32).alias("window"),
+            (pl.col("equity") / initial_cash * level),
         )
         if part.height:
             level = float(part["equity"][-1])
@@ -174,24 +176,39 @@ def walk_forward(
     )
     if not windows:
         raise ValueError(
-            f"walk-forward needs at least train + test = {(train_us + test_us) / _DAY_US:g} days of "
-            f"bars; these bars span {(end_us - start_us) / _DAY_US:g} days"
+            f"walk-forward needs at least train + test = {(train_us + test_us) / _DAY_US:g} days "
+            f"of bars; these bars span {(end_us - start_us) / _DAY_US:g} days"
         )
     common = {
-        "strategy": strategy, "symbols": symbols, "fingerprint": fingerprint, "params": params,
-        "risk": risk, "venue": venue, "initial_cash": initial_cash, "allow_gaps": allow_gaps,
+        "strategy": strategy,
+        "symbols": symbols,
+        "fingerprint": fingerprint,
+        "params": params,
+        "risk": risk,
+        "venue": venue,
+        "initial_cash": initial_cash,
+        "allow_gaps": allow_gaps,
     }
     points = grid_points(grid, samples=samples, seed=seed)
-    run_options = {"executor": executor, "scheduler": scheduler, "workers": workers,
-                   "progress": progress}
+    run_options = {
+        "executor": executor,
+        "scheduler": scheduler,
+        "workers": workers,
+        "progress": progress,
+    }
     train_jobs = [
         (make_spec(p, window=(a, b), **common), {"window": k})
         for k, (a, b, _) in enumerate(windows)
         for p in points
     ]
     train_rows = run_jobs(
-        train_jobs, frame, fingerprint=fingerprint, path=path,
-        out=None if out is None else Path(out) / "train", on_result=on_result, **run_options,
+        train_jobs,
+        frame,
+        fingerprint=fingerprint,
+        path=path,
+        out=None if out is None else Path(out) / "train",
+        on_result=on_result,
+        **run_options,
     )
     if maximize is None:
         maximize = "drawdown" not in metric
@@ -229,7 +246,11 @@ def walk_forward(
         elif tested is None or tested["status"] != "ok":
             status = f"test run failed: {tested['error'] if tested else 'not run'}"
         record: dict[str, Any] = {
-            "window": k, "train_start": a, "train_end": b, "test_start": b, "test_end": c,
+            "window": k,
+            "train_start": a,
+            "train_end": b,
+            "test_start": b,
+            "test_end": c,
             "status": status,
         }
         for key in keys:
@@ -237,7 +258,8 @@ def walk_forward(
         record["train_run_id"] = best["run_id"] if best else None
         record["test_run_id"] = tested["run_id"] if tested else None
         ok = status == "ok"
-        for prefix, row, days in (("is", best, (b - a) / _DAY_US), ("oos", tested, (c - b) / _DAY_US)):
+        spans = (("is", best, (b - a) / _DAY_US), ("oos", tested, (c - b) / _DAY_US))
+        for prefix, row, days in spans:
             record[f"{prefix}_{metric}"] = row.get(metric) if row and ok else None
             pnl = row.get("pnl") if row and ok else None
             record[f"{prefix}_pnl"] = pnl
@@ -254,8 +276,13 @@ def walk_forward(
     summary = _summary(windows_frame, equity, metric, initial_cash, interval_us)
     config = {
         "strategy": common["strategy"] if isinstance(strategy, str) else repr(strategy),
-        "grid": grid if isinstance(grid, Mapping) else list(grid), "train": train, "test": test,
-        "step": step, "anchored": anchored, "maximize": maximize, "initial_cash": initial_cash,
+        "grid": grid if isinstance(grid, Mapping) else list(grid),
+        "train": train,
+        "test": test,
+        "step": step,
+        "anchored": anchored,
+        "maximize": maximize,
+        "initial_cash": initial_cash,
         "data_fingerprint": fingerprint,
     }
     return WalkForward(windows_frame, equity, summary, train_rows, metric, config)
@@ -265,30 +292,24 @@ def _summary(
     windows: pl.DataFrame, equity: pl.DataFrame, metric: str, initial_cash: float, interval_us: int
 ) -> pl.DataFrame:
     ok = windows.filter(pl.col("status") == "ok")
-    final = float(equity["equity"][-1]) if equity.height else None
+    curve = equity["equity"]
+    stitched = {"stitched_return": None, "stitched_sharpe": None, "stitched_max_drawdown": None}
     rows = []
     for scope, prefix in (("in_sample", "is"), ("out_of_sample", "oos")):
-        rows.append(
-            {
-                "scope": scope,
-                "windows": ok.height,
-                f"{metric}_mean": ok[f"{prefix}_{metric}"].cast(pl.Float64).mean() if ok.height else None,
-                "pnl_per_day_mean": ok[f"{prefix}_pnl_per_day"].mean() if ok.height else None,
-                "stitched_return": (final / initial_cash - 1) if scope == "out_of_sample" and final else None,
-                "stitched_sharpe": sharpe_ratio(equity["equity"], interval_us)
-                if scope == "out_of_sample" and equity.height else None,
-                "stitched_max_drawdown": max_drawdown(equity["equity"])
-                if scope == "out_of_sample" and equity.height else None,
-            }
-        )
-    return pl.DataFrame(
-        rows,
-        schema_overrides={
-            f"{metric}_mean": pl.Float64, "pnl_per_day_mean": pl.Float64,
-            "stitched_return": pl.Float64, "stitched_sharpe": pl.Float64,
-            "stitched_max_drawdown": pl.Float64,
-        },
-    )
+        row = {
+            "scope": scope,
+            "windows": ok.height,
+            f"{metric}_mean": ok[f"{prefix}_{metric}"].cast(pl.Float64).mean(),
+            "pnl_per_day_mean": ok[f"{prefix}_pnl_per_day"].mean(),
+            **stitched,
+        }
+        if scope == "out_of_sample" and curve.len():
+            row["stitched_return"] = float(curve[-1]) / initial_cash - 1
+            row["stitched_sharpe"] = sharpe_ratio(curve, interval_us)
+            row["stitched_max_drawdown"] = max_drawdown(curve)
+        rows.append(row)
+    floats = (f"{metric}_mean", "pnl_per_day_mean", *stitched)
+    return pl.DataFrame(rows, schema_overrides={c: pl.Float64 for c in floats})
 
 
 __all__ = ["WalkForward", "walk_forward", "walk_windows"]
