@@ -3,8 +3,9 @@
 A sweep resolves each grid point into a full run configuration, names it by a stable hash of
 that configuration and of the bars' fingerprint (`run_id`), runs it through an executor and
 returns one Polars row per run: `run_id`, `status` ("ok" / "failed"), `error`, the grid
-parameters, the TOTAL row of `Result.summary` as bare columns (`pnl`, `sharpe`, ...) and each
-symbol's row as `SYMBOL.metric` columns, then `halted`, `elapsed_s` and `config` (JSON).
+parameters, the TOTAL row of `Result.summary` as bare columns (`pnl`, `sharpe`, ...) and, when
+a run has several symbols, each symbol's row as `SYMBOL.metric` columns, then `halted`,
+`elapsed_s` and `config` (JSON).
 
 Grid keys (the same scheme in Python and in TOML):
     gamma               a strategy parameter, for every symbol
@@ -189,6 +190,11 @@ def _plain(value: Any) -> Any:
     return repr(value)
 
 
+def _params(params: Any) -> dict[str, Any]:
+    plain = _plain(params)
+    return plain if isinstance(plain, dict) else {"repr": plain}
+
+
 def config_hash(config: Mapping[str, Any], fingerprint: str) -> str:
     """The run id: 16 hex digits of a BLAKE2b hash of the resolved config and data fingerprint."""
     text = json.dumps({"config": _plain(config), "data": fingerprint}, sort_keys=True)
@@ -280,8 +286,10 @@ def make_spec(
     try:
         factory = resolve_strategy(strategy)
         built = {s: factory(**kw) for s, kw in per_symbol.items()}
+        # resolved params (defaults filled in) plus any keyword the params do not keep
         config["strategies"] = {
-            s: {"name": st.name, "params": _plain(st.params)} for s, st in built.items()
+            s: {"name": st.name, "params": {**_params(st.params), **_plain(per_symbol[s])}}
+            for s, st in built.items()
         }
         config["venue"] = _plain(Venue(**venue_kwargs))
         if risk_kwargs is not None:
@@ -399,8 +407,9 @@ def make_row(
     if summary is not None:
         total = summary.filter(pl.col("symbol") == "TOTAL").drop("symbol")
         parts.append(total)
+        symbols = [s for s in summary["symbol"].to_list() if s != "TOTAL"]
         for i, symbol in enumerate(summary["symbol"].to_list()):
-            if symbol != "TOTAL":
+            if symbol != "TOTAL" and len(symbols) > 1:  # one symbol: its row repeats TOTAL
                 parts.append(
                     summary.slice(i, 1).drop("symbol").select(pl.all().name.prefix(f"{symbol}."))
                 )
@@ -810,6 +819,7 @@ def sweep(
     max_runs: stop after computing that many runs (the rest stays for a later call).
     on_result: called in the driver with each new run's row as it is stored.
     """
+    resolve_strategy(strategy)  # a bad reference fails the sweep, not each run
     frame, path = load_bars(bars)
     frame = validate_bars(frame, allow_gaps=allow_gaps)
     fingerprint = data_fingerprint(frame)

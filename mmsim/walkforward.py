@@ -36,6 +36,7 @@ from mmsim.sweep import (
     grid_points,
     load_bars,
     make_spec,
+    resolve_strategy,
     run_jobs,
 )
 from mmsim.venue import Venue
@@ -162,6 +163,7 @@ def walk_forward(
     like a drawdown is minimised by default). The other arguments are those of `mmsim.sweep`;
     with `out`, the train sweeps are stored under out/train and resume like any sweep.
     """
+    resolve_strategy(strategy)  # a bad reference fails at once
     frame, path = load_bars(bars)
     frame = validate_bars(frame, allow_gaps=allow_gaps)
     fingerprint = data_fingerprint(frame)
