@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
+from pathlib import Path
 
 import mmsim
+
+GRID = {"half_spread_bps": [3.0, 8.0], "risk.max_leverage": [1.0, 3.0]}
 
 
 def stall_once(*, marker: str, driver: int, stall: bool = False, **params) -> mmsim.Strategy:
@@ -31,3 +35,16 @@ def broken(*, half_spread_bps: float = 10.0, fail_above: float = 100.0) -> mmsim
         raise ZeroDivisionError(f"broken strategy at {inputs.bar.ts}")
 
     return mmsim.Strategy("broken", inner.init, update, inner.params, inner.features)
+
+
+def kill_when_marked(marker: Path, killed: list[int], allowed=None, timeout: float = 60.0):
+    """Wait for a stalled worker to write its pid to `marker`, then SIGKILL it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if marker.exists():
+            pid = int(marker.read_text())
+            if allowed is None or pid in allowed():
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+            return
+        time.sleep(0.05)

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import math
 import os
-import signal
 import threading
-import time
-from pathlib import Path
 
 import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
+from sweep_helpers import GRID, broken, kill_when_marked, stall_once
 
 import mmsim
 from mmsim.sweep import (
@@ -25,9 +23,6 @@ from mmsim.sweep import (
     stored_run_ids,
     sweep,
 )
-from sweep_helpers import broken, stall_once
-
-GRID = {"half_spread_bps": [3.0, 8.0], "risk.max_leverage": [1.0, 3.0]}
 
 
 @pytest.fixture(scope="module")
@@ -198,7 +193,8 @@ def test_a_run_that_raises_is_recorded_and_the_sweep_goes_on(bars):
 
 def test_per_symbol_runs_each_symbol_alone_with_its_own_grid(bars):
     rows = sweep(bars, strategy=mmsim.fixed_spread, executor="inprocess", per_symbol=True,
-                 grid={"BTCUSDT": {"half_spread_bps": [5.0]}, "ETHUSDT": {"half_spread_bps": [6.0, 7.0]}})
+                 grid={"BTCUSDT": {"half_spread_bps": [5.0]},
+                       "ETHUSDT": {"half_spread_bps": [6.0, 7.0]}})
     assert rows.select("symbol", "half_spread_bps").rows() == [
         ("BTCUSDT", 5.0), ("ETHUSDT", 6.0), ("ETHUSDT", 7.0)]
     alone = mmsim.backtest(bars.filter(pl.col("symbol") == "ETHUSDT"),
@@ -302,19 +298,6 @@ def test_bars_given_as_a_parquet_path_are_the_same_data(bars, reference, tmp_pat
 def test_a_lambda_factory_is_refused_for_the_pool_with_a_clear_error(bars):
     with pytest.raises(ValueError, match="cannot be sent to worker processes"):
         sweep(bars, strategy=lambda **kw: mmsim.fixed_spread(**kw), grid=GRID)
-
-
-def kill_when_marked(marker: Path, killed: list[int], allowed=None, timeout: float = 60.0):
-    """Wait for a stalled worker to write its pid to `marker`, then SIGKILL it."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if marker.exists():
-            pid = int(marker.read_text())
-            if allowed is None or pid in allowed():
-                os.kill(pid, signal.SIGKILL)
-                killed.append(pid)
-            return
-        time.sleep(0.05)
 
 
 def test_a_killed_pool_worker_loses_no_run_and_duplicates_none(bars, tmp_path):
