@@ -35,6 +35,7 @@ import math
 import os
 import pickle
 import random
+import tempfile
 import time
 import traceback
 from collections import deque
@@ -592,27 +593,20 @@ class _ForeignBackend(_Backend):
     """A caller's own Executor: the bars go as a Parquet path, read once per process."""
 
     def __init__(
-        self,
-        executor: Executor,
-        bars: pl.DataFrame,
-        fingerprint: str,
-        path: str | None,
-        scratch: Path,
+        self, executor: Executor, bars: pl.DataFrame, fingerprint: str, path: str | None
     ):
         self.kind, self.client, self.own_client, self.generation = "foreign", None, False, 0
+        self.scratch = None
         if path is None:
-            scratch.mkdir(parents=True, exist_ok=True)
-            target = scratch / f"bars-{fingerprint}.parquet"
-            if not target.exists():
-                tmp = scratch / f".{target.name}.{os.getpid()}.tmp"
-                bars.write_parquet(tmp)
-                os.replace(tmp, target)
-            path = str(target)
+            self.scratch = tempfile.TemporaryDirectory(prefix="mmsim-sweep-")
+            path = str(Path(self.scratch.name) / f"bars-{fingerprint}.parquet")
+            bars.write_parquet(path)
         self.executor, self.data = executor, DataRef(fingerprint, path)
         self.slots = 2 * (getattr(executor, "_max_workers", None) or os.cpu_count() or 1)
 
     def close(self, cancel: bool) -> None:  # the caller owns the executor
-        pass
+        if self.scratch is not None:
+            self.scratch.cleanup()
 
 
 def _progress(enabled: bool, stored: int):
@@ -677,9 +671,7 @@ def execute(
     if not queue or limit_reached():
         return outcomes
     if isinstance(executor, Executor):
-        backend: _Backend = _ForeignBackend(
-            executor, bars, fingerprint, path, (out or Path(".")) / ".mmsim-data"
-        )
+        backend: _Backend = _ForeignBackend(executor, bars, fingerprint, path)
     else:
         if scheduler is not None and executor == "processes":
             executor = "dask"

@@ -38,6 +38,7 @@ from mmsim.sweep import (
     make_spec,
     resolve_strategy,
     run_jobs,
+    strategy_label,
 )
 from mmsim.venue import Venue
 
@@ -277,7 +278,7 @@ def walk_forward(
     equity = _stitch(stitched_parts, initial_cash)
     summary = _summary(windows_frame, equity, metric, initial_cash, interval_us)
     config = {
-        "strategy": common["strategy"] if isinstance(strategy, str) else repr(strategy),
+        "strategy": strategy_label(strategy),
         "grid": grid if isinstance(grid, Mapping) else list(grid),
         "train": train,
         "test": test,

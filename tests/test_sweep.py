@@ -315,3 +315,18 @@ def test_a_killed_pool_worker_loses_no_run_and_duplicates_none(bars, tmp_path):
     assert rows.height == 10 and rows["status"].to_list() == ["ok"] * 10
     assert rows["run_id"].n_unique() == 10
     assert len(list(out.iterdir())) == 10 and load_sweep(out)["run_id"].n_unique() == 10
+
+
+def test_any_concurrent_futures_executor_can_run_a_sweep(bars, reference):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        rows = sweep(bars, strategy=mmsim.fixed_spread, grid=GRID, executor=pool)
+    same_rows(rows, reference)
+
+
+def test_progress_bar_reports_done_failed_and_eta(bars, capsys):
+    sweep(bars, strategy=broken, grid={"half_spread_bps": [5.0, 500.0]}, executor="inprocess",
+          progress=True)
+    shown = capsys.readouterr().out
+    assert "2/2" in shown and "failed 1" in shown and "ETA" in shown
