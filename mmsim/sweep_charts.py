@@ -21,6 +21,13 @@ def _safe(name: str) -> str:
     return name.replace(".", "_").replace("[", "_").replace("]", "_")
 
 
+def _axis(values: pl.Series, **kwargs) -> alt.Axis:
+    # short numeric labels (0.000464 not 0.00046416); text parameters stay as they are
+    if values.dtype.is_numeric():
+        return alt.Axis(format=".3~g", formatType="number", **kwargs)
+    return alt.Axis(**kwargs)
+
+
 def heatmap_frame(
     rows: pl.DataFrame, *, x: str, y: str, metric: str = "sharpe", aggregate: str = "max"
 ) -> pl.DataFrame:
@@ -55,15 +62,20 @@ def sweep_heatmap(
         raise ValueError(f"no successful run with a {metric!r} value to draw")
     data = cells.rename({c: _safe(c) for c in cells.columns})
     sx, sy, sm = _safe(x), _safe(y), _safe(metric)
+    tried = rows.select(x, y).unique()
     base = alt.Chart(data).encode(
-        x=alt.X(f"{sx}:O", title=x, sort=sorted(cells[x].unique().to_list()),
-                axis=alt.Axis(labelAngle=0)),
-        y=alt.Y(f"{sy}:O", title=y, sort=sorted(cells[y].unique().to_list(), reverse=True)),
+        x=alt.X(f"{sx}:O", title=x, sort=sorted(tried[x].unique().to_list()),
+                axis=_axis(cells[x], labelAngle=0)),
+        y=alt.Y(f"{sy}:O", title=y, sort=sorted(tried[y].unique().to_list(), reverse=True),
+                axis=_axis(cells[y])),
     )
-    folded = rows.height != cells["runs"].sum() or cells["runs"].max() > 1
-    legend = f"{metric} ({aggregate} over other parameters)" if folded else metric
+    folded = cells["runs"].max() > 1
+    subtitle = [f"cell = {aggregate} over the other parameters"] if folded else []
+    missing = tried.join(cells.select(x, y), on=[x, y], how="anti")
+    if missing.height:
+        subtitle.append(f"grey: every run of the cell failed ({missing.height} cells)")
     rect = base.mark_rect().encode(
-        color=alt.Color(f"{sm}:Q", title=legend, scale=alt.Scale(scheme="redblue", domainMid=0)),
+        color=alt.Color(f"{sm}:Q", title=metric, scale=alt.Scale(scheme="redblue", domainMid=0)),
         tooltip=[alt.Tooltip(sx, title=x), alt.Tooltip(sy, title=y),
                  alt.Tooltip(sm, title=metric, format=".4g"), alt.Tooltip("runs", title="runs")],
     )
@@ -77,9 +89,18 @@ def sweep_heatmap(
             ),
         )
         chart = rect + text
+    if missing.height:
+        grey = alt.Chart(missing.rename({x: sx, y: sy})).encode(
+            x=alt.X(f"{sx}:O", sort=sorted(tried[x].unique().to_list())),
+            y=alt.Y(f"{sy}:O", sort=sorted(tried[y].unique().to_list(), reverse=True)),
+        )
+        chart = chart + grey.mark_rect(color="#d9d9d9") + grey.mark_text(fontSize=10).encode(
+            text=alt.value("failed")
+        )
+    heading = alt.TitleParams(title or f"{metric} by {x} and {y}", subtitle=subtitle or None)
     return chart.properties(
-        title=title or f"{metric} by {x} and {y}", width=max(240, 44 * cells[x].n_unique()),
-        height=max(180, 30 * cells[y].n_unique()),
+        title=heading, width=max(240, 52 * tried[x].n_unique()),
+        height=max(180, 30 * tried[y].n_unique()),
     )
 
 

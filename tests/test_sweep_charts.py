@@ -60,3 +60,18 @@ def test_top_runs_are_the_best_first(rows):
     assert top.columns[:4] == ["run_id", "half_spread_bps", "order_value", "risk.max_leverage"]
     low = top_runs(rows, metric="max_drawdown", n=3)
     assert low["max_drawdown"].to_list() == sorted(rows["max_drawdown"])[:3]
+
+
+def test_cells_whose_runs_all_failed_are_drawn_grey_and_named():
+    from sweep_helpers import broken
+
+    bars = mmsim.synthetic_bars(("BTCUSDT",), days=0.25, seed=4)
+    rows = mmsim.sweep(bars, strategy=broken, executor="inprocess",
+                       grid={"half_spread_bps": [5.0, 500.0], "fail_above": [100.0, 1000.0]})
+    spec = sweep_heatmap(rows, x="half_spread_bps", y="fail_above", metric="pnl").to_dict()
+    assert spec["title"]["subtitle"] == ["grey: every run of the cell failed (1 cells)"]
+    grey_rect = {"type": "rect", "color": "#d9d9d9"}
+    grey = [layer for layer in spec["layer"] if layer["mark"] == grey_rect]
+    assert len(grey) == 1
+    failed = spec["datasets"][grey[0]["data"]["name"]]
+    assert failed == [{"half_spread_bps": 500.0, "fail_above": 100.0}]
