@@ -97,7 +97,8 @@ def sweep_heatmap(
         chart = chart + grey.mark_rect(color="#d9d9d9") + grey.mark_text(fontSize=10).encode(
             text=alt.value("failed")
         )
-    heading = alt.TitleParams(title or f"{metric} by {x} and {y}", subtitle=subtitle or None)
+    text = title or f"{metric} by {x} and {y}"
+    heading = alt.TitleParams(text, subtitle=subtitle) if subtitle else alt.TitleParams(text)
     return chart.properties(
         title=heading, width=max(240, 52 * tried[x].n_unique()),
         height=max(180, 30 * tried[y].n_unique()),
