@@ -567,7 +567,13 @@ class _Backend:
     def recover(self, generation: int) -> None:
         """After a pool's worker died: start a fresh pool once per broken generation."""
         if self.kind == "processes" and generation == self.generation:
+            # CPython < 3.12 leaves the surviving workers of a broken pool blocked on its queue
+            # for ever (and the interpreter waiting for them at exit): end them here
+            survivors = list((getattr(self.executor, "_processes", None) or {}).values())
             self.executor.shutdown(wait=False, cancel_futures=True)
+            for process in survivors:
+                if process.is_alive():
+                    process.terminate()
             self.generation += 1
             self._start_pool()
 
