@@ -32,12 +32,29 @@ from mmsim.strategies import (
     reservation_price,
     stateless,
 )
-from mmsim.sweep import grid_points, load_sweep, sweep
+from mmsim.sweep import best_run, grid_points, load_sweep, sweep
 from mmsim.synthetic import synthetic_bars
 from mmsim.venue import SymbolSpec, Venue
 from mmsim.walkforward import WalkForward, walk_forward
 
 __version__ = "0.1.0"
+
+# chart helpers load Altair on first use, so `import mmsim` stays light
+_LAZY = {
+    "save_chart": "mmsim.sweep_charts",
+    "sweep_heatmap": "mmsim.sweep_charts",
+    "top_runs": "mmsim.sweep_charts",
+    "walk_forward_chart": "mmsim.sweep_charts",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mmsim' has no attribute {name!r}")
+
 
 __all__ = [
     "BUY",
@@ -68,6 +85,7 @@ __all__ = [
     "avellaneda_stoikov",
     "backtest",
     "basic_risk",
+    "best_run",
     "chain",
     "early_stop",
     "emergency_exit",
@@ -83,11 +101,15 @@ __all__ = [
     "optimal_spread",
     "reservation_price",
     "run_backtests",
+    "save_chart",
     "stateless",
     "sweep",
+    "sweep_heatmap",
     "synthetic_bars",
+    "top_runs",
     "trade",
     "validate_bars",
     "volatility",
     "walk_forward",
+    "walk_forward_chart",
 ]

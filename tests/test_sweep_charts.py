@@ -75,3 +75,17 @@ def test_cells_whose_runs_all_failed_are_drawn_grey_and_named():
     assert len(grey) == 1
     failed = spec["datasets"][grey[0]["data"]["name"]]
     assert failed == [{"half_spread_bps": 500.0, "fail_above": 100.0}]
+
+
+def test_chart_helpers_are_public_but_altair_loads_only_on_use():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys, mmsim; assert 'altair' not in sys.modules; "
+            "f = mmsim.sweep_heatmap; assert 'altair' in sys.modules; print(f.__module__)")
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "mmsim.sweep_charts"
