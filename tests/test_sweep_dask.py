@@ -36,13 +36,17 @@ def client(cluster):
         yield c
 
 
-def test_dask_cluster_gives_the_rows_of_the_pool_and_of_in_process(bars, cluster, client):
+def test_dask_cluster_gives_the_rows_of_the_pool_and_of_in_process(bars, cluster, client,
+                                                                  tmp_path):
     inprocess = sweep(bars, strategy=mmsim.fixed_spread, grid=GRID, executor="inprocess")
     pool = sweep(bars, strategy=mmsim.fixed_spread, grid=GRID, executor="processes", workers=2)
     by_client = sweep(bars, strategy=mmsim.fixed_spread, grid=GRID, scheduler=client)
     by_address = sweep(bars, strategy=mmsim.fixed_spread, grid=GRID,
                        scheduler=cluster.scheduler_address)
-    for rows in (pool, by_client, by_address):
+    path = tmp_path / "bars.parquet"  # every worker reads the same file instead of a scatter
+    bars.write_parquet(path)
+    by_path = sweep(path, strategy=mmsim.fixed_spread, grid=GRID, scheduler=client)
+    for rows in (pool, by_client, by_address, by_path):
         assert_frame_equal(rows.drop("elapsed_s"), inprocess.drop("elapsed_s"))
     assert inprocess["status"].to_list() == ["ok"] * 4
 

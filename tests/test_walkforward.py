@@ -109,3 +109,11 @@ def test_train_sweeps_resume_and_results_save(bars, tmp_path):
     saved = b.save(tmp_path / "result")
     assert pl.read_parquet(saved / "windows.parquet").equals(b.windows)
     assert (saved / "config.json").is_file()
+
+
+def test_out_of_sample_equity_chart_is_drawn(wf, tmp_path):
+    from mmsim.sweep_charts import save_chart, walk_forward_chart
+
+    chart = walk_forward_chart(wf)
+    assert chart.to_dict()["encoding"]["color"]["field"] == "window"
+    assert save_chart(chart, tmp_path / "wf.png").read_bytes()[:4] == b"\x89PNG"
