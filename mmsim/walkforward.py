@@ -218,7 +218,8 @@ def walk_forward(
     point_of = {spec.run_id: spec.point for spec, _ in train_jobs}
 
     chosen: dict[int, dict[str, Any]] = {}
-    for k in range(len(windows)):
+    any_ok = (train_rows["status"] == "ok").any()
+    for k in range(len(windows) if any_ok else 0):  # no metric column when every run failed
         best = best_run(train_rows.filter(pl.col("window") == k), metric, maximize=maximize)
         if best is not None:
             chosen[k] = best

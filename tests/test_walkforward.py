@@ -117,3 +117,13 @@ def test_out_of_sample_equity_chart_is_drawn(wf, tmp_path):
     chart = walk_forward_chart(wf)
     assert chart.to_dict()["encoding"]["color"]["field"] == "window"
     assert save_chart(chart, tmp_path / "wf.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_windows_without_a_successful_train_run_are_reported_not_hidden(bars):
+    from sweep_helpers import broken
+
+    wf = walk_forward(bars, strategy=broken, grid={"half_spread_bps": [500.0]}, train="12h",
+                      test="6h", metric="pnl", executor="inprocess")
+    assert wf.windows["status"].to_list() == ["no successful train run"] * 2
+    assert wf.equity.height == 0
+    assert wf.summary["windows"].to_list() == [0, 0]
