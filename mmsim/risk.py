@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
-from attrs import validators as v
 
 from mmsim.account import Account
 from mmsim.orders import MarketOrder, Order, Rejection

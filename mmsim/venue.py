@@ -6,6 +6,7 @@ Fees are fractions of fill notional (0.0002 = 2 bps); a negative maker fee is a 
 from __future__ import annotations
 
 import math
+
 import attrs
 from attrs import validators as v
 

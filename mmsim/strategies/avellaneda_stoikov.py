@@ -86,7 +86,7 @@ def avellaneda_stoikov_quotes(params: AvellanedaStoikovParams, inputs: StrategyI
     qty = params.order_value / s
     cap = params.max_inventory
     bid_ok = bid > 0 and (cap is None or q + 1 <= cap + 1e-9)
-    ask_ok = cap is None or -q + 1 <= cap + 1e-9
+    ask_ok = ask > 0 and (cap is None or -q + 1 <= cap + 1e-9)
     return Quotes(
         bids=((bid, qty),) if bid_ok else (),
         asks=((ask, qty),) if ask_ok else (),
