@@ -6,6 +6,7 @@ import math
 
 import attrs
 import polars as pl
+from conftest import scaled
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from toolz import accumulate
@@ -21,7 +22,7 @@ from mmsim.testing.markets import bars_frames, market_makers, risk_rules, venues
 cash = st.sampled_from([1_000.0, 20_000.0, 1_000_000.0])
 
 
-@settings(max_examples=300)
+@settings(max_examples=scaled(1000))
 @given(bars=bars_frames(), strategy=market_makers(), risk=risk_rules(), venue=venues(), initial_cash=cash)
 def test_every_run_keeps_the_ledger_invariants(bars, strategy, risk, venue, initial_cash):
     """Equity identity, fee accounting, position = sum of fills, fill prices inside their bar
@@ -50,7 +51,7 @@ def _fold(bars, strategy, risk, venue, initial_cash):
     return step, initial_state(account, strategies, risk), steps
 
 
-@settings(max_examples=200)
+@settings(max_examples=scaled(500))
 @given(
     bars=bars_frames(max_bars=25),
     strategy=market_makers(),
@@ -80,7 +81,7 @@ def test_leverage_caps_hold_at_placement(bars, strategy, max_leverage, max_symbo
         assert total_worst <= max(max_leverage * equity, total_held) * (1 + 1e-9) + 1e-9
 
 
-@settings(max_examples=100)
+@settings(max_examples=scaled(200))
 @given(
     bars=bars_frames(min_bars=6, max_bars=30),
     strategy=market_makers(),
@@ -110,7 +111,7 @@ def test_no_look_ahead(bars, strategy, risk, venue, cut, data):
     assert a.fills.filter(upto).equals(b.fills.filter(upto))
 
 
-@settings(max_examples=50)
+@settings(max_examples=scaled(100))
 @given(bars=bars_frames(), strategy=market_makers(), risk=risk_rules(), venue=venues())
 def test_runs_are_deterministic(bars, strategy, risk, venue):
     """The same inputs give identical frames."""
@@ -120,7 +121,7 @@ def test_runs_are_deterministic(bars, strategy, risk, venue):
         assert getattr(a, name).equals(getattr(b, name)), name
 
 
-@settings(max_examples=50)
+@settings(max_examples=scaled(100))
 @given(bars=bars_frames(max_bars=15), strategy=market_makers(), risk=risk_rules(), venue=venues())
 def test_a_step_never_changes_its_input_state(bars, strategy, risk, venue):
     """step(state, bars) leaves `state` equal to a deep copy taken before the call."""
@@ -134,7 +135,7 @@ def test_a_step_never_changes_its_input_state(bars, strategy, risk, venue):
         state = new_state
 
 
-@settings(max_examples=50)
+@settings(max_examples=scaled(100))
 @given(bars=bars_frames(max_bars=15), strategy=market_makers(), risk=risk_rules(), venue=venues())
 def test_backtest_is_the_fold_of_step(bars, strategy, risk, venue):
     """backtest() equals folding make_step by hand with toolz.accumulate: same fills, same final account."""
