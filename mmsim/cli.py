@@ -36,12 +36,19 @@ def default_setup(days: float = 30, seed: int = 7) -> dict:
     }
 
 
+def _console():
+    from rich.console import Console
+
+    console = Console()
+    # piped output (CI, files) gets a width that fits the summary table instead of 80 columns
+    return console if console.is_terminal else Console(width=140)
+
+
 def print_summary(result: mmsim.Result, console=None) -> None:
     """A readable table of the summary frame (rich)."""
-    from rich.console import Console
     from rich.table import Table
 
-    console = console or Console()
+    console = console or _console()
     table = Table(title="mmsim backtest summary (USDT)")
     columns = ["symbol", "pnl", "fees", "funding", "fills", "volume", "max_drawdown", "sharpe", "final_position"]
     for c in columns:
@@ -74,10 +81,9 @@ def print_summary(result: mmsim.Result, console=None) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.progress import Progress
 
-    console = Console()
+    console = _console()
     setup = default_setup(days=args.days, seed=args.seed)
     bars: pl.DataFrame = setup.pop("bars")
     n = bars["ts"].n_unique()
