@@ -7,7 +7,7 @@ optimal spread around the reservation price; the "symmetric" benchmark quotes th
 strategy's time-averaged spread around the mid (the published benchmark). Prints, per gamma and
 strategy, the average spread, the mean and std of the terminal profit and inventory with Monte
 Carlo standard errors, and the published figures beside them; writes histograms of the terminal
-profit (PNG and HTML, Altair).
+profit (Altair, rendered to PNG by vl-convert).
 
     python examples/avellaneda_stoikov_2008.py                 # 1,000 paths, fast path (~4 s)
     python examples/avellaneda_stoikov_2008.py --method engine # the same through mmsim.backtest
@@ -159,14 +159,14 @@ def histogram(profits: pl.DataFrame, title: str) -> alt.FacetChart:
     )
 
 
-def save_chart(chart, path: Path) -> None:
-    """Write a chart atomically: to a temporary file beside it, then rename."""
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    if path.suffix == ".html":
-        chart.save(tmp, inline=True)
-    else:
+def save_png(chart, path: Path) -> None:
+    """Render a chart to PNG (vl-convert) atomically: a temporary file beside it, then rename."""
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    try:
         chart.save(tmp, scale_factor=1.5)
-    os.replace(tmp, path)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def main(argv=None) -> int:
@@ -181,7 +181,6 @@ def main(argv=None) -> int:
         action="store_true",
         help="also compare with the working paper of 2006 (gamma = 0.1, 0.01, 0.5)",
     )
-    parser.add_argument("--no-png", action="store_true", help="write the HTML chart only")
     args = parser.parse_args(argv)
     small = args.small or os.environ.get("MMSIM_EXAMPLE_SMALL") == "1"
     paths = 40 if small else args.paths
@@ -214,10 +213,8 @@ def main(argv=None) -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     for chart, stem in charts:
-        save_chart(chart, args.out / f"{stem}.html")
-        if not args.no_png:
-            save_chart(chart, args.out / f"{stem}.png")
-    print(f"\nhistograms written to {args.out}/")
+        save_png(chart, args.out / f"{stem}.png")
+    print(f"\nhistograms: {', '.join(f'{stem}.png' for _, stem in charts)}")
     return 0
 
 

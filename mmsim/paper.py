@@ -266,10 +266,11 @@ def symmetric_strategy(
 
 def quote_times_left(market: pl.DataFrame, params: PaperQuoteParams) -> list[float]:
     """T − t at each close where a quote is set that can still fill (all bars but the last)."""
-    frame = validate_bars(market)
-    interval = bar_interval_us(frame)
-    ts = frame["ts"].unique(maintain_order=True).dt.epoch("us").to_list()
-    return [time_left(params, t + interval) for t in ts[:-1]]
+    ts = market["ts"].unique().sort().dt.epoch("us")
+    if ts.len() < 2:
+        raise ValueError("the market needs at least two bars")
+    interval = int(ts.diff().drop_nulls().mode().min())  # the bar length, as bar_interval_us
+    return [time_left(params, t + interval) for t in ts.to_list()[:-1]]
 
 
 def average_spread(market: pl.DataFrame, strategy: Strategy) -> float:
