@@ -30,13 +30,23 @@ FREE = Venue(maker_fee=0.0, taker_fee=0.0)
 
 
 def bar(open_=100.0, u_bid=0.5, u_ask=0.5, symbol="X"):
-    return Bar(symbol, 0, open_, open_ + 1, open_ - 1, open_, 10.0,
-               features={"u_bid": u_bid, "u_ask": u_ask})
+    return Bar(
+        symbol,
+        0,
+        open_,
+        open_ + 1,
+        open_ - 1,
+        open_,
+        10.0,
+        features={"u_bid": u_bid, "u_ask": u_ask},
+    )
 
 
 def filled(orders, b, **model):
     params = IntensityParams(**{**PAPER, **model})
-    return [(f.side, f.price, f.level) for f in intensity_limit_fills(tuple(orders), b, params, FREE)]
+    return [
+        (f.side, f.price, f.level) for f in intensity_limit_fills(tuple(orders), b, params, FREE)
+    ]
 
 
 def test_bid_one_below_the_mid_fills_when_its_draw_is_below_0_1562():
@@ -183,11 +193,22 @@ def test_add_uniform_draws_is_seeded_and_ignores_row_order():
 def constant_market(n_bars: int, seed: int) -> pl.DataFrame:
     """A flat mid of 100 over n_bars bars, with seeded uniform draws."""
     ts = pl.datetime_range(
-        pl.datetime(2024, 1, 1), pl.datetime(2024, 1, 1) + pl.duration(minutes=n_bars - 1),
-        "1m", eager=True,
+        pl.datetime(2024, 1, 1),
+        pl.datetime(2024, 1, 1) + pl.duration(minutes=n_bars - 1),
+        "1m",
+        eager=True,
     )
-    flat = pl.DataFrame({"ts": ts, "symbol": "X", "open": 100.0, "high": 100.0, "low": 100.0,
-                         "close": 100.0, "volume": 1.0})
+    flat = pl.DataFrame(
+        {
+            "ts": ts,
+            "symbol": "X",
+            "open": 100.0,
+            "high": 100.0,
+            "low": 100.0,
+            "close": 100.0,
+            "volume": 1.0,
+        }
+    )
     return add_uniform_draws(flat, seed=seed)
 
 
@@ -199,8 +220,9 @@ def test_fill_frequency_at_distance_converges_to_the_stated_probability(probabil
     n = 20_000
     market = constant_market(n, seed=17)
     strategy = paper.symmetric_strategy(gamma=0.1, spread=1.25)  # bid 99.375, ask 100.625
-    matching = intensity_matching(A=140.0, kappa=1.5, dt=0.005, probability=probability,
-                                  units="price")
+    matching = intensity_matching(
+        A=140.0, kappa=1.5, dt=0.005, probability=probability, units="price"
+    )
     result = mmsim.backtest(market, strategy, matching=matching, venue=paper.paper_venue(["X"]))
     p = float(fill_probability(matching.params, 0.625))
     tolerance = 4 * math.sqrt(p * (1 - p) / (n - 1))
@@ -214,3 +236,43 @@ def test_fill_probability_works_elementwise_on_arrays_with_the_same_floats():
     deltas = np.linspace(-2.0, 4.0, 101)
     vector = fill_probability(params, deltas)
     assert [float(fill_probability(params, float(d))) for d in deltas] == vector.tolist()
+
+
+def test_on_ohlcv_bars_trade_through_and_intensity_fills_bracket_a_result():
+    """On 3 days of synthetic 1m BTC bars, with A and κ calibrated so both models fill about as
+    often, trade-through fills (only when the price runs through the quote: all adverse) mark
+    out far below intensity fills (independent of the path: no adverse selection), which earn
+    the half-spread; so a strategy's result lies between the pessimistic and the optimistic run."""
+    bars = add_uniform_draws(
+        mmsim.synthetic_bars(("BTCUSDT",), days=3, interval="1m", seed=11, funding=False), seed=12
+    )
+    h = 5.0  # half-spread, bps of the close (the next bar's open)
+    below = (pl.col("open") - pl.col("low")) / pl.col("open") * 1e4
+    above = (pl.col("high") - pl.col("open")) / pl.col("open") * 1e4
+
+    def touch_rate(bps: float) -> float:  # share of bars reaching `bps` from the open, per side
+        return bars.select(((below >= bps).mean() + (above >= bps).mean()) / 2).item()
+
+    kappa = math.log(touch_rate(h) / touch_rate(2 * h)) / h  # per bps, from two distances
+    intensity = intensity_matching(A=touch_rate(h) * math.exp(kappa * h), kappa=kappa, units="bps")
+    strategy = mmsim.fixed_spread(half_spread_bps=h, order_value=1_000.0, max_position_value=20_000)
+    venue = Venue(maker_fee=0.0, taker_fee=0.0)
+    runs = {
+        "trade_through": mmsim.backtest(bars, strategy, venue=venue),
+        "intensity": mmsim.backtest(bars, strategy, venue=venue, matching=intensity),
+    }
+
+    def markout(result):  # bps earned per fill against the close of the fill's bar
+        fills = result.fills.join(bars.select("ts", "close"), on="ts")
+        m = fills.select(
+            (pl.col("close") - pl.col("price")) * pl.col("side") / pl.col("price") * 1e4
+        )
+        return fills.height, m.to_series().mean(), m.to_series().std() / math.sqrt(fills.height)
+
+    n_tt, tt, tt_se = markout(runs["trade_through"])
+    n_in, inten, inten_se = markout(runs["intensity"])
+    assert n_tt > 1000 and abs(n_in - n_tt) < 0.15 * n_tt  # calibrated: as many fills
+    assert abs(inten - h) < 4 * inten_se  # no adverse selection: the half-spread is earned
+    assert tt < h / 2 and tt < inten - 10 * math.hypot(tt_se, inten_se)
+    pnl = {k: r.summary.filter(pl.col("symbol") == "TOTAL")["pnl"].item() for k, r in runs.items()}
+    assert pnl["trade_through"] < pnl["intensity"]

@@ -1,4 +1,4 @@
-"""The Avellaneda-Stoikov (2008) market, strategies, engine and fast runs, and the paper's result."""
+"""Avellaneda-Stoikov (2008): the market, the strategies, engine and fast runs, the result."""
 
 import math
 
@@ -75,21 +75,29 @@ def test_market_rejects_bad_settings(kwargs, message):
 def quote_at(strategy, *, close, position, bars_elapsed):
     """The strategy's quotes at the close of the bar that ends `bars_elapsed` steps after t = 0."""
     start_us = 1_704_067_200_000_000
-    b = Bar("path0000", start_us + (bars_elapsed - 1) * INTERVAL_US, close, close, close, close, 0.0)
-    _, quotes = strategy.update(strategy.init(), StrategyInput(b, position, close, 1e4, INTERVAL_US))
+    b = Bar(
+        "path0000", start_us + (bars_elapsed - 1) * INTERVAL_US, close, close, close, close, 0.0
+    )
+    _, quotes = strategy.update(
+        strategy.init(), StrategyInput(b, position, close, 1e4, INTERVAL_US)
+    )
     return quotes
 
 
 def test_inventory_strategy_quotes_the_papers_formulas_by_hand():
     # s = 100, q = 2, gamma = 0.1, sigma = 2, T - t = 1:
     # r = 100 - 2 * 0.1 * 4 * 1 = 99.2; spread = 0.4 + 20 * ln(1 + 0.1 / 1.5) = 1.6907734
-    quotes = quote_at(paper.inventory_strategy(gamma=0.1), close=100.0, position=2.0, bars_elapsed=0)
+    quotes = quote_at(
+        paper.inventory_strategy(gamma=0.1), close=100.0, position=2.0, bars_elapsed=0
+    )
     half = (0.4 + 20 * math.log(1 + 0.1 / 1.5)) / 2
     assert quotes.reservation_price == pytest.approx(99.2)
     assert quotes.bids[0] == (pytest.approx(99.2 - half), 1.0)
     assert quotes.asks[0] == (pytest.approx(99.2 + half), 1.0)
     # half-way (T - t = 0.5) and short 3: r = 100 + 3 * 0.1 * 4 * 0.5 = 100.6
-    quotes = quote_at(paper.inventory_strategy(gamma=0.1), close=100.0, position=-3.0, bars_elapsed=100)
+    quotes = quote_at(
+        paper.inventory_strategy(gamma=0.1), close=100.0, position=-3.0, bars_elapsed=100
+    )
     half = (0.2 + 20 * math.log(1 + 0.1 / 1.5)) / 2
     assert quotes.reservation_price == pytest.approx(100.6)
     assert quotes.bids[0][0] == pytest.approx(100.6 - half)  # above the mid: the paper allows it
@@ -101,8 +109,9 @@ def test_symmetric_strategy_centres_the_spread_on_the_mid_whatever_the_inventory
     spread = 4 * 0.75 + 2 * math.log(1 + 1 / 1.5)  # T - t = 0.75
     assert flat == long
     assert flat.asks[0][0] - flat.bids[0][0] == pytest.approx(spread)
-    fixed = quote_at(paper.symmetric_strategy(gamma=1.0, spread=3.0), close=100.0, position=7.0,
-                     bars_elapsed=50)
+    fixed = quote_at(
+        paper.symmetric_strategy(gamma=1.0, spread=3.0), close=100.0, position=7.0, bars_elapsed=50
+    )
     assert (fixed.bids[0][0], fixed.asks[0][0]) == (98.5, 101.5)
 
 
@@ -120,8 +129,13 @@ def test_engine_and_fast_path_agree_exactly_on_paths(gamma, post_only):
     fills (count, final inventory, mean quoted spread) and the same profit to 1e-9."""
     m = paper.paper_market(paths=6, seed=99)
     symbols = m["symbol"].unique().sort().to_list()
-    venue = Venue(maker_fee=0.0, taker_fee=0.0, post_only=post_only,
-                  tick_sizes={s: 1e-9 for s in symbols}, lot_sizes={s: 1.0 for s in symbols})
+    venue = Venue(
+        maker_fee=0.0,
+        taker_fee=0.0,
+        post_only=post_only,
+        tick_sizes={s: 1e-9 for s in symbols},
+        lot_sizes={s: 1.0 for s in symbols},
+    )
     inventory = paper.inventory_strategy(gamma=gamma)
     symmetric = paper.symmetric_strategy(gamma=gamma, spread=paper.average_spread(m, inventory))
     for strategy in (inventory, symmetric):
@@ -142,8 +156,12 @@ def test_post_only_changes_the_inventory_strategy_at_high_risk_aversion():
     symbols = m["symbol"].unique().to_list()
     strategy = paper.inventory_strategy(gamma=1.0)
     paper_setting = paper.run_paths(m, strategy, method="fast")
-    strict = Venue(maker_fee=0.0, taker_fee=0.0, tick_sizes={s: 1e-9 for s in symbols},
-                   lot_sizes={s: 1.0 for s in symbols})
+    strict = Venue(
+        maker_fee=0.0,
+        taker_fee=0.0,
+        tick_sizes={s: 1e-9 for s in symbols},
+        lot_sizes={s: 1.0 for s in symbols},
+    )
     with_post_only = paper.run_paths(m, strategy, venue=strict, method="fast")
     assert with_post_only["fills"].sum() < paper_setting["fills"].sum()
 
@@ -171,7 +189,9 @@ def test_inventory_strategy_has_a_smaller_spread_of_outcomes_than_the_symmetric_
     and terminal profit have smaller standard deviations than the symmetric strategy's quoting
     the same average spread, each by more than 3 combined standard errors."""
     inventory = paper.inventory_strategy(gamma=gamma)
-    symmetric = paper.symmetric_strategy(gamma=gamma, spread=paper.average_spread(market, inventory))
+    symmetric = paper.symmetric_strategy(
+        gamma=gamma, spread=paper.average_spread(market, inventory)
+    )
     inv = paper.summarize_paths(paper.run_paths(market, inventory))
     sym = paper.summarize_paths(paper.run_paths(market, symmetric))
     for column in ("final_q_std", "profit_std"):
@@ -180,9 +200,15 @@ def test_inventory_strategy_has_a_smaller_spread_of_outcomes_than_the_symmetric_
 
 
 def test_summarize_paths_by_hand():
-    results = pl.DataFrame({"symbol": ["a", "b", "c", "d"], "profit": [1.0, 2.0, 3.0, 10.0],
-                            "final_q": [0.0, 0.0, 2.0, -2.0], "fills": [1, 2, 3, 4],
-                            "spread": [1.0, 1.0, 1.0, 1.0]})
+    results = pl.DataFrame(
+        {
+            "symbol": ["a", "b", "c", "d"],
+            "profit": [1.0, 2.0, 3.0, 10.0],
+            "final_q": [0.0, 0.0, 2.0, -2.0],
+            "fills": [1, 2, 3, 4],
+            "spread": [1.0, 1.0, 1.0, 1.0],
+        }
+    )
     s = paper.summarize_paths(results)
     std = math.sqrt(50 / 3)  # deviations from the mean 4: -3, -2, -1, 6
     assert (s["profit"], s["profit_std"]) == (pytest.approx(4.0), pytest.approx(std))
