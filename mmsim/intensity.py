@@ -25,6 +25,7 @@ pessimistic one. The randomness lives in the frame only: the same frame gives th
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 
 import attrs
@@ -41,7 +42,8 @@ UNITS = ("price", "bps")
 
 
 def _positive_finite(instance, attribute, value):
-    if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not (ok and math.isfinite(value) and value > 0):
         raise ValueError(f"{attribute.name} must be a positive finite number, got {value!r}")
 
 

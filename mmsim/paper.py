@@ -88,8 +88,10 @@ def paper_market(
 
     Layout: ts, symbol ("path0000", ...), open, high, low, close, volume (0), and one uniform
     [0, 1) column per name in `draws`; sorted by (ts, symbol). t = 0 is `start` (UTC): the close
-    of the opening bar. Path i draws from its own child of SeedSequence(seed), so it is the same
-    path whatever the number of paths asked for.
+    of the opening bar; it must start a window of `horizon` time units counted from the epoch,
+    because the strategies read T − t from such windows (e.g. UTC midnight for one day).
+    Path i draws from its own child of SeedSequence(seed): the same path whatever the number of
+    paths asked for.
     """
     if not (isinstance(paths, int) and paths >= 1):
         raise ValueError(f"paths must be a positive integer, got {paths!r}")
@@ -113,6 +115,13 @@ def paper_market(
     if start.tzinfo is not None:
         start = start.astimezone(datetime.timezone.utc).replace(tzinfo=None)
 
+    start_us = int((start - datetime.datetime(1970, 1, 1)).total_seconds() * 1_000_000)
+    horizon_us = round(horizon * unit_us)
+    if start_us % horizon_us:
+        raise ValueError(
+            f"start {start} is not at the start of a {horizon} x {time_unit} window counted from "
+            "the epoch, where the strategies' T - t begins (e.g. use a UTC midnight for 1 day)"
+        )
     n_bars = steps + 1
     step = sigma * math.sqrt(dt)
     mids = np.empty((n_bars, paths))

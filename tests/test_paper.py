@@ -5,6 +5,8 @@ import math
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import mmsim
 from mmsim import paper
@@ -65,6 +67,7 @@ def test_up_and_down_steps_are_equally_likely(market):
         (dict(sigma=-1.0), "sigma"),
         (dict(draws=("u", "u")), "distinct"),
         (dict(dt=1e-7, time_unit="1s"), "microseconds"),
+        (dict(start="2024-01-01 12:00"), "not at the start"),
     ],
 )
 def test_market_rejects_bad_settings(kwargs, message):
@@ -147,6 +150,39 @@ def test_engine_and_fast_path_agree_exactly_on_paths(gamma, post_only):
         assert np.allclose(engine["spread"], fast["spread"], rtol=0, atol=1e-12)
         assert np.allclose(engine["profit"], fast["profit"], rtol=0, atol=1e-9)
         assert engine["fills"].sum() > 100  # the paths trade
+
+
+@settings(max_examples=15)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    gamma=st.floats(0.005, 3.0),
+    center=st.sampled_from(["reservation", "mid"]),
+    spread=st.none() | st.floats(0.05, 5.0),
+    post_only=st.booleans(),
+    probability=st.sampled_from(["linear", "poisson"]),
+)
+def test_engine_and_fast_path_agree_for_any_setting(
+    seed, gamma, center, spread, post_only, probability
+):
+    """For any seed, risk aversion, centre, spread, post-only rule and probability form, the
+    engine and the fast path book the same fills and the same profit on the same paths."""
+    m = paper.paper_market(paths=2, seed=seed)
+    symbols = m["symbol"].unique().to_list()
+    venue = Venue(
+        maker_fee=0.0,
+        taker_fee=0.0,
+        post_only=post_only,
+        tick_sizes={s: 1e-9 for s in symbols},
+        lot_sizes={s: 1.0 for s in symbols},
+    )
+    make = paper.inventory_strategy if center == "reservation" else paper.symmetric_strategy
+    strategy = make(gamma=gamma, spread=spread)
+    matching = paper.paper_matching(probability=probability)
+    engine = paper.run_paths(m, strategy, matching=matching, venue=venue, method="engine")
+    fast = paper.run_paths(m, strategy, matching=matching, venue=venue, method="fast")
+    assert engine["fills"].to_list() == fast["fills"].to_list()
+    assert engine["final_q"].to_list() == fast["final_q"].to_list()
+    assert np.allclose(engine["profit"], fast["profit"], rtol=0, atol=1e-9)
 
 
 def test_post_only_changes_the_inventory_strategy_at_high_risk_aversion():
