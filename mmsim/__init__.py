@@ -4,11 +4,13 @@ Each bar is a pure `step(state, bars) -> (state, fills)` composed of matching, a
 strategy and risk functions over frozen attrs values, folded over a Polars frame.
 """
 
+from mmsim import paper
 from mmsim.account import Account, Position, trade
 from mmsim.backtest import backtest, run_backtests
 from mmsim.bars import Bar, BarsError, Step, validate_bars
 from mmsim.engine import EngineState, account_bar, initial_state, make_step
 from mmsim.features import Feature, volatility
+from mmsim.intensity import IntensityParams, add_uniform_draws, intensity_matching
 from mmsim.matching import match_bar
 from mmsim.orders import BUY, SELL, Fill, MarketOrder, Order, Quotes, Rejection
 from mmsim.result import Result, load_result
@@ -45,6 +47,7 @@ __all__ = [
     "BarsError",
     "EngineState",
     "Feature",
+    "IntensityParams",
     "Fill",
     "MarketOrder",
     "Order",
@@ -62,6 +65,7 @@ __all__ = [
     "Venue",
     "__version__",
     "account_bar",
+    "add_uniform_draws",
     "avellaneda_stoikov",
     "backtest",
     "basic_risk",
@@ -69,6 +73,7 @@ __all__ = [
     "early_stop",
     "emergency_exit",
     "fixed_spread",
+    "intensity_matching",
     "initial_state",
     "leverage_caps",
     "load_result",
@@ -76,6 +81,7 @@ __all__ = [
     "match_bar",
     "min_order_value",
     "optimal_spread",
+    "paper",
     "reservation_price",
     "run_backtests",
     "stateless",
