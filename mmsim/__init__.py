@@ -7,6 +7,9 @@ strategy and risk functions over frozen attrs values, folded over a Polars frame
 from mmsim.account import Account, Position, trade
 from mmsim.backtest import backtest, run_backtests
 from mmsim.bars import Bar, BarsError, Step, validate_bars
+from mmsim.calibration import calibrate, estimate_sigma, fit_intensity, intensity_features
+from mmsim.compare import Comparison, compare
+from mmsim.config import ConfigError, load_config, run_config
 from mmsim.engine import EngineState, account_bar, initial_state, make_step
 from mmsim.features import Feature, volatility
 from mmsim.matching import match_bar
@@ -30,12 +33,19 @@ from mmsim.strategies import (
     StrategySpec,
     avellaneda_stoikov,
     fixed_spread,
+    glft,
+    lima,
+    lisbon,
     list_strategies,
     make_strategy,
+    mexico,
+    nairobi,
     optimal_spread,
+    oslo,
     register_strategy,
     reservation_price,
     stateless,
+    tokyo,
 )
 from mmsim.synthetic import synthetic_bars
 from mmsim.venue import SymbolSpec, Venue
@@ -48,6 +58,8 @@ __all__ = [
     "Account",
     "Bar",
     "BarsError",
+    "Comparison",
+    "ConfigError",
     "EngineState",
     "Feature",
     "Fill",
@@ -72,24 +84,38 @@ __all__ = [
     "avellaneda_stoikov",
     "backtest",
     "basic_risk",
+    "calibrate",
     "chain",
+    "compare",
     "early_stop",
     "emergency_exit",
+    "estimate_sigma",
+    "fit_intensity",
     "fixed_spread",
+    "glft",
     "initial_state",
+    "intensity_features",
     "leverage_caps",
+    "lima",
+    "lisbon",
     "list_strategies",
+    "load_config",
     "load_result",
     "make_step",
     "make_strategy",
+    "mexico",
     "match_bar",
     "min_order_value",
+    "nairobi",
+    "oslo",
     "optimal_spread",
     "register_strategy",
     "reservation_price",
     "run_backtests",
+    "run_config",
     "stateless",
     "synthetic_bars",
+    "tokyo",
     "trade",
     "validate_bars",
     "volatility",

@@ -30,7 +30,7 @@ import math
 
 import attrs
 
-from mmsim.calibration import intensity_feature_names, intensity_features
+from mmsim.calibration import intensity_features
 from mmsim.features import volatility
 from mmsim.orders import NO_QUOTES, Quotes
 from mmsim.strategies.base import (
@@ -176,8 +176,13 @@ def _sizes(params: AvellanedaStoikovParams, q: float) -> tuple[float, float]:
     return v * math.exp(-params.eta * max(q, 0.0)), v * math.exp(-params.eta * max(-q, 0.0))
 
 
-def avellaneda_stoikov_quotes(params: AvellanedaStoikovParams, inputs: StrategyInput) -> Quotes:
-    """Quotes at one bar close; no quotes while the volatility feature is still warming up."""
+def avellaneda_stoikov_quotes(
+    params: AvellanedaStoikovParams, inputs: StrategyInput, fitted_kappa: str | None = None
+) -> Quotes:
+    """Quotes at one bar close; no quotes while the volatility feature is still warming up.
+
+    fitted_kappa: the name of a kappa feature (per bps) to use instead of params.kappa when set.
+    """
     bar = inputs.bar
     sigma_ret = bar.features.get(f"volatility_{params.vol_window}")
     if sigma_ret is None:
@@ -185,8 +190,8 @@ def avellaneda_stoikov_quotes(params: AvellanedaStoikovParams, inputs: StrategyI
     s = bar.close
     q = inputs.position * s / params.order_value
     kappa = params.kappa
-    if params.calibration_window is not None:
-        fitted = bar.features.get(intensity_feature_names(params.calibration_window)[1])
+    if fitted_kappa is not None:
+        fitted = bar.features.get(fitted_kappa)
         if fitted is not None and fitted > 0:
             kappa = fitted if params.units == "bps" else fitted * 1e4 / s
     if params.units == "bps":
@@ -244,12 +249,14 @@ def avellaneda_stoikov(params: AvellanedaStoikovParams) -> Strategy:
     spread; finite horizon resetting every `horizon` (T-t decays within each window), or the
     infinite-horizon variant (horizon='inf'); kappa fixed or calibrated on a rolling window.
     """
-    features = (volatility(params.vol_window),)
+    features, fitted = (volatility(params.vol_window),), None
     if params.calibration_window is not None:
-        features += (intensity_features(params.calibration_window)[1],)  # kappa only
+        kappa_feature = intensity_features(params.calibration_window)[1]
+        features += (kappa_feature,)
+        fitted = kappa_feature.name
     return stateless(
         "avellaneda_stoikov",
-        lambda inputs: avellaneda_stoikov_quotes(params, inputs),
+        lambda inputs: avellaneda_stoikov_quotes(params, inputs, fitted),
         params=params,
         features=features,
     )

@@ -52,9 +52,22 @@ def _registry() -> dict[str, StrategySpec]:
     if not _BUILTINS:
         # imported here so strategy modules never import the registry (no cycles)
         from mmsim.strategies.avellaneda_stoikov import avellaneda_stoikov
+        from mmsim.strategies.cities import lima, lisbon, nairobi, oslo, tokyo
         from mmsim.strategies.fixed_spread import fixed_spread
+        from mmsim.strategies.glft import glft
+        from mmsim.strategies.mexico import mexico
 
-        builtins = (fixed_spread, avellaneda_stoikov)
+        builtins = (
+            fixed_spread,
+            avellaneda_stoikov,
+            glft,
+            mexico,
+            tokyo,
+            lisbon,
+            oslo,
+            nairobi,
+            lima,
+        )
         users = dict(_REGISTRY)
         _REGISTRY.clear()
         for factory in builtins:
