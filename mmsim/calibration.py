@@ -362,33 +362,48 @@ def intensity_feature_names(
     return f"fill_A_{s}", f"fill_kappa_{s}"
 
 
-def _rolling_wls(window: int, deltas: tuple[float, ...], side: str) -> tuple[pl.Expr, pl.Expr]:
-    """Expressions (ln A, κ) of the WLS fit over the last `window` bars' trade-through outcomes."""
+def _wls_rows(p: np.ndarray, deltas: np.ndarray, n: float) -> tuple[np.ndarray, np.ndarray]:
+    """Row-wise WLS of ln(-ln(1 - p)) = ln A - κ δ; p is (rows, grid) with NaN where unknown."""
+    ok = (p > 0) & (p < 1)
+    safe = np.where(ok, p, 0.5)  # any value in (0, 1): masked by the zero weight below
+    y = np.log(-np.log1p(-safe))
+    w = np.where(ok, n * (1 - safe) * np.log1p(-safe) ** 2 / safe, 0.0)
+    s, sx, sy = w.sum(1), (w * deltas).sum(1), (w * y).sum(1)
+    sxx, sxy = (w * deltas**2).sum(1), (w * deltas * y).sum(1)
+    det = s * sxx - sx * sx
+    valid = (ok.sum(1) >= 2) & (det > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = (s * sxy - sx * sy) / det
+        log_a = (sy - slope * sx) / s
+    return np.where(valid, log_a, np.nan), np.where(valid, -slope, np.nan)
+
+
+def _rolling_wls(window: int, deltas: tuple[float, ...], side: str) -> pl.Expr:
+    """A struct expression (log_A, kappa) of the WLS fit over the last `window` bars' outcomes.
+
+    The rolling trade-through frequencies are Polars expressions; the per-row regression over
+    the grid is one vectorised numpy pass over the whole column (map_batches), not a row loop.
+    """
     n = float(window * (2 if side == "both" else 1))
-    sums = {"s": [], "sx": [], "sy": [], "sxx": [], "sxy": [], "used": []}
-    for d in deltas:
+    grid = np.asarray(deltas, dtype=float)
+    columns = []
+    for k, d in enumerate(deltas):
         hits = _hit_exprs(d, side)
         mean_hit = sum(hits[1:], hits[0]) / len(hits)
-        p = mean_hit.rolling_mean(window, min_samples=window)
-        ok = (p > 0) & (p < 1)
-        safe = pl.when(ok).then(p).otherwise(0.5)  # any value in (0,1): masked below
-        y = (-(1 - safe).log()).log()
-        w = pl.when(ok).then(n * (1 - safe) * (1 - safe).log().pow(2) / safe).otherwise(0.0)
-        sums["s"].append(w)
-        sums["sx"].append(w * d)
-        sums["sy"].append(w * y)
-        sums["sxx"].append(w * d * d)
-        sums["sxy"].append(w * d * y)
-        sums["used"].append(ok.cast(pl.Int32))
-    s, sx, sy, sxx, sxy, used = (
-        pl.sum_horizontal(sums[k]) for k in ("s", "sx", "sy", "sxx", "sxy", "used")
-    )
-    det = s * sxx - sx * sx
-    slope = (s * sxy - sx * sy) / det
-    valid = (used >= 2) & (det > 0)
-    log_a = pl.when(valid).then((sy - slope * sx) / s)
-    kappa = pl.when(valid).then(-slope)
-    return log_a, kappa
+        columns.append(mean_hit.rolling_mean(window, min_samples=window).alias(f"p{k}"))
+
+    def fit(batch: pl.Series) -> pl.Series:
+        p = np.column_stack(
+            [
+                batch.struct.field(f"p{k}").cast(pl.Float64).fill_null(np.nan).to_numpy()
+                for k in range(len(deltas))
+            ]
+        )
+        log_a, kappa = _wls_rows(p, grid, n)
+        return pl.DataFrame({"log_A": log_a, "kappa": kappa}).to_struct("fit")
+
+    schema = pl.Struct({"log_A": pl.Float64, "kappa": pl.Float64})
+    return pl.struct(columns).map_batches(fit, return_dtype=schema)
 
 
 def intensity_features(
@@ -404,11 +419,14 @@ def intensity_features(
         raise ValueError(f"calibration window must be an integer >= 10 bars, got {window!r}")
     _check_side(side)
     deltas = _check_deltas(deltas_bps)
-    log_a, kappa = _rolling_wls(window, deltas, side)
+    fitted = _rolling_wls(window, deltas, side)
     name_a, name_k = intensity_feature_names(window, deltas)
     if side != "both":
         name_a, name_k = f"{name_a}_{side}", f"{name_k}_{side}"
-    return Feature(name_a, log_a.exp()), Feature(name_k, kappa)
+    return (
+        Feature(name_a, fitted.struct.field("log_A").exp()),
+        Feature(name_k, fitted.struct.field("kappa")),
+    )
 
 
 def rolling_intensity(

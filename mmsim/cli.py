@@ -200,8 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
         "run", help="backtest the embedded market (or a --config) and write a results folder"
     )
     run.add_argument("--config", type=Path, default=None, help="a TOML run configuration")
-    run.add_argument("--days", type=float, default=None, help="days of 1-minute bars (default 30)")
-    run.add_argument("--seed", type=int, default=None, help="seed of the embedded market (default 7)")
+    run.add_argument("--days", type=float, default=None, help="days of 1-minute bars (30)")
+    run.add_argument("--seed", type=int, default=None, help="seed of the embedded market (7)")
     run.add_argument("--out", type=Path, default=None, help=f"results folder ({DEFAULT_OUT})")
     run.add_argument(
         "--jobs", type=int, default=None, help="processes for a config's [sets.*] (default 1)"
