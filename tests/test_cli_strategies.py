@@ -1,4 +1,4 @@
-"""The command line: `mmsim strategies` and `mmsim run --config`; the default `mmsim run` unchanged."""
+"""The command line: `mmsim strategies`, `mmsim run --config`, and the default `mmsim run`."""
 
 import json
 import textwrap

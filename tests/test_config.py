@@ -1,4 +1,4 @@
-"""TOML run configurations: parsing, clear errors, data sources, and equivalence with the default run."""
+"""TOML run configurations: parsing, clear errors, data sources, equivalence with the default."""
 
 import sys
 import textwrap
@@ -33,10 +33,24 @@ min_order_value = 10.0
 emergency_drawdown = 0.2
 stop_equity_fraction = 0.5
 
-[strategies]
-BTCUSDT = { strategy = "avellaneda_stoikov", gamma = 0.0005, kappa = 0.5, horizon = "1d", order_value = 2000.0, max_inventory = 10 }
-ETHUSDT = { strategy = "fixed_spread", half_spread_bps = 8, order_value = 2000.0, max_position_value = 30000.0 }
+[strategies.BTCUSDT]
+strategy = "avellaneda_stoikov"
+gamma = 0.0005
+kappa = 0.5
+horizon = "1d"
+order_value = 2000.0
+max_inventory = 10
+
+[strategies.ETHUSDT]
+strategy = "fixed_spread"
+half_spread_bps = 8
+order_value = 2000.0
+max_position_value = 30000.0
 """
+
+
+SYN = "[data]\nsynthetic = {}\n"
+TOKYO = '[strategies]\n"*" = { strategy = "tokyo" }\n'
 
 
 def write(tmp_path: Path, text: str, name: str = "run.toml") -> Path:
@@ -149,7 +163,7 @@ def test_non_parquet_path_needs_mmsim_data(tmp_path, monkeypatch):
             r'needs strategy = "<name>"',
         ),
         (
-            '[data]\nsynthetic = {}\npath = "x.parquet"\n[strategies]\n"*" = { strategy = "tokyo" }',
+            SYN + 'path = "x.parquet"\n' + TOKYO,
             r"\[data\] needs exactly one of",
         ),
         (
@@ -157,15 +171,15 @@ def test_non_parquet_path_needs_mmsim_data(tmp_path, monkeypatch):
             r"\[data.synthetic\]: unknown key\(s\) \['dayz'\]",
         ),
         (
-            '[data]\nsynthetic = {}\n[venue]\nmaker_fees = 0.1\n[strategies]\n"*" = { strategy = "tokyo" }',
+            SYN + "[venue]\nmaker_fees = 0.1\n" + TOKYO,
             r"\[venue\]: unknown key\(s\) \['maker_fees'\]",
         ),
         (
-            '[data]\nsynthetic = {}\n[venue]\nmaker_fee = 0.5\n[strategies]\n"*" = { strategy = "tokyo" }',
+            SYN + "[venue]\nmaker_fee = 0.5\n" + TOKYO,
             r"\[venue\]: .*maker_fee",
         ),
         (
-            '[data]\nsynthetic = {}\n[risk]\nmax_leverage = -1\n[strategies]\n"*" = { strategy = "tokyo" }',
+            SYN + "[risk]\nmax_leverage = -1\n" + TOKYO,
             r"\[risk\]: max_leverage must be a positive number",
         ),
         ("[data]\nsynthetic = {}", r"either \[strategies\] .* or \[sets.NAME\]"),
@@ -187,7 +201,8 @@ def test_mistakes_name_the_file_table_and_key(tmp_path, text, message):
     ("text", "message"),
     [
         (
-            'symbols = ["BTCUSDT"]\n[data]\nsynthetic = { days = 0.1 }\n[strategies]\nETHUSDT = { strategy = "tokyo" }',
+            'symbols = ["BTCUSDT"]\n[data]\nsynthetic = { days = 0.1 }\n'
+            '[strategies]\nETHUSDT = { strategy = "tokyo" }',
             r"\[strategies\] names symbols \['ETHUSDT'\] that are not traded",
         ),
         (
@@ -195,7 +210,7 @@ def test_mistakes_name_the_file_table_and_key(tmp_path, text, message):
             r"\[strategies\] has no strategy for \['ETHUSDT'\]",
         ),
         (
-            'symbols = ["DOGEUSDT"]\n[data]\npath = "bars.parquet"\n[strategies]\n"*" = { strategy = "tokyo" }',
+            'symbols = ["DOGEUSDT"]\n[data]\npath = "bars.parquet"\n' + TOKYO,
             r"symbols \['DOGEUSDT'\] are not in the data",
         ),
         (
