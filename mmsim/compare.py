@@ -10,7 +10,8 @@ Runs are independent, so with jobs > 1 they execute in separate processes (a
 Polars' thread pool). Each run is the same pure fold as in one process, so the results are
 identical to a serial run. What a worker receives must pickle: strategies built by a strategy
 factory do (they travel as factory + params); a risk rule built from closures does not, so pass
-`risk` as a dict of `mmsim.basic_risk` keywords to run in parallel.
+`risk` as a dict of `mmsim.basic_risk` keywords to run in parallel. As with any "spawn" pool,
+a script that calls compare(jobs > 1) must do so under `if __name__ == "__main__":`.
 """
 
 from __future__ import annotations
