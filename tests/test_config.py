@@ -228,3 +228,15 @@ def test_mistakes_found_when_the_data_is_read(tmp_path, text, message):
 def test_a_missing_config_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match="does-not-exist.toml"):
         load_config(tmp_path / "does-not-exist.toml")
+
+
+def test_a_feature_column_missing_from_the_data_is_named(tmp_path, monkeypatch):
+    """oslo reads taker_buy_volume; a file without it fails with the column's name."""
+    monkeypatch.setitem(sys.modules, "mmsim.data", None)
+    bars = mmsim.synthetic_bars(("BTCUSDT",), days=0.1).drop("taker_buy_volume")
+    bars.write_parquet(tmp_path / "bars.parquet")
+    path = write(
+        tmp_path, '[data]\npath = "bars.parquet"\n[strategies]\n"*" = { strategy = "oslo" }\n'
+    )
+    with pytest.raises(ConfigError, match="run.toml: a strategy's features .*taker_buy_volume"):
+        run_config(load_config(path))

@@ -1,11 +1,21 @@
 """The strategy registry: build by name, list, and clear errors for bad names and values."""
 
+import inspect
 import pickle
 
+import attrs
 import pytest
 
 import mmsim
-from mmsim.strategies import StrategyError, get_strategy, list_strategies, make_strategy
+from mmsim.strategies import (
+    StrategyError,
+    get_strategy,
+    list_strategies,
+    make_strategy,
+    register_strategy,
+    registry,
+)
+from mmsim.strategies.params import param, positive, strategy_factory
 
 
 def test_every_listed_strategy_builds_with_its_defaults_and_pickles():
@@ -61,3 +71,42 @@ def test_get_strategy_returns_the_spec_with_units_for_every_parameter():
     units = {p.name: p.unit for p in spec.parameters()}
     assert units["gamma"] == "1/bps" and units["order_value"] == "USDT"
     assert all(p.unit and p.help for p in spec.parameters())
+
+
+def test_factories_have_the_params_class_as_a_keyword_only_signature():
+    for spec in list_strategies():
+        signature = inspect.signature(spec.factory)
+        assert [p.name for p in signature.parameters.values()] == [
+            p.name for p in spec.parameters()
+        ]
+        assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in signature.parameters.values())
+        assert spec.factory.from_params(spec.params()).params == spec.params()
+
+
+@attrs.frozen
+class _EchoParams:
+    """A user's parameters."""
+
+    half_spread_bps: float = param(5.0, unit="bps", help="distance from the close", checks=positive)
+
+
+@strategy_factory("echo", _EchoParams)
+def _echo(params):
+    """Echo: a user's own strategy."""
+    return mmsim.fixed_spread(half_spread_bps=params.half_spread_bps)
+
+
+def test_a_users_factory_can_be_registered_and_built_by_name():
+    spec = register_strategy(_echo)
+    try:
+        assert spec in list_strategies() and spec.summary == "Echo: a user's own strategy."
+        built = make_strategy("echo", half_spread_bps=7.0)
+        assert built.name == "echo" and built.params == _EchoParams(7.0)
+        with pytest.raises(StrategyError, match="already registered"):
+            register_strategy(_echo)
+        with pytest.raises(StrategyError, match="echo: bad parameter: half_spread_bps"):
+            make_strategy("echo", half_spread_bps=-1)
+    finally:
+        registry._REGISTRY.pop("echo", None)
+    with pytest.raises(StrategyError, match="is not a strategy factory"):
+        register_strategy(lambda: None)

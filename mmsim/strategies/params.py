@@ -122,7 +122,7 @@ def weights_map(value: Mapping[str, float] | tuple | None) -> tuple[tuple[str, f
     out = []
     for pair in items:
         if not (isinstance(pair, tuple | list) and len(pair) == 2 and isinstance(pair[0], str)):
-            raise ParamError("weights", value, "a mapping of feature name -> weight")
+            raise ParamError("feature_skews", value, "a mapping of feature name -> weight")
         out.append((pair[0], pair[1]))
     return tuple(sorted(out))
 
