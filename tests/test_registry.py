@@ -1,5 +1,6 @@
 """The strategy registry: build by name, list, and clear errors for bad names and values."""
 
+import copy
 import inspect
 import pickle
 
@@ -110,3 +111,10 @@ def test_a_users_factory_can_be_registered_and_built_by_name():
         registry._REGISTRY.pop("echo", None)
     with pytest.raises(StrategyError, match="is not a strategy factory"):
         register_strategy(lambda: None)
+
+
+def test_strategies_copy_as_themselves_even_when_they_cannot_pickle():
+    handmade = mmsim.strategies.stateless("mine", lambda inputs: mmsim.orders.NO_QUOTES)
+    assert copy.deepcopy(handmade) is handmade and copy.copy(handmade) is handmade
+    with pytest.raises(pickle.PicklingError, match="not built by a strategy factory"):
+        pickle.dumps(handmade)

@@ -74,6 +74,13 @@ class Strategy:
             )
         return _rebuild, (self.origin, self.params)
 
+    # immutable: a copy is the value itself (and copying must not go through pickling)
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
 
 def _rebuild(factory, params) -> Strategy:
     return factory.from_params(params)
