@@ -17,7 +17,7 @@ import mmsim
 
 
 def default_setup(days: float = 30, seed: int = 7) -> dict:
-    """The embedded default run: BTC-like and ETH-like 1-minute bars, AS on BTC, fixed spread on ETH."""
+    """The embedded default run: BTC- and ETH-like 1-minute bars, AS on BTC, fixed spread on ETH."""
     return {
         "bars": mmsim.synthetic_bars(("BTCUSDT", "ETHUSDT"), days=days, interval="1m", seed=seed),
         "strategies": {
@@ -47,7 +47,10 @@ def print_summary(result: mmsim.Result, console=None) -> None:
 
     console = console or Console()
     table = Table(title="mmsim backtest summary (USDT)")
-    columns = ["symbol", "pnl", "fees", "funding", "fills", "volume", "max_drawdown", "sharpe", "final_position"]
+    columns = [
+        "symbol", "pnl", "fees", "funding", "fills", "volume", "max_drawdown", "sharpe",
+        "final_position",
+    ]
     for c in columns:
         table.add_column(c, justify="left" if c == "symbol" else "right")
     for row in result.summary.iter_rows(named=True):
@@ -101,7 +104,8 @@ def _run(args: argparse.Namespace) -> int:
     print_summary(result, console)
     out = result.save(args.out or DEFAULT_OUT, overwrite=True)
     console.print(
-        f"{bars.height:,} symbol-bars in {elapsed:.2f} s ({bars.height / elapsed:,.0f}/s); results in {out}/"
+        f"{bars.height:,} symbol-bars in {elapsed:.2f} s ({bars.height / elapsed:,.0f}/s); "
+        f"results in {out}/"
     )
     return 0
 
