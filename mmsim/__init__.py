@@ -8,6 +8,9 @@ from mmsim import paper
 from mmsim.account import Account, Position, trade
 from mmsim.backtest import backtest, run_backtests
 from mmsim.bars import Bar, BarsError, Step, validate_bars
+from mmsim.calibration import calibrate, estimate_sigma, fit_intensity, intensity_features
+from mmsim.compare import Comparison, compare
+from mmsim.config import ConfigError, load_config, run_config
 from mmsim.engine import EngineState, account_bar, initial_state, make_step
 from mmsim.features import Feature, volatility
 from mmsim.intensity import IntensityParams, add_uniform_draws, intensity_matching
@@ -27,12 +30,24 @@ from mmsim.risk import (
 )
 from mmsim.strategies import (
     Strategy,
+    StrategyError,
     StrategyInput,
+    StrategySpec,
     avellaneda_stoikov,
     fixed_spread,
+    glft,
+    lima,
+    lisbon,
+    list_strategies,
+    make_strategy,
+    mexico,
+    nairobi,
     optimal_spread,
+    oslo,
+    register_strategy,
     reservation_price,
     stateless,
+    tokyo,
 )
 from mmsim.synthetic import synthetic_bars
 from mmsim.venue import SymbolSpec, Venue
@@ -45,6 +60,8 @@ __all__ = [
     "Account",
     "Bar",
     "BarsError",
+    "Comparison",
+    "ConfigError",
     "EngineState",
     "Feature",
     "IntensityParams",
@@ -60,7 +77,9 @@ __all__ = [
     "RiskRule",
     "Step",
     "Strategy",
+    "StrategyError",
     "StrategyInput",
+    "StrategySpec",
     "SymbolSpec",
     "Venue",
     "__version__",
@@ -69,23 +88,40 @@ __all__ = [
     "avellaneda_stoikov",
     "backtest",
     "basic_risk",
+    "calibrate",
     "chain",
+    "compare",
     "early_stop",
     "emergency_exit",
+    "estimate_sigma",
+    "fit_intensity",
     "fixed_spread",
     "intensity_matching",
+    "glft",
     "initial_state",
+    "intensity_features",
     "leverage_caps",
+    "lima",
+    "lisbon",
+    "list_strategies",
+    "load_config",
     "load_result",
     "make_step",
+    "make_strategy",
+    "mexico",
     "match_bar",
     "min_order_value",
+    "nairobi",
+    "oslo",
     "optimal_spread",
     "paper",
+    "register_strategy",
     "reservation_price",
     "run_backtests",
+    "run_config",
     "stateless",
     "synthetic_bars",
+    "tokyo",
     "trade",
     "validate_bars",
     "volatility",

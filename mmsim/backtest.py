@@ -79,7 +79,7 @@ def backtest(
     feature_names = tuple(dict.fromkeys(f.name for f in features))
     extra = [c for c in frame.columns if c not in (*feature_names, "ts", "symbol", "open", "high", "low", "close", "volume", "funding_rate")]
     readable = feature_names + tuple(c for c in extra if frame.schema[c].is_numeric())
-    first_close = dict(frame.group_by("symbol").agg(pl.col("close").first()).iter_rows())
+    first_close = dict(frame.group_by("symbol", maintain_order=True).agg(pl.col("close").first()).iter_rows())
     specs = {s: venue.spec(s, first_close[s]) for s in symbols}
     interval_us = bar_interval_us(frame)
 

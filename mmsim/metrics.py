@@ -52,7 +52,7 @@ def summarize(
 ) -> pl.DataFrame:
     """One row per symbol and a TOTAL row: PnL and its parts, fills, volume, risk figures."""
     last = symbols.group_by("symbol", maintain_order=True).last()
-    per_fill = fills.group_by("symbol").agg(
+    per_fill = fills.group_by("symbol", maintain_order=True).agg(
         pl.len().alias("fills"),
         (pl.col("price") * pl.col("qty")).sum().alias("volume"),
     )

@@ -40,7 +40,7 @@ def check_equity_identity(result, rel_tol: float = 1e-9) -> list[Violation]:
     fill_pnl = (
         _signed_fills(result)
         .join(marks, on=["ts", "symbol"], how="left")
-        .group_by("ts", "symbol")
+        .group_by("ts", "symbol", maintain_order=True)
         .agg((pl.col("sq") * (pl.col("mark") - pl.col("price"))).sum().alias("fill_pnl"))
     )
     sym = sym.join(fill_pnl, on=["ts", "symbol"], how="left").with_columns(
@@ -49,7 +49,7 @@ def check_equity_identity(result, rel_tol: float = 1e-9) -> list[Violation]:
             "carry_pnl"
         ),
     )
-    per_bar = sym.group_by("ts").agg((pl.col("carry_pnl") + pl.col("fill_pnl")).sum().alias("trading"))
+    per_bar = sym.group_by("ts", maintain_order=True).agg((pl.col("carry_pnl") + pl.col("fill_pnl")).sum().alias("trading"))
     initial = result.config["initial_cash"]
     eq = (
         result.equity.join(per_bar, on="ts", how="left")
@@ -97,7 +97,7 @@ def check_positions(result, abs_tol: float = 1e-9) -> list[Violation]:
     """position at each bar close = cumulative sum of signed fill quantities up to that bar."""
     cum = (
         _signed_fills(result)
-        .group_by("ts", "symbol")
+        .group_by("ts", "symbol", maintain_order=True)
         .agg(pl.col("sq").sum())
     )
     sym = (
