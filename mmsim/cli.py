@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=Path("mmsim-results/latest"), help="results folder")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_run)
+    from mmsim.data.cli import add_data_commands
+
+    add_data_commands(sub)
     return parser
 
 
