@@ -51,22 +51,27 @@ def symbol_intervals(bars: pl.DataFrame) -> pl.DataFrame:
 
 
 def bars_interval(bars: pl.DataFrame, interval: str | int | None = None) -> int:
-    """The interval (µs) shared by all symbols; raises DataError when symbols differ.
+    """The bar interval (µs) shared by all symbols: each symbol's most common step.
 
-    With `interval` given, checks that every symbol's bars are on that interval.
+    Raises DataError when symbols differ. With `interval` given (needed when a symbol is so
+    sparse that its most common step is a gap), checks instead that every step of every
+    symbol is a whole multiple of it.
     """
-    per_symbol = symbol_intervals(bars).drop_nulls("interval_us")
-    found = per_symbol["interval_us"].unique().sort().to_list()
     if interval is not None:
         wanted = parse_interval(interval)
-        off = per_symbol.filter(pl.col("interval_us") != wanted)
+        steps = bars.sort("symbol", "ts").with_columns(
+            (_epoch() - _epoch().shift(1)).over("symbol").alias("_step")
+        )
+        off = steps.filter(pl.col("_step").is_not_null() & (pl.col("_step") % wanted != 0))
         if off.height:
             row = off.row(0, named=True)
             raise DataError(
-                f"{row['symbol']} has {interval_name(row['interval_us'])} bars, not "
-                f"{interval_name(wanted)}; resample it first (mmsim.resample_bars)"
+                f"{row['symbol']} bar at {row['ts']} opens {row['_step'] / 1e6:g} s after the one "
+                f"before: not on a {interval_name(wanted)} grid; resample first (mmsim.resample_bars)"
             )
         return wanted
+    per_symbol = symbol_intervals(bars).drop_nulls("interval_us")
+    found = per_symbol["interval_us"].unique().sort().to_list()
     if not found:
         raise DataError(
             "cannot tell the bar interval: every symbol has a single bar; pass interval="
@@ -78,7 +83,7 @@ def bars_interval(bars: pl.DataFrame, interval: str | int | None = None) -> int:
         )
         raise DataError(
             f"mixed intervals across symbols ({listing}); resample them to one interval first "
-            "(mmsim.resample_bars)"
+            "(mmsim.resample_bars), or pass interval= if a sparse symbol misleads the guess"
         )
     return found[0]
 

@@ -118,8 +118,8 @@ def _has_header(first: str, where: str) -> bool:
 
 def diagnose_csv(
     data: bytes, where: str, names: tuple[str, ...], numeric: Collection[str], header_lines: int
-) -> DataError:
-    """The first malformed line of a CSV as a DataError: wrong field count or a non-number."""
+) -> DataError | None:
+    """The first malformed line of a CSV as a DataError (wrong field count or a non-number), or None."""
     lines = data.decode("utf-8", "replace").splitlines()
     numeric_at = [k for k, n in enumerate(names) if n in numeric]
     for k, line in enumerate(lines[header_lines:], start=header_lines + 1):
@@ -136,7 +136,7 @@ def diagnose_csv(
                 float(text)
             except ValueError:
                 return DataError(f"{where} line {k}: column {names[j]!r} is {text!r}, not a number")
-    return DataError(f"{where}: cannot parse the file as {', '.join(names)}")
+    return None
 
 
 def _read_one(
@@ -166,12 +166,17 @@ def _read_one(
             schema=_SCHEMA,
             truncate_ragged_lines=False,
         )
-        broken = raw.select(pl.any_horizontal(pl.exclude("ignore").is_null()).any()).item()
-    except pl.exceptions.PolarsError:
-        broken = True
-    if broken:
+        failed = None
+    except pl.exceptions.PolarsError as exc:
+        raw, failed = None, exc
+    # a short line reads as nulls, a long or non-numeric one fails: find the line either way
+    if failed is not None or raw.select(pl.any_horizontal(pl.all().is_null()).any()).item():
         numeric = [c for c in KLINE_COLUMNS if c != "ignore"]
-        raise diagnose_csv(data, where, KLINE_COLUMNS, numeric, int(header))
+        error = diagnose_csv(data, where, KLINE_COLUMNS, numeric, int(header))
+        if error is not None:
+            raise error
+        if failed is not None:
+            raise DataError(f"{where}: cannot parse the file as a Binance kline dump ({failed})")
     unit = detect_epoch_unit(raw["open_time"], where)
     factor = {"s": 1_000_000, "ms": 1_000, "us": 1, "ns": 0.001}[unit]
     lengths = ((raw["close_time"] - raw["open_time"] + 1) * factor).round(0).cast(pl.Int64)

@@ -73,7 +73,7 @@ def _report(problem: str, rows: pl.DataFrame, sources: Sequence[Source]) -> None
         .drop("_src")
     )
     warnings.warn(
-        DroppedRowsWarning(problem, rows.height, _source_names(rows, sources), named), stacklevel=4
+        DroppedRowsWarning(problem, rows.height, _source_names(rows, sources), named), stacklevel=5
     )
 
 

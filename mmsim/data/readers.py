@@ -315,8 +315,9 @@ def _csv_raw(
         raise DataError(f"{path}: empty file")
     head = data[:8192].decode("utf-8", "replace").lstrip("\ufeff").splitlines()[:6]
     header_line = None
+    wanted = {_key(columns["ts"])} if isinstance(columns, Mapping) and "ts" in columns else set(_TS)
     for i, line in enumerate(head):
-        if any(_key(f) in _TS for f in line.split(separator)):
+        if any(_key(f) in wanted for f in line.split(separator)):
             header_line = i
             break
     if isinstance(columns, Sequence) and not isinstance(columns, str):
@@ -353,14 +354,13 @@ def _csv_raw(
             new_columns=None if has_header else names,
             infer_schema=False,
         )
-    except pl.exceptions.PolarsError:
-        raise diagnose_csv(data, str(path), tuple(names), (), first_line - 1) from None
-    if raw.width != len(names):
-        raise diagnose_csv(data, str(path), tuple(names), (), first_line - 1)
-    if raw.select(pl.any_horizontal(pl.all().is_null()).any()).item():
+    except pl.exceptions.PolarsError as exc:
+        error = diagnose_csv(data, str(path), tuple(names), (), first_line - 1)
+        raise error or DataError(f"{path}: cannot parse the CSV ({exc})") from None
+    if raw.width != len(names) or raw.select(pl.any_horizontal(pl.all().is_null()).any()).item():
         # a short line gives nulls: say which line and how many fields it has
         error = diagnose_csv(data, str(path), tuple(names), (), first_line - 1)
-        if "fields, expected" in str(error):
+        if error is not None:
             raise error
     return raw, first_line, src
 
