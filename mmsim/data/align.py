@@ -43,7 +43,8 @@ def _epoch(column: str = "ts") -> pl.Expr:
 def symbol_intervals(bars: pl.DataFrame) -> pl.DataFrame:
     """Each symbol's bar interval in µs: its most common step (null for a symbol with one bar)."""
     return (
-        bars.sort("symbol", "ts")
+        bars.select("symbol", "ts")
+        .sort("symbol", "ts")
         .with_columns((_epoch() - _epoch().shift(1)).over("symbol").alias("_step"))
         .group_by("symbol", maintain_order=True)
         .agg(pl.col("_step").drop_nulls().mode().min().alias("interval_us"), pl.len().alias("bars"))
@@ -59,7 +60,7 @@ def bars_interval(bars: pl.DataFrame, interval: str | int | None = None) -> int:
     """
     if interval is not None:
         wanted = parse_interval(interval)
-        steps = bars.sort("symbol", "ts").with_columns(
+        steps = bars.select("symbol", "ts").sort("symbol", "ts").with_columns(
             (_epoch() - _epoch().shift(1)).over("symbol").alias("_step")
         )
         off = steps.filter(pl.col("_step").is_not_null() & (pl.col("_step") % wanted != 0))
@@ -109,7 +110,14 @@ def _combine(bars: pl.DataFrame | Iterable[pl.DataFrame]) -> pl.DataFrame:
     if not isinstance(frame.schema["ts"], pl.Datetime):
         raise DataError(f"column 'ts' must be a Datetime, got {frame.schema['ts']}")
     frame = frame.with_columns(pl.col("symbol").cast(pl.String))
-    dup = frame.filter(pl.struct("symbol", "ts").is_duplicated())
+    ts, sym = pl.col("ts"), pl.col("symbol")
+    increasing = (ts > ts.shift(1)) | ((ts == ts.shift(1)) & (sym > sym.shift(1)))
+    if frame.select(increasing.fill_null(True).all()).item():
+        return frame  # already in (ts, symbol) order with no repeat: nothing to copy
+    # sorted by (ts, symbol), the order the engine reads; a duplicate sits next to its twin
+    frame = frame.sort("ts", "symbol")
+    same = (pl.col("symbol") == pl.col("symbol").shift(1)) & (pl.col("ts") == pl.col("ts").shift(1))
+    dup = frame.filter(same.fill_null(False))
     if dup.height:
         row = dup.row(0, named=True)
         raise DataError(
@@ -174,7 +182,9 @@ def align_bars(
         )
     elif missing == "ffill":
         frame = _forward_fill(frame, step)
-    return frame.sort("ts", "symbol").with_columns(pl.col("symbol").cast(pl.Categorical))
+    if missing != "skip":
+        frame = frame.sort("ts", "symbol")
+    return frame.with_columns(pl.col("symbol").cast(pl.Categorical))
 
 
 def _drop_reported(frame: pl.DataFrame, condition: pl.Expr, problem: str) -> pl.DataFrame:
@@ -233,7 +243,8 @@ def gap_report(bars: pl.DataFrame, *, interval: str | int | None = None) -> pl.D
     us = pl.duration(microseconds=step)
     first, last = frame["ts"].min(), frame["ts"].max()
     inner = (
-        frame.sort("symbol", "ts")
+        frame.select("symbol", "ts")
+        .sort("symbol", "ts")
         .with_columns(pl.col("ts").shift(1).over("symbol").alias("prev"))
         .filter(pl.col("prev").is_not_null() & ((pl.col("ts") - pl.col("prev")) > us))
         .select(

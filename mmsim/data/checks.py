@@ -194,20 +194,20 @@ def _check_jumps(
     sources: Sequence[Source],
     drop: frozenset[str],
 ) -> pl.DataFrame:
+    """Frame sorted by (symbol, ts); interval: symbol -> _interval (µs)."""
     if max_jump <= 0:
         raise DataError(f"max_open_jump must be > 0 (a fraction, 0.5 = 50%), got {max_jump}")
+    symbols, steps = interval["symbol"].to_list(), interval["_interval"].to_list()
+    # a per-row lookup rather than a join, so the wide frame is never copied
+    expected = pl.col("symbol").replace_strict(symbols, steps, default=None, return_dtype=pl.Int64)
     us = pl.col("ts").dt.epoch("us")
-    follows = ((us - us.shift(1)).over("symbol") == pl.col("_interval")).fill_null(False)
-    reference = (
-        pl.when(follows).then(pl.col("close").shift(1).over("symbol")).otherwise(pl.col("close"))
-    )
-    marked = frame.join(interval, on="symbol", how="left").with_columns(
-        (pl.col("open") / reference).log().abs().alias("_jump")
-    )
-    limit = float(np.log1p(max_jump))
-    out = _apply(
-        marked,
-        pl.col("_jump") > limit,
+    same_symbol = pl.col("symbol") == pl.col("symbol").shift(1)
+    follows = (same_symbol & ((us - us.shift(1)) == expected)).fill_null(False)
+    reference = pl.when(follows).then(pl.col("close").shift(1)).otherwise(pl.col("close"))
+    jump = (pl.col("open") / reference).log().abs()
+    return _apply(
+        frame,
+        jump > float(np.log1p(max_jump)),
         f"implausible open (more than {max_jump:.0%} away from the previous close, or from its "
         "own close at a first bar; a bad print?)",
         lambda row: _values(row) + " (raise max_open_jump if it is real)",
@@ -215,7 +215,6 @@ def _check_jumps(
         drop,
         "jumps",
     )
-    return out.drop("_interval", "_jump")
 
 
 def _check_intervals(frame: pl.DataFrame, sources: Sequence[Source]) -> pl.DataFrame:
