@@ -36,7 +36,9 @@ REAL_SETS = {
     "andresciancio_freqtrade__binance_spot_1m_2023": {},
     "damiankluk_freqtrade__binance_spot_1m_2021": {},
     "owlacar_isda__binance_usdm_futures_1m_dump": {},
-    "timheyes_btc_eth_pair_trading__cryptodatadownload_binance_spot_1h": {"drop": ["duplicates", "jumps"]},
+    "timheyes_btc_eth_pair_trading__cryptodatadownload_binance_spot_1h": {
+        "drop": ["duplicates", "jumps"]
+    },
     "ingiorn_crypto_data__cryptodatadownload_binance_usdm_futures_1h": {},
     "timcaron_market_maker_strategies__cryptodatadownload_binance_spot_1d": {},
 }
@@ -72,19 +74,24 @@ def child(case: str, arg: str) -> dict:
                 warnings.simplefilter("ignore", mmsim.DroppedRowsWarning)
                 return mmsim.load_bars(folder, **options)
     elif case == "zip":
+
         def load():
             return mmsim.load_bars(sorted(folder.glob("*.zip")))
     elif case == "csv":
+
         def load():
             return mmsim.load_bars(sorted(folder.glob("*.csv")))
     elif case == "parquet":
+
         def load():
             return mmsim.load_bars(folder / "cache")
     elif case == "raw_polars_csv":
+
         def load():
             files = sorted(folder.glob("*.csv"))
             return pl.concat(
-                pl.read_csv(f, has_header=False, new_columns=list(KLINE_COLUMNS), schema=_SCHEMA) for f in files
+                pl.read_csv(f, has_header=False, new_columns=list(KLINE_COLUMNS), schema=_SCHEMA)
+                for f in files
             )
     else:
         raise SystemExit(f"unknown case {case}")
@@ -122,10 +129,17 @@ def write_synthetic_year(folder: Path, days: int) -> None:
 
     import mmsim
 
-    bars = mmsim.synthetic_bars(("BTCUSDT",), days=days, interval="1m", seed=1, start="2023-01-01", funding=False)
+    bars = mmsim.synthetic_bars(
+        ("BTCUSDT",), days=days, interval="1m", seed=1, start="2023-01-01", funding=False
+    )
     open_ms = pl.col("ts").dt.epoch("ms")
     dump = bars.select(
-        open_ms.alias("open_time"), "open", "high", "low", "close", "volume",
+        open_ms.alias("open_time"),
+        "open",
+        "high",
+        "low",
+        "close",
+        "volume",
         (open_ms + 59_999).alias("close_time"),
         (pl.col("volume") * pl.col("close")).round(4).alias("quote_volume"),
         (pl.col("volume") * 37).cast(pl.Int64).alias("count"),
@@ -140,11 +154,15 @@ def write_synthetic_year(folder: Path, days: int) -> None:
         with zipfile.ZipFile(folder / f"{name}.zip", "w", zipfile.ZIP_DEFLATED) as archive:
             archive.write(folder / f"{name}.csv", f"{name}.csv")
     (folder / "cache").mkdir()
-    mmsim.load_bars(sorted(folder.glob("*.zip"))).write_parquet(folder / "cache" / "BTCUSDT.parquet")
+    mmsim.load_bars(sorted(folder.glob("*.zip"))).write_parquet(
+        folder / "cache" / "BTCUSDT.parquet"
+    )
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--child", nargs=2, metavar=("CASE", "ARG"), help=argparse.SUPPRESS)
     parser.add_argument("--small", action="store_true", help="a synthetic month only, no real data")
     args = parser.parse_args()
@@ -154,14 +172,18 @@ def main() -> int:
 
     base = run("baseline")["peak_mb"]
     print(f"peak RSS of a process that only imports mmsim: {base:.0f} MB\n")
-    header = f"{'case':<70} {'bars':>9} {'input MB':>9} {'load s':>7} {'1st s':>6} {'frame MB':>9} {'peak MB':>8} {'+MB':>6}"
+    header = (
+        f"{'case':<70} {'bars':>9} {'input MB':>9} {'load s':>7} {'1st s':>6} "
+        f"{'frame MB':>9} {'peak MB':>8} {'+MB':>6}"
+    )
     print(header)
     print("-" * len(header))
 
     def show(name: str, figures: dict, size: float) -> None:
         print(
             f"{name:<70} {figures['rows']:>9,} {size:>9.1f} {figures['seconds']:>7.3f} "
-            f"{figures['first_seconds']:>6.2f} {figures['frame_mb']:>9.1f} {figures['peak_mb']:>8.0f} "
+            f"{figures['first_seconds']:>6.2f} {figures['frame_mb']:>9.1f} "
+            f"{figures['peak_mb']:>8.0f} "
             f"{figures['peak_mb'] - base:>6.0f}"
         )
 
@@ -177,9 +199,18 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         run(f"write:{days}", tmp)  # in its own process: peak RSS carries over fork and exec
-        label = f"synthetic {days} days of 1m BTCUSDT, 12 monthly files" if days == 365 else f"synthetic {days} days of 1m"
+        label = (
+            f"synthetic {days} days of 1m BTCUSDT, 12 monthly files"
+            if days == 365
+            else f"synthetic {days} days of 1m"
+        )
         results = {}
-        for case, pattern in (("zip", "*.zip"), ("csv", "*.csv"), ("parquet", "cache/*"), ("raw_polars_csv", "*.csv")):
+        for case, pattern in (
+            ("zip", "*.zip"),
+            ("csv", "*.csv"),
+            ("parquet", "cache/*"),
+            ("raw_polars_csv", "*.csv"),
+        ):
             results[case] = run(case, tmp)
             show(f"{label}: {case}", results[case], _folder_bytes(folder, pattern) / 2**20)
         ratio = results["csv"]["seconds"] / results["raw_polars_csv"]["seconds"]

@@ -60,14 +60,14 @@ def _check_window(kind: str, window: int, minimum: int = 1) -> None:
 
 
 def volatility(window: int = 60) -> Feature:
-    """Rolling std of close-to-close log returns over `window` bars; a return per bar (0.001 = 10 bps)."""
+    """Rolling std of close-to-close log returns over `window` bars, per bar (0.001 = 10 bps)."""
     if window < 2:
         raise ValueError(f"volatility window must be >= 2 bars, got {window}")
     return Feature(f"volatility_{window}", log_return().rolling_std(window, min_samples=window))
 
 
 def ewma_volatility(half_life: int = 60) -> Feature:
-    """sqrt of the EWMA of squared log returns (RiskMetrics), per bar; null for the first `half_life` bars."""
+    """sqrt of the EWMA of squared log returns (RiskMetrics), per bar; null for `half_life` bars."""
     _check_window("ewma_volatility half_life", half_life)
     expr = (
         log_return()
@@ -79,7 +79,7 @@ def ewma_volatility(half_life: int = 60) -> Feature:
 
 
 def parkinson_volatility(window: int = 60) -> Feature:
-    """Parkinson (1980) high-low estimator, per bar: sqrt(mean(ln(H/L)^2) / (4 ln 2)) over `window` bars."""
+    """Parkinson (1980) estimator per bar: sqrt(mean(ln(H/L)^2) / (4 ln 2)) over `window` bars."""
     _check_window("parkinson_volatility", window)
     hl = (pl.col("high") / pl.col("low")).log()
     expr = (hl.pow(2).rolling_mean(window, min_samples=window) / (4 * math.log(2))).sqrt()
@@ -87,7 +87,7 @@ def parkinson_volatility(window: int = 60) -> Feature:
 
 
 def garman_klass_volatility(window: int = 60) -> Feature:
-    """Garman-Klass (1980) OHLC estimator, per bar: sqrt(mean(0.5 ln(H/L)^2 - (2 ln 2 - 1) ln(C/O)^2))."""
+    """Garman-Klass (1980) estimator per bar: sqrt(mean(0.5 ln(H/L)^2 - (2 ln 2 - 1) ln(C/O)^2))."""
     _check_window("garman_klass_volatility", window)
     hl = (pl.col("high") / pl.col("low")).log()
     co = (pl.col("close") / pl.col("open")).log()
@@ -98,7 +98,7 @@ def garman_klass_volatility(window: int = 60) -> Feature:
 
 
 def annualization_factor(interval: str | int) -> float:
-    """sqrt(bars per 365-day year) for bars of `interval` ('1m', '1h' or µs): per-bar vol -> annual."""
+    """sqrt(bars per 365-day year) for `interval` ('1m', '1h' or µs): per-bar vol -> annual."""
     from mmsim.strategies.base import parse_duration_us
 
     step = interval if isinstance(interval, int) else parse_duration_us(interval)
@@ -108,7 +108,7 @@ def annualization_factor(interval: str | int) -> float:
 
 
 def annualized(feature: Feature, interval: str | int) -> Feature:
-    """A per-bar volatility feature rescaled to a 365-day year (0.5 = 50% a year), named `<name>_annual`."""
+    """A per-bar volatility rescaled to a 365-day year (0.5 = 50% a year), named `<name>_annual`."""
     return Feature(f"{feature.name}_annual", feature.expr * annualization_factor(interval))
 
 
@@ -120,7 +120,10 @@ def _true_range() -> pl.Expr:
 
 
 def atr(window: int = 14) -> Feature:
-    """Average true range in USDT, Wilder's smoothing (EWM with alpha = 1/window); null for `window` bars."""
+    """Average true range in USDT, Wilder's smoothing (EWM, alpha = 1/window); null `window` bars.
+
+    The EWM starts from the first bar's true range (not from a `window`-bar simple mean).
+    """
     _check_window("atr", window)
     expr = _true_range().ewm_mean(alpha=1 / window, adjust=False, min_samples=window)
     return Feature(f"atr_{window}", expr)
@@ -201,7 +204,7 @@ _REGISTRY: dict[str, Callable[..., Feature]] = {
 def register_feature(
     kind: str, factory: Callable[..., Feature] | None = None, *, replace: bool = False
 ):
-    """Register `factory(**params) -> Feature` under `kind` so `feature(kind, ...)` (and configs) can build it.
+    """Register `factory(**params) -> Feature` as `kind`: `feature(kind, ...)` and configs build it.
 
     Use as `register_feature("name", factory)` or as a decorator `@register_feature("name")`.
     Registering a kind twice raises unless replace=True.

@@ -1,4 +1,4 @@
-"""Helpers for the data tests: the shared real-data folder, Binance-layout files, a local dump server."""
+"""Helpers for the data tests: the shared real-data folder, Binance-layout files, a dump server."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ import polars as pl
 import pytest
 
 # ../shared beside the repository root; MMSIM_SHARED overrides it (e.g. for a worktree elsewhere)
-SHARED = Path(os.environ.get("MMSIM_SHARED") or Path(__file__).resolve().parents[1].parent / "shared")
+SHARED = Path(
+    os.environ.get("MMSIM_SHARED") or Path(__file__).resolve().parents[1].parent / "shared"
+)
 REAL = SHARED / "data" / "real"
 
 
@@ -30,7 +32,9 @@ def real(*parts: str) -> Path:
     return path
 
 
-def kline_csv(bars: pl.DataFrame, *, unit: str = "ms", header: bool = False, interval_ms: int = 60_000) -> bytes:
+def kline_csv(
+    bars: pl.DataFrame, *, unit: str = "ms", header: bool = False, interval_ms: int = 60_000
+) -> bytes:
     """One symbol's bars in Binance's 12-column kline layout (open_time in ms or µs)."""
     factor = {"ms": 1, "us": 1000}[unit]
     open_ms = bars["ts"].dt.epoch("ms")
@@ -126,7 +130,7 @@ class DumpServer:
         return f"http://{host}:{port}"
 
     def add_dump(self, path: str, csv: bytes, *, corrupt: bool = False) -> bytes:
-        """Serve data/.../NAME.zip holding `csv` and its .CHECKSUM; corrupt=True serves other bytes."""
+        """Serve data/.../NAME.zip holding `csv` and its .CHECKSUM; corrupt=True alters the ZIP."""
         name = path.rsplit("/", 1)[-1]
         data = zip_bytes({name.replace(".zip", ".csv"): csv})
         self.files[path + ".CHECKSUM"] = checksum_text(data, name)

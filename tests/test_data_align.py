@@ -36,7 +36,10 @@ def minutes(symbol: str, present: list[int], base: float = 100.0) -> pl.DataFram
 @pytest.fixture
 def gappy():
     # A: 0..9 without 3, 4; B: 2..11 without 7
-    return [minutes("A", [0, 1, 2, 5, 6, 7, 8, 9]), minutes("B", [2, 3, 4, 5, 6, 8, 9, 10, 11], 50.0)]
+    return [
+        minutes("A", [0, 1, 2, 5, 6, 7, 8, 9]),
+        minutes("B", [2, 3, 4, 5, 6, 8, 9, 10, 11], 50.0),
+    ]
 
 
 def test_gap_report_lists_leading_inner_and_trailing_runs(gappy):
@@ -63,13 +66,20 @@ def test_skip_policy_keeps_absent_rows_for_the_engine(gappy):
     mark = dict(zip(a["ts"].to_list(), a["mark"].to_list(), strict=True))
     assert mark[at(3)] == mark[at(4)] == mark[at(2)] == 102.5
     assert mark[at(11)] == 109.5  # A's last close carried to the end
-    assert result.fills.filter((pl.col("symbol") == "A") & pl.col("ts").is_in([at(3), at(4), at(10), at(11)])).height == 0
+    assert (
+        result.fills.filter(
+            (pl.col("symbol") == "A") & pl.col("ts").is_in([at(3), at(4), at(10), at(11)])
+        ).height
+        == 0
+    )
 
 
 def test_inner_policy_drops_and_counts(gappy):
     with pytest.warns(DroppedRowsWarning) as caught:
         inner = align_bars(gappy, missing="inner")
-    assert inner["ts"].unique().sort().to_list() == [T0 + dt.timedelta(minutes=k) for k in (2, 5, 6, 8, 9)]
+    assert inner["ts"].unique().sort().to_list() == [
+        T0 + dt.timedelta(minutes=k) for k in (2, 5, 6, 8, 9)
+    ]
     assert caught[0].message.count == 17 - 10
 
 
@@ -79,7 +89,12 @@ def test_ffill_policy_adds_flat_zero_volume_bars(gappy):
     assert a.height == 12
     row = a.filter(pl.col("ts") == T0 + dt.timedelta(minutes=3)).row(0, named=True)
     assert (row["open"], row["high"], row["low"], row["close"], row["volume"], row["filled"]) == (
-        102.5, 102.5, 102.5, 102.5, 0.0, True,
+        102.5,
+        102.5,
+        102.5,
+        102.5,
+        0.0,
+        True,
     )
     assert row["taker_buy_volume"] == 0.0
     b = filled.filter(pl.col("symbol") == "B")
@@ -115,7 +130,7 @@ def test_mixed_intervals_and_off_grid_bars_are_refused():
     b=st.sets(st.integers(0, 40), min_size=2, max_size=30),
 )
 def test_policies_agree_with_set_arithmetic(a, b):
-    """skip keeps every row; inner keeps the common timestamps; ffill fills exactly the reported gaps."""
+    """skip keeps every row, inner the common timestamps; ffill fills exactly the reported gaps."""
     frames = [minutes("A", sorted(a)), minutes("B", sorted(b), 50.0)]
     # sparse symbols make the interval ambiguous (steps of 2 and 3 minutes), so name it
     skip = align_bars(frames, interval="1m")
@@ -155,7 +170,9 @@ def test_resample_matches_a_hand_aggregation():
             assert row["open"] == chunk["open"][0] and row["close"] == chunk["close"][-1]
             assert row["high"] == chunk["high"].max() and row["low"] == chunk["low"].min()
             assert row["volume"] == pytest.approx(chunk["volume"].sum(), rel=1e-12)
-            assert row["taker_buy_volume"] == pytest.approx(chunk["taker_buy_volume"].sum(), rel=1e-12)
+            assert row["taker_buy_volume"] == pytest.approx(
+                chunk["taker_buy_volume"].sum(), rel=1e-12
+            )
             assert row["funding_rate"] == pytest.approx(chunk["funding_rate"].sum(), abs=1e-15)
 
 
@@ -163,16 +180,22 @@ def test_resample_matches_a_hand_aggregation():
 @given(drop=st.sets(st.integers(0, 89), max_size=20), seed=st.integers(0, 1000))
 def test_resampling_in_steps_equals_resampling_at_once(drop, seed):
     """1m -> 5m -> 15m gives the same bars as 1m -> 15m, gaps or not."""
-    bars = mmsim.synthetic_bars(("SOLUSDT",), days=90 / 1440, interval="1m", seed=seed, funding=False)
+    bars = mmsim.synthetic_bars(
+        ("SOLUSDT",), days=90 / 1440, interval="1m", seed=seed, funding=False
+    )
     bars = bars.with_row_index("k").filter(~pl.col("k").is_in(list(drop))).drop("k")
     direct = resample_bars(bars, "15m")
     stepped = resample_bars(resample_bars(bars, "5m"), "15m")
-    assert direct.select("ts", "open", "high", "low", "close").equals(stepped.select("ts", "open", "high", "low", "close"))
+    assert direct.select("ts", "open", "high", "low", "close").equals(
+        stepped.select("ts", "open", "high", "low", "close")
+    )
     assert direct["volume"].to_list() == pytest.approx(stepped["volume"].to_list(), rel=1e-12)
 
 
 def test_partial_buckets_are_kept_unless_dropped_and_counted():
-    bars = mmsim.synthetic_bars(("BTCUSDT",), days=(60 + 7) / 1440, interval="1m", seed=2, funding=False)
+    bars = mmsim.synthetic_bars(
+        ("BTCUSDT",), days=(60 + 7) / 1440, interval="1m", seed=2, funding=False
+    )
     assert resample_bars(bars, "1h").height == 2
     with pytest.warns(DroppedRowsWarning, match="dropped 1 row.*partial 1h bars"):
         hourly = resample_bars(bars, "1h", drop_partial=True)
@@ -188,4 +211,6 @@ def test_real_one_minute_bars_resample_to_five_minutes():
     mmsim.validate_bars(five)
     btc = five.filter(pl.col("symbol") == "BTCUSDT")
     assert btc["ts"][0] == dt.datetime(2025, 1, 1, 3)
-    assert btc["volume"].sum() == pytest.approx(bars.filter(pl.col("symbol") == "BTCUSDT")["volume"].sum())
+    assert btc["volume"].sum() == pytest.approx(
+        bars.filter(pl.col("symbol") == "BTCUSDT")["volume"].sum()
+    )

@@ -18,8 +18,12 @@ OHLCV = ["open", "high", "low", "close", "volume"]
 @pytest.fixture
 def dump_folder(tmp_path):
     """Two symbols, two days as daily ZIPs, in Binance's own folder layout."""
-    bars = mmsim.synthetic_bars(("BTCUSDT", "ETHUSDT"), days=2, interval="1m", seed=8, funding=False)
-    parts = bars.with_columns(pl.col("ts").dt.date().alias("day")).partition_by("symbol", "day", as_dict=True)
+    bars = mmsim.synthetic_bars(
+        ("BTCUSDT", "ETHUSDT"), days=2, interval="1m", seed=8, funding=False
+    )
+    parts = bars.with_columns(pl.col("ts").dt.date().alias("day")).partition_by(
+        "symbol", "day", as_dict=True
+    )
     for (symbol, day), part in parts.items():
         folder = tmp_path / "data" / "spot" / "daily" / "klines" / symbol / "1m"
         write_dump(folder, f"{symbol}-1m-{day:%Y-%m-%d}.zip", kline_csv(part.drop("day")))
@@ -29,7 +33,9 @@ def dump_folder(tmp_path):
 def test_a_folder_of_binance_zips_loads_aligned(dump_folder):
     folder, bars = dump_folder
     got = mmsim.load_bars(folder)
-    assert got.select("ts", pl.col("symbol").cast(pl.String), *OHLCV).equals(bars.select("ts", "symbol", *OHLCV))
+    assert got.select("ts", pl.col("symbol").cast(pl.String), *OHLCV).equals(
+        bars.select("ts", "symbol", *OHLCV)
+    )
     assert got.schema["symbol"] == pl.Categorical
     assert mmsim.load_bars(str(folder / "**" / "BTCUSDT-1m-*.zip")).height == bars.height // 2
 
@@ -47,7 +53,9 @@ def test_a_folder_with_a_parquet_cache_reads_only_the_cache(dump_folder):
 
 def test_symbols_window_and_resample_options(dump_folder):
     folder, _ = dump_folder
-    got = mmsim.load_bars(folder, symbols=["ethusdt"], start="2024-01-01 06:00", end="2024-01-01", resample="15m")
+    got = mmsim.load_bars(
+        folder, symbols=["ethusdt"], start="2024-01-01 06:00", end="2024-01-01", resample="15m"
+    )
     assert got["symbol"].cast(pl.String).unique().to_list() == ["ETHUSDT"]
     assert got["ts"].min() == dt.datetime(2024, 1, 1, 6)
     assert got["ts"].max() == dt.datetime(2024, 1, 1, 23, 45)
@@ -85,7 +93,10 @@ def test_real_multi_symbol_backtest_on_binance_spot_minutes():
     joined = result.fills.join(
         bars.with_columns(pl.col("symbol").cast(pl.String)), on=["ts", "symbol"], how="left"
     )
-    assert joined.filter((pl.col("price") < pl.col("low")) | (pl.col("price") > pl.col("high"))).height == 0
+    assert (
+        joined.filter((pl.col("price") < pl.col("low")) | (pl.col("price") > pl.col("high"))).height
+        == 0
+    )
     total = result.summary.filter(pl.col("symbol") == "TOTAL").row(0, named=True)
     assert total["pnl"] == pytest.approx(result.equity["equity"][-1] - 100_000.0, abs=1e-6)
 
@@ -96,19 +107,26 @@ def test_real_backtest_across_the_2023_halt_and_uneven_ends():
         real("andresciancio_freqtrade__binance_spot_1m_2023"), start="2023-05-01 18:00"
     )
     halt = mmsim.load_bars(
-        real("andresciancio_freqtrade__binance_spot_1m_2023"), start="2023-03-24 12:00", end="2023-03-24 14:30"
+        real("andresciancio_freqtrade__binance_spot_1m_2023"),
+        start="2023-03-24 12:00",
+        end="2023-03-24 14:30",
     )
     assert mmsim.gap_report(halt)["missing_bars"].to_list() == [80, 80, 80]
     both = pl.concat([halt, bars])
     result = mmsim.backtest(
-        both, mmsim.fixed_spread(half_spread_bps=3, order_value=1_000.0),
-        venue=mmsim.Venue(maker_fee=0.0, taker_fee=0.0005), allow_gaps=True,
+        both,
+        mmsim.fixed_spread(half_spread_bps=3, order_value=1_000.0),
+        venue=mmsim.Venue(maker_fee=0.0, taker_fee=0.0005),
+        allow_gaps=True,
     )
     last = dt.datetime(2023, 5, 1, 21, 2)
     marks = result.symbols.filter(pl.col("ts") == last)
     closes = both.filter(pl.col("ts") == last - dt.timedelta(minutes=1))
     for symbol in ("BTCUSDT", "ETHUSDT"):
-        assert marks.filter(pl.col("symbol") == symbol)["mark"][0] == closes.filter(pl.col("symbol") == symbol)["close"][0]
+        assert (
+            marks.filter(pl.col("symbol") == symbol)["mark"][0]
+            == closes.filter(pl.col("symbol") == symbol)["close"][0]
+        )
         assert marks.filter(pl.col("symbol") == symbol)["bid"][0] is None  # no quote without a bar
     assert result.fills.filter((pl.col("ts") == last) & (pl.col("symbol") != "SOLUSDT")).height == 0
     assert result.equity.height == both["ts"].n_unique()
@@ -120,5 +138,14 @@ def test_data_check_command_prints_symbols_and_gaps(capsys):
     out = capsys.readouterr().out
     assert "BTCUSDT" in out and "43079" in out
     assert "6 gap(s), 363 missing bar(s)" in out
-    assert main(["data", "check", str(real("timheyes_btc_eth_pair_trading__cryptodatadownload_binance_spot_1h"))]) == 2
+    assert (
+        main(
+            [
+                "data",
+                "check",
+                str(real("timheyes_btc_eth_pair_trading__cryptodatadownload_binance_spot_1h")),
+            ]
+        )
+        == 2
+    )
     assert "duplicated candle" in capsys.readouterr().err

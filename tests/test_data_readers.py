@@ -1,4 +1,4 @@
-"""Generic OHLCV files (CCXT CSV, CryptoDataDownload, freqtrade JSON, Parquet): real sets and edge cases."""
+"""Generic OHLCV files (CCXT CSV, CryptoDataDownload, freqtrade JSON, Parquet): real and edge."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def test_real_ccxt_csvs_with_iso_times_load_complete():
 
 
 def test_real_freqtrade_json_2023_reports_the_halt_gap():
-    """Binance's spot halt of 24 Mar 2023: 80 missing 1m bars in all three symbols, SOL one bar longer."""
+    """Binance's spot halt of 24 Mar 2023: 80 missing 1m bars in each symbol; SOL one bar longer."""
     bars = read_bars(real("andresciancio_freqtrade__binance_spot_1m_2023"))
     assert counts(bars) == {"BTCUSDT": 66_087, "ETHUSDT": 66_087, "SOLUSDT": 66_088}
     gaps = mmsim.gap_report(bars)
@@ -47,7 +47,8 @@ def test_real_freqtrade_json_2023_reports_the_halt_gap():
     assert set(halt["missing_bars"]) == {80}
     trailing = gaps.filter(pl.col("kind") == "trailing")
     assert trailing.select("symbol", "start").rows() == [
-        ("BTCUSDT", dt.datetime(2023, 5, 1, 21, 2)), ("ETHUSDT", dt.datetime(2023, 5, 1, 21, 2)),
+        ("BTCUSDT", dt.datetime(2023, 5, 1, 21, 2)),
+        ("ETHUSDT", dt.datetime(2023, 5, 1, 21, 2)),
     ]
     described = mmsim.describe_bars(bars)
     # 72 flat zero-volume bars before the halt in every symbol, plus one more SOL bar (2023-04-09)
@@ -60,19 +61,27 @@ def test_real_freqtrade_json_2021_has_one_two_hour_hole_and_btc_starts_a_minute_
     gaps = mmsim.gap_report(bars)
     assert gaps.select("symbol", "kind", "missing_bars").rows() == [
         ("BTCUSDT", "leading", 1),
-        ("BTCUSDT", "gap", 120), ("ETHUSDT", "gap", 120), ("SOLUSDT", "gap", 120),
-        ("ETHUSDT", "trailing", 1), ("SOLUSDT", "trailing", 1),
+        ("BTCUSDT", "gap", 120),
+        ("ETHUSDT", "gap", 120),
+        ("SOLUSDT", "gap", 120),
+        ("ETHUSDT", "trailing", 1),
+        ("SOLUSDT", "trailing", 1),
     ]
     assert set(gaps.filter(pl.col("kind") == "gap")["start"]) == {dt.datetime(2021, 9, 29, 7)}
 
 
 def test_real_cryptodatadownload_hourly_needs_consent_for_its_duplicates_and_bogus_first_candle():
     folder = real("timheyes_btc_eth_pair_trading__cryptodatadownload_binance_spot_1h")
-    with pytest.raises(DataError, match=r"Binance_BTCUSDT_1h\.csv line 26131: duplicated candle for BTCUSDT at 2017-09-26 19:00:00"):
+    with pytest.raises(
+        DataError,
+        match=r"BTCUSDT_1h\.csv line 26131: duplicated candle for BTCUSDT at 2017-09-26 19:00:00",
+    ):
         read_bars(folder)
     with (
         pytest.warns(DroppedRowsWarning, match="dropped 8 row"),
-        pytest.raises(DataError, match=r"BTCUSDT_1h\.csv line 27102: implausible open .*open=16199\.91"),
+        pytest.raises(
+            DataError, match=r"BTCUSDT_1h\.csv line 27102: implausible open .*open=16199\.91"
+        ),
     ):
         read_bars(folder, drop=["duplicates"])
     with pytest.warns(DroppedRowsWarning) as caught:
@@ -128,7 +137,9 @@ def _write(frame: pl.DataFrame, path, **kw):
 def test_epoch_timestamps_in_any_unit_give_the_same_bars(tmp_path, bars, unit):
     scale = {"s": 1e-6, "ms": 1e-3, "us": 1, "ns": 1e3}[unit]
     epoch = (bars["ts"].dt.epoch("us") * scale).cast(pl.Int64)
-    path = _write(bars.select(pl.lit(epoch).alias("timestamp"), *OHLCV), tmp_path / "ETHUSDT_1m.csv")
+    path = _write(
+        bars.select(pl.lit(epoch).alias("timestamp"), *OHLCV), tmp_path / "ETHUSDT_1m.csv"
+    )
     got = read_bars(path)
     assert got["ts"].to_list() == bars["ts"].to_list()
     assert got.select(OHLCV).equals(bars.select(OHLCV))
@@ -149,15 +160,27 @@ def test_iso_text_with_offsets_is_converted_to_utc(tmp_path):
 def test_mapped_columns_newest_first_close_labels_and_extra_columns(tmp_path, bars):
     frame = bars.select(
         (pl.col("ts") + pl.duration(minutes=1)).dt.strftime("%Y-%m-%d %H:%M").alias("Bar End"),
-        pl.col("open").alias("O"), pl.col("high").alias("H"), pl.col("low").alias("L"),
-        pl.col("close").alias("C"), pl.col("volume").alias("Qty"),
+        pl.col("open").alias("O"),
+        pl.col("high").alias("H"),
+        pl.col("low").alias("L"),
+        pl.col("close").alias("C"),
+        pl.col("volume").alias("Qty"),
         pl.col("taker_buy_volume").alias("Taker Buy Volume"),
         pl.lit("note").alias("comment"),
     ).reverse()
     path = _write(frame, tmp_path / "export.csv")
     got = read_bars(
-        path, symbol="ETHUSDT", label="close",
-        columns={"ts": "Bar End", "open": "O", "high": "H", "low": "L", "close": "C", "volume": "Qty"},
+        path,
+        symbol="ETHUSDT",
+        label="close",
+        columns={
+            "ts": "Bar End",
+            "open": "O",
+            "high": "H",
+            "low": "L",
+            "close": "C",
+            "volume": "Qty",
+        },
     )
     assert got["ts"].to_list() == bars["ts"].to_list()
     assert got.columns == ["ts", "symbol", *OHLCV, "taker_buy_volume"]  # text column left out
@@ -178,14 +201,24 @@ def test_parquet_and_feather_round_trip_the_bars_frame(tmp_path, bars):
     bars.write_parquet(tmp_path / "cache.parquet")
     bars.write_ipc(tmp_path / "ETHUSDT-1m.feather")
     from_parquet = read_bars(tmp_path / "cache.parquet")
-    assert from_parquet.select("ts", *OHLCV, "taker_buy_volume").equals(bars.select("ts", *OHLCV, "taker_buy_volume"))
+    assert from_parquet.select("ts", *OHLCV, "taker_buy_volume").equals(
+        bars.select("ts", *OHLCV, "taker_buy_volume")
+    )
     assert read_bars(tmp_path / "ETHUSDT-1m.feather").equals(from_parquet)
-    windowed = read_bars(tmp_path / "cache.parquet", start="2024-01-01 01:00", end="2024-01-01 01:30")
+    windowed = read_bars(
+        tmp_path / "cache.parquet", start="2024-01-01 01:00", end="2024-01-01 01:30"
+    )
     assert windowed.height == 30
 
 
 def test_freqtrade_style_tz_aware_parquet(tmp_path, bars):
-    frame = bars.select(pl.col("ts").dt.replace_time_zone("UTC").dt.convert_time_zone("Europe/Berlin").alias("date"), *OHLCV)
+    frame = bars.select(
+        pl.col("ts")
+        .dt.replace_time_zone("UTC")
+        .dt.convert_time_zone("Europe/Berlin")
+        .alias("date"),
+        *OHLCV,
+    )
     frame.write_parquet(tmp_path / "ETH_USDT-1m.parquet")
     got = read_bars(tmp_path / "ETH_USDT-1m.parquet")
     assert got["ts"].to_list() == bars["ts"].to_list()
@@ -199,9 +232,13 @@ def test_freqtrade_style_tz_aware_parquet(tmp_path, bars):
     n=st.integers(2, 40),
     banner=st.booleans(),
 )
-def test_any_layout_variant_reads_back_the_same_bars(tmp_path_factory, unit, newest_first, n, banner):
+def test_any_layout_variant_reads_back_the_same_bars(
+    tmp_path_factory, unit, newest_first, n, banner
+):
     """Epoch unit, ISO text, order and a banner line never change the bars read."""
-    bars = mmsim.synthetic_bars(("SOLUSDT",), days=0.1, interval="1m", seed=n, funding=False).head(n)
+    bars = mmsim.synthetic_bars(("SOLUSDT",), days=0.1, interval="1m", seed=n, funding=False).head(
+        n
+    )
     if unit == "iso":
         ts = bars["ts"].dt.strftime("%Y-%m-%dT%H:%M:%S")
     else:
@@ -233,7 +270,9 @@ def test_symbol_from_file_names():
 def test_missing_columns_are_named(tmp_path):
     path = tmp_path / "BTCUSDT.csv"
     path.write_text("time,open,high,close\n1700000000,1,2,1.5\n")
-    with pytest.raises(DataError, match=r"BTCUSDT\.csv: cannot find column\(s\) \['low', 'volume'\]"):
+    with pytest.raises(
+        DataError, match=r"BTCUSDT\.csv: cannot find column\(s\) \['low', 'volume'\]"
+    ):
         read_bars(path)
     with pytest.raises(DataError, match=r"column 'Px' \(for 'low'\) is not in the file"):
         read_bars(path, columns={"low": "Px"})
@@ -241,24 +280,35 @@ def test_missing_columns_are_named(tmp_path):
 
 def test_unreadable_timestamp_names_the_line(tmp_path):
     path = tmp_path / "BTCUSDT.csv"
-    path.write_text("Banner line\ndate,open,high,low,close,volume\n2024-01-01 00:00,1,2,0.5,1.5,3\nyesterday,1,2,0.5,1.5,3\n")
+    path.write_text(
+        "Banner line\ndate,open,high,low,close,volume\n"
+        "2024-01-01 00:00,1,2,0.5,1.5,3\nyesterday,1,2,0.5,1.5,3\n"
+    )
     with pytest.raises(DataError, match=r"BTCUSDT\.csv line 4: cannot read timestamp 'yesterday'"):
         read_bars(path)
 
 
 def test_non_numeric_price_and_short_line_are_named(tmp_path):
     path = tmp_path / "BTCUSDT.csv"
-    path.write_text("timestamp,open,high,low,close,volume\n1700000000,1,2,0.5,1.5,3\n1700000060,1,n/a,0.5,1.5,3\n")
-    with pytest.raises(DataError, match=r"BTCUSDT\.csv line 3: column 'high' is 'n/a', not a number"):
+    path.write_text(
+        "timestamp,open,high,low,close,volume\n1700000000,1,2,0.5,1.5,3\n1700000060,1,n/a,0.5,1.5,3\n"
+    )
+    with pytest.raises(
+        DataError, match=r"BTCUSDT\.csv line 3: column 'high' is 'n/a', not a number"
+    ):
         read_bars(path)
-    path.write_text("timestamp,open,high,low,close,volume\n1700000000,1,2,0.5,1.5,3\n1700000060,1,2,0.5\n")
+    path.write_text(
+        "timestamp,open,high,low,close,volume\n1700000000,1,2,0.5,1.5,3\n1700000060,1,2,0.5\n"
+    )
     with pytest.raises(DataError, match=r"BTCUSDT\.csv line 3: 4 fields, expected 6"):
         read_bars(path)
 
 
 def test_missing_value_is_named(tmp_path):
     path = tmp_path / "BTCUSDT.csv"
-    path.write_text("timestamp,open,high,low,close,volume\n1700000000,1,2,0.5,1.5,3\n1700000060,1,2,,1.5,3\n")
+    path.write_text(
+        "timestamp,open,high,low,close,volume\n1700000000,1,2,0.5,1.5,3\n1700000060,1,2,,1.5,3\n"
+    )
     with pytest.raises(DataError, match=r"BTCUSDT\.csv line 3: missing value in column 'low'"):
         read_bars(path)
 

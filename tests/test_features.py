@@ -30,12 +30,33 @@ def _bars_from_rows(rows_by_symbol: dict[str, list[tuple]]) -> pl.DataFrame:
             open_, close = price, price * math.exp(ret)
             high = max(open_, close) * math.exp(up)
             low = min(open_, close) * math.exp(-down)
-            out.append((T0 + dt.timedelta(minutes=k), symbol, open_, high, low, close, volume, volume * share))
+            out.append(
+                (
+                    T0 + dt.timedelta(minutes=k),
+                    symbol,
+                    open_,
+                    high,
+                    low,
+                    close,
+                    volume,
+                    volume * share,
+                )
+            )
             price = close
         frames.append(
             pl.DataFrame(
-                out, orient="row",
-                schema=["ts", "symbol", "open", "high", "low", "close", "volume", "taker_buy_volume"],
+                out,
+                orient="row",
+                schema=[
+                    "ts",
+                    "symbol",
+                    "open",
+                    "high",
+                    "low",
+                    "close",
+                    "volume",
+                    "taker_buy_volume",
+                ],
             )
         )
     return pl.concat(frames).with_columns(pl.col("ts").cast(pl.Datetime("us"))).sort("ts", "symbol")
@@ -53,9 +74,19 @@ row = st.tuples(
 def small_set() -> list[Feature]:
     """Every registered feature with short windows (so values exist within a few bars)."""
     made = [
-        F.volatility(3), F.ewma_volatility(2), F.parkinson_volatility(3), F.garman_klass_volatility(3),
-        F.atr(3), F.natr(3), F.sma_deviation(3), F.ema_deviation(3), F.momentum(2), F.hl_range(2),
-        F.taker_imbalance(2), F.relative_volume(3), F.annualized(F.parkinson_volatility(2), "1m"),
+        F.volatility(3),
+        F.ewma_volatility(2),
+        F.parkinson_volatility(3),
+        F.garman_klass_volatility(3),
+        F.atr(3),
+        F.natr(3),
+        F.sma_deviation(3),
+        F.ema_deviation(3),
+        F.momentum(2),
+        F.hl_range(2),
+        F.taker_imbalance(2),
+        F.relative_volume(3),
+        F.annualized(F.parkinson_volatility(2), "1m"),
     ]
     kinds = {f.name.rsplit("_", 1)[0] for f in made}
     assert {k for k in registered_features() if not k.startswith("test_")} <= kinds | {"volatility"}
@@ -77,8 +108,12 @@ def test_no_feature_at_bar_t_changes_when_later_bars_change(data, n):
     feats = small_set()
     names = [f.name for f in feats]
     limit = T0 + dt.timedelta(minutes=cut)
-    before = add_features(original, feats).filter(pl.col("ts") <= limit).select("ts", "symbol", *names)
-    after = add_features(changed, feats).filter(pl.col("ts") <= limit).select("ts", "symbol", *names)
+    before = (
+        add_features(original, feats).filter(pl.col("ts") <= limit).select("ts", "symbol", *names)
+    )
+    after = (
+        add_features(changed, feats).filter(pl.col("ts") <= limit).select("ts", "symbol", *names)
+    )
     assert before.equals(after, null_equal=True)
 
 
@@ -87,7 +122,9 @@ def test_no_feature_at_bar_t_changes_when_later_bars_change(data, n):
 
 @pytest.fixture(scope="module")
 def two_symbols():
-    return mmsim.synthetic_bars(("BTCUSDT", "ETHUSDT"), days=0.2, interval="1m", seed=4, funding=False)
+    return mmsim.synthetic_bars(
+        ("BTCUSDT", "ETHUSDT"), days=0.2, interval="1m", seed=4, funding=False
+    )
 
 
 def per_symbol(frame: pl.DataFrame, symbol: str) -> dict[str, np.ndarray]:
@@ -118,7 +155,14 @@ def ewm(values: np.ndarray, alpha: float, min_samples: int) -> np.ndarray:
 
 
 def references(b: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    o, h, l, c, v, tb = b["open"], b["high"], b["low"], b["close"], b["volume"], b["taker_buy_volume"]
+    o, h, l, c, v, tb = (
+        b["open"],
+        b["high"],
+        b["low"],
+        b["close"],
+        b["volume"],
+        b["taker_buy_volume"],
+    )
     r = np.concatenate([[np.nan], np.diff(np.log(c))])
     prev = np.concatenate([[np.nan], c[:-1]])
     tr = np.nanmax(np.vstack([h - l, np.abs(h - prev), np.abs(l - prev)]), axis=0)
@@ -144,9 +188,18 @@ def references(b: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def test_every_estimator_matches_its_reference_per_symbol(two_symbols):
     feats = [
-        F.volatility(30), F.ewma_volatility(10), F.parkinson_volatility(30), F.garman_klass_volatility(30),
-        F.atr(14), F.natr(14), F.sma_deviation(20), F.ema_deviation(20), F.momentum(15),
-        F.hl_range(5), F.taker_imbalance(5), F.relative_volume(30),
+        F.volatility(30),
+        F.ewma_volatility(10),
+        F.parkinson_volatility(30),
+        F.garman_klass_volatility(30),
+        F.atr(14),
+        F.natr(14),
+        F.sma_deviation(20),
+        F.ema_deviation(20),
+        F.momentum(15),
+        F.hl_range(5),
+        F.taker_imbalance(5),
+        F.relative_volume(30),
     ]
     out = add_features(two_symbols, feats)
     for symbol in ("BTCUSDT", "ETHUSDT"):
@@ -157,14 +210,23 @@ def test_every_estimator_matches_its_reference_per_symbol(two_symbols):
             assert np.array_equal(np.isnan(actual), np.isnan(expected)), name
             ok = ~np.isnan(expected)
             assert ok.sum() > 100, name
-            np.testing.assert_allclose(actual[ok], expected[ok], rtol=1e-9, atol=1e-15, err_msg=name)
+            np.testing.assert_allclose(
+                actual[ok], expected[ok], rtol=1e-9, atol=1e-15, err_msg=name
+            )
 
 
 def test_volatility_estimators_agree_on_a_random_walk():
     """On Brownian bars all four estimators measure the same per-bar sigma (here 55%/yr at 1m)."""
-    bars = mmsim.synthetic_bars(("BTCUSDT",), days=20, interval="1m", seed=9, vol_of_vol=0.0, substeps=64)
+    bars = mmsim.synthetic_bars(
+        ("BTCUSDT",), days=20, interval="1m", seed=9, vol_of_vol=0.0, substeps=64
+    )
     per_bar = 0.55 / F.annualization_factor("1m")
-    feats = [F.volatility(5000), F.ewma_volatility(2000), F.parkinson_volatility(5000), F.garman_klass_volatility(5000)]
+    feats = [
+        F.volatility(5000),
+        F.ewma_volatility(2000),
+        F.parkinson_volatility(5000),
+        F.garman_klass_volatility(5000),
+    ]
     last = add_features(bars, feats).row(-1, named=True)
     for f in feats:
         # high/low from 64 sub-steps understate the true range a little: within 15%
@@ -172,13 +234,19 @@ def test_volatility_estimators_agree_on_a_random_walk():
 
 
 def test_taker_imbalance_is_null_on_zero_volume_and_bounded():
-    rows = [(0.001, 0.001, 0.001, 0.0, 0.5), (0.001, 0.001, 0.001, 10.0, 1.0), (0.0, 0.001, 0.001, 10.0, 0.0)]
+    rows = [
+        (0.001, 0.001, 0.001, 0.0, 0.5),
+        (0.001, 0.001, 0.001, 10.0, 1.0),
+        (0.0, 0.001, 0.001, 10.0, 0.0),
+    ]
     out = add_features(_bars_from_rows({"X": rows}), [F.taker_imbalance(1)])
     assert out["taker_imbalance_1"].to_list() == [None, 1.0, -1.0]
 
 
 def test_real_dump_order_flow_feature_is_bounded():
-    bars = mmsim.read_binance_klines(real("owlacar_isda__binance_usdm_futures_1m_dump", "FILUSDT-1m-2024-10.csv"))
+    bars = mmsim.read_binance_klines(
+        real("owlacar_isda__binance_usdm_futures_1m_dump", "FILUSDT-1m-2024-10.csv")
+    )
     out = add_features(bars, [F.taker_imbalance(15), F.natr(14)])
     imb = out["taker_imbalance_15"].drop_nulls()
     assert imb.len() > 44_000 and imb.min() >= -1 and imb.max() <= 1
@@ -194,7 +262,9 @@ def test_annualization_uses_a_365_day_year():
 
 def test_a_feature_needing_a_missing_column_says_which(two_symbols):
     ccxt_like = two_symbols.drop("taker_buy_volume")
-    with pytest.raises(ValueError, match=r"'taker_imbalance_1' reads column\(s\) \['taker_buy_volume'\]"):
+    with pytest.raises(
+        ValueError, match=r"'taker_imbalance_1' reads column\(s\) \['taker_buy_volume'\]"
+    ):
         add_features(ccxt_like, [F.taker_imbalance()])
 
 
@@ -216,7 +286,10 @@ def test_registered_features_build_by_name_and_refuse_duplicates():
 
     @register_feature("test_close_over_open")
     def close_over_open(*, window: int = 1) -> Feature:
-        return Feature(f"close_over_open_{window}", (pl.col("close") / pl.col("open")).log().rolling_sum(window))
+        return Feature(
+            f"close_over_open_{window}",
+            (pl.col("close") / pl.col("open")).log().rolling_sum(window),
+        )
 
     assert "test_close_over_open" in registered_features()
     assert feature("test_close_over_open", window=3).name == "close_over_open_3"
@@ -238,8 +311,12 @@ def test_a_strategy_reads_its_own_feature_and_any_extra_column(two_symbols):
 
     reader = mmsim.stateless("reader", quote, features=(mine,))
     result = mmsim.backtest(two_symbols, reader)
-    expected = add_features(two_symbols, [mine]).select("ts", pl.col("symbol").cast(pl.String), "range_x100")
-    got = result.symbols.select("ts", "symbol", "reservation_price").join(expected, on=["ts", "symbol"])
+    expected = add_features(two_symbols, [mine]).select(
+        "ts", pl.col("symbol").cast(pl.String), "range_x100"
+    )
+    got = result.symbols.select("ts", "symbol", "reservation_price").join(
+        expected, on=["ts", "symbol"]
+    )
     assert got.height == two_symbols.height
     assert got["reservation_price"].equals(got["range_x100"], check_names=False, null_equal=True)
 
@@ -247,4 +324,7 @@ def test_a_strategy_reads_its_own_feature_and_any_extra_column(two_symbols):
         return Quotes(bids=(), asks=(), reservation_price=inputs.bar.features["taker_buy_volume"])
 
     result = mmsim.backtest(two_symbols, mmsim.stateless("taker", taker))
-    assert result.symbols.sort("ts", "symbol")["reservation_price"].to_list() == two_symbols["taker_buy_volume"].to_list()
+    assert (
+        result.symbols.sort("ts", "symbol")["reservation_price"].to_list()
+        == two_symbols["taker_buy_volume"].to_list()
+    )

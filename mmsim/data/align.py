@@ -1,4 +1,4 @@
-"""Several symbols on one timestamp grid, with an explicit policy for missing bars, and a gap report.
+"""Several symbols on one timestamp grid, an explicit policy for missing bars, and a gap report.
 
 Policy (`missing=`), for a symbol with no bar at a timestamp where another symbol has one:
 - "skip" (default): the row stays absent. The engine (`backtest(..., allow_gaps=True)`) then
@@ -60,15 +60,18 @@ def bars_interval(bars: pl.DataFrame, interval: str | int | None = None) -> int:
     """
     if interval is not None:
         wanted = parse_interval(interval)
-        steps = bars.select("symbol", "ts").sort("symbol", "ts").with_columns(
-            (_epoch() - _epoch().shift(1)).over("symbol").alias("_step")
+        steps = (
+            bars.select("symbol", "ts")
+            .sort("symbol", "ts")
+            .with_columns((_epoch() - _epoch().shift(1)).over("symbol").alias("_step"))
         )
         off = steps.filter(pl.col("_step").is_not_null() & (pl.col("_step") % wanted != 0))
         if off.height:
             row = off.row(0, named=True)
             raise DataError(
                 f"{row['symbol']} bar at {row['ts']} opens {row['_step'] / 1e6:g} s after the one "
-                f"before: not on a {interval_name(wanted)} grid; resample first (mmsim.resample_bars)"
+                f"before: not on a {interval_name(wanted)} grid; resample first "
+                "(mmsim.resample_bars)"
             )
         return wanted
     per_symbol = symbol_intervals(bars).drop_nulls("interval_us")
@@ -135,7 +138,8 @@ def _check_grid(frame: pl.DataFrame, interval: int) -> None:
         row = off.row(0, named=True)
         raise DataError(
             f"{row['symbol']} bar at {row['ts']} is off the {interval_name(interval)} grid of "
-            f"{first['symbol']} (bar at {first['ts']}) by {(row['phase'] - first['phase']) / 1e6:g} s"
+            f"{first['symbol']} (bar at {first['ts']}) by "
+            f"{(row['phase'] - first['phase']) / 1e6:g} s"
         )
 
 
@@ -152,7 +156,7 @@ def align_bars(
     span: str = "union",
     interval: str | int | None = None,
 ) -> pl.DataFrame:
-    """Put symbols on one timestamp grid by the module's policy; returns a frame sorted by (ts, symbol).
+    """Put symbols on one timestamp grid by the module's policy; returns it sorted by (ts, symbol).
 
     bars: a long bars frame or several (e.g. one per symbol; extra columns may differ).
     missing: "skip" (absent rows, run with allow_gaps=True), "inner" or "ffill" (module docstring).
@@ -172,7 +176,8 @@ def align_bars(
         start, end = spans["first"].max(), spans["last"].min()
         if start > end:
             raise DataError(
-                f"the symbols never all have bars at once (latest start {start}, earliest end {end})"
+                f"the symbols never all have bars at once (latest start {start}, "
+                f"earliest end {end})"
             )
         outside = (pl.col("ts") < start) | (pl.col("ts") > end)
         frame = _drop_reported(frame, outside, "bars outside the common span")
@@ -280,7 +285,7 @@ def gap_report(bars: pl.DataFrame, *, interval: str | int | None = None) -> pl.D
 
 
 def describe_bars(bars: pl.DataFrame) -> pl.DataFrame:
-    """One row per symbol: interval, first and last bar, bars, missing bars inside its span, zero-volume bars."""
+    """Per symbol: interval, first/last bar, bars, missing bars in its span, zero-volume bars."""
     frame = _combine(bars)
     per = symbol_intervals(frame)
     summary = frame.group_by("symbol").agg(

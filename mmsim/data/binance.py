@@ -70,7 +70,7 @@ _NAME = re.compile(
 
 @attrs.frozen(slots=True)
 class KlineFile:
-    """What a dump's file name says: symbol, interval ('1m'), and the period it covers [start, end)."""
+    """What a dump's file name says: symbol, interval ('1m'), period covered [start, end)."""
 
     symbol: str
     interval: str
@@ -83,7 +83,7 @@ class KlineFile:
 
 
 def parse_kline_name(path: PathLike) -> KlineFile | None:
-    """KlineFile for 'BTCUSDT-1m-2024-01.zip' / 'BTCUSDT-1m-2024-01-05.csv', None for other names."""
+    """KlineFile of 'BTCUSDT-1m-2024-01.zip' or 'BTCUSDT-1m-2024-01-05.csv'; else None."""
     match = _NAME.fullmatch(Path(path).name)
     if not match:
         return None
@@ -119,7 +119,7 @@ def _has_header(first: str, where: str) -> bool:
 def diagnose_csv(
     data: bytes, where: str, names: tuple[str, ...], numeric: Collection[str], header_lines: int
 ) -> DataError | None:
-    """The first malformed line of a CSV as a DataError (wrong field count or a non-number), or None."""
+    """The first malformed line of a CSV as a DataError (field count, non-number), or None."""
     lines = data.decode("utf-8", "replace").splitlines()
     numeric_at = [k for k, n in enumerate(names) if n in numeric]
     for k, line in enumerate(lines[header_lines:], start=header_lines + 1):
@@ -128,7 +128,8 @@ def diagnose_csv(
         fields = line.split(",")
         if len(fields) != len(names):
             return DataError(
-                f"{where} line {k}: {len(fields)} fields, expected {len(names)} ({', '.join(names)})"
+                f"{where} line {k}: {len(fields)} fields, expected {len(names)} "
+                f"({', '.join(names)})"
             )
         for j in numeric_at:
             text = fields[j].strip()
@@ -215,7 +216,7 @@ def binance_rows(
     end: dt.datetime | None = None,
     first_source: int = 0,
 ) -> tuple[pl.DataFrame | None, list[Source]]:
-    """Parsed, unchecked rows of many dump files (see `checks.finish`); files outside the window are skipped."""
+    """Unchecked rows of dump files (see `checks.finish`); skips files outside the window."""
     frames, sources = [], []
     for path in paths:
         info = parse_kline_name(path)

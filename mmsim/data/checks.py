@@ -86,7 +86,7 @@ def _apply(
     drop: frozenset[str],
     kind: str,
 ) -> pl.DataFrame:
-    """Raise on the first row matching `bad`, or drop all of them (counted) when `kind` is in drop."""
+    """Raise on the first row matching `bad`, or drop them all (counted) when `kind` is in drop."""
     mask = frame.select(bad.fill_null(False)).to_series()
     if not mask.any():
         return frame
@@ -170,7 +170,8 @@ def _dedupe(frame: pl.DataFrame, sources: Sequence[Source], drop: frozenset[str]
         row = conflicts.row(0, named=True)
         prev = sources[row["_prev_src"]]
         raise DataError(
-            f"{_where(conflicts, sources)}: conflicting candles for {row['symbol']} at {row['ts']}: "
+            f"{_where(conflicts, sources)}: conflicting candles for {row['symbol']} "
+            f"at {row['ts']}: "
             f"{_values(row)} differs from {prev.name} {prev.unit} {row['_prev_pos']} "
             f"({conflicts.height} such rows); fix or remove one of the files"
         )
@@ -218,7 +219,7 @@ def _check_jumps(
 
 
 def _check_intervals(frame: pl.DataFrame, sources: Sequence[Source]) -> pl.DataFrame:
-    """Each symbol's bars share one interval: every file's typical step agrees and every step is a multiple.
+    """Each symbol's bars share one interval: its files' typical steps agree, every step a multiple.
 
     Returns each symbol's interval in µs (symbol, _interval; null for a single bar).
     """

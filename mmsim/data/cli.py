@@ -1,4 +1,4 @@
-"""`mmsim data ...`: fetch Binance dumps into a verified Parquet cache; check what a source holds."""
+"""`mmsim data ...`: fetch Binance dumps into a verified Parquet cache; check a source's bars."""
 
 from __future__ import annotations
 

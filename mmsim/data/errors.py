@@ -1,4 +1,4 @@
-"""What loading can go wrong with: one error type, one warning type for rows the user chose to drop."""
+"""What loading can go wrong with: one error type, one warning type for rows the user drops."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ class DataError(ValueError):
 
 
 class FetchError(DataError):
-    """A download that failed after its retries: missing files, checksum mismatches, network errors."""
+    """A download that failed after its retries: missing files, bad checksums, network errors."""
 
 
 class DroppedRowsWarning(UserWarning):

@@ -19,7 +19,6 @@ import hashlib
 import http.client
 import os
 import re
-import socket
 import tempfile
 import time
 import urllib.error
@@ -141,7 +140,7 @@ class _Transient(Exception):
 
 
 def _get(url: str, timeout: float, sink: Callable[[bytes], None]) -> int:
-    """Stream `url` into `sink`; returns the byte count. Raises _Missing, _Transient or FetchError."""
+    """Stream `url` into `sink`, return the byte count; raise _Missing, _Transient or FetchError."""
     request = urllib.request.Request(url, headers={"User-Agent": "mmsim-data-fetch"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -159,13 +158,7 @@ def _get(url: str, timeout: float, sink: Callable[[bytes], None]) -> int:
         if exc.code in _TRANSIENT_HTTP:
             raise _Transient(f"HTTP {exc.code}") from None
         raise FetchError(f"{url}: HTTP {exc.code} {exc.reason}") from None
-    except (
-        urllib.error.URLError,
-        http.client.HTTPException,
-        ConnectionError,
-        socket.timeout,
-        TimeoutError,
-    ) as exc:
+    except (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError) as exc:
         raise _Transient(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}") from None
 
 
@@ -238,7 +231,7 @@ def _fetch_one(
             try:
                 with os.fdopen(fd, "wb") as handle:
 
-                    def sink(chunk: bytes, handle=handle) -> None:
+                    def sink(chunk: bytes, handle=handle, digest=digest) -> None:
                         handle.write(chunk)
                         digest.update(chunk)
                         on_bytes(len(chunk))
@@ -402,7 +395,7 @@ def fetch_binance(
 
 
 def local_dumps(dest: str | os.PathLike, *, market: str, symbol: str, interval: str) -> list[Path]:
-    """Verified ZIPs of one symbol under `dest`; a month's daily files are skipped when its monthly ZIP is there."""
+    """Verified ZIPs of one symbol under `dest` (a month's daily files yield to its monthly ZIP)."""
     root = Path(dest) / "data" / MARKETS[market]
     found = []
     for kind in ("monthly", "daily"):
@@ -422,7 +415,7 @@ def local_dumps(dest: str | os.PathLike, *, market: str, symbol: str, interval: 
 
 
 def build_cache(dest: str | os.PathLike, *, market: str, symbol: str, interval: str) -> Path | None:
-    """(Re)write dest/parquet/<market>/<interval>/<symbol>.parquet from the verified local ZIPs, atomically."""
+    """Rewrite dest/parquet/<market>/<interval>/<symbol>.parquet from the local ZIPs, atomically."""
     files = local_dumps(dest, market=market, symbol=symbol, interval=interval)
     if not files:
         return None

@@ -1,4 +1,4 @@
-"""Files in: expanding paths, folders and globs; reading the one CSV inside a ZIP safely; atomic writes."""
+"""Files in: paths, folders and globs; the one CSV inside a ZIP, read safely; atomic writes."""
 
 from __future__ import annotations
 
@@ -105,7 +105,8 @@ def read_zip_csv(path: PathLike, max_bytes: int = MAX_MEMBER_BYTES) -> tuple[str
             member = csvs[0]
             if member.file_size > max_bytes:
                 raise DataError(
-                    f"{os.fspath(path)}: member {member.filename!r} unpacks to {member.file_size:,} "
+                    f"{os.fspath(path)}: member {member.filename!r} unpacks to "
+                    f"{member.file_size:,} "
                     f"bytes, more than the {max_bytes:,} allowed"
                 )
             return member.filename, archive.read(member)
@@ -116,7 +117,7 @@ def read_zip_csv(path: PathLike, max_bytes: int = MAX_MEMBER_BYTES) -> tuple[str
 
 
 def safe_extract(path: PathLike, dest: PathLike) -> list[Path]:
-    """Extract a ZIP's files flat into `dest` (atomically, each via a temp file), refusing path tricks.
+    """Extract a ZIP's files flat into `dest` (each via a temp file), refusing path tricks.
 
     Member names are checked before anything is written; each file lands as dest/<basename>.
     """
@@ -136,7 +137,7 @@ def safe_extract(path: PathLike, dest: PathLike) -> list[Path]:
                         f"{os.fspath(path)}: member {m.filename!r} is a symlink; refusing it"
                     )
             dest.mkdir(parents=True, exist_ok=True)
-            for m, name in zip(members, names):
+            for m, name in zip(members, names, strict=True):
                 with archive.open(m) as src, atomic_write(dest / name) as dst:
                     while chunk := src.read(1 << 20):
                         dst.write(chunk)
@@ -148,7 +149,7 @@ def safe_extract(path: PathLike, dest: PathLike) -> list[Path]:
 
 @contextlib.contextmanager
 def atomic_write(path: PathLike, mode: str = "wb") -> Iterator:
-    """Write to a temp file beside `path`, then rename it over `path`; on error nothing is left behind."""
+    """Write to a temp file beside `path`, then rename it over `path`; on error nothing is left."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)

@@ -1,4 +1,4 @@
-"""One entry point for every source: `load_bars(path)` -> an aligned bars frame ready to backtest."""
+"""One entry point for every source: `load_bars(path)` -> an aligned bars frame to backtest."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ import numpy as np
 import polars as pl
 
 from mmsim.data.binance import KLINE_COLUMNS, diagnose_csv
-from mmsim.data.checks import OHLCV, DEFAULT_MAX_OPEN_JUMP, Source, check_drop, finish
+from mmsim.data.checks import DEFAULT_MAX_OPEN_JUMP, OHLCV, Source, check_drop, finish
 from mmsim.data.errors import DataError
 from mmsim.data.files import PathLike, data_suffix, expand_paths
 from mmsim.data.timestamps import (
@@ -89,7 +89,7 @@ _QUOTES = sorted(
 
 
 def symbol_from_name(path: PathLike) -> str | None:
-    """'Binance_BTCUSDT_1h.csv', 'BTC_USDT-1m.json', 'SOLUSDT_1m.csv' -> the symbol; None if unclear."""
+    """'Binance_BTCUSDT_1h.csv', 'BTC_USDT-1m.json', 'SOLUSDT_1m.csv' -> the symbol, or None."""
     tokens = [t for t in re.split(r"[^A-Za-z0-9]+", Path(path).name.split(".")[0]) if t]
     tokens = [t.upper() if (t.isupper() or t.islower()) and t.isalnum() else "" for t in tokens]
     for i, tok in enumerate(tokens):
@@ -125,7 +125,8 @@ def resolve_columns(
     for target, source in (columns or {}).items():
         if source not in names:
             raise DataError(
-                f"{where}: column {source!r} (for {target!r}) is not in the file; it has {list(names)}"
+                f"{where}: column {source!r} (for {target!r}) is not in the file; "
+                f"it has {list(names)}"
             )
         mapping[target] = source
     used = set(mapping.values())
@@ -180,7 +181,7 @@ def _timestamps(
     time_unit: str | None,
     time_format: str | None,
 ) -> pl.Expr:
-    """An expression giving Datetime("us") UTC timestamps from the raw `column`, after checking it."""
+    """An expression for Datetime("us") UTC timestamps from the raw `column`, after checking it."""
     dtype = raw.schema[column]
     col = pl.col(column)
     where = f"{src.name} (column {column!r})"
@@ -261,7 +262,8 @@ def normalize_table(
         bad = _first_bad(raw, column, number)
         if bad is not None:
             raise DataError(
-                f"{_position(src, bad['_k'], offset)}: column {column!r} is {bad[column]!r}, not a number"
+                f"{_position(src, bad['_k'], offset)}: column {column!r} is {bad[column]!r}, "
+                "not a number"
             )
         exprs.append(number.alias(target))
     for column, name in extras.items():
@@ -308,7 +310,7 @@ def _read_bytes(path: Path) -> bytes:
 def _csv_raw(
     path: Path, separator: str, columns: Mapping[str, str] | Sequence[str] | None
 ) -> tuple[pl.DataFrame, int, Source]:
-    """(all-text frame, line number of its first row, source) for a CSV with or without banner/header."""
+    """(all-text frame, line of its first row, source) of a CSV with or without banner/header."""
     data = _read_bytes(path)
     src = Source(str(path), "line")
     if not data.strip():
@@ -385,9 +387,10 @@ def _json_raw(path: Path) -> tuple[pl.DataFrame, Source]:
         for k, row in enumerate(rows):
             if not isinstance(row, list) or len(row) != 6:
                 raise DataError(
-                    f"{path} row {k}: expected [open_time, open, high, low, close, volume], got {row!r:.80}"
+                    f"{path} row {k}: expected [open_time, open, high, low, close, volume], "
+                    f"got {row!r:.80}"
                 )
-            for name, x in zip(("ts", *OHLCV), row):
+            for name, x in zip(("ts", *OHLCV), row, strict=True):
                 if isinstance(x, bool) or not isinstance(x, int | float):
                     raise DataError(f"{path} row {k}: {name} is {x!r}, not a number")
         raise DataError(f"{path}: cannot read the candles")

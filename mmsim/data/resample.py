@@ -24,7 +24,7 @@ def resample_bars(
 ) -> pl.DataFrame:
     """Aggregate a bars frame to bars of length `every` ('5m', '1h', '1d' or µs), per symbol.
 
-    `every` must be a whole multiple of the frame's interval. Returns a frame sorted by (ts, symbol).
+    `every` must be a whole multiple of the frame's interval. Returns it sorted by (ts, symbol).
     """
     frame = _combine(bars)
     source = bars_interval(frame)

@@ -108,7 +108,7 @@ def interval_name(interval_us: int) -> str:
 
 
 def interval_us(text: str | int) -> int:
-    """'1m', '4h', '1d', '1w' (Binance names too) or µs as an int -> µs. Monthly bars are refused."""
+    """'1m', '4h', '1d', '1w' (Binance names too) or an int of µs -> µs; monthly bars refused."""
     if isinstance(text, int):
         if text <= 0:
             raise DataError(f"interval must be positive, got {text}")
