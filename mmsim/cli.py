@@ -221,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     strategies.add_argument("name", nargs="?", help="show one strategy with its formulas")
     strategies.set_defaults(func=_strategies)
+    from mmsim.data.cli import add_data_commands
+
+    add_data_commands(sub)
     return parser
 
 

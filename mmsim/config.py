@@ -318,6 +318,7 @@ def run_config(config: RunConfig, *, jobs: int | None = 1, progress=None):
     """Run a configuration: a `Result` for one set, a `mmsim.compare.Comparison` for several."""
     from mmsim.backtest import backtest
     from mmsim.compare import compare
+    from mmsim.features import FeatureError
 
     bars = config.load_bars()
     symbols = tuple(sorted(bars["symbol"].unique().to_list()))
@@ -330,7 +331,7 @@ def run_config(config: RunConfig, *, jobs: int | None = 1, progress=None):
             (strategies,) = per_set.values()
             return backtest(bars, strategies, risk=config.risk, progress=progress, **common)
         return compare(bars, per_set, jobs=jobs, risk=config.risk_options, **common)
-    except pl.exceptions.PolarsError as exc:
+    except (pl.exceptions.PolarsError, FeatureError) as exc:
         # e.g. a strategy's feature needs a column the data lacks (oslo: taker_buy_volume)
         raise ConfigError(
             f"{config.source}: a strategy's features cannot be computed on the data: {exc}"

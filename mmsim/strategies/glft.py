@@ -114,7 +114,7 @@ def glft_quotes(
     qty = params.order_value / s
     cap = params.max_inventory
     bid_ok = bid > 0 and (cap is None or q + 1 <= cap + 1e-9)
-    ask_ok = cap is None or -q + 1 <= cap + 1e-9
+    ask_ok = ask > 0 and (cap is None or -q + 1 <= cap + 1e-9)
     return Quotes(
         bids=((bid, qty),) if bid_ok else (),
         asks=((ask, qty),) if ask_ok else (),
