@@ -544,17 +544,17 @@ def comparison_chart(
     table = compare(results)
     keys = ["return", "sharpe", "sortino", "max_drawdown", "fill_rate", "markout_1_bps"]
     keys = [k for k in keys if k in table.columns]
-    long = table.select("name", *keys).unpivot(
-        index="name", on=keys, variable_name="metric", value_name="value"
+    long = table.select(pl.col("name").alias("run"), *keys).unpivot(
+        index="run", on=keys, variable_name="metric", value_name="value"
     )
     bars = (
         alt.Chart(_data(long))
         .mark_bar()
         .encode(
-            alt.X("name:N", title=None, axis=alt.Axis(labelAngle=-30)),
+            alt.X("run:N", title=None, axis=alt.Axis(labelAngle=-30)),
             alt.Y("value:Q", title=None),
-            alt.Color("name:N", legend=None),
-            tooltip=["name:N", "metric:N", alt.Tooltip("value:Q", format=".4g")],
+            alt.Color("run:N", title=None),  # the same colour per run as the curves above
+            tooltip=["run:N", "metric:N", alt.Tooltip("value:Q", format=".4g")],
         )
         .properties(width=max(60, 40 * len(results)), height=140)
         .facet(facet=alt.Facet("metric:N", title=None, sort=keys), columns=6)
