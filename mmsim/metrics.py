@@ -29,68 +29,66 @@ TOTAL = "TOTAL"
 
 # One line per metric: the report's glossary and the README's metrics table.
 DEFINITIONS: dict[str, str] = {
-    'pnl': 'final equity - initial cash (per symbol: realized + unrealized - fees + funding), USDT',
-    'return': 'pnl / initial cash, on mark-to-market equity (wallet + unrealized)',
-    'annual_return': (
-        '(1 + return)^(bars per 365-day year / bars) - 1; empty when too short to be finite'
+    "pnl": "final equity - initial cash (per symbol: realized + unrealized - fees + funding), USDT",
+    "return": "pnl / initial cash, on mark-to-market equity (wallet + unrealized)",
+    "annual_return": (
+        "(1 + return)^(bars per 365-day year / bars) - 1; empty when too short to be finite"
     ),
-    'sharpe': 'mean / std of per-bar equity returns x sqrt(bars per 365-day year)',
-    'sortino': (
-        'mean per-bar return / downside deviation x sqrt(bars per year); downside deviation ='
-        ' sqrt(mean over all bars of min(r, 0)^2)'
+    "sharpe": "mean / std of per-bar equity returns x sqrt(bars per 365-day year)",
+    "sortino": (
+        "mean per-bar return / downside deviation x sqrt(bars per year); downside deviation ="
+        " sqrt(mean over all bars of min(r, 0)^2)"
     ),
-    'max_drawdown': (
-        'largest fall of equity from its running peak (the initial cash included), fraction '
-        'of the peak'
+    "max_drawdown": (
+        "largest fall of equity from its running peak (the initial cash included), fraction "
+        "of the peak"
     ),
-    'max_drawdown_days': (
-        'longest time equity stayed below a previous peak (also max_drawdown_bars)'
+    "max_drawdown_days": (
+        "longest time equity stayed below a previous peak (also max_drawdown_bars)"
     ),
-    'calmar': 'annual_return / max_drawdown',
-    'spread_capture': (
+    "calmar": "annual_return / max_drawdown",
+    "spread_capture": (
         "sum over maker fills of side x (close of the fill's bar - price) x qty, USDT"
     ),
-    'taker_execution': 'the same over taker fills (market orders, emergency exits, liquidations)',
-    'inventory_pnl': 'sum over bars of position at the previous close x (mark - previous mark)',
-    'maker_fees / rebates / taker_fees': (
-        'minus the fees paid, split: maker fees > 0, maker fees < 0 (rebates received), taker'
-        ' fees'
+    "taker_execution": "the same over taker fills (market orders, emergency exits, liquidations)",
+    "inventory_pnl": "sum over bars of position at the previous close x (mark - previous mark)",
+    "maker_fees / rebates / taker_fees": (
+        "minus the fees paid, split: maker fees > 0, maker fees < 0 (rebates received), taker fees"
     ),
-    'funding': 'funding received (negative when paid); the seven components sum exactly to pnl',
-    'fills / volume': 'executions and their notional (price x qty, USDT)',
-    'turnover': 'volume / mean equity',
-    'fill_rate': (
-        'maker fills / limit orders posted that then rested during a bar, per symbol, side '
-        'and level'
+    "funding": "funding received (negative when paid); the seven components sum exactly to pnl",
+    "fills / volume": "executions and their notional (price x qty, USDT)",
+    "turnover": "volume / mean equity",
+    "fill_rate": (
+        "maker fills / limit orders posted that then rested during a bar, per symbol, side "
+        "and level"
     ),
-    'rejected': (
-        'orders refused at placement or by risk rules, counted per reason (post_only, '
-        'lot_size, leverage, min_order_value, emergency_exit, early_stop)'
+    "rejected": (
+        "orders refused at placement or by risk rules, counted per reason (post_only, "
+        "lot_size, leverage, min_order_value, emergency_exit, early_stop)"
     ),
-    'round_trips': 'fills that bring a position back to flat or through it',
-    'quoted_spread_bps': 'mean over bars quoting both sides of (best ask - best bid) / their mid',
-    'captured_spread_bps': (
+    "round_trips": "fills that bring a position back to flat or through it",
+    "quoted_spread_bps": "mean over bars quoting both sides of (best ask - best bid) / their mid",
+    "captured_spread_bps": (
         "2 x spread_capture / maker notional: the spread earned against each fill's bar close"
     ),
-    'markout_h_bps': (
-        'mean over maker fills of side x (mark h bars later - price) / price; < 0 = adverse '
-        'selection'
+    "markout_h_bps": (
+        "mean over maker fills of side x (mark h bars later - price) / price; < 0 = adverse "
+        "selection"
     ),
-    'mean_abs_position / max_abs_position': (
-        'mean and max |position| (base units); also mean and max notional (USDT)'
+    "mean_abs_position / max_abs_position": (
+        "mean and max |position| (base units); also mean and max notional (USDT)"
     ),
-    'time_at_cap': (
-        'share of bars quoting only the side that reduces the position (a cap stopped the '
-        'other)'
+    "time_at_cap": (
+        "share of bars quoting only the side that reduces the position (a cap stopped the other)"
     ),
-    'max_leverage / mean_leverage': (
-        'gross notional / equity per bar: max and mean (per symbol: its notional / equity)'
+    "max_leverage / mean_leverage": (
+        "gross notional / equity per bar: max and mean (per symbol: its notional / equity)"
     ),
-    'max_margin_ratio / mean_margin_ratio': (
-        'maintenance margin / equity per bar (liquidation at 1): max and mean'
+    "max_margin_ratio / mean_margin_ratio": (
+        "maintenance margin / equity per bar (liquidation at 1): max and mean"
     ),
-    'emergency_exits / early_stops / liquidations': (
-        'bars on which each fired; the report lists them with their bars and reasons'
+    "emergency_exits / early_stops / liquidations": (
+        "bars on which each fired; the report lists them with their bars and reasons"
     ),
 }
 
@@ -313,14 +311,17 @@ def reason_kind_expr(column: str) -> pl.Expr:
 
 def rejections_by_reason(rejections: pl.DataFrame) -> pl.DataFrame:
     """Orders refused per symbol and reason kind (post_only, lot_size, leverage, ...)."""
+    # group on the full reason first (few distinct strings), then parse each one once
     return (
-        rejections.group_by("symbol", reason_kind_expr("reason").alias("reason"))
+        rejections.group_by("symbol", "reason")
         .agg(
-            pl.len().alias("rejected"),
-            (pl.col("side") > 0).sum().alias("bids"),
-            (pl.col("side") < 0).sum().alias("asks"),
+            pl.len().cast(pl.Int64).alias("rejected"),
+            (pl.col("side") > 0).sum().cast(pl.Int64).alias("bids"),
+            (pl.col("side") < 0).sum().cast(pl.Int64).alias("asks"),
         )
-        .sort("symbol", "rejected", descending=[False, True])
+        .group_by("symbol", reason_kind_expr("reason").alias("reason"))
+        .agg(pl.col("rejected", "bids", "asks").sum())
+        .sort("symbol", "rejected", "reason", descending=[False, True, False])
     )
 
 
@@ -639,6 +640,18 @@ def summarize(
         else pl.DataFrame(schema={"ts": pl.Datetime("us"), "event": pl.String})
     )
     posted = posted if posted is not None else pl.DataFrame(schema=POSTED_SCHEMA)
+    return _compose_summary(
+        _base_rows(equity, symbols, initial_cash),
+        performance_table(equity, symbols, initial_cash, interval_us),
+        attribution(fills, symbols),
+        trading_stats(equity, symbols, fills, rejections, posted),
+        risk_stats(equity, symbols, events),
+        markout_summary(fills, symbols, horizons),
+    )
+
+
+def _base_rows(equity: pl.DataFrame, symbols: pl.DataFrame, initial_cash: float) -> pl.DataFrame:
+    """symbol, pnl, realized, unrealized, fees, funding, final_position: per symbol and TOTAL."""
     last = (
         symbols.group_by("symbol", maintain_order=True)
         .last()
@@ -665,12 +678,19 @@ def summarize(
         },
         schema=last.schema,
     )
-    base = pl.concat([last, total])
-    perf = performance_table(equity, symbols, initial_cash, interval_us)
-    parts = attribution(fills, symbols).drop("pnl").rename({"inventory": "inventory_pnl"})
-    trading = trading_stats(equity, symbols, fills, rejections, posted)
-    risk = risk_stats(equity, symbols, events).drop("max_notional", "mean_notional")
-    marks = markout_summary(fills, symbols, horizons)
+    return pl.concat([last, total])
+
+
+def _compose_summary(
+    base: pl.DataFrame,
+    perf: pl.DataFrame,
+    attributed: pl.DataFrame,
+    trading: pl.DataFrame,
+    risk: pl.DataFrame,
+    marks: pl.DataFrame,
+) -> pl.DataFrame:
+    parts = attributed.drop("pnl").rename({"inventory": "inventory_pnl"})
+    risk = risk.drop("max_notional", "mean_notional")
     out = base
     for frame in (
         trading.select("symbol", "fills", "volume"),
@@ -716,9 +736,8 @@ class Metrics:
     """Every metric table of one run (immutable); each frame has one row per symbol and TOTAL
     unless said otherwise. Money in USDT, spreads and markouts in bps."""
 
-    performance: (
-        pl.DataFrame
-    )  # return, annual_return, sharpe, sortino, max_drawdown(_bars/_days), calmar
+    summary: pl.DataFrame  # as `summarize`: the key figures of every table, one row each
+    performance: pl.DataFrame  # return, annual_return, sharpe, sortino, max_drawdown, calmar
     attribution: pl.DataFrame  # mmsim.attribution.COMPONENTS and pnl
     trading: pl.DataFrame  # see trading_stats
     fill_rates: pl.DataFrame  # per symbol, side, level
@@ -733,17 +752,29 @@ def compute_metrics(result: Result, *, horizons: Sequence[int] = HORIZONS) -> Me
     """All metric tables of a Result (pure: the result's frames in, new frames out)."""
     initial_cash = float(result.config["initial_cash"])
     interval_us = int(result.config["interval_us"])
+    equity, symbols, fills = result.equity, result.symbols, result.fills
+    perf = performance_table(equity, symbols, initial_cash, interval_us)
+    attributed = attribution(fills, symbols)
+    trading = trading_stats(equity, symbols, fills, result.rejections, result.posted)
+    risk = risk_stats(equity, symbols, result.events)
+    summary = _compose_summary(
+        _base_rows(equity, symbols, initial_cash),
+        perf,
+        attributed,
+        trading,
+        risk,
+        markout_summary(fills, symbols, horizons),
+    )
     return Metrics(
-        performance=performance_table(result.equity, result.symbols, initial_cash, interval_us),
-        attribution=attribution(result.fills, result.symbols),
-        trading=trading_stats(
-            result.equity, result.symbols, result.fills, result.rejections, result.posted
-        ),
-        fill_rates=fill_rates(result.fills, result.posted),
+        summary=summary,
+        performance=perf,
+        attribution=attributed,
+        trading=trading,
+        fill_rates=fill_rates(fills, result.posted),
         rejections=rejections_by_reason(result.rejections),
-        markouts=markouts(result.fills, result.symbols, horizons),
-        risk=risk_stats(result.equity, result.symbols, result.events),
-        events=risk_events(result.events, result.equity),
+        markouts=markouts(fills, symbols, horizons),
+        risk=risk,
+        events=risk_events(result.events, equity),
         horizons=tuple(int(h) for h in horizons),
     )
 

@@ -263,7 +263,7 @@ def render_report(
     title = title or f"mmsim report: {', '.join(config.get('symbols', []))}"
     ids = {name: f"chart-{k}" for k, name in enumerate(charts)}
     specs = {ids[name]: _spec(chart) for name, chart in charts.items()}
-    summary = summary_of(result, horizons=metrics.horizons)
+    summary = metrics.summary
     eq = result.equity
     halted = config.get("halted")
     start = float(config["initial_cash"])

@@ -39,10 +39,13 @@ def markets(draw, *, max_bars: int = 40, max_symbols: int = 3) -> tuple[pl.DataF
             close = price * math.exp(move)
             high = max(open_, close) * (1 + wicks[k])
             low = min(open_, close) * (1 - wicks[k])
-            rows.append((_START_US + k * 3_600_000_000, s, open_, high, low, close, volume[k], funding[k]))
+            rows.append(
+                (_START_US + k * 3_600_000_000, s, open_, high, low, close, volume[k], funding[k])
+            )
             price = close
     frame = pl.DataFrame(
-        rows, schema=["ts", "symbol", "open", "high", "low", "close", "volume", "funding_rate"],
+        rows,
+        schema=["ts", "symbol", "open", "high", "low", "close", "volume", "funding_rate"],
         orient="row",
     ).with_columns(pl.col("ts").cast(pl.Datetime("us")))
     if gaps:
@@ -83,8 +86,11 @@ def quoting(draw) -> mmsim.Strategy:
         # a small gamma and an inventory cap keep its skewed quotes positive on these wild
         # hourly bars (with gamma 0.01 and no cap its ask can fall below zero: a strategy error)
         return mmsim.avellaneda_stoikov(
-            gamma=0.0001, kappa=draw(st.sampled_from([0.1, 0.5, 2.0])), horizon="1d",
-            order_value=value, vol_window=draw(st.integers(2, 5)),
+            gamma=0.0001,
+            kappa=draw(st.sampled_from([0.1, 0.5, 2.0])),
+            horizon="1d",
+            order_value=value,
+            vol_window=draw(st.integers(2, 5)),
             max_inventory=draw(st.sampled_from([1.0, 5.0])),
         )
     offsets = draw(st.lists(st.floats(0.5, 400.0), min_size=1, max_size=3, unique=True))
@@ -126,6 +132,10 @@ def runs(draw, *, max_bars: int = 40, max_symbols: int = 3) -> mmsim.Result:
     symbols = sorted(bars["symbol"].unique().to_list())
     strategies = {s: draw(quoting()) for s in symbols}
     return mmsim.backtest(
-        bars, strategies, risk=draw(risks()), venue=draw(venues()),
-        initial_cash=draw(st.sampled_from([1_000.0, 20_000.0, 100_000.0])), allow_gaps=gaps,
+        bars,
+        strategies,
+        risk=draw(risks()),
+        venue=draw(venues()),
+        initial_cash=draw(st.sampled_from([1_000.0, 20_000.0, 100_000.0])),
+        allow_gaps=gaps,
     )

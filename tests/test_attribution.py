@@ -15,7 +15,9 @@ from mmsim.metrics import pnl_expr
 
 def _tolerance(result) -> float:
     """Float rounding bound: 1e-9 of everything that was added up (cash, traded notional)."""
-    volume = float((result.fills["price"] * result.fills["qty"]).sum()) if result.fills.height else 0.0
+    volume = (
+        float((result.fills["price"] * result.fills["qty"]).sum()) if result.fills.height else 0.0
+    )
     moved = float((result.symbols["position"].abs() * result.symbols["mark"]).sum())
     return 1e-9 * (float(result.config["initial_cash"]) + volume + moved)
 
@@ -27,12 +29,14 @@ def test_components_sum_to_the_equity_change_every_bar(result):
     summed over symbols, equal that bar's change in mark-to-market equity."""
     tol = _tolerance(result)
     per_bar = attribution_bars(result.fills, result.symbols)
-    assert per_bar.select(
-        (pl.sum_horizontal(*COMPONENTS) - pl.col("pnl")).abs().max()
-    ).item() <= tol
+    assert (
+        per_bar.select((pl.sum_horizontal(*COMPONENTS) - pl.col("pnl")).abs().max()).item() <= tol
+    )
     by_ts = per_bar.group_by("ts", maintain_order=True).agg(pl.col("pnl").sum())
-    change = result.equity["equity"].diff().fill_null(
-        result.equity["equity"][0] - result.config["initial_cash"]
+    change = (
+        result.equity["equity"]
+        .diff()
+        .fill_null(result.equity["equity"][0] - result.config["initial_cash"])
     )
     assert by_ts["ts"].to_list() == result.equity["ts"].to_list()
     assert (by_ts["pnl"] - change).abs().max() <= tol
@@ -54,7 +58,11 @@ def test_components_sum_to_the_equity_change_every_bar(result):
 @given(runs())
 def test_fee_components_match_the_fills_and_the_ledger(result):
     """Maker fees, rebates and taker fees add up to minus the fees the ledger charged."""
-    totals = attribution(result.fills, result.symbols).filter(pl.col("symbol") == "TOTAL").row(0, named=True)
+    totals = (
+        attribution(result.fills, result.symbols)
+        .filter(pl.col("symbol") == "TOTAL")
+        .row(0, named=True)
+    )
     fees = totals["maker_fees"] + totals["rebates"] + totals["taker_fees"]
     assert abs(fees + float(result.equity["fees"][-1])) <= _tolerance(result)
     assert totals["maker_fees"] <= 0 <= totals["rebates"]
@@ -64,15 +72,31 @@ def test_fee_components_match_the_fills_and_the_ledger(result):
 
 def _frames():
     t = [dt.datetime(2024, 1, 1, h) for h in range(3)]
-    symbols = pl.DataFrame({
-        "ts": t, "symbol": ["X"] * 3, "position": [0.0, 1.0, 1.0], "mark": [100.0, 102.0, 101.0],
-        "realized": [0.0] * 3, "unrealized": [0.0, 3.0, 2.0], "fees": [0.0, 0.05, 0.05],
-        "funding": [0.0, 0.0, -0.5],
-    })
-    fills = pl.DataFrame({
-        "ts": [t[1]], "symbol": ["X"], "side": [1], "price": [99.0], "qty": [1.0], "fee": [0.05],
-        "liquidity": ["maker"], "reason": ["quote"], "level": [0],
-    }).with_columns(pl.col("side").cast(pl.Int8))
+    symbols = pl.DataFrame(
+        {
+            "ts": t,
+            "symbol": ["X"] * 3,
+            "position": [0.0, 1.0, 1.0],
+            "mark": [100.0, 102.0, 101.0],
+            "realized": [0.0] * 3,
+            "unrealized": [0.0, 3.0, 2.0],
+            "fees": [0.0, 0.05, 0.05],
+            "funding": [0.0, 0.0, -0.5],
+        }
+    )
+    fills = pl.DataFrame(
+        {
+            "ts": [t[1]],
+            "symbol": ["X"],
+            "side": [1],
+            "price": [99.0],
+            "qty": [1.0],
+            "fee": [0.05],
+            "liquidity": ["maker"],
+            "reason": ["quote"],
+            "level": [0],
+        }
+    ).with_columns(pl.col("side").cast(pl.Int8))
     return fills, symbols
 
 

@@ -20,8 +20,10 @@ def result():
     bars = mmsim.synthetic_bars(("BTCUSDT", "ETHUSDT"), days=1, interval="1m", seed=5)
     return mmsim.backtest(
         bars,
-        {"BTCUSDT": mmsim.fixed_spread(half_spread_bps=3, order_value=5_000.0),
-         "ETHUSDT": mmsim.fixed_spread(half_spread_bps=6, order_value=5_000.0)},
+        {
+            "BTCUSDT": mmsim.fixed_spread(half_spread_bps=3, order_value=5_000.0),
+            "ETHUSDT": mmsim.fixed_spread(half_spread_bps=6, order_value=5_000.0),
+        },
         risk=mmsim.basic_risk(max_leverage=2.0, emergency_drawdown=0.002),
         venue=mmsim.Venue(maker_fee=0.0002, taker_fee=0.0005),
     )
@@ -90,8 +92,16 @@ def test_report_charts_cover_the_issue_list_and_compile(result):
 
     charts = report_charts(result)
     assert list(charts) == [
-        "price_BTCUSDT", "price_ETHUSDT", "equity", "drawdown", "attribution", "inventory",
-        "leverage", "margin_ratio", "markouts", "fill_rates",
+        "price_BTCUSDT",
+        "price_ETHUSDT",
+        "equity",
+        "drawdown",
+        "attribution",
+        "inventory",
+        "leverage",
+        "margin_ratio",
+        "markouts",
+        "fill_rates",
     ]
     for name, chart in charts.items():
         vega = vl_convert.vegalite_to_vega(chart.to_dict())  # raises on an invalid spec
@@ -108,8 +118,13 @@ def test_non_finite_values_become_nulls_not_invalid_json(result):
     import json
 
     broken = mmsim.Result(
-        result.fills, result.equity.with_columns(pl.lit(float("inf")).alias("leverage")),
-        result.symbols, result.rejections, result.events, result.summary, result.config,
+        result.fills,
+        result.equity.with_columns(pl.lit(float("inf")).alias("leverage")),
+        result.symbols,
+        result.rejections,
+        result.events,
+        result.summary,
+        result.config,
         posted=result.posted,
     )
     text = json.dumps(report_charts(broken)["leverage"].to_dict(), allow_nan=False)

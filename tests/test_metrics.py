@@ -38,7 +38,7 @@ equities = st.lists(st.floats(1.0, 1e6), min_size=1, max_size=60)
 
 @given(equities, st.floats(1.0, 1e6))
 def test_sharpe_and_sortino_match_a_numpy_reference(values, cash):
-    """Sharpe = mean/std and Sortino = mean/sqrt(mean(min(r,0)^2)) of returns from the initial cash."""
+    """Sharpe = mean/std and Sortino = mean/sqrt(mean(min(r,0)^2)) of returns from initial cash."""
     path = np.array([cash, *values])
     r = path[1:] / path[:-1] - 1
     series = pl.Series(values)
@@ -101,8 +101,10 @@ def test_round_trips_count_returns_to_flat_and_flips(trades):
     """A fill that closes or flips a position completes one round trip."""
     sides = [s for s, _ in trades]
     qtys = [q for _, q in trades]
-    fills = pl.DataFrame({"symbol": ["X"] * len(trades), "side": sides, "qty": qtys},
-                         schema={"symbol": pl.String, "side": pl.Int8, "qty": pl.Float64})
+    fills = pl.DataFrame(
+        {"symbol": ["X"] * len(trades), "side": sides, "qty": qtys},
+        schema={"symbol": pl.String, "side": pl.Int8, "qty": pl.Float64},
+    )
     got = fills.select(round_trips_expr().sum()).item() if trades else 0
     assert got == _round_trips_reference(sides, qtys)
 
@@ -145,20 +147,33 @@ def test_fill_rates_count_every_posted_order_that_met_a_bar(result):
 
 
 def test_time_at_cap_counts_bars_quoting_only_the_reducing_side():
-    frame = pl.DataFrame({
-        "position": [0.0, 1.0, 1.0, -1.0, -1.0, 1.0],
-        "bid": [1.0, None, 1.0, 1.0, None, None],
-        "ask": [2.0, 2.0, 2.0, None, 2.0, None],
-    })
-    assert frame.select(at_cap_expr()).to_series().to_list() == [False, True, False, True, False, False]
+    frame = pl.DataFrame(
+        {
+            "position": [0.0, 1.0, 1.0, -1.0, -1.0, 1.0],
+            "bid": [1.0, None, 1.0, 1.0, None, None],
+            "ask": [2.0, 2.0, 2.0, None, 2.0, None],
+        }
+    )
+    assert frame.select(at_cap_expr()).to_series().to_list() == [
+        False,
+        True,
+        False,
+        True,
+        False,
+        False,
+    ]
 
 
 def _exit_run():
     bars = mmsim.synthetic_bars(("BTCUSDT",), days=1, interval="1m", seed=3)
     return mmsim.backtest(
-        bars, mmsim.fixed_spread(half_spread_bps=2, order_value=40_000.0),
-        risk=mmsim.basic_risk(max_leverage=None, emergency_drawdown=0.001, stop_equity_fraction=0.99),
-        venue=mmsim.Venue(maker_fee=-0.0001, taker_fee=0.0005), initial_cash=100_000.0,
+        bars,
+        mmsim.fixed_spread(half_spread_bps=2, order_value=40_000.0),
+        risk=mmsim.basic_risk(
+            max_leverage=None, emergency_drawdown=0.001, stop_equity_fraction=0.99
+        ),
+        venue=mmsim.Venue(maker_fee=-0.0001, taker_fee=0.0005),
+        initial_cash=100_000.0,
     )
 
 
@@ -180,19 +195,56 @@ def test_risk_events_list_exits_and_stops_with_their_bars():
 
 def test_summary_keeps_its_first_columns_and_adds_the_rest():
     result = _exit_run()
-    first = ["symbol", "pnl", "realized", "unrealized", "fees", "funding", "fills", "volume",
-             "final_position", "max_drawdown", "sharpe"]
+    first = [
+        "symbol",
+        "pnl",
+        "realized",
+        "unrealized",
+        "fees",
+        "funding",
+        "fills",
+        "volume",
+        "final_position",
+        "max_drawdown",
+        "sharpe",
+    ]
     assert result.summary.columns[: len(first)] == first
-    for column in ("sortino", "calmar", "spread_capture", "inventory_pnl", "maker_fees", "rebates",
-                   "taker_fees", "turnover", "fill_rate", "round_trips", "quoted_spread_bps",
-                   "captured_spread_bps", "markout_1_bps", "markout_60_bps", "time_at_cap",
-                   "max_leverage", "max_margin_ratio", "emergency_exits"):
+    for column in (
+        "sortino",
+        "calmar",
+        "spread_capture",
+        "inventory_pnl",
+        "maker_fees",
+        "rebates",
+        "taker_fees",
+        "turnover",
+        "fill_rate",
+        "round_trips",
+        "quoted_spread_bps",
+        "captured_spread_bps",
+        "markout_1_bps",
+        "markout_60_bps",
+        "time_at_cap",
+        "max_leverage",
+        "max_margin_ratio",
+        "emergency_exits",
+    ):
         assert column in result.summary.columns, column
     total = result.summary.filter(pl.col("symbol") == "TOTAL").row(0, named=True)
     assert total["pnl"] == pytest.approx(result.final_equity - 100_000.0, abs=1e-6)
-    assert total["volume"] == pytest.approx(float((result.fills["price"] * result.fills["qty"]).sum()))
-    again = summarize(result.equity, result.symbols, result.fills, 100_000.0, MINUTE,
-                      rejections=result.rejections, events=result.events, posted=result.posted)
+    assert total["volume"] == pytest.approx(
+        float((result.fills["price"] * result.fills["qty"]).sum())
+    )
+    again = summarize(
+        result.equity,
+        result.symbols,
+        result.fills,
+        100_000.0,
+        MINUTE,
+        rejections=result.rejections,
+        events=result.events,
+        posted=result.posted,
+    )
     assert again.equals(result.summary)
 
 
@@ -207,17 +259,23 @@ def test_quoted_spread_of_a_fixed_spread_is_twice_its_half_spread():
 
 def test_compare_gives_one_row_per_strategy_set():
     bars = mmsim.synthetic_bars(("BTCUSDT", "ETHUSDT"), days=0.5, interval="1m", seed=2)
-    results = mmsim.run_backtests(bars, {
-        "narrow": {"strategies": mmsim.fixed_spread(half_spread_bps=3)},
-        "wide": {"strategies": mmsim.fixed_spread(half_spread_bps=30)},
-    })
+    results = mmsim.run_backtests(
+        bars,
+        {
+            "narrow": {"strategies": mmsim.fixed_spread(half_spread_bps=3)},
+            "wide": {"strategies": mmsim.fixed_spread(half_spread_bps=30)},
+        },
+    )
     table = compare(results)
     assert table["name"].to_list() == ["narrow", "wide"]
     for name, r in results.items():
         row = table.filter(pl.col("name") == name).row(0, named=True)
         assert row["pnl"] == pytest.approx(r.final_equity - 100_000.0, abs=1e-6)
         assert row["fills"] == r.fills.height
-    assert table.filter(pl.col("name") == "narrow")["fills"][0] > table.filter(pl.col("name") == "wide")["fills"][0]
+    assert (
+        table.filter(pl.col("name") == "narrow")["fills"][0]
+        > table.filter(pl.col("name") == "wide")["fills"][0]
+    )
     with pytest.raises(ValueError, match="at least one"):
         compare({})
 
@@ -233,9 +291,19 @@ def test_the_readme_metrics_table_has_one_line_per_definition():
 
 def test_bars_with_no_timestamp_match_are_not_silently_dropped():
     t = dt.datetime(2024, 1, 1)
-    symbols = pl.DataFrame({"ts": [t], "symbol": ["X"], "mark": [1.0], "position": [0.0],
-                            "funding": [0.0]})
-    fills = pl.DataFrame({"ts": [t + dt.timedelta(minutes=5)], "symbol": ["X"], "side": [1],
-                          "price": [1.0], "qty": [1.0], "fee": [0.0], "liquidity": ["maker"]})
+    symbols = pl.DataFrame(
+        {"ts": [t], "symbol": ["X"], "mark": [1.0], "position": [0.0], "funding": [0.0]}
+    )
+    fills = pl.DataFrame(
+        {
+            "ts": [t + dt.timedelta(minutes=5)],
+            "symbol": ["X"],
+            "side": [1],
+            "price": [1.0],
+            "qty": [1.0],
+            "fee": [0.0],
+            "liquidity": ["maker"],
+        }
+    )
     with pytest.raises(ValueError, match="no bar"):
         mmsim.attribution_bars(fills, symbols)

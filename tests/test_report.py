@@ -22,7 +22,8 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 def result():
     bars = mmsim.synthetic_bars(("BTCUSDT", "ETHUSDT"), days=0.5, interval="1m", seed=11)
     return mmsim.backtest(
-        bars, mmsim.fixed_spread(half_spread_bps=4, order_value=3_000.0),
+        bars,
+        mmsim.fixed_spread(half_spread_bps=4, order_value=3_000.0),
         risk=mmsim.basic_risk(max_leverage=2.0, emergency_drawdown=0.003),
         venue=mmsim.Venue(maker_fee=-0.00005, taker_fee=0.0004),
     )
@@ -40,8 +41,16 @@ def test_the_report_is_self_contained(result):
 def test_the_report_shows_tables_config_provenance_and_version(result):
     page = render_report(result, title="Test run")
     assert "<title>Test run</title>" in page
-    for heading in ("Summary", "PnL attribution", "Performance", "Trading", "Rejected quotes",
-                    "Risk", "Configuration (resolved)", "Data and provenance"):
+    for heading in (
+        "Summary",
+        "PnL attribution",
+        "Performance",
+        "Trading",
+        "Rejected quotes",
+        "Risk",
+        "Configuration (resolved)",
+        "Data and provenance",
+    ):
         assert heading in page, heading
     assert f"mmsim version</td><td>{mmsim.__version__}" in page
     assert json.dumps(result.config["venue"]["maker_fee"]) in page
@@ -52,8 +61,15 @@ def test_the_report_shows_tables_config_provenance_and_version(result):
 def test_save_writes_report_and_pngs_and_loads_back(result, tmp_path):
     out = result.save(tmp_path / "run")
     names = {p.name for p in out.iterdir()}
-    assert {"report.html", "summary.json", "config.json", "fills.parquet", "equity.parquet",
-            "posted.parquet", "charts"} <= names
+    assert {
+        "report.html",
+        "summary.json",
+        "config.json",
+        "fills.parquet",
+        "equity.parquet",
+        "posted.parquet",
+        "charts",
+    } <= names
     pngs = sorted(p.name for p in (out / "charts").iterdir())
     assert pngs == sorted(f"{n}.png" for n in mmsim.report_charts(result))
     for p in (out / "charts").iterdir():
@@ -95,9 +111,14 @@ def test_comparison_page_lists_every_run(result):
 
 
 def _cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "mmsim.cli", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=300,
-                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "COLUMNS": "120"})
+    return subprocess.run(
+        [sys.executable, "-m", "mmsim.cli", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "COLUMNS": "120"},
+    )
 
 
 def test_cli_report_and_compare(result, tmp_path):

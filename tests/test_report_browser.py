@@ -34,13 +34,25 @@ def dump_dom(browser: str, page: Path, profile: Path) -> str:
     """The page's DOM after its scripts ran (virtual time lets the async rendering finish)."""
     done = subprocess.run(
         [
-            browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--no-first-run", f"--user-data-dir={profile}",
-            "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",  # no network at all
-            "--virtual-time-budget=60000", "--dump-dom", page.as_uri(),
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            "--proxy-server=127.0.0.1:9",
+            "--proxy-bypass-list=<-loopback>",  # no network at all
+            "--virtual-time-budget=60000",
+            "--dump-dom",
+            page.as_uri(),
         ],
-        capture_output=True, text=True, timeout=180,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
@@ -92,9 +104,12 @@ def report(tmp_path_factory):
     bars = mmsim.synthetic_bars(("BTCUSDT", "ETHUSDT"), days=1, interval="1m", seed=4)
     result = mmsim.backtest(
         bars,
-        {"BTCUSDT": mmsim.avellaneda_stoikov(gamma=0.0005, kappa=0.5, order_value=2_000.0,
-                                             max_inventory=5),
-         "ETHUSDT": mmsim.fixed_spread(half_spread_bps=5, order_value=2_000.0)},
+        {
+            "BTCUSDT": mmsim.avellaneda_stoikov(
+                gamma=0.0005, kappa=0.5, order_value=2_000.0, max_inventory=5
+            ),
+            "ETHUSDT": mmsim.fixed_spread(half_spread_bps=5, order_value=2_000.0),
+        },
         risk=mmsim.basic_risk(max_leverage=3.0, emergency_drawdown=0.004),
         venue=mmsim.Venue(maker_fee=0.0002, taker_fee=0.0005),
     )

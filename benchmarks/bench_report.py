@@ -1,0 +1,85 @@
+"""How long metrics, charts, the HTML report and the PNG charts take: a year of 1-minute bars
+for 2 symbols against a small run, both real backtests of the default setup.
+
+    python benchmarks/bench_report.py            # 365 days vs 3 days (the year's backtest ~1-2 min)
+    python benchmarks/bench_report.py --days 30  # a shorter long run
+
+Prints seconds per stage for each run, the ratio long/small, and the report's size. The charts
+aggregate long runs to at most MAX_POINTS points per series, so their cost should grow far less
+than the number of bars.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import mmsim  # noqa: E402
+from mmsim.charts import report_charts  # noqa: E402
+from mmsim.cli import default_setup  # noqa: E402
+from mmsim.metrics import compute_metrics, summary_of  # noqa: E402
+from mmsim.report import render_report, save_pngs, vega_bundle  # noqa: E402
+
+
+def _run(days: float) -> tuple[mmsim.Result, float]:
+    setup = default_setup(days=days)
+    bars = setup.pop("bars")
+    started = time.perf_counter()
+    result = mmsim.backtest(bars, **setup)
+    return result, time.perf_counter() - started
+
+
+def _stages(result: mmsim.Result, folder: Path) -> dict[str, float]:
+    out: dict[str, float] = {}
+
+    def timed(name, fn):
+        started = time.perf_counter()
+        value = fn()
+        out[name] = time.perf_counter() - started
+        return value
+
+    timed("summary", lambda: summary_of(result))
+    metrics = timed("metrics", lambda: compute_metrics(result))
+    charts = timed("charts (Altair objects)", lambda: report_charts(result, metrics))
+    timed("chart specs (to_dict)", lambda: [c.to_dict() for c in charts.values()])
+    page = timed("report HTML", lambda: render_report(result, metrics=metrics, charts=charts))
+    (folder / "report.html").write_text(page)
+    timed("PNG charts (vl-convert)", lambda: save_pngs(charts, folder / "charts"))
+    out["report size (MB)"] = len(page.encode()) / 1e6
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=float, default=365.0, help="the long run (default 365)")
+    parser.add_argument("--small-days", type=float, default=3.0, help="the small run (default 3)")
+    args = parser.parse_args()
+    vega_bundle()  # load the inline JavaScript once, outside the timings
+    runs = {}
+    for label, days in (("small", args.small_days), ("long", args.days)):
+        result, seconds = _run(days)
+        print(
+            f"{label}: {days:g} days, {result.symbols.height:,} symbol-bars, "
+            f"{result.fills.height:,} fills; backtest {seconds:.1f} s",
+            flush=True,
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            runs[label] = _stages(result, Path(tmp))
+        del result
+    small, long = runs["small"], runs["long"]
+    print(f"\n{'stage':28s} {'small (s)':>10s} {'long (s)':>10s} {'long/small':>11s}")
+    for stage in small:
+        a, b = small[stage], long[stage]
+        print(f"{stage:28s} {a:10.3f} {b:10.3f} {b / a if a else float('nan'):10.1f}x")
+    total_small = sum(v for k, v in small.items() if "size" not in k)
+    total_long = sum(v for k, v in long.items() if "size" not in k)
+    print(f"{'total':28s} {total_small:10.3f} {total_long:10.3f} {total_long / total_small:10.1f}x")
+
+
+if __name__ == "__main__":
+    main()
