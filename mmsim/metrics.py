@@ -223,12 +223,10 @@ def performance_table(
     equity: pl.DataFrame, symbols: pl.DataFrame, initial_cash: float, interval_us: int
 ) -> pl.DataFrame:
     """`performance` per symbol (on initial cash + its PnL) and for the account (TOTAL)."""
-    curves = symbols.group_by("symbol", maintain_order=True).agg(
-        (pnl_expr() + initial_cash).alias("curve")
-    )
+    curves = symbols.select("symbol", (pnl_expr() + initial_cash).alias("curve"))
     rows = [
-        {"symbol": s, **performance(pl.Series("e", c, dtype=pl.Float64), initial_cash, interval_us)}
-        for s, c in curves.iter_rows()
+        {"symbol": part["symbol"][0], **performance(part["curve"], initial_cash, interval_us)}
+        for part in curves.partition_by("symbol", maintain_order=True)
     ]
     rows.append({"symbol": TOTAL, **performance(equity["equity"], initial_cash, interval_us)})
     return pl.DataFrame(rows, schema=_PERFORMANCE_SCHEMA)
