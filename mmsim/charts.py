@@ -451,8 +451,20 @@ def attribution_chart(result: Result, *, max_points: int = MAX_POINTS) -> alt.Ch
     )
 
 
+def _nothing_to_show(title: str, note: str, width: int) -> alt.Chart:
+    """A chart that says why it is empty (an empty plot would have no size at all)."""
+    return (
+        alt.Chart({"values": [{"note": note}]})
+        .mark_text(fontSize=14, color="#666666")
+        .encode(text="note:N")
+        .properties(width=width, height=HEIGHT // 2, title=_title(title))
+    )
+
+
 def markout_chart(frame: pl.DataFrame) -> alt.Chart:
     """Markout curves: mean markout (bps) against horizon (bars), per symbol and side."""
+    if frame.height == 0:
+        return _nothing_to_show("Markouts of maker fills", "no maker fills", WIDTH // 2)
     data = frame.with_columns(
         pl.when(pl.col("side") > 0).then(pl.lit("buy")).otherwise(pl.lit("sell")).alias("side")
     )
@@ -486,6 +498,8 @@ def markout_chart(frame: pl.DataFrame) -> alt.Chart:
 
 def fill_rate_chart(frame: pl.DataFrame) -> alt.Chart:
     """Fill rate (maker fills / orders posted) per symbol, side and level."""
+    if frame.height == 0:
+        return _nothing_to_show("Fill rate per side and level", "no orders posted", WIDTH // 2 - 60)
     data = frame.with_columns(
         (
             pl.when(pl.col("side") > 0).then(pl.lit("bid")).otherwise(pl.lit("ask"))

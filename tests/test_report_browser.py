@@ -137,3 +137,16 @@ def test_the_check_catches_a_broken_chart_and_a_script_error(browser, report, tm
     expected, rendered, charts = _check(dump_dom(browser, bad, tmp_path / "profile"))
     assert rendered == expected - 1
     assert "chart-0" in charts.errors and "boom" in charts.errors
+
+
+def test_a_run_that_never_traded_still_renders_every_chart(browser, tmp_path):
+    from mmsim.orders import NO_QUOTES
+
+    bars = mmsim.synthetic_bars(("BTCUSDT",), days=0.01, interval="1m", seed=1)
+    result = mmsim.backtest(bars, mmsim.stateless("silent", lambda inputs: NO_QUOTES))
+    assert result.fills.height == 0
+    page = result.report(tmp_path / "silent.html")
+    expected, rendered, charts = _check(dump_dom(browser, page, tmp_path / "profile"))
+    assert charts.errors.strip() == ""
+    assert rendered == expected == len(charts.svgs) == 9
+    assert all(n >= 1 for n in charts.svgs.values()), charts.svgs
