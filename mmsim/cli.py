@@ -113,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _report(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from mmsim.console import print_metrics
     from mmsim.report import write_report
 
     console = Console()
@@ -122,6 +123,7 @@ def _report(args: argparse.Namespace) -> int:
     with console.status("writing the report"):
         path = write_report(result, out, png_dir=png_dir)
     print_summary(result, console)
+    print_metrics(result.metrics(), console)
     console.print(f"report: {path}" + (f"; PNG charts in {png_dir}/" if png_dir else ""))
     return 0
 

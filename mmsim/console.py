@@ -43,4 +43,24 @@ def print_comparison(table: pl.DataFrame, console=None, *, title: str = "mmsim c
     console.print(out)
 
 
-__all__ = ["format_value", "print_comparison"]
+def print_table(frame: pl.DataFrame, console=None, *, title: str | None = None) -> None:
+    """Any metrics frame as a rich table (first column left-aligned, figures right-aligned)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    out = Table(title=title)
+    for k, column in enumerate(frame.columns):
+        out.add_column(column, justify="left" if k == 0 else "right")
+    for row in frame.iter_rows():
+        out.add_row(*(format_value(c, v) for c, v in zip(frame.columns, row, strict=True)))
+    console.print(out)
+
+
+def print_metrics(metrics, console=None) -> None:
+    """The report's key tables in the terminal: performance and PnL attribution."""
+    print_table(metrics.performance.drop("max_drawdown_bars"), console, title="Performance")
+    print_table(metrics.attribution, console, title="PnL attribution (USDT)")
+
+
+__all__ = ["format_value", "print_comparison", "print_metrics", "print_table"]
