@@ -4,7 +4,9 @@ for 2 symbols against a small run, both real backtests of the default setup.
     python benchmarks/bench_report.py            # 365 days vs 3 days (the year's backtest ~1-2 min)
     python benchmarks/bench_report.py --days 30  # a shorter long run
 
-Prints seconds per stage for each run, the ratio long/small, and the report's size. The charts
+Prints seconds per stage for each run, the ratio long/small, and the report's size; with
+chromium installed, also how long headless chromium takes to open the report and draw every
+chart (against a blank page, the browser's start-up). The charts
 aggregate long runs to at most MAX_POINTS points per series, so their cost should grow far less
 than the number of bars.
 """
@@ -12,6 +14,9 @@ than the number of bars.
 from __future__ import annotations
 
 import argparse
+import re
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -50,8 +55,40 @@ def _stages(result: mmsim.Result, folder: Path) -> dict[str, float]:
     page = timed("report HTML", lambda: render_report(result, metrics=metrics, charts=charts))
     (folder / "report.html").write_text(page)
     timed("PNG charts (vl-convert)", lambda: save_pngs(charts, folder / "charts"))
+    if CHROMIUM:
+        dom = timed("chromium: open + render", lambda: _render(folder / "report.html", folder))
+        drawn = re.search(r'data-charts-rendered="(\d+)"', dom)
+        if not drawn or int(drawn.group(1)) != len(charts):
+            raise RuntimeError(
+                f"chromium rendered {drawn and drawn.group(1)} of {len(charts)} charts"
+            )
     out["report size (MB)"] = len(page.encode()) / 1e6
     return out
+
+
+CHROMIUM = shutil.which("chromium")
+
+
+def _render(page: Path, folder: Path) -> str:
+    """The DOM after headless chromium opened the page and ran its scripts (network off)."""
+    return subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            f"--user-data-dir={folder / 'profile'}",
+            "--proxy-server=127.0.0.1:9",
+            "--virtual-time-budget=120000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    ).stdout
 
 
 def main() -> None:
@@ -60,6 +97,16 @@ def main() -> None:
     parser.add_argument("--small-days", type=float, default=3.0, help="the small run (default 3)")
     args = parser.parse_args()
     vega_bundle()  # load the inline JavaScript once, outside the timings
+    if CHROMIUM:
+        with tempfile.TemporaryDirectory() as tmp:
+            blank = Path(tmp) / "blank.html"
+            blank.write_text("<!DOCTYPE html><title>blank</title>")
+            started = time.perf_counter()
+            _render(blank, Path(tmp))
+            print(
+                f"chromium on a blank page (start-up baseline): "
+                f"{time.perf_counter() - started:.2f} s"
+            )
     runs = {}
     for label, days in (("small", args.small_days), ("long", args.days)):
         result, seconds = _run(days)
