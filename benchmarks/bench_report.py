@@ -97,6 +97,8 @@ def main() -> None:
     parser.add_argument("--small-days", type=float, default=3.0, help="the small run (default 3)")
     args = parser.parse_args()
     vega_bundle()  # load the inline JavaScript once, outside the timings
+    with tempfile.TemporaryDirectory() as tmp:  # first calls load Altair's schema, vl-convert's
+        _stages(_run(0.5)[0], Path(tmp))  # engine and fonts: warm them up outside the timings
     if CHROMIUM:
         with tempfile.TemporaryDirectory() as tmp:
             blank = Path(tmp) / "blank.html"

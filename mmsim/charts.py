@@ -472,7 +472,7 @@ def markout_chart(frame: pl.DataFrame) -> alt.Chart:
         alt.Chart(_data(data))
         .mark_line(point=True)
         .encode(
-            alt.X("horizon:O", title="bars after the fill"),
+            alt.X("horizon:O", title="bars after the fill", axis=alt.Axis(labelAngle=0)),
             alt.Y("markout_bps:Q", title="mean markout (bps)"),
             alt.Color("symbol:N", title=None),
             alt.StrokeDash("side:N", title="side"),
@@ -511,7 +511,7 @@ def fill_rate_chart(frame: pl.DataFrame) -> alt.Chart:
         alt.Chart(_data(data))
         .mark_bar()
         .encode(
-            alt.X("quote:N", title=None),
+            alt.X("quote:N", title=None, axis=alt.Axis(labelAngle=0)),
             alt.Y("fill_rate:Q", title="fill rate", axis=alt.Axis(format="%")),
             alt.Color("symbol:N", title=None),
             alt.XOffset("symbol:N"),
