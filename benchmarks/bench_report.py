@@ -1,5 +1,6 @@
 """How long metrics, charts, the HTML report and the PNG charts take: a year of 1-minute bars
-for 2 symbols against a small run, both real backtests of the default setup.
+for 2 symbols against a small run, both real backtests of the default setup (with leverage caps
+but no emergency exit, so the long run quotes and fills all year).
 
     python benchmarks/bench_report.py            # 365 days vs 3 days (the year's backtest ~1-2 min)
     python benchmarks/bench_report.py --days 30  # a shorter long run
@@ -33,6 +34,10 @@ from mmsim.report import render_report, save_pngs, vega_bundle  # noqa: E402
 
 def _run(days: float) -> tuple[mmsim.Result, float]:
     setup = default_setup(days=days)
+    # no emergency exit or early stop: the run keeps quoting (and filling) all year long
+    setup["risk"] = mmsim.basic_risk(
+        max_leverage=3.0, max_symbol_leverage=2.0, min_order_value=10.0
+    )
     bars = setup.pop("bars")
     started = time.perf_counter()
     result = mmsim.backtest(bars, **setup)
