@@ -6,6 +6,7 @@ strategy and risk functions over frozen attrs values, folded over a Polars frame
 
 from mmsim import paper
 from mmsim.account import Account, Position, trade
+from mmsim.attribution import attribution, attribution_bars, cumulative_attribution
 from mmsim.backtest import backtest, run_backtests
 from mmsim.bars import Bar, BarsError, Step, validate_bars
 from mmsim.calibration import calibrate, estimate_sigma, fit_intensity, intensity_features
@@ -28,6 +29,8 @@ from mmsim.engine import EngineState, account_bar, initial_state, make_step
 from mmsim.features import Feature, volatility
 from mmsim.intensity import IntensityParams, add_uniform_draws, intensity_matching
 from mmsim.matching import match_bar
+from mmsim.metrics import Metrics, compute_metrics, summarize
+from mmsim.metrics import compare as compare_results
 from mmsim.orders import BUY, SELL, Fill, MarketOrder, Order, Quotes, Rejection
 from mmsim.result import Result, load_result
 from mmsim.risk import (
@@ -67,6 +70,23 @@ from mmsim.venue import SymbolSpec, Venue
 
 __version__ = "0.1.0"
 
+# charts and reports import Altair (about half a second): loaded on first use only
+_LAZY = {
+    "report_charts": "mmsim.charts",
+    "comparison_chart": "mmsim.charts",
+    "render_report": "mmsim.report",
+    "write_report": "mmsim.report",
+    "write_comparison": "mmsim.report",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mmsim' has no attribute {name!r}")
+
 __all__ = [
     "BUY",
     "SELL",
@@ -83,6 +103,7 @@ __all__ = [
     "Fill",
     "IntensityParams",
     "MarketOrder",
+    "Metrics",
     "Order",
     "Position",
     "Quotes",
@@ -102,12 +123,18 @@ __all__ = [
     "account_bar",
     "add_uniform_draws",
     "align_bars",
+    "attribution",
+    "attribution_bars",
     "avellaneda_stoikov",
     "backtest",
     "basic_risk",
     "calibrate",
     "chain",
     "compare",
+    "compare_results",
+    "comparison_chart",
+    "compute_metrics",
+    "cumulative_attribution",
     "describe_bars",
     "early_stop",
     "emergency_exit",
@@ -139,14 +166,19 @@ __all__ = [
     "read_bars",
     "read_binance_klines",
     "register_strategy",
+    "render_report",
+    "report_charts",
     "resample_bars",
     "reservation_price",
     "run_backtests",
     "run_config",
     "stateless",
+    "summarize",
     "synthetic_bars",
     "tokyo",
     "trade",
     "validate_bars",
     "volatility",
+    "write_comparison",
+    "write_report",
 ]

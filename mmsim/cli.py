@@ -224,7 +224,66 @@ def build_parser() -> argparse.ArgumentParser:
     from mmsim.data.cli import add_data_commands
 
     add_data_commands(sub)
+    _add_report_commands(sub)
     return parser
+
+
+def _report(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from mmsim.console import print_metrics
+    from mmsim.report import write_report
+
+    console = Console()
+    result = mmsim.load_result(args.results)
+    out = args.out or Path(args.results) / "report.html"
+    png_dir = None if args.no_png else (args.png_dir or Path(out).parent / "charts")
+    with console.status("writing the report"):
+        path = write_report(result, out, png_dir=png_dir)
+    print_summary(result, console)
+    print_metrics(result.metrics(), console)
+    console.print(f"report: {path}" + (f"; PNG charts in {png_dir}/" if png_dir else ""))
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from mmsim.console import print_comparison
+    from mmsim.metrics import compare
+    from mmsim.report import write_comparison
+
+    console = Console()
+    results: dict[str, mmsim.Result] = {}
+    for folder in args.results:
+        name = Path(folder).resolve().name
+        while name in results:  # two folders with the same name: keep both
+            name += "'"
+        results[name] = mmsim.load_result(folder)
+    print_comparison(compare(results), console)
+    out = Path(args.out)
+    png = None if args.no_png else out.with_suffix(".png")
+    with console.status("writing the comparison"):
+        write_comparison(results, out, png=png)
+    console.print(f"comparison: {out}" + (f"; chart {png}" if png else ""))
+    return 0
+
+
+def _add_report_commands(sub) -> None:
+    report = sub.add_parser("report", help="write report.html and PNG charts for a results folder")
+    report.add_argument("results", type=Path, help="a results folder written by `mmsim run`")
+    report.add_argument("--out", type=Path, help="HTML file (default RESULTS/report.html)")
+    report.add_argument("--png-dir", type=Path, help="PNG folder (default: charts/ beside --out)")
+    report.add_argument("--no-png", action="store_true", help="skip the PNG charts")
+    report.set_defaults(func=_report)
+    comp = sub.add_parser("compare", help="print and chart several results folders side by side")
+    comp.add_argument("results", type=Path, nargs="+", help="results folders of `mmsim run`")
+    comp.add_argument(
+        "--out", type=Path, default=Path("mmsim-results/compare.html"),
+        help="comparison HTML (default mmsim-results/compare.html; its PNG chart beside it)",
+    )
+    comp.add_argument("--no-png", action="store_true", help="skip the PNG chart")
+    comp.set_defaults(func=_compare)
 
 
 def main(argv: list[str] | None = None) -> int:
