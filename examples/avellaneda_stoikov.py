@@ -56,7 +56,7 @@ def main() -> None:
         venue=mmsim.Venue(maker_fee=0.0002, taker_fee=0.0005),
         initial_cash=100_000.0,
     )
-    out = comparison.save(args.out, overwrite=True)
+    out = comparison.save(args.out, overwrite=True, report=not args.small)
     print(comparison.table.drop("strategies"))
     print(f"results in {out}/")
 

@@ -53,7 +53,7 @@ def main() -> None:
         risk={"max_leverage": 3.0, "min_order_value": 10.0},
         venue=mmsim.Venue(maker_fee=0.0002, taker_fee=0.0005),
     )
-    out = comparison.save(args.out, overwrite=True)
+    out = comparison.save(args.out, overwrite=True, report=not args.small)
     print(comparison.table.drop("strategies"))
     print(f"results in {out}/")
 

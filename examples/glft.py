@@ -62,7 +62,7 @@ def main() -> None:
         risk={"max_leverage": 3.0, "min_order_value": 10.0},
         venue=mmsim.Venue(maker_fee=0.0002, taker_fee=0.0005),
     )
-    out = comparison.save(args.out, overwrite=True)
+    out = comparison.save(args.out, overwrite=True, report=not args.small)
     fits.write_csv(out / "calibration.csv")
     print("out of sample (second half):")
     print(comparison.table.drop("strategies"))

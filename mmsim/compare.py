@@ -59,9 +59,12 @@ class Comparison:
     results: dict[str, Result]
     table: pl.DataFrame
 
-    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    def save(
+        self, path: str | os.PathLike, *, overwrite: bool = False, report: bool = True
+    ) -> Path:
         """Write each set's Result into `path/<set>/` and the table as comparison.csv/.parquet.
 
+        report=False skips each set's report.html and PNG charts (the slow part of a save).
         Written beside the destination under a temporary name and renamed into place when
         complete, so an interrupted save never leaves a folder that looks whole.
         """
@@ -72,7 +75,7 @@ class Comparison:
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         try:
             for name, result in self.results.items():
-                result.save(tmp / name)
+                result.save(tmp / name, report=report)
             self.table.write_csv(tmp / "comparison.csv")
             self.table.write_parquet(tmp / "comparison.parquet")
             if target.exists():
