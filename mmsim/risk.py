@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
-from attrs import validators as v
 
 from mmsim.account import Account
 from mmsim.orders import MarketOrder, Order, Rejection
@@ -225,7 +224,8 @@ def emergency_exit(
     """Flatten with market orders and skip quoting for the bar when a threshold is passed.
 
     max_leverage: gross notional / equity; max_margin_ratio: maintenance margin / equity;
-    max_drawdown: 1 - equity / peak equity (a fraction). The state is the equity peak.
+    max_drawdown: 1 - equity / peak equity (a fraction). The state is the equity peak; it
+    restarts from the equity at an exit, so a drawdown exit fires once, not on every later bar.
     """
     for name, x in (("max_leverage", max_leverage), ("max_margin_ratio", max_margin_ratio)):
         if x is not None and not x > 0:
@@ -248,7 +248,7 @@ def emergency_exit(
             reason = f"emergency_exit: drawdown {1 - equity / peak:.3g} > {max_drawdown:g}"
         if reason is None:
             return peak, RiskDecision(inputs.orders)
-        return peak, _exit(inputs, reason, halt=False)
+        return equity, _exit(inputs, reason, halt=False)
 
     return RiskRule("emergency_exit", lambda: -math.inf, update)
 

@@ -21,3 +21,8 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def scaled(n: int) -> int:
+    """`n` examples under the `ci` profile (200 by default), proportionally more under `dev`."""
+    return max(1, round(n * settings().max_examples / 200))

@@ -1,0 +1,30 @@
+"""`mmsim run` end to end in a subprocess, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import mmsim
+
+
+def test_mmsim_run_prints_a_summary_and_writes_a_results_folder(tmp_path):
+    out = tmp_path / "res"
+    proc = subprocess.run(
+        [sys.executable, "-m", "mmsim.cli", "run", "--days", "1", "--out", str(out), "--quiet"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "BTCUSDT" in proc.stdout and "TOTAL" in proc.stdout and "symbol-bars" in proc.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert [row["symbol"] for row in summary] == ["BTCUSDT", "ETHUSDT", "TOTAL"]
+    back = mmsim.load_result(out)
+    assert back.equity.height == 1440
+    assert abs(back.final_equity - 100_000.0 - summary[-1]["pnl"]) < 1e-6
+
+
+def test_mmsim_reports_bad_arguments_clearly(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "mmsim.cli", "run", "--days", "0"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 2 and "error" in proc.stderr and "fewer than 2 bars" in proc.stderr

@@ -1,0 +1,148 @@
+"""Properties of whole runs over generated markets, venues, strategies and risk rules."""
+
+from __future__ import annotations
+
+import math
+
+import attrs
+import polars as pl
+from conftest import scaled
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from toolz import accumulate
+
+import mmsim
+from mmsim.bars import bar_interval_us, iter_steps, validate_bars
+from mmsim.engine import initial_state, make_step
+from mmsim.features import add_features
+from mmsim.risk import worst_case_notional
+from mmsim.testing import check_invariants
+from mmsim.testing.markets import bars_frames, market_makers, risk_rules, venues
+
+cash = st.sampled_from([1_000.0, 20_000.0, 1_000_000.0])
+
+
+@settings(max_examples=scaled(1000))
+@given(bars=bars_frames(), strategy=market_makers(), risk=risk_rules(), venue=venues(), initial_cash=cash)
+def test_every_run_keeps_the_ledger_invariants(bars, strategy, risk, venue, initial_cash):
+    """Equity identity, fee accounting, position = sum of fills, fill prices inside their bar
+    under the fill rule, and nothing traded after a halt: for any market, strategy, risk and venue."""
+    result = mmsim.backtest(bars, strategy, risk=risk, venue=venue, initial_cash=initial_cash)
+    assert check_invariants(result, bars) == []
+    final = result.equity.row(-1, named=True)
+    # equity_T = initial + trading PnL - fees + funding, per symbol summing to the total
+    parts = result.summary.filter(pl.col("symbol") != "TOTAL")["pnl"].sum()
+    assert math.isclose(final["equity"] - initial_cash, parts, rel_tol=1e-9, abs_tol=1e-6 * initial_cash)
+
+
+def _fold(bars, strategy, risk, venue, initial_cash):
+    frame = validate_bars(bars)
+    symbols = tuple(sorted(frame["symbol"].unique().to_list()))
+    frame = add_features(frame, strategy.features)
+    first = dict(frame.group_by("symbol").agg(pl.col("close").first()).iter_rows())
+    specs = {s: venue.spec(s, first[s]) for s in symbols}
+    strategies = (strategy,) * len(symbols)
+    account = mmsim.Account.open(symbols, initial_cash, tuple(first[s] for s in symbols))
+    step = make_step(
+        symbols=symbols, strategies=strategies, risk=risk, venue=venue, specs=specs,
+        initial_cash=initial_cash, interval_us=bar_interval_us(frame),
+    )
+    steps = list(iter_steps(frame, symbols, tuple(f.name for f in strategy.features)))
+    return step, initial_state(account, strategies, risk), steps
+
+
+@settings(max_examples=scaled(500))
+@given(
+    bars=bars_frames(max_bars=25),
+    strategy=market_makers(),
+    max_leverage=st.floats(0.2, 10),
+    max_symbol_leverage=st.floats(0.1, 8),
+    venue=venues(),
+    initial_cash=cash,
+)
+def test_leverage_caps_hold_at_placement(bars, strategy, max_leverage, max_symbol_leverage, venue, initial_cash):
+    """After the risk stage, if every order of a side filled at its price, no symbol's notional
+    would exceed max_symbol_leverage x equity and their sum would not exceed max_leverage x equity
+    (or the exposure already held, when prices moved it above the cap: orders never add to it)."""
+    risk = mmsim.leverage_caps(max_leverage=max_leverage, max_symbol_leverage=max_symbol_leverage)
+    step, state, steps = _fold(bars, strategy, risk, venue, initial_cash)
+    for bars_t in steps:
+        state, _ = step(state, bars_t)
+        account = state.account
+        equity = max(account.equity, 0.0)
+        total_worst = total_held = 0.0
+        for i, symbol in enumerate(account.symbols):
+            orders = tuple(o for o in state.resting if o.symbol == symbol)
+            held = account.notional(i)
+            worst = worst_case_notional(orders, account.positions[i].qty, account.marks[i])
+            assert worst <= max(max_symbol_leverage * equity, held) * (1 + 1e-9) + 1e-9
+            total_worst += worst
+            total_held += held
+        assert total_worst <= max(max_leverage * equity, total_held) * (1 + 1e-9) + 1e-9
+
+
+@settings(max_examples=scaled(200))
+@given(
+    bars=bars_frames(min_bars=6, max_bars=30),
+    strategy=market_makers(),
+    risk=risk_rules(),
+    venue=venues(),
+    cut=st.integers(2, 5),
+    data=st.data(),
+)
+def test_no_look_ahead(bars, strategy, risk, venue, cut, data):
+    """Changing the bars after bar t changes nothing in the run up to bar t."""
+    ts = sorted(bars["ts"].unique().to_list())
+    t_cut = ts[cut]
+    later = bars.filter(pl.col("ts") > t_cut)
+    factor = data.draw(st.floats(0.5, 2.0), label="later price factor")
+    changed = pl.concat(
+        [
+            bars.filter(pl.col("ts") <= t_cut),
+            later.with_columns(pl.col("open", "high", "low", "close") * factor, pl.col("volume") * 3),
+        ]
+    )
+    # the first later bar must still open at the previous close for the frame to stay a market
+    a = mmsim.backtest(bars, strategy, risk=risk, venue=venue, initial_cash=50_000.0)
+    b = mmsim.backtest(changed, strategy, risk=risk, venue=venue, initial_cash=50_000.0)
+    upto = pl.col("ts") <= t_cut
+    assert a.equity.filter(upto).equals(b.equity.filter(upto))
+    assert a.symbols.filter(upto).equals(b.symbols.filter(upto))
+    assert a.fills.filter(upto).equals(b.fills.filter(upto))
+
+
+@settings(max_examples=scaled(100))
+@given(bars=bars_frames(), strategy=market_makers(), risk=risk_rules(), venue=venues())
+def test_runs_are_deterministic(bars, strategy, risk, venue):
+    """The same inputs give identical frames."""
+    a = mmsim.backtest(bars, strategy, risk=risk, venue=venue)
+    b = mmsim.backtest(bars, strategy, risk=risk, venue=venue)
+    for name in ("fills", "equity", "symbols", "rejections", "events", "summary"):
+        assert getattr(a, name).equals(getattr(b, name)), name
+
+
+@settings(max_examples=scaled(100))
+@given(bars=bars_frames(max_bars=15), strategy=market_makers(), risk=risk_rules(), venue=venues())
+def test_a_step_never_changes_its_input_state(bars, strategy, risk, venue):
+    """step(state, bars) leaves `state` equal to a deep copy taken before the call."""
+    step, state, steps = _fold(bars, strategy, risk, venue, 10_000.0)
+    for bars_t in steps:
+        before = attrs.evolve(state)
+        snapshot = (state.account, state.resting, state.market_orders, state.strategy_states, state.halted)
+        new_state, _ = step(state, bars_t)
+        assert (state.account, state.resting, state.market_orders, state.strategy_states, state.halted) == snapshot
+        assert state == before
+        state = new_state
+
+
+@settings(max_examples=scaled(100))
+@given(bars=bars_frames(max_bars=15), strategy=market_makers(), risk=risk_rules(), venue=venues())
+def test_backtest_is_the_fold_of_step(bars, strategy, risk, venue):
+    """backtest() equals folding make_step by hand with toolz.accumulate: same fills, same final account."""
+    step, state0, steps = _fold(bars, strategy, risk, venue, 100_000.0)
+    path = list(accumulate(lambda acc, b: step(acc[0], b), steps, (state0, ())))
+    fills = [f for _, fs in path[1:] for f in fs]
+    result = mmsim.backtest(bars, strategy, risk=risk, venue=venue, initial_cash=100_000.0)
+    assert len(fills) == result.fills.height
+    assert [f.price for f in fills] == result.fills["price"].to_list()
+    assert math.isclose(path[-1][0].account.equity, result.final_equity, rel_tol=1e-12, abs_tol=1e-9)
