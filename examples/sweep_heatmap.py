@@ -43,7 +43,8 @@ def main() -> None:
         print(top_runs(rows, metric="sharpe", n=5))
     chart = sweep_heatmap(
         rows, x="gamma", y="kappa", metric="sharpe",
-        title=f"Avellaneda-Stoikov on {days:g} synthetic day(s), BTCUSDT + ETHUSDT: Sharpe",
+        title=f"Avellaneda-Stoikov on {days:g} synthetic day{'s' * (days != 1)}, "
+        "BTCUSDT + ETHUSDT: Sharpe",
     )
     path = save_chart(chart, args.out)
     print(f"{rows.height} runs, {(rows['status'] == 'ok').sum()} ok; heatmap in {path}")

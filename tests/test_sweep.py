@@ -211,10 +211,6 @@ def test_strategy_given_as_module_function_text(bars, reference):
 
 
 def test_strategy_given_by_registry_name(bars, reference):
-    try:
-        from mmsim.strategies import make_strategy  # noqa: F401
-    except ImportError:
-        pytest.skip("mmsim.strategies.make_strategy (the strategy registry) is not merged yet")
     rows = sweep(bars, strategy="fixed_spread", grid=GRID, executor="inprocess")
     assert_frame_equal(rows.select("pnl", "sharpe"), reference.select("pnl", "sharpe"))
 

@@ -109,3 +109,16 @@ def test_example_script_runs_in_small_mode(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "9 runs, 9 ok" in done.stdout and out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_readme_sweep_toml_loads(tmp_path):
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("\n## Parameter sweeps and walk-forward\n"):]
+    block = re.search(r"```toml\n(.*?)```", section, flags=re.DOTALL).group(1)
+    path = tmp_path / "as.toml"
+    path.write_text(block)
+    config = load_sweep_config(path)
+    assert config.strategy == "avellaneda_stoikov" and set(config.grid) == {"gamma", "kappa"}
+    assert config.walk_forward["train"] == "7d" and config.sweep["out"] == tmp_path / "sweeps/as"
