@@ -1,7 +1,7 @@
 """Sweep Avellaneda-Stoikov's gamma x kappa on a synthetic week and draw the Sharpe heatmap.
 
     python examples/sweep_heatmap.py               # 7 days, 6 x 6 -> docs/images/sweep_heatmap.png
-    python examples/sweep_heatmap.py --small --out /tmp/heat.png   # half a day, 3 x 3 (CI)
+    python examples/sweep_heatmap.py --small       # half a day, 3 x 3 -> ./sweep_heatmap_small.png
 
 Deterministic: the same arguments give the same rows and the same picture.
 """
@@ -22,11 +22,13 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="half a day and a 3 x 3 grid")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs/images/sweep_heatmap.png")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="PNG path (docs/images/sweep_heatmap.png; --small: ./sweep_heatmap_small.png)")
     parser.add_argument("--executor", default="processes", help="inprocess, processes or dask")
     args = parser.parse_args()
 
     days, side = (0.5, 3) if args.small else (7, 6)
+    out = args.out or (Path("sweep_heatmap_small.png") if args.small else ROOT / "docs/images/sweep_heatmap.png")
     gammas = [0.0001, 0.0005, 0.002, 0.005, 0.01, 0.02][:: 2 if args.small else 1][:side]
     kappas = [0.05, 0.1, 0.25, 0.5, 1.0, 2.0][:: 2 if args.small else 1][:side]
     bars = mmsim.synthetic_bars(("BTCUSDT", "ETHUSDT"), days=days, interval="1m", seed=7)
@@ -46,7 +48,7 @@ def main() -> None:
         title=f"Avellaneda-Stoikov on {days:g} synthetic day{'s' * (days != 1)}, "
         "BTCUSDT + ETHUSDT: Sharpe",
     )
-    path = save_chart(chart, args.out)
+    path = save_chart(chart, out)
     print(f"{rows.height} runs, {(rows['status'] == 'ok').sum()} ok; heatmap in {path}")
 
 

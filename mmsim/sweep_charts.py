@@ -40,7 +40,7 @@ def heatmap_frame(
         raise ValueError(f"aggregate must be one of {sorted(_AGGREGATES)}, got {aggregate!r}")
     ok = rows.filter((pl.col("status") == "ok") & pl.col(metric).is_not_null())
     return (
-        ok.group_by(x, y)
+        ok.group_by(x, y, maintain_order=True)
         .agg(_AGGREGATES[aggregate](pl.col(metric)).alias(metric), pl.len().alias("runs"))
         .sort(x, y)
     )

@@ -100,17 +100,6 @@ def test_config_mistakes_are_caught_before_running(tmp_path, edit, message):
         load_sweep_config(path)
 
 
-def test_example_script_runs_in_small_mode(tmp_path):
-    out = tmp_path / "heat.png"
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "sweep_heatmap.py"), "--small", "--out", str(out),
-         "--executor", "inprocess"],
-        env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "9 runs, 9 ok" in done.stdout and out.read_bytes()[:4] == b"\x89PNG"
-
-
 def test_the_readme_sweep_toml_loads(tmp_path):
     import re
 
