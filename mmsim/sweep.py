@@ -754,7 +754,7 @@ def _picklable(obj: Any) -> bool:
 # ----------------------------------------------------------------------------- the public sweep
 
 
-def load_bars(bars: pl.DataFrame | str | os.PathLike) -> tuple[pl.DataFrame, str | None]:
+def open_bars(bars: pl.DataFrame | str | os.PathLike) -> tuple[pl.DataFrame, str | None]:
     """The bars frame and, when given as a Parquet file, its absolute path (shipped as a path)."""
     if isinstance(bars, pl.DataFrame):
         return bars, None
@@ -818,7 +818,7 @@ def sweep(
     on_result: called in the driver with each new run's row as it is stored.
     """
     resolve_strategy(strategy)  # a bad reference fails the sweep, not each run
-    frame, path = load_bars(bars)
+    frame, path = open_bars(bars)
     frame = validate_bars(frame, allow_gaps=allow_gaps)
     fingerprint = data_fingerprint(frame)
     symbols = tuple(frame["symbol"].unique().sort().to_list())
@@ -942,10 +942,10 @@ __all__ = [
     "data_fingerprint",
     "execute",
     "grid_points",
-    "load_bars",
     "load_sweep",
     "make_row",
     "make_spec",
+    "open_bars",
     "resolve_strategy",
     "run_jobs",
     "run_spec",

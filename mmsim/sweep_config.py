@@ -48,6 +48,8 @@ from typing import Any
 
 import attrs
 
+from mmsim.config import ConfigError  # one error type for every TOML file of mmsim
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -60,10 +62,6 @@ _SWEEP = {"metric", "maximize", "out", "executor", "scheduler", "workers", "samp
           "per_symbol", "initial_cash", "allow_gaps", "top", "heatmap"}
 _HEATMAP = {"x", "y", "path", "aggregate", "metric"}
 _WALK = {"train", "test", "step", "anchored", "out", "metric", "maximize"}
-
-
-class ConfigError(ValueError):
-    """A sweep TOML file that cannot be used; the message names the file and the key."""
 
 
 @attrs.frozen(slots=True)

@@ -34,8 +34,8 @@ from mmsim.sweep import (
     best_run,
     data_fingerprint,
     grid_points,
-    load_bars,
     make_spec,
+    open_bars,
     resolve_strategy,
     run_jobs,
     strategy_label,
@@ -165,7 +165,7 @@ def walk_forward(
     with `out`, the train sweeps are stored under out/train and resume like any sweep.
     """
     resolve_strategy(strategy)  # a bad reference fails at once
-    frame, path = load_bars(bars)
+    frame, path = open_bars(bars)
     frame = validate_bars(frame, allow_gaps=allow_gaps)
     fingerprint = data_fingerprint(frame)
     symbols = tuple(frame["symbol"].unique().sort().to_list())
