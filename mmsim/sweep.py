@@ -48,6 +48,7 @@ from typing import Any
 import attrs
 import polars as pl
 
+from mmsim.atomic import atomic_write
 from mmsim.backtest import backtest
 from mmsim.bars import validate_bars
 from mmsim.risk import NO_RISK, basic_risk
@@ -438,13 +439,8 @@ def _run_file(out: Path, run_id: str) -> Path:
 def write_row(out: Path, row: pl.DataFrame) -> Path:
     """Write one run's row atomically: a hidden temporary file, then a rename onto its run id."""
     target = _run_file(out, row["run_id"][0])
-    tmp = out / f".{target.name}.{os.getpid()}.tmp"
-    try:
-        row.write_parquet(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_write(target) as handle:
+        row.write_parquet(handle)
     return target
 
 
@@ -875,7 +871,7 @@ def run_jobs(
     stored: set[str] = set()
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
-        for stale in folder.glob(".run-*.tmp"):  # left by a driver killed mid-write
+        for stale in folder.glob(".run-*.part"):  # left by a driver killed mid-write
             stale.unlink(missing_ok=True)
         stored = stored_run_ids(folder) & set(unique)
         if retry_failed and stored:

@@ -9,6 +9,7 @@ from pathlib import Path
 import altair as alt
 import polars as pl
 
+from mmsim.atomic import atomic_write
 from mmsim.walkforward import WalkForward
 
 _AGGREGATES = {
@@ -161,17 +162,11 @@ def save_chart(chart: alt.TopLevelMixin, path: str | os.PathLike, *, scale: floa
     fmt = target.suffix.lstrip(".").lower()
     if fmt not in ("png", "svg", "html"):
         raise ValueError(f"{target}: chart format must be .png, .svg or .html")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_write(target, "wb" if fmt == "png" else "w") as handle:
         if fmt == "png":
-            chart.save(str(tmp), format="png", scale_factor=scale)
+            chart.save(handle, format="png", scale_factor=scale)
         else:
-            chart.save(str(tmp), format=fmt)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+            chart.save(handle, format=fmt)
     return target
 
 

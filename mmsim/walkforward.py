@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from pathlib import Path
@@ -24,6 +22,7 @@ from typing import Any
 import attrs
 import polars as pl
 
+from mmsim.atomic import atomic_dir
 from mmsim.bars import bar_interval_us, validate_bars
 from mmsim.metrics import max_drawdown, sharpe_ratio
 from mmsim.strategies.base import parse_duration_us
@@ -93,23 +92,12 @@ class WalkForward:
 
     def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
         """Write the frames as Parquet and config.json into folder `path`, atomically."""
-        target = Path(path)
-        if target.exists() and not overwrite:
-            raise FileExistsError(f"{target} exists; pass overwrite=True to replace it")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
+        with atomic_dir(path, overwrite=overwrite) as folder:
             for name in ("windows", "equity", "summary", "train"):
-                getattr(self, name).write_parquet(tmp / f"{name}.parquet")
+                getattr(self, name).write_parquet(folder / f"{name}.parquet")
             config = {**self.config, "metric": self.metric}
-            (tmp / "config.json").write_text(json.dumps(config, indent=2, default=str))
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return target
+            (folder / "config.json").write_text(json.dumps(config, indent=2, default=str))
+        return Path(path)
 
 
 def _stitch(curves: list[tuple[int, pl.DataFrame]], initial_cash: float) -> pl.DataFrame:

@@ -231,7 +231,7 @@ def test_resume_after_max_runs_computes_only_the_rest(bars, reference, tmp_path)
     first = sweep(bars, strategy=mmsim.fixed_spread, grid=GRID, executor="inprocess",
                   out=tmp_path, max_runs=3, on_result=lambda row: computed.append(row["run_id"][0]))
     assert first.height == 3 == len(computed) == len(stored_run_ids(tmp_path))
-    (tmp_path / ".run-deadbeef.parquet.123.tmp").write_bytes(b"half a file")  # a killed write
+    (tmp_path / ".run-deadbeef.parquet.x1y2.part").write_bytes(b"half a file")  # killed write
     again: list[str] = []
     rows = sweep(bars, strategy=mmsim.fixed_spread, grid=GRID, executor="inprocess",
                  out=tmp_path, on_result=lambda row: again.append(row["run_id"][0]))

@@ -89,3 +89,11 @@ def test_chart_helpers_are_public_but_altair_loads_only_on_use():
                           timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "mmsim.sweep_charts"
+
+
+@pytest.mark.parametrize("suffix, start", [(".svg", "<svg"), (".html", "<!DOCTYPE html>")])
+def test_charts_save_as_svg_and_html(rows, tmp_path, suffix, start):
+    chart = sweep_heatmap(rows, x="half_spread_bps", y="order_value", metric="pnl")
+    path = save_chart(chart, tmp_path / f"heat{suffix}")
+    assert path.read_text().lstrip().startswith(start)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
