@@ -153,7 +153,8 @@ def check_fees(result, rel_tol: float = 1e-9) -> list[Violation]:
     total = result.fills["fee"].sum()
     booked = result.equity["fees"][-1] if result.equity.height else 0.0
     if abs(total - booked) > rel_tol * (abs(total) + 1.0) + 1e-9:
-        out.append(Violation("fee_total", None, None, f"fills' fees sum to {total!r}, ledger has {booked!r}"))
+        out.append(Violation("fee_total", result.equity["ts"][-1], None,
+                             f"fills' fees sum to {total!r}, the ledger's to {booked!r}"))
     return out
 
 
@@ -249,12 +250,36 @@ def check_fill_prices(result, bars: pl.DataFrame) -> list[Violation]:
         .then((pl.col("price") - pl.col("mark")).abs() <= eps)
         .otherwise((pl.col("price") - pl.col("open") * (1 + pl.col("side") * slip)).abs() <= eps)
     )
-    return _rows(
+    out = _rows(
         joined.filter(~ok),
         "fill_price",
         lambda r: (
             f"{r['reason']} {r['liquidity']} {'buy' if r['side'] > 0 else 'sell'} at {r['price']!r} vs bar "
             f"O={r['open']} H={r['high']} L={r['low']} C={r['close']} (mark {r['mark']})"
+        ),
+    )
+    return out + check_maker_prices(result)
+
+
+def check_maker_prices(result, rel_tol: float = 1e-12) -> list[Violation]:
+    """A maker fill is at the price of an order that rested during its bar: level 0 at the best
+    quote posted at the previous close, deeper levels at or beyond it."""
+    posted = (
+        result.symbols.sort("symbol", "ts")
+        .with_columns(pl.col("bid", "ask", "orders").shift(1).over("symbol"))
+        .select("ts", "symbol", "bid", "ask", "orders")
+    )
+    makers = result.fills.filter(pl.col("liquidity") == "maker").join(posted, on=["ts", "symbol"], how="left")
+    best = pl.when(pl.col("side") > 0).then(pl.col("bid")).otherwise(pl.col("ask"))
+    eps = rel_tol * pl.col("price")
+    beyond = pl.when(pl.col("side") > 0).then(pl.col("price") <= best + eps).otherwise(pl.col("price") >= best - eps)
+    ok = best.is_not_null() & pl.when(pl.col("level") == 0).then((pl.col("price") - best).abs() <= eps).otherwise(beyond)
+    return _rows(
+        makers.filter(~ok),
+        "fill_price",
+        lambda r: (
+            f"maker {'buy' if r['side'] > 0 else 'sell'} (level {r['level']}) at {r['price']!r}, but the best "
+            f"{'bid' if r['side'] > 0 else 'ask'} resting was {r['bid'] if r['side'] > 0 else r['ask']!r}"
         ),
     )
 

@@ -246,7 +246,8 @@ def _probe_numeric(field, kind: str, default, found: _Found) -> bool:
 
 
 def _string_constants(obj, depth: int = 4, seen: set | None = None) -> list[str]:
-    """Short strings reachable from a callable's code constants and closures (choices, mostly)."""
+    """Short strings reachable from a callable's code constants, the module constants it names and
+its closures (a validator's choices, mostly)."""
     seen = set() if seen is None else seen
     if depth < 0 or id(obj) in seen:
         return []
@@ -259,7 +260,11 @@ def _string_constants(obj, depth: int = 4, seen: set | None = None) -> list[str]
             out += _string_constants(x, depth - 1, seen)
         return out
     if isinstance(obj, types.FunctionType):
-        out += _string_constants(tuple(c for c in obj.__code__.co_consts if isinstance(c, str)), depth - 1, seen)
+        code = obj.__code__
+        out += _string_constants(tuple(c for c in code.co_consts if isinstance(c, str | tuple)), depth - 1, seen)
+        # module-level string constants the function names (e.g. INFINITE = "inf")
+        named = tuple(obj.__globals__.get(n) for n in code.co_names)
+        out += _string_constants(tuple(x for x in named if isinstance(x, str)), depth - 1, seen)
         for cell in obj.__closure__ or ():
             with contextlib.suppress(ValueError):  # an empty cell
                 out += _string_constants(cell.cell_contents, depth - 1, seen)

@@ -265,13 +265,14 @@ def check_strategy_invariants(strategy, bars: pl.DataFrame, **kwargs) -> list[Vi
 def check_strategy_leverage_caps(
     strategy, bars: pl.DataFrame, *, max_leverage: float = 3.0, max_symbol_leverage: float = 2.0, **kwargs
 ) -> list[Violation]:
-    """Under `leverage_caps(max_leverage, max_symbol_leverage)` (after `risk`, if given) the
-    orders resting after every bar respect both caps (see `check_leverage_caps`)."""
+    """Under `leverage_caps(max_leverage, max_symbol_leverage)` followed by `risk` (if given),
+    the orders resting after every bar respect both caps (see `check_leverage_caps`): the
+    caps hold for the strategy's order shapes, and the user's rule does not undo them."""
     from mmsim.risk import chain, leverage_caps
 
     run = _run_kwargs(kwargs)
     caps = leverage_caps(max_leverage=max_leverage, max_symbol_leverage=max_symbol_leverage)
-    run["risk"] = chain(run["risk"], caps) if "risk" in run else caps
+    run["risk"] = chain(caps, run["risk"]) if "risk" in run else caps
     return check_leverage_caps(bars, strategy, max_leverage=max_leverage,
                                max_symbol_leverage=max_symbol_leverage, **run)
 

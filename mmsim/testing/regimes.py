@@ -148,8 +148,7 @@ def _symbol_columns(path: SymbolPath, n: int) -> dict[str, np.ndarray]:
         keep[0] = True
         if n > 1 and keep.sum() < 2:
             keep[-1] = True
-    log_close = math.log(path.price) + np.cumsum(returns)
-    close = np.exp(log_close)
+    close = path.price * np.exp(np.cumsum(returns))  # exact: a bar with no return is flat
     open_ = np.concatenate(([path.price], close[:-1]))
     high = np.maximum(open_, close) * np.exp(up_wick)
     low = np.minimum(open_, close) * np.exp(-down_wick)
