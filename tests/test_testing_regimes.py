@@ -43,6 +43,7 @@ def test_every_generated_market_is_a_valid_bars_frame(spec):
     )
     assert chained.filter(pl.col("consecutive") & (pl.col("open") != pl.col("prev_close"))).height == 0
     assert sorted(bars["symbol"].unique().to_list()) == sorted(spec.symbols)
+    assert bars.filter((pl.col("taker_buy_volume") < 0) | (pl.col("taker_buy_volume") > pl.col("volume"))).height == 0
 
 
 @settings(max_examples=scaled(50))
@@ -110,6 +111,16 @@ def test_funding_rates_come_from_the_schedule_or_are_absent():
     assert bars.filter(pl.col("funding_rate") != 0).height > 0
     _, none = one("random_walk", n_bars=5, funding=False)
     assert "funding_rate" not in none.columns
+
+
+def test_takers_buy_more_of_the_volume_in_rising_bars():
+    _, bars = one("random_walk", n_bars=400)
+    share = bars.with_columns((pl.col("taker_buy_volume") / pl.col("volume")).alias("share"))
+    up = share.filter(pl.col("close") > pl.col("open"))["share"].mean()
+    down = share.filter(pl.col("close") < pl.col("open"))["share"].mean()
+    assert up > 0.6 > 0.4 > down
+    _, bare = one("random_walk", n_bars=3, taker_flow=False)
+    assert "taker_buy_volume" not in bare.columns
 
 
 def test_a_generated_frame_remembers_its_spec_while_it_lives():

@@ -58,9 +58,11 @@ from mmsim.testing.regression import (
     CaseError,
     keep_failures,
     load_case,
+    recorded,
     regression_cases,
     replay,
     save_case,
+    save_property_case,
 )
 from mmsim.testing.trace import (
     EngineRun,
@@ -150,9 +152,11 @@ __all__ = [
     "load_case",
     "param_domains",
     "quote_trace",
+    "recorded",
     "regression_cases",
     "replay",
     "save_case",
+    "save_property_case",
     "spec_of",
     "then_halt",
     *sorted(_NEEDS_HYPOTHESIS),

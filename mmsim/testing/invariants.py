@@ -195,27 +195,31 @@ def check_liquidation(result) -> list[Violation]:
     return out
 
 
-def check_halt(result) -> list[Violation]:
-    """After a halt: no resting quotes, and no fills beyond the bar that executes the exit
-    orders (a liquidation of positions a halt left open is the venue's, so it may come later)."""
+def check_halt(result, bars: pl.DataFrame | None = None) -> list[Violation]:
+    """After a halt: no order is posted (at the halting close or later), no quote fills, and
+    the only trades are the exit orders, at each symbol's next bar (a symbol with no bar keeps
+    its exit order until it has one; without `bars`, its first fill after the halt). A
+    liquidation of positions a halt left open is the venue's, so it may come at any time."""
     halted = result.equity.filter(pl.col("halted"))
     if halted.height == 0:
         return []
     first = halted["ts"][0]
-    later = result.equity.filter(pl.col("ts") > first)["ts"]
-    grace = later[0] if later.len() else first
     out = _rows(
         result.symbols.filter((pl.col("ts") >= first) & (pl.col("orders") > 0)),
         "halt",
         lambda r: f"{r['orders']} order(s) posted at or after the halt",
     )
+    after = result.fills.filter((pl.col("ts") > first) & (pl.col("reason") != "liquidation"))
+    out += _rows(after.filter(pl.col("liquidity") == "maker"), "halt", lambda r: f"a {r['reason']} fill after the halt")
+    if bars is not None:
+        next_bar = _bars(bars).filter(pl.col("ts") > first).group_by("symbol").agg(pl.col("ts").min().alias("exit_ts"))
+    else:
+        next_bar = after.group_by("symbol").agg(pl.col("ts").min().alias("exit_ts"))
+    late = after.filter(pl.col("liquidity") != "maker").join(next_bar, on="symbol", how="left")
     out += _rows(
-        result.fills.filter(
-            (pl.col("reason") != "liquidation")
-            & ((pl.col("ts") > grace) | ((pl.col("ts") > first) & (pl.col("liquidity") == "maker")))
-        ),
+        late.filter(pl.col("exit_ts").is_null() | (pl.col("ts") != pl.col("exit_ts"))),
         "halt",
-        lambda r: f"a {r['reason']} fill after the halt",
+        lambda r: f"a {r['reason']} fill after the halt, later than the symbol's next bar {r['exit_ts']}",
     )
     return out
 
@@ -402,7 +406,7 @@ def check_funding(result, bars: pl.DataFrame, rel_tol: float = 1e-9) -> list[Vio
     )
 
 
-FRAME_CHECKS = (check_equity_identity, check_fees, check_positions, check_liquidation, check_halt)
+FRAME_CHECKS = (check_equity_identity, check_fees, check_positions, check_liquidation)
 BAR_CHECKS = (
     check_fill_prices, check_participation, check_marks, check_missing_bars, check_placement, check_funding,
 )
@@ -413,7 +417,7 @@ def check_invariants(result, bars: pl.DataFrame | None = None) -> list[Violation
     positions, liquidation and halts; with `bars` (the input frame) also fill prices under the
     fill rule, the participation cap, marks, missing bars, placement grids and post-only, and
     funding. Leverage caps at placement need the orders: see `check_leverage_caps`."""
-    out = [v for check in FRAME_CHECKS for v in check(result)]
+    out = [v for check in FRAME_CHECKS for v in check(result)] + check_halt(result, bars)
     if bars is not None:
         out += [v for check in BAR_CHECKS for v in check(result, bars)]
     return out

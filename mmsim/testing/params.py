@@ -245,7 +245,7 @@ def _probe_numeric(field, kind: str, default, found: _Found) -> bool:
     return True
 
 
-def _string_constants(obj, depth: int = 4, seen: set | None = None) -> list[str]:
+def _string_constants(obj, depth: int = 6, seen: set | None = None) -> list[str]:
     """Short strings reachable from a callable's code constants, the module constants it names and
 its closures (a validator's choices, mostly)."""
     seen = set() if seen is None else seen

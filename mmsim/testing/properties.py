@@ -189,7 +189,7 @@ def check_no_quotes_without_bar(strategy, bars: pl.DataFrame, **kwargs) -> list[
     ]
     run.pop("interval_us", None)
     result = backtest(gapped, strategy, **run)
-    return out + check_missing_bars(result, gapped) + check_halt(result)
+    return out + check_missing_bars(result, gapped) + check_halt(result, gapped)
 
 
 def check_deterministic(strategy, bars: pl.DataFrame, **kwargs) -> list[Violation]:

@@ -75,13 +75,15 @@ def _distinct_symbols(instance, attribute, value):
 class MarketSpec:
     """A generated market (immutable): each path on one grid of `n_bars` bars of `interval`
     from `start` (ISO time, UTC); `funding` adds a funding_rate column (mostly 0, sometimes
-    +-0.01 % and a rare 0.3 %)."""
+    +-0.01 % and a rare 0.3 %), `taker_flow` a taker_buy_volume column (the part of the
+    volume bought by takers, larger in rising bars) as Binance candles have."""
 
     paths: tuple[SymbolPath, ...] = attrs.field(converter=tuple, validator=_distinct_symbols)
     n_bars: int = attrs.field(default=40, validator=[v.instance_of(int), v.ge(1)])
     interval: str = attrs.field(default="1m", validator=v.instance_of(str))
     start: str = attrs.field(default="2024-01-01T00:00:00", converter=_iso)
     funding: bool = attrs.field(default=True, validator=v.instance_of(bool))
+    taker_flow: bool = attrs.field(default=True, validator=v.instance_of(bool))
 
     def __attrs_post_init__(self):
         parse_duration_us(self.interval)  # raises naming a bad interval
@@ -164,9 +166,14 @@ def _symbol_columns(path: SymbolPath, n: int) -> dict[str, np.ndarray]:
 
         open_, high, low, close = grid(open_), grid(high), grid(low), grid(close)
     funding = np.random.default_rng([path.seed, 1]).choice(FUNDING_RATES, n)
+    # takers buy more of the volume in a rising bar (a share in [0, 1])
+    flow = np.random.default_rng([path.seed, 2]).standard_normal(n)
+    share = np.clip(0.5 + 0.25 * np.tanh(returns / max(vol, 1e-12)) + 0.05 * flow, 0.0, 1.0)
+    volume = np.round(volume, 6)
     return {
         "open": open_[keep], "high": high[keep], "low": low[keep], "close": close[keep],
-        "volume": np.round(volume, 6)[keep], "funding_rate": funding[keep], "k": np.arange(n)[keep],
+        "volume": volume[keep], "taker_buy_volume": np.round(volume * share, 6)[keep],
+        "funding_rate": funding[keep], "k": np.arange(n)[keep],
     }
 
 
@@ -182,7 +189,7 @@ def generate_bars(spec: MarketSpec) -> pl.DataFrame:
             pl.DataFrame({
                 "ts": [start + dt.timedelta(microseconds=int(i) * step_us) for i in k],
                 "symbol": [path.symbol] * len(k),
-                **{c: cols[c].tolist() for c in ("open", "high", "low", "close", "volume", "funding_rate")},
+                **{c: cols[c].tolist() for c in ("open", "high", "low", "close", "volume", "taker_buy_volume", "funding_rate")},
             })
         )
     frame = (
@@ -190,7 +197,8 @@ def generate_bars(spec: MarketSpec) -> pl.DataFrame:
         .with_columns(pl.col("ts").cast(pl.Datetime("us")))
         .sort("ts", "symbol", maintain_order=True)
     )
-    return frame if spec.funding else frame.drop("funding_rate")
+    drop = [c for c, keep in (("funding_rate", spec.funding), ("taker_buy_volume", spec.taker_flow)) if not keep]
+    return frame.drop(drop)
 
 
 def spec_of(frame: pl.DataFrame) -> MarketSpec | None:

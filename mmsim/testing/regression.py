@@ -34,7 +34,8 @@ from pathlib import Path
 import attrs
 import polars as pl
 
-from mmsim.testing._registry import recall
+from mmsim.strategies.base import Strategy
+from mmsim.testing._registry import recall, remember
 from mmsim.testing.params import Built, init_values
 from mmsim.testing.regimes import MarketSpec, spec_of
 
@@ -79,15 +80,41 @@ def _importable(obj) -> bool:
         return False
 
 
+def recorded(factory: Callable, *args, **kwargs):
+    """`factory(*args, **kwargs)`, remembered so that a case saved with it can rebuild it
+    (e.g. `recorded(mmsim.basic_risk, max_leverage=3.0)`: a risk rule is a pair of closures)."""
+    built = factory(*args, **kwargs)
+    remember(built, Built(factory, args, kwargs))
+    return built
+
+
+def _known_factory(strategy: Strategy):
+    # a built-in or kit strategy built by hand: its factory is named after it
+    import mmsim
+    import mmsim.testing.fixtures as fixtures
+
+    params = strategy.params
+    for home in (fixtures, mmsim):
+        factory = getattr(home, strategy.name, None)
+        if not callable(factory):
+            continue
+        try:
+            if factory(**init_values(params)).params == params:
+                return factory
+        except Exception:  # not this factory
+            continue
+    return None
+
+
 def _built_by(obj) -> Built | None:
     built = recall(obj)
     if isinstance(built, Built):
         return built
-    origin = getattr(obj, "origin", None)  # strategies built by a registered factory
     params = getattr(obj, "params", None)
-    if origin is not None and params is not None and attrs.has(type(params)):
-        return Built(origin, (), init_values(params))
-    return None
+    if not (isinstance(obj, Strategy) and params is not None and attrs.has(type(params))):
+        return None
+    factory = getattr(obj, "origin", None) or _known_factory(obj)  # origin: a registered factory
+    return Built(factory, (), init_values(params)) if factory is not None else None
 
 
 def encode(value, *, bars: pl.DataFrame | None = None):
@@ -110,8 +137,18 @@ def encode(value, *, bars: pl.DataFrame | None = None):
             "kwargs": {k: encode(x, bars=bars) for k, x in built.kwargs.items()},
         }
     if attrs.has(type(value)) and _importable(type(value)):
-        return {"__attrs__": reference(type(value)), "fields": {k: encode(x, bars=bars) for k, x in init_values(value).items()}}
+        fields = {k: encode(x, bars=bars) for k, x in init_values(value).items()}
+        if not _unsaved(fields):  # a value holding a closure is saved whole or not at all
+            return {"__attrs__": reference(type(value)), "fields": fields}
     return {"__unsaved__": repr(value)[:200]}
+
+
+def _unsaved(encoded) -> bool:
+    if isinstance(encoded, dict):
+        return "__unsaved__" in encoded or any(_unsaved(x) for x in encoded.values())
+    if isinstance(encoded, list):
+        return any(_unsaved(x) for x in encoded)
+    return False
 
 
 def decode(value, *, bars: pl.DataFrame, name: str = "value", path: str = "?"):
@@ -282,11 +319,14 @@ def keep_failures(folder: str | os.PathLike | None = None) -> Callable:
     return decorate
 
 
-def save_property_case(folder: Path, name: str, bars: pl.DataFrame, strategy, error: str, **run) -> Path:
-    """Save a failing example of kit property `name` (see `strategy_properties`)."""
-    label = getattr(strategy, "name", "strategy")
+def save_property_case(
+    path: str | os.PathLike, name: str, strategy, bars: pl.DataFrame, *, error: str = "", **run
+) -> Path:
+    """Save a market on which kit property `name` fails for `strategy`, with the run's
+    keywords (venue, risk, initial_cash, ...), so `replay(path)` checks the property again.
+    A strategy or risk rule is stored as the factory call that built it (see `recorded`)."""
     return save_case(
-        folder / f"{label}-{name}.parquet", bars,
+        path, bars,
         kind="property",
         property=name,
         strategy=encode(strategy, bars=bars),

@@ -117,7 +117,8 @@ def strategy_properties(
                 error = AssertionError(failure_message(name, violations))
                 folder = save_folder(save_failures)
                 if folder is not None:
-                    path = save_property_case(folder, name, bars, strategy, str(error), **run)
+                    path = save_property_case(folder / f"{strategy.name}-{name}.parquet", name, strategy, bars,
+                                              error=str(error), **run)
                     add_note(error, f"failing market saved to {path}; replay it with mmsim.testing.replay({str(path)!r})")
                 raise error
 
