@@ -425,6 +425,7 @@ def check_invariants(result, bars: pl.DataFrame | None = None) -> list[Violation
 
 def assert_invariants(result, bars: pl.DataFrame | None = None) -> None:
     """Raise AssertionError listing every violated invariant (bar, symbol, amounts)."""
+    __tracebackhide__ = True  # pytest shows the caller's line, not the kit's
     violations = check_invariants(result, bars)
     if violations:
         raise AssertionError(format_violations(violations, "invariant violation"))

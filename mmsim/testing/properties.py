@@ -321,6 +321,7 @@ def _promise(name: str) -> str:
 
 def assert_property(name: str, strategy, bars: pl.DataFrame, **kwargs) -> None:
     """Raise AssertionError listing the violations of property `name`, if any."""
+    __tracebackhide__ = True  # pytest shows the caller's line, not the kit's
     violations = check_property(name, strategy, bars, **kwargs)
     if violations:
         raise AssertionError(failure_message(name, violations))
@@ -328,6 +329,7 @@ def assert_property(name: str, strategy, bars: pl.DataFrame, **kwargs) -> None:
 
 def _twin(name: str):
     def assert_it(strategy, bars: pl.DataFrame, **kwargs) -> None:
+        __tracebackhide__ = True
         assert_property(name, strategy, bars, **kwargs)
 
     assert_it.__name__ = assert_it.__qualname__ = f"assert_{name}"
