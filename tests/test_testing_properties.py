@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 
 import attrs
@@ -197,3 +198,31 @@ def test_quote_trace_records_every_call_the_engine_made():
 def test_an_unknown_property_is_refused_with_the_list():
     with pytest.raises(KeyError, match="unknown property 'sane'"):
         check_property("sane", SANE[0], BARS)
+
+
+def test_an_exit_order_waiting_for_a_symbols_next_bar_is_no_activity_after_the_halt():
+    """Regression (found by the dev profile on TestFixedSpread): an early stop's exit for a
+    symbol whose next bar is missing fills at its bar after that, as the engine promises."""
+    bars = MarketSpec(
+        (SymbolPath("AAAUSDT", "random_walk", 1.0, 0.03125, 0.0, 0, False),
+         SymbolPath("BBBUSDT", "random_walk", 1.0, 0.0, 0.0, 0, False)),
+        n_bars=10, funding=False,
+    ).bars()
+    mm = mmsim.fixed_spread(half_spread_bps=1.0, order_value=31147.0)
+    risk = mmsim.basic_risk(max_leverage=None, stop_equity_fraction=0.875)
+    venue = mmsim.Venue(maker_fee=0.0, taker_fee=0.0, penetration_ticks=0)
+    run = dict(risk=risk, venue=venue, initial_cash=1000.0)
+    assert check_no_quotes_without_bar(mm, bars, **run) == []
+    from mmsim.testing.invariants import check_halt
+    from mmsim.testing.properties import _with_gaps
+
+    gapped = _with_gaps(bars)
+    result = mmsim.backtest(gapped, mm, allow_gaps=True, **run)
+    exits = result.fills.filter(pl.col("reason").str.starts_with("early_stop"))
+    halt_ts = result.equity.filter(pl.col("halted"))["ts"][0]
+    assert exits.height == 1 and exits["ts"][0] == halt_ts + dt.timedelta(minutes=2)  # waited for its bar
+    late = result.fills.with_columns(
+        pl.when(pl.col("reason").str.starts_with("early_stop")).then(pl.col("ts") + pl.duration(minutes=1))
+        .otherwise(pl.col("ts")).alias("ts"))
+    assert "later than the symbol's next bar" in " ".join(
+        v.detail for v in check_halt(attrs.evolve(result, fills=late), gapped))

@@ -27,13 +27,14 @@ def blocks(kind: str) -> list[str]:
     return re.findall(rf"```{kind}\n(.*?)```", section(), flags=re.S)
 
 
-def write_project(folder: Path, *, broken: bool, keep: bool = False) -> None:
-    strategy, conftest, test, kept = blocks("python")
+def write_project(folder: Path, *, broken: bool, keep: bool = False, suite: bool = False) -> None:
+    strategy, conftest, test, properties, kept = blocks("python")
     assert strategy.count(RIGHT) == 1, "the README's strategy no longer has the skew line this test flips"
     if broken:
         strategy = strategy.replace(RIGHT, WRONG)
     (folder / "conftest.py").write_text(conftest)
-    (folder / "test_skewed_mm.py").write_text(strategy + "\n\n" + test + ("\n\n" + kept if keep else ""))
+    parts = [strategy, test] + ([kept] if keep else []) + ([properties] if suite else [])
+    (folder / "test_skewed_mm.py").write_text("\n\n".join(parts))
 
 
 def pytest_in(folder: Path, *args: str) -> subprocess.CompletedProcess:
@@ -59,10 +60,16 @@ def test_the_readme_example_fails_on_the_flipped_skew_exactly_as_shown(tmp_path)
 
 
 def test_the_readme_example_passes_with_the_skew_the_right_way_round(tmp_path):
-    write_project(tmp_path, broken=False)
-    proc = pytest_in(tmp_path, "test_skewed_mm.py", "-q")
+    write_project(tmp_path, broken=False, suite=True)
+    proc = pytest_in(tmp_path, "test_skewed_mm.py", "-q", "-k", "not TestSkewedMM")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "1 passed" in proc.stdout
+    # the one-line suite too (with fewer examples than a user's run, to keep CI fast)
+    with (tmp_path / "conftest.py").open("a") as conftest:
+        conftest.write("\nmmsim.testing.load_profile(max_examples=15)\n")
+    suite = pytest_in(tmp_path, "test_skewed_mm.py", "-q", "-k", "TestSkewedMM")
+    assert suite.returncode == 0, suite.stdout[-3000:] + suite.stderr[-3000:]
+    assert "7 passed" in suite.stdout
 
 
 def test_the_readme_regression_workflow_keeps_and_replays_the_market(tmp_path):
