@@ -7,6 +7,7 @@
     assert_deterministic(strategy, bars)           same input => same quotes (and a second call agrees)
     assert_no_look_ahead(strategy, bars)           the quotes up to t are the same on bars[:t]
     assert_strategy_invariants(strategy, bars)     the run keeps every ledger invariant
+    assert_strategy_leverage_caps(strategy, bars)  leverage_caps, then `risk`, hold the caps at placement
 
 Each `assert_*` has a `check_*` twin returning the Violations. Keyword arguments: venue, risk
 (the rule the strategy runs under, default none), initial_cash, allow_gaps (None: allowed when
