@@ -33,7 +33,7 @@ def main() -> None:
     )
     with pl.Config(tbl_cols=-1, tbl_width_chars=160, float_precision=2):
         print(result.summary)
-    print(f"final equity {result.final_equity:,.2f} USDT; results in {result.save(args.out, overwrite=True)}")
+    print(f"final equity {result.final_equity:,.2f} USDT; results in {result.save(args.out, overwrite=True, report=not args.small)}")
 
 
 if __name__ == "__main__":

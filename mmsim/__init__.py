@@ -4,12 +4,33 @@ Each bar is a pure `step(state, bars) -> (state, fills)` composed of matching, a
 strategy and risk functions over frozen attrs values, folded over a Polars frame.
 """
 
+from mmsim import paper
 from mmsim.account import Account, Position, trade
+from mmsim.attribution import attribution, attribution_bars, cumulative_attribution
 from mmsim.backtest import backtest, run_backtests
 from mmsim.bars import Bar, BarsError, Step, validate_bars
+from mmsim.calibration import calibrate, estimate_sigma, fit_intensity, intensity_features
+from mmsim.compare import Comparison, compare
+from mmsim.config import ConfigError, load_config, run_config
+from mmsim.data import (
+    DataError,
+    DroppedRowsWarning,
+    FetchError,
+    align_bars,
+    describe_bars,
+    fetch_binance,
+    gap_report,
+    load_bars,
+    read_bars,
+    read_binance_klines,
+    resample_bars,
+)
 from mmsim.engine import EngineState, account_bar, initial_state, make_step
 from mmsim.features import Feature, volatility
+from mmsim.intensity import IntensityParams, add_uniform_draws, intensity_matching
 from mmsim.matching import match_bar
+from mmsim.metrics import Metrics, compute_metrics, summarize
+from mmsim.metrics import compare as compare_results
 from mmsim.orders import BUY, SELL, Fill, MarketOrder, Order, Quotes, Rejection
 from mmsim.result import Result, load_result
 from mmsim.risk import (
@@ -25,17 +46,46 @@ from mmsim.risk import (
 )
 from mmsim.strategies import (
     Strategy,
+    StrategyError,
     StrategyInput,
+    StrategySpec,
     avellaneda_stoikov,
     fixed_spread,
+    glft,
+    lima,
+    lisbon,
+    list_strategies,
+    make_strategy,
+    mexico,
+    nairobi,
     optimal_spread,
+    oslo,
+    register_strategy,
     reservation_price,
     stateless,
+    tokyo,
 )
 from mmsim.synthetic import synthetic_bars
 from mmsim.venue import SymbolSpec, Venue
 
 __version__ = "0.1.0"
+
+# charts and reports import Altair (about half a second): loaded on first use only
+_LAZY = {
+    "report_charts": "mmsim.charts",
+    "comparison_chart": "mmsim.charts",
+    "render_report": "mmsim.report",
+    "write_report": "mmsim.report",
+    "write_comparison": "mmsim.report",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mmsim' has no attribute {name!r}")
 
 __all__ = [
     "BUY",
@@ -43,10 +93,17 @@ __all__ = [
     "Account",
     "Bar",
     "BarsError",
+    "Comparison",
+    "ConfigError",
+    "DataError",
+    "DroppedRowsWarning",
     "EngineState",
     "Feature",
+    "FetchError",
     "Fill",
+    "IntensityParams",
     "MarketOrder",
+    "Metrics",
     "Order",
     "Position",
     "Quotes",
@@ -57,30 +114,71 @@ __all__ = [
     "RiskRule",
     "Step",
     "Strategy",
+    "StrategyError",
     "StrategyInput",
+    "StrategySpec",
     "SymbolSpec",
     "Venue",
     "__version__",
     "account_bar",
+    "add_uniform_draws",
+    "align_bars",
+    "attribution",
+    "attribution_bars",
     "avellaneda_stoikov",
     "backtest",
     "basic_risk",
+    "calibrate",
     "chain",
+    "compare",
+    "compare_results",
+    "comparison_chart",
+    "compute_metrics",
+    "cumulative_attribution",
+    "describe_bars",
     "early_stop",
     "emergency_exit",
+    "estimate_sigma",
+    "fetch_binance",
+    "fit_intensity",
     "fixed_spread",
+    "gap_report",
+    "glft",
     "initial_state",
+    "intensity_features",
+    "intensity_matching",
     "leverage_caps",
+    "lima",
+    "lisbon",
+    "list_strategies",
+    "load_bars",
+    "load_config",
     "load_result",
     "make_step",
+    "make_strategy",
     "match_bar",
+    "mexico",
     "min_order_value",
+    "nairobi",
     "optimal_spread",
+    "oslo",
+    "paper",
+    "read_bars",
+    "read_binance_klines",
+    "register_strategy",
+    "render_report",
+    "report_charts",
+    "resample_bars",
     "reservation_price",
     "run_backtests",
+    "run_config",
     "stateless",
+    "summarize",
     "synthetic_bars",
+    "tokyo",
     "trade",
     "validate_bars",
     "volatility",
+    "write_comparison",
+    "write_report",
 ]

@@ -18,7 +18,7 @@ from mmsim.engine import Accounting, Matching, account_bar, initial_state, make_
 from mmsim.features import add_features
 from mmsim.matching import match_bar
 from mmsim.metrics import summarize
-from mmsim.result import Result
+from mmsim.result import POSTED_SCHEMA, Result
 from mmsim.risk import NO_RISK, RiskRule
 from mmsim.strategies.base import Strategy
 from mmsim.venue import Venue
@@ -79,7 +79,7 @@ def backtest(
     feature_names = tuple(dict.fromkeys(f.name for f in features))
     extra = [c for c in frame.columns if c not in (*feature_names, "ts", "symbol", "open", "high", "low", "close", "volume", "funding_rate")]
     readable = feature_names + tuple(c for c in extra if frame.schema[c].is_numeric())
-    first_close = dict(frame.group_by("symbol").agg(pl.col("close").first()).iter_rows())
+    first_close = dict(frame.group_by("symbol", maintain_order=True).agg(pl.col("close").first()).iter_rows())
     specs = {s: venue.spec(s, first_close[s]) for s in symbols}
     interval_us = bar_interval_us(frame)
 
@@ -101,7 +101,7 @@ def backtest(
             progress(k + 1, n_steps)
 
     ts_values = frame["ts"].unique(maintain_order=True).dt.epoch("us").to_list()
-    equity, sym_frame, fills, rejections, events = rec.frames(ts_values)
+    equity, sym_frame, fills, rejections, events, posted = rec.frames(ts_values)
     last_state = state if n_steps else state0
     config = {
         "symbols": list(symbols),
@@ -114,8 +114,11 @@ def backtest(
         "bars": {"rows": frame.height, "start": str(frame["ts"].min()), "end": str(frame["ts"].max())},
         "halted": last_state.halted if last_state.halted else _first_halt(events),
     }
-    summary = summarize(equity, sym_frame, fills, initial_cash, interval_us)
-    return Result(fills, equity, sym_frame, rejections, events, summary, config)
+    summary = summarize(
+        equity, sym_frame, fills, initial_cash, interval_us,
+        rejections=rejections, events=events, posted=posted,
+    )
+    return Result(fills, equity, sym_frame, rejections, events, summary, config, posted=posted)
 
 
 def _first_halt(events: pl.DataFrame) -> str | None:
@@ -146,6 +149,10 @@ class _Recorder:
         self.fills: list = []
         self.rejections: list = []
         self.events: list = []
+        # orders posted per (symbol, side, level): the denominators of fill rates; the last
+        # bar's orders never meet a bar, so they are kept apart and left out
+        self.posted: dict = {}
+        self.last_posted: dict = {}
         self.k = 0
         self.mmr = maintenance_margin_rate
 
@@ -175,8 +182,17 @@ class _Recorder:
             if cur is None or (o.price > cur.price if o.side > 0 else o.price < cur.price):
                 best[key] = o
         counts: dict = {}
+        posted = self.posted
+        for key, (n, qty) in self.last_posted.items():
+            had = posted.get(key, (0, 0.0))
+            posted[key] = (had[0] + n, had[1] + qty)
+        now: dict = {}
         for o in state.resting:
             counts[o.symbol] = counts.get(o.symbol, 0) + 1
+            key = (o.symbol, o.side, o.level)
+            had = now.get(key, (0, 0.0))
+            now[key] = (had[0] + 1, had[1] + o.qty)
+        self.last_posted = now
         refused: dict = {}
         for r in state.rejected:
             refused[r.order.symbol] = refused.get(r.order.symbol, 0) + 1
@@ -225,7 +241,11 @@ class _Recorder:
         events = pl.DataFrame(
             [(ts[k], e) for k, e in self.events], schema={"ts": pl.Int64, "event": pl.String}, orient="row"
         ).with_columns(_to_datetime("ts"))
-        return equity, sym, fills, rejections, events
+        posted = pl.DataFrame(
+            [(*key, n, qty) for key, (n, qty) in sorted(self.posted.items())],
+            schema=POSTED_SCHEMA, orient="row",
+        )
+        return equity, sym, fills, rejections, events, posted
 
 
 def run_backtests(

@@ -107,7 +107,7 @@ def validate_bars(bars: pl.DataFrame, *, allow_gaps: bool = False) -> pl.DataFra
         raise BarsError(f"{kind} timestamp at {_describe(row)}: timestamps must increase per symbol")
     frame = frame.sort("ts", "symbol", maintain_order=True)
     if not allow_gaps:
-        grids = frame.group_by("symbol").agg(pl.col("ts").alias("grid"), pl.len())
+        grids = frame.group_by("symbol", maintain_order=True).agg(pl.col("ts").alias("grid"), pl.len())
         reference = grids.row(0, named=True)
         for other in grids.iter_rows(named=True):
             if other["grid"] != reference["grid"]:

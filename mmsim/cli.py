@@ -1,4 +1,8 @@
-"""The `mmsim` command line: `mmsim run` backtests the embedded synthetic market by default."""
+"""The `mmsim` command line: `mmsim run` backtests the embedded synthetic market by default.
+
+`mmsim run --config FILE` runs a TOML configuration (see `mmsim.config`); `mmsim strategies`
+lists the strategies with their parameters, defaults and units.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ import mmsim
 
 
 def default_setup(days: float = 30, seed: int = 7) -> dict:
-    """The embedded default run: BTC-like and ETH-like 1-minute bars, AS on BTC, fixed spread on ETH."""
+    """The embedded default run: BTC- and ETH-like 1-minute bars, AS on BTC, fixed spread on ETH."""
     return {
         "bars": mmsim.synthetic_bars(("BTCUSDT", "ETHUSDT"), days=days, interval="1m", seed=seed),
         "strategies": {
@@ -50,7 +54,10 @@ def print_summary(result: mmsim.Result, console=None) -> None:
 
     console = console or _console()
     table = Table(title="mmsim backtest summary (USDT)")
-    columns = ["symbol", "pnl", "fees", "funding", "fills", "volume", "max_drawdown", "sharpe", "final_position"]
+    columns = [
+        "symbol", "pnl", "fees", "funding", "fills", "volume", "max_drawdown", "sharpe",
+        "final_position",
+    ]
     for c in columns:
         table.add_column(c, justify="left" if c == "symbol" else "right")
     for row in result.summary.iter_rows(named=True):
@@ -83,8 +90,14 @@ def print_summary(result: mmsim.Result, console=None) -> None:
 def _run(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
+    if args.config is not None:
+        return _run_config(args)
+    if args.jobs is not None:
+        raise ValueError("--jobs applies to a config with several [sets.*]; see --config")
     console = _console()
-    setup = default_setup(days=args.days, seed=args.seed)
+    setup = default_setup(
+        days=30 if args.days is None else args.days, seed=7 if args.seed is None else args.seed
+    )
     bars: pl.DataFrame = setup.pop("bars")
     n = bars["ts"].n_unique()
     started = time.perf_counter()
@@ -95,24 +108,182 @@ def _run(args: argparse.Namespace) -> int:
         )
     elapsed = time.perf_counter() - started
     print_summary(result, console)
-    out = result.save(args.out, overwrite=True)
+    out = result.save(args.out or DEFAULT_OUT, overwrite=True)
     console.print(
-        f"{bars.height:,} symbol-bars in {elapsed:.2f} s ({bars.height / elapsed:,.0f}/s); results in {out}/"
+        f"{bars.height:,} symbol-bars in {elapsed:.2f} s ({bars.height / elapsed:,.0f}/s); "
+        f"results in {out}/"
     )
     return 0
+
+
+def print_comparison(table: pl.DataFrame, console=None) -> None:
+    """A readable table of a comparison frame (rich): one row per strategy set."""
+    from rich.table import Table
+
+    console = console or _console()
+    view = Table(title="mmsim comparison (USDT)")
+    columns = ["set", "pnl", "return", "fees", "fills", "max_drawdown", "sharpe"]
+    for c in columns:
+        view.add_column(c, justify="left" if c == "set" else "right")
+    for row in table.iter_rows(named=True):
+        cells = []
+        for c in columns:
+            x = row[c]
+            if x is None:
+                cells.append("-")
+            elif c in ("return", "max_drawdown"):
+                cells.append(f"{x:.2%}")
+            elif c == "fills":
+                cells.append(f"{x:,}")
+            elif c == "sharpe":
+                cells.append(f"{x:.3g}")
+            elif isinstance(x, float):
+                cells.append(f"{x:,.2f}")
+            else:
+                cells.append(str(x))
+        view.add_row(*cells)
+    console.print(view)
+
+
+def _run_config(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from mmsim.config import load_config, run_config
+
+    if args.days is not None or args.seed is not None:
+        raise ValueError(
+            "--days and --seed set the embedded market; with --config set them in [data.synthetic]"
+        )
+    console = _console()
+    config = load_config(args.config)
+    out = args.out or config.out or Path(DEFAULT_OUT)
+    started = time.perf_counter()
+    quiet = args.quiet or len(config.sets) > 1  # sets report when each finishes, not per bar
+    with Progress(console=console, transient=True, disable=quiet) as bar:
+        task = bar.add_task("backtesting", total=None)
+        outcome = run_config(
+            config,
+            jobs=args.jobs or 1,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    elapsed = time.perf_counter() - started
+    if isinstance(outcome, mmsim.Result):
+        print_summary(outcome, console)
+    else:
+        print_comparison(outcome.table, console)
+    saved = outcome.save(out, overwrite=True)
+    console.print(f"{len(config.sets)} strategy set(s) in {elapsed:.2f} s; results in {saved}/")
+    return 0
+
+
+def _strategies(args: argparse.Namespace) -> int:
+    from mmsim.strategies import get_strategy, list_strategies
+    from mmsim.strategies.params import format_default
+
+    specs = [get_strategy(args.name)] if args.name else list_strategies()
+    for k, spec in enumerate(specs):
+        if k:
+            print()
+        print(f"{spec.name}: {spec.summary}")
+        if args.name:  # the formulas live in the module docstring
+            module = sys.modules.get(spec.factory.__module__)
+            if module is not None and module.__doc__:
+                print(f"\n{module.__doc__.strip()}\n")
+        header = ("parameter", "unit", "default", "meaning")
+        rows = [(p.name, p.unit, format_default(p.default), p.help) for p in spec.parameters()]
+        widths = [max(len(r[i]) for r in (header, *rows)) for i in range(3)]
+        for name, unit, default, meaning in (header, *rows):
+            print(f"  {name:<{widths[0]}}  {unit:<{widths[1]}}  {default:<{widths[2]}}  {meaning}")
+    return 0
+
+
+DEFAULT_OUT = "mmsim-results/latest"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mmsim", description=__doc__)
     parser.add_argument("--version", action="version", version=f"mmsim {mmsim.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="backtest the embedded synthetic market and write a results folder")
-    run.add_argument("--days", type=float, default=30, help="days of 1-minute bars (default 30)")
-    run.add_argument("--seed", type=int, default=7, help="seed of the synthetic market (default 7)")
-    run.add_argument("--out", type=Path, default=Path("mmsim-results/latest"), help="results folder")
+    run = sub.add_parser(
+        "run", help="backtest the embedded market (or a --config) and write a results folder"
+    )
+    run.add_argument("--config", type=Path, default=None, help="a TOML run configuration")
+    run.add_argument("--days", type=float, default=None, help="days of 1-minute bars (30)")
+    run.add_argument("--seed", type=int, default=None, help="seed of the embedded market (7)")
+    run.add_argument("--out", type=Path, default=None, help=f"results folder ({DEFAULT_OUT})")
+    run.add_argument(
+        "--jobs", type=int, default=None, help="processes for a config's [sets.*] (default 1)"
+    )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_run)
+    strategies = sub.add_parser(
+        "strategies", help="list the strategies with their parameters, defaults and units"
+    )
+    strategies.add_argument("name", nargs="?", help="show one strategy with its formulas")
+    strategies.set_defaults(func=_strategies)
+    from mmsim.data.cli import add_data_commands
+
+    add_data_commands(sub)
+    _add_report_commands(sub)
     return parser
+
+
+def _report(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from mmsim.console import print_metrics
+    from mmsim.report import write_report
+
+    console = Console()
+    result = mmsim.load_result(args.results)
+    out = args.out or Path(args.results) / "report.html"
+    png_dir = None if args.no_png else (args.png_dir or Path(out).parent / "charts")
+    with console.status("writing the report"):
+        path = write_report(result, out, png_dir=png_dir)
+    print_summary(result, console)
+    print_metrics(result.metrics(), console)
+    console.print(f"report: {path}" + (f"; PNG charts in {png_dir}/" if png_dir else ""))
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from mmsim.console import print_comparison
+    from mmsim.metrics import compare
+    from mmsim.report import write_comparison
+
+    console = Console()
+    results: dict[str, mmsim.Result] = {}
+    for folder in args.results:
+        name = Path(folder).resolve().name
+        while name in results:  # two folders with the same name: keep both
+            name += "'"
+        results[name] = mmsim.load_result(folder)
+    print_comparison(compare(results), console)
+    out = Path(args.out)
+    png = None if args.no_png else out.with_suffix(".png")
+    with console.status("writing the comparison"):
+        write_comparison(results, out, png=png)
+    console.print(f"comparison: {out}" + (f"; chart {png}" if png else ""))
+    return 0
+
+
+def _add_report_commands(sub) -> None:
+    report = sub.add_parser("report", help="write report.html and PNG charts for a results folder")
+    report.add_argument("results", type=Path, help="a results folder written by `mmsim run`")
+    report.add_argument("--out", type=Path, help="HTML file (default RESULTS/report.html)")
+    report.add_argument("--png-dir", type=Path, help="PNG folder (default: charts/ beside --out)")
+    report.add_argument("--no-png", action="store_true", help="skip the PNG charts")
+    report.set_defaults(func=_report)
+    comp = sub.add_parser("compare", help="print and chart several results folders side by side")
+    comp.add_argument("results", type=Path, nargs="+", help="results folders of `mmsim run`")
+    comp.add_argument(
+        "--out", type=Path, default=Path("mmsim-results/compare.html"),
+        help="comparison HTML (default mmsim-results/compare.html; its PNG chart beside it)",
+    )
+    comp.add_argument("--no-png", action="store_true", help="skip the PNG chart")
+    comp.set_defaults(func=_compare)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -138,7 +138,9 @@ def make_step(
             strategy_states.append(s_state)
             quotes.append(q)
             if q.bids or q.asks:
-                posted, refused = place_quotes(bar.symbol, q, bar.close, specs[bar.symbol])
+                posted, refused = place_quotes(
+                    bar.symbol, q, bar.close, specs[bar.symbol], post_only=venue.post_only
+                )
                 proposed.extend(posted)
                 rejected.extend(refused)
 

@@ -1,17 +1,96 @@
 """Metrics: pure functions over the result frames, as Polars expressions over whole columns.
 
-Returns are on mark-to-market equity (wallet + unrealized), annualised on a 365-day year for
-the bar interval. PnL per symbol = realized + unrealized - fees + funding (USDT); the symbols'
-PnL sums to the equity change.
+Units and conventions: money in USDT; returns are simple per-bar returns of mark-to-market
+equity (wallet + unrealized, starting from the initial cash), annualised on a 365-day year for
+the bar interval (crypto trades every day); drawdowns are fractions of the running peak
+(0.1 = 10%); spreads and markouts are in basis points; side +1 = buy (bid), -1 = sell (ask).
+PnL per symbol = realized + unrealized - fees + funding; the symbols' PnL sums to the equity
+change, and `mmsim.attribution` splits it into components that sum exactly to it.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
+import attrs
 import polars as pl
 
+from mmsim.attribution import COMPONENTS, attribution
+
+if TYPE_CHECKING:
+    from mmsim.result import Result
+
 YEAR_US = 365 * 86_400 * 1_000_000
+DAY_US = 86_400 * 1_000_000
+HORIZONS = (1, 5, 15, 60)
+TOTAL = "TOTAL"
+
+# One line per metric: the report's glossary and the README's metrics table.
+DEFINITIONS: dict[str, str] = {
+    "pnl": "final equity - initial cash (per symbol: realized + unrealized - fees + funding), USDT",
+    "return": "pnl / initial cash, on mark-to-market equity (wallet + unrealized)",
+    "annual_return": (
+        "(1 + return)^(bars per 365-day year / bars) - 1; empty when too short to be finite"
+    ),
+    "sharpe": "mean / std of per-bar equity returns x sqrt(bars per 365-day year)",
+    "sortino": (
+        "mean per-bar return / downside deviation x sqrt(bars per year); downside deviation ="
+        " sqrt(mean over all bars of min(r, 0)^2)"
+    ),
+    "max_drawdown": (
+        "largest fall of equity from its running peak (the initial cash included), fraction "
+        "of the peak"
+    ),
+    "max_drawdown_days": (
+        "longest time equity stayed below a previous peak (also max_drawdown_bars)"
+    ),
+    "calmar": "annual_return / max_drawdown",
+    "spread_capture": (
+        "sum over maker fills of side x (close of the fill's bar - price) x qty, USDT"
+    ),
+    "taker_execution": "the same over taker fills (market orders, emergency exits, liquidations)",
+    "inventory_pnl": "sum over bars of position at the previous close x (mark - previous mark)",
+    "maker_fees / rebates / taker_fees": (
+        "minus the fees paid, split: maker fees > 0, maker fees < 0 (rebates received), taker fees"
+    ),
+    "funding": "funding received (negative when paid); the seven components sum exactly to pnl",
+    "fills / volume": "executions and their notional (price x qty, USDT)",
+    "turnover": "volume / mean equity",
+    "fill_rate": (
+        "maker fills / limit orders posted that then rested during a bar, per symbol, side "
+        "and level"
+    ),
+    "rejected": (
+        "orders refused at placement or by risk rules, counted per reason (post_only, "
+        "lot_size, leverage, min_order_value, emergency_exit, early_stop)"
+    ),
+    "round_trips": "fills that bring a position back to flat or through it",
+    "quoted_spread_bps": "mean over bars quoting both sides of (best ask - best bid) / their mid",
+    "captured_spread_bps": (
+        "2 x spread_capture / maker notional: the spread earned against each fill's bar close"
+    ),
+    "markout_h_bps": (
+        "mean over maker fills of side x (mark h bars later - price) / price; < 0 = adverse "
+        "selection"
+    ),
+    "mean_abs_position / max_abs_position": (
+        "mean and max |position| (base units); also mean and max notional (USDT)"
+    ),
+    "time_at_cap": (
+        "share of bars quoting only the side that reduces the position (a cap stopped the other)"
+    ),
+    "max_leverage / mean_leverage": (
+        "gross notional / equity per bar: max and mean (per symbol: its notional / equity)"
+    ),
+    "max_margin_ratio / mean_margin_ratio": (
+        "maintenance margin / equity per bar (liquidation at 1): max and mean"
+    ),
+    "emergency_exits / early_stops / liquidations": (
+        "bars on which each fired; the report lists them with their bars and reasons"
+    ),
+}
 
 
 def periods_per_year(interval_us: int) -> float:
@@ -19,9 +98,38 @@ def periods_per_year(interval_us: int) -> float:
     return YEAR_US / interval_us
 
 
-def sharpe_ratio(equity: pl.Series, interval_us: int) -> float | None:
+# --- returns and drawdowns -------------------------------------------------------------------
+
+
+def _with_start(equity: pl.Series, initial_cash: float | None) -> pl.Series:
+    """The equity path with the starting capital in front, so the first bar has a return."""
+    equity = equity.cast(pl.Float64)
+    if initial_cash is None:
+        return equity
+    return pl.concat([pl.Series(equity.name, [float(initial_cash)]), equity])
+
+
+def returns_expr(column: str = "equity") -> pl.Expr:
+    """Simple per-bar returns of an equity column: e_t / e_{t-1} - 1 (null on the first row)."""
+    return pl.col(column) / pl.col(column).shift(1) - 1.0
+
+
+def drawdown_expr(column: str = "equity") -> pl.Expr:
+    """Fraction below the running peak: 1 - e_t / max(e_0..e_t) (0 at a new high)."""
+    return 1.0 - pl.col(column) / pl.col(column).cum_max()
+
+
+def bar_returns(equity: pl.Series, initial_cash: float | None = None) -> pl.Series:
+    """Per-bar simple returns; with initial_cash the first bar's return is against it."""
+    path = _with_start(equity, initial_cash)
+    return pl.DataFrame({"e": path}).select(returns_expr("e")).to_series().drop_nulls()
+
+
+def sharpe_ratio(
+    equity: pl.Series, interval_us: int, initial_cash: float | None = None
+) -> float | None:
     """Annualised mean / std of per-bar simple returns of equity; None when undefined."""
-    returns = equity.pct_change().drop_nulls()
+    returns = bar_returns(equity, initial_cash)
     if returns.len() < 2:
         return None
     std = returns.std()
@@ -30,17 +138,477 @@ def sharpe_ratio(equity: pl.Series, interval_us: int) -> float | None:
     return float(returns.mean() / std * math.sqrt(periods_per_year(interval_us)))
 
 
-def max_drawdown(equity: pl.Series) -> float:
+def sortino_ratio(
+    equity: pl.Series, interval_us: int, initial_cash: float | None = None
+) -> float | None:
+    """Annualised mean return / downside deviation; None when undefined (no losing bar).
+
+    Downside deviation = sqrt(mean over ALL bars of min(r, 0)^2) (target 0), not the std of
+    the losing bars alone.
+    """
+    returns = bar_returns(equity, initial_cash)
+    if returns.len() < 2:
+        return None
+    downside = math.sqrt(float((returns.clip(upper_bound=0.0) ** 2).mean()))
+    if not downside or not math.isfinite(downside):
+        return None
+    return float(returns.mean() / downside * math.sqrt(periods_per_year(interval_us)))
+
+
+def max_drawdown(equity: pl.Series, initial_cash: float | None = None) -> float:
     """Largest fall from a running peak, as a fraction of that peak (0.1 = 10%)."""
-    if equity.len() == 0:
+    path = _with_start(equity, initial_cash)
+    if path.len() == 0:
         return 0.0
-    drawdown = 1.0 - equity / equity.cum_max()
+    drawdown = 1.0 - path / path.cum_max()
     return float(max(drawdown.max(), 0.0))
+
+
+def max_drawdown_bars(equity: pl.Series, initial_cash: float | None = None) -> int:
+    """Duration of the longest drawdown: most consecutive bars spent below a previous peak."""
+    path = _with_start(equity, initial_cash)
+    if path.len() == 0:
+        return 0
+    under = pl.DataFrame({"e": path}).select((pl.col("e") < pl.col("e").cum_max()).alias("under"))
+    spells = under.with_columns(pl.col("under").rle_id().alias("spell")).filter("under")
+    if spells.height == 0:
+        return 0
+    return int(spells.group_by("spell", maintain_order=True).len()["len"].max())
+
+
+def annual_return(total_return: float, n_bars: int, interval_us: int) -> float | None:
+    """Compounded annual growth: (1 + R)^(bars per year / bars) - 1; -1 once equity hit 0.
+
+    None when the run is too short for the figure to be finite.
+    """
+    if n_bars <= 0:
+        return None
+    if total_return <= -1.0:
+        return -1.0
+    try:
+        value = math.expm1(periods_per_year(interval_us) / n_bars * math.log1p(total_return))
+    except OverflowError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def performance(
+    equity: pl.Series, initial_cash: float, interval_us: int
+) -> dict[str, float | int | None]:
+    """Return, annual return, Sharpe, Sortino, max drawdown (depth, bars, days) and Calmar."""
+    n = equity.len()
+    final = float(equity[-1]) if n else float(initial_cash)
+    total = final / initial_cash - 1.0
+    annual = annual_return(total, n, interval_us)
+    depth = max_drawdown(equity, initial_cash)
+    bars = max_drawdown_bars(equity, initial_cash)
+    return {
+        "return": total,
+        "annual_return": annual,
+        "sharpe": sharpe_ratio(equity, interval_us, initial_cash),
+        "sortino": sortino_ratio(equity, interval_us, initial_cash),
+        "max_drawdown": depth,
+        "max_drawdown_bars": bars,
+        "max_drawdown_days": bars * interval_us / DAY_US,
+        "calmar": (annual / depth) if (annual is not None and depth > 0) else None,
+    }
 
 
 def pnl_expr() -> pl.Expr:
     """Cumulative PnL of a symbol row (USDT): realized + unrealized - fees + funding."""
     return pl.col("realized") + pl.col("unrealized") - pl.col("fees") + pl.col("funding")
+
+
+def performance_table(
+    equity: pl.DataFrame, symbols: pl.DataFrame, initial_cash: float, interval_us: int
+) -> pl.DataFrame:
+    """`performance` per symbol (on initial cash + its PnL) and for the account (TOTAL)."""
+    curves = symbols.select("symbol", (pnl_expr() + initial_cash).alias("curve"))
+    rows = [
+        {"symbol": part["symbol"][0], **performance(part["curve"], initial_cash, interval_us)}
+        for part in curves.partition_by("symbol", maintain_order=True)
+    ]
+    rows.append({"symbol": TOTAL, **performance(equity["equity"], initial_cash, interval_us)})
+    return pl.DataFrame(rows, schema=_PERFORMANCE_SCHEMA)
+
+
+_PERFORMANCE_SCHEMA = {
+    "symbol": pl.String,
+    "return": pl.Float64,
+    "annual_return": pl.Float64,
+    "sharpe": pl.Float64,
+    "sortino": pl.Float64,
+    "max_drawdown": pl.Float64,
+    "max_drawdown_bars": pl.Int64,
+    "max_drawdown_days": pl.Float64,
+    "calmar": pl.Float64,
+}
+
+
+def drawdown_frame(equity: pl.DataFrame, initial_cash: float) -> pl.DataFrame:
+    """ts, equity, peak (running, from the initial cash) and drawdown (fraction of the peak)."""
+    return equity.select(
+        "ts",
+        "equity",
+        pl.max_horizontal(pl.col("equity").cum_max(), pl.lit(float(initial_cash))).alias("peak"),
+    ).with_columns((1.0 - pl.col("equity") / pl.col("peak")).alias("drawdown"))
+
+
+# --- trading ---------------------------------------------------------------------------------
+
+
+def _with_total(per_symbol: pl.DataFrame, total: pl.DataFrame) -> pl.DataFrame:
+    return pl.concat([per_symbol, total.select(per_symbol.columns)], how="vertical_relaxed")
+
+
+def round_trips_expr() -> pl.Expr:
+    """Per fill (in booking order, over symbol): True when it closes or flips a position.
+
+    A round trip is a position opened from flat and brought back to flat (or through it).
+    """
+    signed = pl.col("side").cast(pl.Float64) * pl.col("qty")
+    after = signed.cum_sum().over("symbol")
+    before = after - signed
+    tol = 1e-9 * pl.col("qty")  # float residue of an exact close
+    flat_before = before.abs() <= tol
+    flat_after = after.abs() <= tol
+    return ~flat_before & (flat_after | (before.sign() != after.sign()))
+
+
+def fill_rates(fills: pl.DataFrame, posted: pl.DataFrame) -> pl.DataFrame:
+    """Per symbol, side and level: orders posted, maker fills, fill_rate = fills / posted."""
+    filled = (
+        fills.filter(pl.col("liquidity") == "maker")
+        .group_by("symbol", "side", "level", maintain_order=True)
+        .agg(pl.len().alias("fills"), pl.col("qty").sum().alias("filled_qty"))
+    )
+    out = posted.join(filled, on=["symbol", "side", "level"], how="full", coalesce=True)
+    return (
+        out.with_columns(
+            pl.col("orders").fill_null(0),
+            pl.col("fills").fill_null(0).cast(pl.Int64),
+            pl.col("qty").fill_null(0.0).alias("posted_qty"),
+            pl.col("filled_qty").fill_null(0.0),
+        )
+        .with_columns(
+            pl.when(pl.col("orders") > 0)
+            .then(pl.col("fills") / pl.col("orders"))
+            .alias("fill_rate")
+        )
+        .select(
+            "symbol", "side", "level", "orders", "fills", "fill_rate", "posted_qty", "filled_qty"
+        )
+        .sort("symbol", pl.col("side"), "level", descending=[False, True, False])
+    )
+
+
+def reason_kind_expr(column: str) -> pl.Expr:
+    """The kind of a reason or event string: the text before ':' ("emergency_exit: ..." -> ...)."""
+    return pl.col(column).str.split(":").list.first().str.strip_chars()
+
+
+def rejections_by_reason(rejections: pl.DataFrame) -> pl.DataFrame:
+    """Orders refused per symbol and reason kind (post_only, lot_size, leverage, ...)."""
+    # group on the full reason first (few distinct strings), then parse each one once
+    return (
+        rejections.group_by("symbol", "reason", maintain_order=True)
+        .agg(
+            pl.len().cast(pl.Int64).alias("rejected"),
+            (pl.col("side") > 0).sum().cast(pl.Int64).alias("bids"),
+            (pl.col("side") < 0).sum().cast(pl.Int64).alias("asks"),
+        )
+        .group_by("symbol", reason_kind_expr("reason").alias("reason"))
+        .agg(pl.col("rejected", "bids", "asks").sum())
+        .sort("symbol", "rejected", "reason", descending=[False, True, False])
+    )
+
+
+def trading_stats(
+    equity: pl.DataFrame,
+    symbols: pl.DataFrame,
+    fills: pl.DataFrame,
+    rejections: pl.DataFrame,
+    posted: pl.DataFrame,
+) -> pl.DataFrame:
+    """Per symbol and TOTAL: fills (maker/taker, buys/sells), volume, turnover, fill rate,
+    rejections, round trips, average quoted and captured spread (bps).
+
+    turnover = traded notional / mean equity; fill_rate = maker fills / orders posted;
+    quoted_spread_bps = mean over bars with both sides posted of (ask - bid) / mid;
+    captured_spread_bps = 2 * spread capture / maker notional (the spread earned against the
+    close of each fill's bar, as a full spread comparable with the quoted one).
+    """
+    names = symbols["symbol"].unique(maintain_order=True)
+    base = pl.DataFrame({"symbol": names})
+    notional = pl.col("price") * pl.col("qty")
+    maker = pl.col("liquidity") == "maker"
+    marked = fills.join(symbols.select("ts", "symbol", "mark"), on=["ts", "symbol"], how="left")
+    edge = pl.col("side") * (pl.col("mark") - pl.col("price")) * pl.col("qty")
+    fill_aggs = [
+        pl.len().alias("fills"),
+        maker.sum().alias("maker_fills"),
+        (~maker).sum().alias("taker_fills"),
+        (pl.col("side") > 0).sum().alias("buys"),
+        (pl.col("side") < 0).sum().alias("sells"),
+        notional.sum().alias("volume"),
+        notional.filter(maker).sum().alias("maker_volume"),
+        edge.filter(maker).sum().alias("_capture"),
+    ]
+    per_fill = marked.with_columns(round_trips_expr().alias("_closes"))
+    by_fill = per_fill.group_by("symbol", maintain_order=True).agg(
+        *fill_aggs, pl.col("_closes").sum().alias("round_trips")
+    )
+    total_fill = per_fill.select(*fill_aggs, pl.col("_closes").sum().alias("round_trips"))
+    spread = (pl.col("ask") - pl.col("bid")) / ((pl.col("ask") + pl.col("bid")) / 2) * 1e4
+    quote_aggs = [
+        spread.mean().alias("quoted_spread_bps"),
+        (pl.col("bid").is_not_null() | pl.col("ask").is_not_null()).mean().alias("time_quoting"),
+    ]
+    by_quote = symbols.group_by("symbol", maintain_order=True).agg(*quote_aggs)
+    total_quote = symbols.select(*quote_aggs)
+    post_aggs = [pl.col("orders").sum().alias("orders_posted")]
+    by_post = posted.group_by("symbol", maintain_order=True).agg(*post_aggs)
+    total_post = posted.select(*post_aggs)
+    rej_aggs = [pl.len().alias("rejected")]
+    by_rej = rejections.group_by("symbol", maintain_order=True).agg(*rej_aggs)
+    total_rej = rejections.select(*rej_aggs)
+
+    def finish(frame: pl.DataFrame) -> pl.DataFrame:
+        return (
+            frame.with_columns(
+                pl.col(
+                    "fills",
+                    "maker_fills",
+                    "taker_fills",
+                    "buys",
+                    "sells",
+                    "round_trips",
+                    "orders_posted",
+                    "rejected",
+                )
+                .fill_null(0)
+                .cast(pl.Int64),
+                pl.col("volume", "maker_volume", "_capture").fill_null(0.0),
+            )
+            .with_columns(
+                (pl.col("volume") / mean_equity).alias("turnover"),
+                pl.when(pl.col("orders_posted") > 0)
+                .then(pl.col("maker_fills") / pl.col("orders_posted"))
+                .alias("fill_rate"),
+                pl.when(pl.col("maker_volume") > 0)
+                .then(2 * pl.col("_capture") / pl.col("maker_volume") * 1e4)
+                .alias("captured_spread_bps"),
+            )
+            .select(
+                "symbol",
+                "fills",
+                "maker_fills",
+                "taker_fills",
+                "buys",
+                "sells",
+                "volume",
+                "turnover",
+                "orders_posted",
+                "fill_rate",
+                "rejected",
+                "round_trips",
+                "quoted_spread_bps",
+                "captured_spread_bps",
+                "time_quoting",
+            )
+        )
+
+    mean_equity = float(equity["equity"].mean()) if equity.height else float("nan")
+    per_symbol = base
+    for frame in (by_fill, by_quote, by_post, by_rej):
+        per_symbol = per_symbol.join(frame, on="symbol", how="left", maintain_order="left")
+    total = pl.concat(
+        [pl.DataFrame({"symbol": [TOTAL]}), total_fill, total_quote, total_post, total_rej],
+        how="horizontal",
+    )
+    return _with_total(finish(per_symbol), finish(total))
+
+
+# --- adverse selection -----------------------------------------------------------------------
+
+
+def markouts(
+    fills: pl.DataFrame,
+    symbols: pl.DataFrame,
+    horizons: Sequence[int] = HORIZONS,
+    *,
+    liquidity: str | None = "maker",
+) -> pl.DataFrame:
+    """Markouts: the mark move after each fill, signed for the filled side, h bars later.
+
+    markout_bps = side * (mark_{t+h} - price) / price * 1e4 for a fill in bar t (mark_{t+0} is
+    that bar's close); negative = the market moved against the fill (adverse selection).
+    Averaged per symbol, side and horizon; `fills` counts the fills with h bars left after them,
+    `markout_usdt` sums side * (mark_{t+h} - price) * qty. liquidity: "maker" (default: the
+    quotes' fills), "taker", or None for all fills.
+    """
+    horizons = tuple(int(h) for h in horizons)
+    if any(h < 0 for h in horizons):
+        raise ValueError(f"markout horizons must be >= 0 bars, got {horizons}")
+    ahead = symbols.select(
+        "ts",
+        "symbol",
+        *(pl.col("mark").shift(-h).over("symbol", order_by="ts").alias(f"m{h}") for h in horizons),
+    )
+    chosen = fills if liquidity is None else fills.filter(pl.col("liquidity") == liquidity)
+    joined = chosen.join(ahead, on=["ts", "symbol"], how="left")
+    long = (
+        pl.concat(
+            [
+                joined.select(
+                    "symbol",
+                    "side",
+                    pl.lit(h, pl.Int32).alias("horizon"),
+                    (
+                        pl.col("side") * (pl.col(f"m{h}") - pl.col("price")) / pl.col("price") * 1e4
+                    ).alias("bps"),
+                    (pl.col("side") * (pl.col(f"m{h}") - pl.col("price")) * pl.col("qty")).alias(
+                        "usdt"
+                    ),
+                )
+                for h in horizons
+            ]
+        )
+        if horizons
+        else pl.DataFrame(
+            schema={
+                "symbol": pl.String,
+                "side": pl.Int8,
+                "horizon": pl.Int32,
+                "bps": pl.Float64,
+                "usdt": pl.Float64,
+            }
+        )
+    )
+    return (
+        long.drop_nulls("bps")
+        .group_by("symbol", "side", "horizon", maintain_order=True)
+        .agg(
+            pl.len().alias("fills"),
+            pl.col("bps").mean().alias("markout_bps"),
+            pl.col("usdt").sum().alias("markout_usdt"),
+        )
+        .sort("symbol", "side", "horizon", descending=[False, True, False])
+    )
+
+
+def markout_summary(
+    fills: pl.DataFrame, symbols: pl.DataFrame, horizons: Sequence[int] = HORIZONS
+) -> pl.DataFrame:
+    """Per symbol and TOTAL (both sides): mean maker-fill markout in bps at each horizon, wide."""
+    horizons = tuple(horizons)
+    ahead = symbols.select(
+        "ts",
+        "symbol",
+        *(pl.col("mark").shift(-h).over("symbol", order_by="ts").alias(f"m{h}") for h in horizons),
+    )
+    joined = fills.filter(pl.col("liquidity") == "maker").join(
+        ahead, on=["ts", "symbol"], how="left"
+    )
+    aggs = [
+        (pl.col("side") * (pl.col(f"m{h}") - pl.col("price")) / pl.col("price") * 1e4)
+        .mean()
+        .alias(f"markout_{h}_bps")
+        for h in horizons
+    ]
+    names = pl.DataFrame({"symbol": symbols["symbol"].unique(maintain_order=True)})
+    per_symbol = (
+        names.join(
+            joined.group_by("symbol", maintain_order=True).agg(*aggs), on="symbol", how="left", maintain_order="left"
+        )
+        if aggs
+        else names
+    )
+    total = (
+        pl.concat([pl.DataFrame({"symbol": [TOTAL]}), joined.select(*aggs)], how="horizontal")
+        if aggs
+        else pl.DataFrame({"symbol": [TOTAL]})
+    )
+    return _with_total(per_symbol, total)
+
+
+# --- risk ------------------------------------------------------------------------------------
+
+
+def at_cap_expr() -> pl.Expr:
+    """True on a bar where only the side that reduces the position was quoted.
+
+    That is what a strategy's inventory cap or a risk rule's leverage trim does: it stops the
+    side that would grow |position| while the other keeps quoting.
+    """
+    bid, ask = pl.col("bid").is_not_null(), pl.col("ask").is_not_null()
+    return ((pl.col("position") > 0) & ~bid & ask) | ((pl.col("position") < 0) & bid & ~ask)
+
+
+def risk_events(events: pl.DataFrame, equity: pl.DataFrame) -> pl.DataFrame:
+    """Emergency exits, early stops and liquidations: ts, bar (0-based index), kind, reason."""
+    bars = equity.select("ts").with_row_index("bar")
+    return events.join(bars, on="ts", how="left").select(
+        "ts",
+        pl.col("bar").cast(pl.Int64),
+        reason_kind_expr("event").alias("kind"),
+        pl.col("event").alias("reason"),
+    )
+
+
+def risk_stats(equity: pl.DataFrame, symbols: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
+    """Per symbol and TOTAL: inventory (mean and max |position|, base units and USDT notional),
+    time at cap (share of bars), leverage (max, mean), margin ratio (TOTAL only, max and mean),
+    emergency exits, early stops and liquidations (bars on which each happened)."""
+    inventory = [
+        pl.col("position").abs().mean().alias("mean_abs_position"),
+        pl.col("position").abs().max().alias("max_abs_position"),
+        pl.col("notional").mean().alias("mean_notional"),
+        pl.col("notional").max().alias("max_notional"),
+        at_cap_expr().mean().alias("time_at_cap"),
+        pl.col("leverage").max().alias("max_leverage"),
+        pl.col("leverage").mean().alias("mean_leverage"),
+    ]
+    per_symbol = (
+        symbols.group_by("symbol", maintain_order=True)
+        .agg(*inventory)
+        .with_columns(
+            pl.lit(None, pl.Float64).alias("max_margin_ratio"),
+            pl.lit(None, pl.Float64).alias("mean_margin_ratio"),
+        )
+    )
+    kinds = reason_kind_expr("event")
+    counts = [
+        (kinds == k).sum().cast(pl.Int64).alias(f"{k}s" if k != "early_stop" else "early_stops")
+        for k in ("emergency_exit", "early_stop", "liquidation")
+    ]
+    total = pl.concat(
+        [
+            pl.DataFrame({"symbol": [TOTAL]}),
+            symbols.select(
+                pl.lit(None, pl.Float64).alias("mean_abs_position"),  # base units do not add up
+                pl.lit(None, pl.Float64).alias("max_abs_position"),
+                at_cap_expr().mean().alias("time_at_cap"),
+            ),
+            equity.select(
+                pl.col("notional").mean().alias("mean_notional"),
+                pl.col("notional").max().alias("max_notional"),
+                pl.col("leverage").max().alias("max_leverage"),
+                pl.col("leverage").mean().alias("mean_leverage"),
+                pl.col("margin_ratio").max().alias("max_margin_ratio"),
+                pl.col("margin_ratio").mean().alias("mean_margin_ratio"),
+            ),
+            events.select(*counts),
+        ],
+        how="horizontal",
+    )
+    per_symbol = per_symbol.with_columns(
+        pl.lit(None, pl.Int64).alias(c) for c in ("emergency_exits", "early_stops", "liquidations")
+    )
+    return _with_total(per_symbol, total)
+
+
+# --- everything at once ----------------------------------------------------------------------
 
 
 def summarize(
@@ -49,48 +617,253 @@ def summarize(
     fills: pl.DataFrame,
     initial_cash: float,
     interval_us: int,
+    *,
+    rejections: pl.DataFrame | None = None,
+    events: pl.DataFrame | None = None,
+    posted: pl.DataFrame | None = None,
+    horizons: Sequence[int] = HORIZONS,
 ) -> pl.DataFrame:
-    """One row per symbol and a TOTAL row: PnL and its parts, fills, volume, risk figures."""
-    last = symbols.group_by("symbol", maintain_order=True).last()
-    per_fill = fills.group_by("symbol").agg(
-        pl.len().alias("fills"),
-        (pl.col("price") * pl.col("qty")).sum().alias("volume"),
+    """One row per symbol and a TOTAL row: PnL and its parts, returns, attribution, trading,
+    markouts and risk figures (see the README's metrics table for each column's definition).
+
+    The first columns are symbol, pnl, realized, unrealized, fees (paid, + = cost), funding
+    (received), fills, volume, final_position, max_drawdown, sharpe.
+    """
+    from mmsim.result import POSTED_SCHEMA
+
+    rejections = rejections if rejections is not None else _empty_rejections()
+    events = (
+        events
+        if events is not None
+        else pl.DataFrame(schema={"ts": pl.Datetime("us"), "event": pl.String})
     )
-    by_symbol = symbols.with_columns(pnl_expr().alias("pnl")).group_by("symbol", maintain_order=True)
-    curves = by_symbol.agg(pl.col("pnl"))
-    rows = []
-    for row in last.join(per_fill, on="symbol", how="left").iter_rows(named=True):
-        curve = curves.filter(pl.col("symbol") == row["symbol"])["pnl"][0] + initial_cash
-        rows.append(
-            {
-                "symbol": row["symbol"],
-                "pnl": row["realized"] + row["unrealized"] - row["fees"] + row["funding"],
-                "realized": row["realized"],
-                "unrealized": row["unrealized"],
-                "fees": row["fees"],
-                "funding": row["funding"],
-                "fills": row["fills"] or 0,
-                "volume": row["volume"] or 0.0,
-                "final_position": row["position"],
-                "max_drawdown": max_drawdown(curve),
-                "sharpe": sharpe_ratio(curve, interval_us),
-            }
+    posted = posted if posted is not None else pl.DataFrame(schema=POSTED_SCHEMA)
+    return _compose_summary(
+        _base_rows(equity, symbols, initial_cash),
+        performance_table(equity, symbols, initial_cash, interval_us),
+        attribution(fills, symbols),
+        trading_stats(equity, symbols, fills, rejections, posted),
+        risk_stats(equity, symbols, events),
+        markout_summary(fills, symbols, horizons),
+    )
+
+
+def _base_rows(equity: pl.DataFrame, symbols: pl.DataFrame, initial_cash: float) -> pl.DataFrame:
+    """symbol, pnl, realized, unrealized, fees, funding, final_position: per symbol and TOTAL."""
+    last = (
+        symbols.group_by("symbol", maintain_order=True)
+        .last()
+        .select(
+            "symbol",
+            pnl_expr().alias("pnl"),
+            "realized",
+            "unrealized",
+            "fees",
+            "funding",
+            pl.col("position").alias("final_position"),
         )
-    eq = equity["equity"]
+    )
     final = equity.row(-1, named=True) if equity.height else None
-    rows.append(
+    total = pl.DataFrame(
         {
-            "symbol": "TOTAL",
-            "pnl": (final["equity"] - initial_cash) if final else 0.0,
-            "realized": sum(r["realized"] for r in rows),
-            "unrealized": sum(r["unrealized"] for r in rows),
-            "fees": final["fees"] if final else 0.0,
-            "funding": final["funding"] if final else 0.0,
-            "fills": fills.height,
-            "volume": float(sum(r["volume"] for r in rows)),
-            "final_position": None,
-            "max_drawdown": max_drawdown(eq),
-            "sharpe": sharpe_ratio(eq, interval_us),
+            "symbol": [TOTAL],
+            "pnl": [(final["equity"] - initial_cash) if final else 0.0],
+            "realized": [float(last["realized"].sum())],
+            "unrealized": [float(last["unrealized"].sum())],
+            "fees": [final["fees"] if final else 0.0],
+            "funding": [final["funding"] if final else 0.0],
+            "final_position": [None],
+        },
+        schema=last.schema,
+    )
+    return pl.concat([last, total])
+
+
+def _compose_summary(
+    base: pl.DataFrame,
+    perf: pl.DataFrame,
+    attributed: pl.DataFrame,
+    trading: pl.DataFrame,
+    risk: pl.DataFrame,
+    marks: pl.DataFrame,
+) -> pl.DataFrame:
+    parts = attributed.drop("pnl").rename({"inventory": "inventory_pnl"})
+    risk = risk.drop("max_notional", "mean_notional")
+    out = base
+    for frame in (
+        trading.select("symbol", "fills", "volume"),
+        perf,
+        parts,
+        trading.drop("fills", "volume"),
+        marks,
+        risk,
+    ):
+        out = out.join(frame, on="symbol", how="left", maintain_order="left")
+    first = [
+        "symbol",
+        "pnl",
+        "realized",
+        "unrealized",
+        "fees",
+        "funding",
+        "fills",
+        "volume",
+        "final_position",
+        "max_drawdown",
+        "sharpe",
+    ]
+    return out.select(*first, *(c for c in out.columns if c not in first))
+
+
+def _empty_rejections() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={
+            "ts": pl.Datetime("us"),
+            "symbol": pl.String,
+            "side": pl.Int8,
+            "level": pl.Int32,
+            "price": pl.Float64,
+            "qty": pl.Float64,
+            "reason": pl.String,
         }
     )
-    return pl.DataFrame(rows, schema_overrides={"final_position": pl.Float64, "sharpe": pl.Float64})
+
+
+@attrs.frozen(slots=True, eq=False)
+class Metrics:
+    """Every metric table of one run (immutable); each frame has one row per symbol and TOTAL
+    unless said otherwise. Money in USDT, spreads and markouts in bps."""
+
+    summary: pl.DataFrame  # as `summarize`: the key figures of every table, one row each
+    performance: pl.DataFrame  # return, annual_return, sharpe, sortino, max_drawdown, calmar
+    attribution: pl.DataFrame  # mmsim.attribution.COMPONENTS and pnl
+    trading: pl.DataFrame  # see trading_stats
+    fill_rates: pl.DataFrame  # per symbol, side, level
+    rejections: pl.DataFrame  # per symbol, reason kind
+    markouts: pl.DataFrame  # per symbol, side, horizon
+    risk: pl.DataFrame  # see risk_stats
+    events: pl.DataFrame  # ts, bar, kind, reason
+    horizons: tuple[int, ...]
+
+
+def compute_metrics(result: Result, *, horizons: Sequence[int] = HORIZONS) -> Metrics:
+    """All metric tables of a Result (pure: the result's frames in, new frames out)."""
+    initial_cash = float(result.config["initial_cash"])
+    interval_us = int(result.config["interval_us"])
+    equity, symbols, fills = result.equity, result.symbols, result.fills
+    perf = performance_table(equity, symbols, initial_cash, interval_us)
+    attributed = attribution(fills, symbols)
+    trading = trading_stats(equity, symbols, fills, result.rejections, result.posted)
+    risk = risk_stats(equity, symbols, result.events)
+    summary = _compose_summary(
+        _base_rows(equity, symbols, initial_cash),
+        perf,
+        attributed,
+        trading,
+        risk,
+        markout_summary(fills, symbols, horizons),
+    )
+    return Metrics(
+        summary=summary,
+        performance=perf,
+        attribution=attributed,
+        trading=trading,
+        fill_rates=fill_rates(fills, result.posted),
+        rejections=rejections_by_reason(result.rejections),
+        markouts=markouts(fills, symbols, horizons),
+        risk=risk,
+        events=risk_events(result.events, equity),
+        horizons=tuple(int(h) for h in horizons),
+    )
+
+
+def summary_of(result: Result, *, horizons: Sequence[int] = HORIZONS) -> pl.DataFrame:
+    """`summarize` recomputed from a Result's frames (also for folders saved by older versions)."""
+    return summarize(
+        result.equity,
+        result.symbols,
+        result.fills,
+        float(result.config["initial_cash"]),
+        int(result.config["interval_us"]),
+        rejections=result.rejections,
+        events=result.events,
+        posted=result.posted,
+        horizons=horizons,
+    )
+
+
+COMPARE_COLUMNS = (
+    "pnl",
+    "return",
+    "annual_return",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "max_drawdown_days",
+    "calmar",
+    *(c if c != "inventory" else "inventory_pnl" for c in COMPONENTS),
+    "fills",
+    "volume",
+    "turnover",
+    "fill_rate",
+    "round_trips",
+    "quoted_spread_bps",
+    "captured_spread_bps",
+    "markout_1_bps",
+    "markout_5_bps",
+    "max_leverage",
+    "max_margin_ratio",
+    "time_at_cap",
+    "emergency_exits",
+    "early_stops",
+    "liquidations",
+)
+
+
+def compare(results: Mapping[str, Result], *, horizons: Sequence[int] = HORIZONS) -> pl.DataFrame:
+    """One row per strategy set (each run's TOTAL summary row), named by the mapping's keys."""
+    if not results:
+        raise ValueError("compare needs at least one result")
+    rows = []
+    for name, result in results.items():
+        total = summary_of(result, horizons=horizons).filter(pl.col("symbol") == TOTAL)
+        rows.append(
+            total.select(
+                pl.lit(str(name)).alias("name"), *(c for c in COMPARE_COLUMNS if c in total.columns)
+            )
+        )
+    return pl.concat(rows, how="diagonal_relaxed")
+
+
+__all__ = [
+    "COMPARE_COLUMNS",
+    "DEFINITIONS",
+    "HORIZONS",
+    "Metrics",
+    "annual_return",
+    "at_cap_expr",
+    "bar_returns",
+    "compare",
+    "compute_metrics",
+    "drawdown_expr",
+    "drawdown_frame",
+    "fill_rates",
+    "markout_summary",
+    "markouts",
+    "max_drawdown",
+    "max_drawdown_bars",
+    "performance",
+    "performance_table",
+    "periods_per_year",
+    "pnl_expr",
+    "rejections_by_reason",
+    "returns_expr",
+    "risk_events",
+    "risk_stats",
+    "round_trips_expr",
+    "sharpe_ratio",
+    "sortino_ratio",
+    "summarize",
+    "summary_of",
+    "trading_stats",
+]

@@ -2,7 +2,8 @@
 
 Prices go to the tick grid (bids down, asks up: never more aggressive than asked), quantities
 down to whole lots. A bid at or above the bar's close, or an ask at or below it, would trade at
-once against the last price: post-only rejects it. A quantity below one lot is rejected too.
+once against the last price: post-only rejects it (unless `post_only=False`, a model's setting
+where such a quote rests and the matching stage decides). A quantity below one lot is rejected too.
 """
 
 from __future__ import annotations
@@ -13,8 +14,16 @@ from mmsim.orders import Order, Quotes, Rejection
 from mmsim.venue import SymbolSpec, round_price, round_qty
 
 
+def crosses(side: int, price, close):
+    """True where a quote would trade at once against `close`: a bid >= close, an ask <= close.
+
+    Works elementwise on numpy arrays of prices too (used by vectorised fast paths).
+    """
+    return price >= close if side > 0 else price <= close
+
+
 def place_quotes(
-    symbol: str, quotes: Quotes, close: float, spec: SymbolSpec
+    symbol: str, quotes: Quotes, close: float, spec: SymbolSpec, *, post_only: bool = True
 ) -> tuple[tuple[Order, ...], tuple[Rejection, ...]]:
     """Orders posted and rejections for one symbol's quotes at a bar close."""
     orders, rejected = [], []
@@ -32,7 +41,7 @@ def place_quotes(
                 rejected.append(Rejection(Order(symbol, side, price, qty, level), reason))
                 continue
             order = Order(symbol, side, p, q, level)
-            if (side > 0 and p >= close) or (side < 0 and p <= close):
+            if post_only and crosses(side, p, close):
                 rejected.append(Rejection(order, "post_only"))
             else:
                 orders.append(order)

@@ -9,6 +9,11 @@ symbols:    one row per bar and symbol: ts, symbol, position, entry_price, mark,
             reservation_price, orders (posted), rejected (refused at that close)
 rejections: ts, symbol, side, level, price, qty, reason
 events:     ts, event (emergency exits, early stop, liquidation)
+posted:     symbol, side, level, orders, qty: limit orders posted over the run that then rested
+            during a bar (the last bar's orders never meet one), the denominators of fill rates
+
+A saved folder also holds config.json, summary.json, report.html (self-contained, offline) and
+charts/*.png; `load_result` reads the frames and config back.
 """
 
 from __future__ import annotations
@@ -23,7 +28,14 @@ from typing import Any
 import attrs
 import polars as pl
 
-FRAMES = ("fills", "equity", "symbols", "rejections", "events", "summary")
+FRAMES = ("fills", "equity", "symbols", "rejections", "events", "summary", "posted")
+POSTED_SCHEMA = {
+    "symbol": pl.String, "side": pl.Int8, "level": pl.Int32, "orders": pl.Int64, "qty": pl.Float64,
+}
+
+
+def _no_posted() -> pl.DataFrame:
+    return pl.DataFrame(schema=POSTED_SCHEMA)
 
 
 @attrs.frozen(slots=True, eq=False)
@@ -37,6 +49,7 @@ class Result:
     events: pl.DataFrame
     summary: pl.DataFrame
     config: dict[str, Any]
+    posted: pl.DataFrame = attrs.field(factory=_no_posted, kw_only=True)
 
     @property
     def halted(self) -> str | None:
@@ -47,11 +60,27 @@ class Result:
     def final_equity(self) -> float:
         return float(self.equity["equity"][-1])
 
-    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-        """Write every frame as Parquet plus config.json and summary.json into folder `path`.
+    def metrics(self, *, horizons: tuple[int, ...] = (1, 5, 15, 60)):
+        """Every metric table of this run (see `mmsim.metrics.compute_metrics`)."""
+        from mmsim.metrics import compute_metrics
+
+        return compute_metrics(self, horizons=horizons)
+
+    def report(self, path: str | os.PathLike, *, png_dir: str | os.PathLike | None = None,
+               title: str | None = None) -> Path:
+        """Write the self-contained offline HTML report to `path` (and PNG charts to `png_dir`)."""
+        from mmsim.report import write_report
+
+        return write_report(self, path, png_dir=png_dir, title=title)
+
+    def save(
+        self, path: str | os.PathLike, *, overwrite: bool = False, report: bool = True
+    ) -> Path:
+        """Write every frame as Parquet, config.json, summary.json, report.html and charts/*.png.
 
         The folder is written beside its destination under a temporary name and renamed into
         place only when complete, so an interrupted save never leaves a folder that looks whole.
+        report=False skips report.html and the PNG charts (the slow part of a save).
         """
         target = Path(path)
         if target.exists() and not overwrite:
@@ -65,6 +94,10 @@ class Result:
             (tmp / "summary.json").write_text(
                 json.dumps(self.summary.to_dicts(), indent=2, default=str)
             )
+            if report:
+                from mmsim.report import write_report
+
+                write_report(self, tmp / "report.html", png_dir=tmp / "charts")
             if target.exists():
                 shutil.rmtree(target)
             os.replace(tmp, target)
@@ -79,5 +112,9 @@ def load_result(path: str | os.PathLike) -> Result:
     folder = Path(path)
     if not (folder / "config.json").is_file():
         raise FileNotFoundError(f"{folder} is not an mmsim results folder (no config.json)")
-    frames = {name: pl.read_parquet(folder / f"{name}.parquet") for name in FRAMES}
+    frames = {
+        name: pl.read_parquet(folder / f"{name}.parquet")
+        for name in FRAMES
+        if name != "posted" or (folder / "posted.parquet").is_file()  # absent in older folders
+    }
     return Result(**frames, config=json.loads((folder / "config.json").read_text()))

@@ -79,6 +79,9 @@ class Venue:
     maintenance_margin_rate: margin ratio = sum(notional*rate)/equity; liquidation at ratio >= 1.
     tick_sizes / lot_sizes: per-symbol overrides; symbols not listed get a size inferred from
     their first close (see `infer_tick_size`, `infer_lot_size`).
+    post_only: reject a bid at or above the close and an ask at or below it (True, the default);
+    False lets such a quote rest and the matching stage decide its fill (a model's setting,
+    e.g. Avellaneda-Stoikov 2008, whose quotes around the reservation price may cross the mid).
     """
 
     maker_fee: float = attrs.field(default=0.0002, validator=[_finite, v.gt(-0.01), v.lt(0.01)])
@@ -93,6 +96,7 @@ class Venue:
     lot_sizes: tuple[tuple[str, float], ...] = attrs.field(
         factory=tuple, converter=_frozen_map, validator=_positive_map
     )
+    post_only: bool = attrs.field(default=True, validator=v.instance_of(bool))
 
     def __attrs_post_init__(self):
         if self.max_participation is not None and self.max_participation > 1:

@@ -12,10 +12,23 @@ def python_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
 
 
+def _binance_folder(folder: Path) -> None:
+    """What `mmsim data fetch` leaves for the README's real-data walk-through: Binance ZIP dumps."""
+    from data_support import kline_csv, write_dump
+
+    import mmsim
+
+    bars = mmsim.synthetic_bars(("BTCUSDT", "ETHUSDT"), days=2, start="2024-01-01")
+    for symbol in ("BTCUSDT", "ETHUSDT"):
+        one = bars.filter(bars["symbol"] == symbol)
+        write_dump(folder, f"{symbol}-1m-2024-01.zip", kline_csv(one))
+
+
 def test_readme_python_examples_run(tmp_path, monkeypatch):
     blocks = python_blocks()
     assert blocks, "the README has no python example"
     monkeypatch.chdir(tmp_path)
+    _binance_folder(tmp_path / "DATA")
     namespace: dict = {"__name__": "readme"}
     for k, block in enumerate(blocks):
         try:

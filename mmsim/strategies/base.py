@@ -9,6 +9,7 @@ bar only. It must not read anything but its input and its own state (no globals,
 
 from __future__ import annotations
 
+import pickle
 import re
 from collections.abc import Callable
 from typing import Any
@@ -50,13 +51,39 @@ EMPTY = EmptyState()
 
 @attrs.frozen(slots=True)
 class Strategy:
-    """A named pair of pure functions with its parameters and the features it reads (immutable)."""
+    """A named pair of pure functions with its parameters and the features it reads (immutable).
+
+    origin: the keyword-only factory that built it (set by `strategy_factory`); with it the
+    strategy pickles as (factory, params) so it can run in another process.
+    """
 
     name: str
     init: Callable[[], Any] = attrs.field(eq=False)
     update: Callable[[Any, StrategyInput], tuple[Any, Quotes]] = attrs.field(eq=False)
     params: Any = None
     features: tuple[Feature, ...] = ()
+    origin: Callable[..., Strategy] | None = attrs.field(default=None, eq=False, repr=False)
+
+    def __reduce__(self):
+        # closures do not pickle; a factory (a module-level function) and its params do
+        if self.origin is None:
+            raise pickle.PicklingError(
+                f"strategy {self.name!r} was not built by a strategy factory, so it cannot be "
+                "sent to another process; build it with mmsim.make_strategy(name, **params) "
+                "or a registered factory, or run in one process"
+            )
+        return _rebuild, (self.origin, self.params)
+
+    # immutable: a copy is the value itself (and copying must not go through pickling)
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+def _rebuild(factory, params) -> Strategy:
+    return factory.from_params(params)
 
 
 def stateless(

@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import attrs
-from attrs import validators as v
 
 from mmsim.orders import NO_QUOTES, Quotes
 from mmsim.strategies.base import Strategy, StrategyInput, stateless
+from mmsim.strategies.params import below, documented, optional, param, positive, strategy_factory
 
 
+@documented
 @attrs.frozen(slots=True)
 class FixedSpreadParams:
-    """half_spread_bps: distance of each quote from the close (bps of the close).
-    order_value: USDT per order. max_position_value: stop quoting the side that would grow |position|
-    beyond this notional (USDT; None = no cap).
-    """
+    """A symmetric one-level quote around the close (immutable, validated)."""
 
-    half_spread_bps: float = attrs.field(default=10.0, validator=[v.gt(0.0), v.lt(10_000.0)])
-    order_value: float = attrs.field(default=1_000.0, validator=v.gt(0.0))
-    max_position_value: float | None = attrs.field(
-        default=None, validator=v.optional(v.gt(0.0))
+    half_spread_bps: float = param(
+        10.0,
+        unit="bps",
+        help="distance of each quote from the close",
+        checks=(positive, below(10_000.0)),
+    )
+    order_value: float = param(1_000.0, unit="USDT", help="value of each order", checks=positive)
+    max_position_value: float | None = param(
+        None,
+        unit="USDT",
+        help="stop quoting the side that would take |position value| above it",
+        checks=optional(positive),
     )
 
 
@@ -42,14 +48,9 @@ def fixed_spread_quotes(params: FixedSpreadParams, inputs: StrategyInput) -> Quo
     )
 
 
-def fixed_spread(
-    *,
-    half_spread_bps: float = 10.0,
-    order_value: float = 1_000.0,
-    max_position_value: float | None = None,
-) -> Strategy:
-    """A symmetric one-level market maker around the close: the baseline every strategy must beat."""
-    params = FixedSpreadParams(half_spread_bps, order_value, max_position_value)
+@strategy_factory("fixed_spread", FixedSpreadParams)
+def fixed_spread(params: FixedSpreadParams) -> Strategy:
+    """A symmetric one-level quote around the close: the baseline every strategy must beat."""
     return stateless(
         "fixed_spread", lambda inputs: fixed_spread_quotes(params, inputs), params=params
     )

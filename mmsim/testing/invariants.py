@@ -100,7 +100,7 @@ def check_equity_identity(result, rel_tol: float = 1e-9) -> list[Violation]:
     fill_pnl = (
         _signed_fills(result)
         .join(marks, on=["ts", "symbol"], how="left")
-        .group_by("ts", "symbol")
+        .group_by("ts", "symbol", maintain_order=True)
         .agg((pl.col("sq") * (pl.col("mark") - pl.col("price"))).sum().alias("fill_pnl"))
     )
     sym = sym.join(fill_pnl, on=["ts", "symbol"], how="left").with_columns(
@@ -110,7 +110,7 @@ def check_equity_identity(result, rel_tol: float = 1e-9) -> list[Violation]:
         ),
         (pl.col("position") * (pl.col("mark") - pl.col("entry_price").fill_null(0.0))).alias("unreal"),
     )
-    per_bar = sym.group_by("ts").agg(
+    per_bar = sym.group_by("ts", maintain_order=True).agg(
         (pl.col("carry_pnl") + pl.col("fill_pnl")).sum().alias("trading"),
         pl.col("unreal").sum().alias("unreal"),
     )
@@ -160,7 +160,7 @@ def check_fees(result, rel_tol: float = 1e-9) -> list[Violation]:
 
 def check_positions(result, abs_tol: float = 1e-9) -> list[Violation]:
     """position at each bar close = cumulative sum of signed fill quantities up to that bar."""
-    cum = _signed_fills(result).group_by("ts", "symbol").agg(pl.col("sq").sum())
+    cum = _signed_fills(result).group_by("ts", "symbol", maintain_order=True).agg(pl.col("sq").sum())
     sym = (
         result.symbols.join(cum, on=["ts", "symbol"], how="left")
         .sort("symbol", "ts")
@@ -212,9 +212,9 @@ def check_halt(result, bars: pl.DataFrame | None = None) -> list[Violation]:
     after = result.fills.filter((pl.col("ts") > first) & (pl.col("reason") != "liquidation"))
     out += _rows(after.filter(pl.col("liquidity") == "maker"), "halt", lambda r: f"a {r['reason']} fill after the halt")
     if bars is not None:
-        next_bar = _bars(bars).filter(pl.col("ts") > first).group_by("symbol").agg(pl.col("ts").min().alias("exit_ts"))
+        next_bar = _bars(bars).filter(pl.col("ts") > first).group_by("symbol", maintain_order=True).agg(pl.col("ts").min().alias("exit_ts"))
     else:
-        next_bar = after.group_by("symbol").agg(pl.col("ts").min().alias("exit_ts"))
+        next_bar = after.group_by("symbol", maintain_order=True).agg(pl.col("ts").min().alias("exit_ts"))
     late = after.filter(pl.col("liquidity") != "maker").join(next_bar, on="symbol", how="left")
     out += _rows(
         late.filter(pl.col("exit_ts").is_null() | (pl.col("ts") != pl.col("exit_ts"))),
@@ -295,7 +295,7 @@ def check_participation(result, bars: pl.DataFrame, rel_tol: float = 1e-9) -> li
         return []
     per_side = (
         result.fills.filter(pl.col("liquidity") == "maker")
-        .group_by("ts", "symbol", "side")
+        .group_by("ts", "symbol", "side", maintain_order=True)
         .agg(pl.col("qty").sum())
         .join(_bars(bars), on=["ts", "symbol"], how="inner")
         .filter(pl.col("qty") > cap * pl.col("volume") * (1 + rel_tol) + 1e-12)
@@ -381,7 +381,7 @@ def check_funding(result, bars: pl.DataFrame, rel_tol: float = 1e-9) -> list[Vio
     before a liquidation at its close) into each symbol's running funding."""
     liquidations = (
         _signed_fills(result).filter(pl.col("reason") == "liquidation")
-        .group_by("ts", "symbol").agg(pl.col("sq").sum().alias("liq"))
+        .group_by("ts", "symbol", maintain_order=True).agg(pl.col("sq").sum().alias("liq"))
     )
     sym = (
         result.symbols.select("ts", "symbol", "position", "mark", "funding")

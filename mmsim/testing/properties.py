@@ -229,7 +229,7 @@ def check_no_look_ahead(strategy, bars: pl.DataFrame, *, cuts: int = 4, **kwargs
     setup = engine_setup(bars, strategy, **run)
     full = quote_trace(bars, strategy, **run)
     ts = [s.ts for s in setup.steps]
-    starts = bars.group_by("symbol").agg(pl.col("ts").min())["ts"].max()
+    starts = bars.group_by("symbol", maintain_order=True).agg(pl.col("ts").min())["ts"].max()
     first_cut = next(k for k, s in enumerate(setup.steps) if _when(s.ts) >= starts)
     candidates = list(range(first_cut, len(ts) - 1))
     picks = sorted({candidates[round(i * (len(candidates) - 1) / max(cuts - 1, 1))] for i in range(cuts)}) if candidates else []

@@ -31,7 +31,7 @@ BASE_COLUMNS = ("ts", "symbol", "open", "high", "low", "close", "volume", "fundi
 
 def has_gaps(bars: pl.DataFrame) -> bool:
     """True when some symbol lacks a bar at a timestamp another symbol has."""
-    counts = bars.group_by("symbol").agg(pl.col("ts").n_unique())["ts"]
+    counts = bars.group_by("symbol", maintain_order=True).agg(pl.col("ts").n_unique())["ts"]
     return bool((counts < bars["ts"].n_unique()).any())
 
 
@@ -80,7 +80,7 @@ def engine_setup(
     frame = add_features(frame, features)
     names = tuple(dict.fromkeys(f.name for f in features))
     extra = tuple(c for c in frame.columns if c not in (*names, *BASE_COLUMNS) and frame.schema[c].is_numeric())
-    first_close = dict(frame.group_by("symbol").agg(pl.col("close").first()).iter_rows())
+    first_close = dict(frame.group_by("symbol", maintain_order=True).agg(pl.col("close").first()).iter_rows())
     specs = {s: venue.spec(s, first_close[s]) for s in symbols}
     interval_us = interval_us or bar_interval_us(frame)
     account = Account.open(symbols, initial_cash, tuple(first_close[s] for s in symbols))

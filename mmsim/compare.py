@@ -1,0 +1,201 @@
+"""Several named strategy sets on the same bars in one call: one Result per set and a table.
+
+    comparison = compare(bars, {"as": mmsim.avellaneda_stoikov(), "glft": {"BTCUSDT": ..., ...}},
+                         risk={"max_leverage": 3.0}, venue=mmsim.Venue(), jobs=2)
+    comparison.results["as"]   # a Result
+    comparison.table           # one row per set: pnl, return, fees, fills, drawdown, sharpe, ...
+
+Runs are independent, so with jobs > 1 they execute in separate processes (a
+`concurrent.futures.ProcessPoolExecutor` with the "spawn" start method, which is safe with
+Polars' thread pool). Each run is the same pure fold as in one process, so the results are
+identical to a serial run. What a worker receives must pickle: strategies built by a strategy
+factory do (they travel as factory + params); a risk rule built from closures does not, so pass
+`risk` as a dict of `mmsim.basic_risk` keywords to run in parallel. As with any "spawn" pool,
+a script that calls compare(jobs > 1) must do so under `if __name__ == "__main__":`.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import shutil
+import tempfile
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import attrs
+import polars as pl
+
+from mmsim.backtest import backtest
+from mmsim.result import Result
+from mmsim.risk import RiskRule, basic_risk
+from mmsim.strategies.base import Strategy
+
+StrategySet = Strategy | Mapping[str, Strategy]
+
+TABLE_COLUMNS = (
+    "set",
+    "strategies",
+    "pnl",
+    "return",
+    "fees",
+    "funding",
+    "fills",
+    "volume",
+    "max_drawdown",
+    "sharpe",
+    "final_equity",
+    "halted",
+)
+
+
+@attrs.frozen(slots=True, eq=False)
+class Comparison:
+    """The results of several strategy sets on the same bars, and their comparison table."""
+
+    results: dict[str, Result]
+    table: pl.DataFrame
+
+    def save(
+        self, path: str | os.PathLike, *, overwrite: bool = False, report: bool = True
+    ) -> Path:
+        """Write each set's Result into `path/<set>/` and the table as comparison.csv/.parquet.
+
+        report=False skips each set's report.html and PNG charts (the slow part of a save).
+        Written beside the destination under a temporary name and renamed into place when
+        complete, so an interrupted save never leaves a folder that looks whole.
+        """
+        target = Path(path)
+        if target.exists() and not overwrite:
+            raise FileExistsError(f"{target} exists; pass overwrite=True to replace it")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        try:
+            for name, result in self.results.items():
+                result.save(tmp / name, report=report)
+            self.table.write_csv(tmp / "comparison.csv")
+            self.table.write_parquet(tmp / "comparison.parquet")
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return target
+
+
+def _describe(strategies: StrategySet) -> str:
+    if isinstance(strategies, Strategy):
+        return strategies.name
+    return ", ".join(f"{symbol}: {s.name}" for symbol, s in strategies.items())
+
+
+def comparison_table(
+    results: Mapping[str, Result], sets: Mapping[str, StrategySet]
+) -> pl.DataFrame:
+    """One row per set from the TOTAL row of each summary (USDT; return = pnl / initial cash)."""
+    rows = []
+    for name, result in results.items():
+        total = result.summary.filter(pl.col("symbol") == "TOTAL").row(0, named=True)
+        rows.append(
+            {
+                "set": name,
+                "strategies": _describe(sets[name]),
+                "pnl": total["pnl"],
+                "return": total["pnl"] / result.config["initial_cash"],
+                "fees": total["fees"],
+                "funding": total["funding"],
+                "fills": total["fills"],
+                "volume": total["volume"],
+                "max_drawdown": total["max_drawdown"],
+                "sharpe": total["sharpe"],
+                "final_equity": result.final_equity,
+                "halted": result.halted,
+            }
+        )
+    schema = {
+        "set": pl.String,
+        "strategies": pl.String,
+        "pnl": pl.Float64,
+        "return": pl.Float64,
+        "fees": pl.Float64,
+        "funding": pl.Float64,
+        "fills": pl.Int64,
+        "volume": pl.Float64,
+        "max_drawdown": pl.Float64,
+        "sharpe": pl.Float64,
+        "final_equity": pl.Float64,
+        "halted": pl.String,
+    }
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def _run(bars: pl.DataFrame, strategies: StrategySet, common: dict[str, Any]) -> Result:
+    risk = common.get("risk")
+    if isinstance(risk, Mapping):
+        common = {**common, "risk": basic_risk(**risk)}
+    return backtest(bars, strategies, **common)
+
+
+def _check_picklable(name: str, what: str, value: Any) -> None:
+    try:
+        pickle.dumps(value)
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        hint = (
+            "pass risk as a dict of mmsim.basic_risk keywords"
+            if what == "risk"
+            else "build strategies with mmsim.make_strategy or a strategy factory"
+        )
+        raise ValueError(
+            f"compare(jobs > 1): the {what} of {name!r} cannot be sent to a worker process "
+            f"({exc}); {hint}, or use jobs=1"
+        ) from None
+
+
+def compare(
+    bars: pl.DataFrame,
+    sets: Mapping[str, StrategySet],
+    *,
+    jobs: int = 1,
+    risk: RiskRule | Mapping[str, Any] | None = None,
+    **common,
+) -> Comparison:
+    """Backtest each named strategy set on the same bars; return their Results and a table.
+
+    sets: name -> one Strategy for every symbol, or a mapping symbol -> Strategy.
+    jobs: worker processes (1 = in this process; None = one per CPU, at most one per set).
+    risk: a RiskRule, or a dict of `basic_risk` keywords (needed for jobs > 1).
+    common: the other keywords of `mmsim.backtest` (venue, initial_cash, allow_gaps, ...).
+    """
+    if not sets:
+        raise ValueError("compare needs at least one strategy set")
+    for name in sets:
+        if not (isinstance(name, str) and name and "/" not in name and not name.startswith(".")):
+            raise ValueError(
+                f"strategy set names must be non-empty folder-safe strings, got {name!r}"
+            )
+    if risk is not None:
+        common["risk"] = risk
+    workers = min(len(sets), os.cpu_count() or 1) if jobs is None else jobs
+    if not (isinstance(workers, int) and workers >= 1):
+        raise ValueError(f"jobs must be an integer >= 1 or None, got {jobs!r}")
+    if workers == 1:
+        results = {name: _run(bars, s, common) for name, s in sets.items()}
+        return Comparison(results, comparison_table(results, sets))
+    if "progress" in common:
+        raise ValueError("compare(jobs > 1) cannot report progress from worker processes")
+    for name, strategies in sets.items():
+        _check_picklable(name, "strategies", strategies)
+    for key, value in common.items():
+        _check_picklable("every set", key, value)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = {name: pool.submit(_run, bars, s, common) for name, s in sets.items()}
+        results = {name: future.result() for name, future in futures.items()}
+    return Comparison(results, comparison_table(results, sets))
+
+
+__all__ = ["Comparison", "compare", "comparison_table"]

@@ -1,0 +1,341 @@
+"""TOML run configurations for `mmsim run --config FILE`: symbols, data, venue, risk, strategies.
+
+    symbols = ["BTCUSDT", "ETHUSDT"]   # optional: trade these (default: every symbol in the data)
+    initial_cash = 100000.0            # USDT (default 100,000)
+    out = "results/run1"               # optional results folder, relative to this file
+    allow_gaps = false                 # see mmsim.validate_bars
+
+    [data]                             # exactly one of `synthetic` and `path`
+    synthetic = { days = 30, seed = 7, interval = "1m" }   # + symbols (default: top-level list)
+    # path = "bars.parquet"            # relative to this file; read by mmsim.data.load_bars
+    # options = { interval = "1m" }    # keywords passed to mmsim.data.load_bars(path, ...)
+
+    [venue]                            # keywords of mmsim.Venue
+    maker_fee = 0.0002
+
+    [risk]                             # keywords of mmsim.basic_risk
+    max_leverage = 3.0
+
+    [strategies]                       # symbol -> strategy; "*" = every symbol not listed
+    BTCUSDT = { strategy = "avellaneda_stoikov", gamma = 0.0005 }
+    "*" = { strategy = "fixed_spread", half_spread_bps = 8 }
+
+Instead of `[strategies]`, several named sets (`[sets.NAME]`, each shaped like `[strategies]`)
+run on the same data and are compared (`mmsim.compare`). Every mistake is a ConfigError naming
+the file, the table and the key at fault; strategies are built when the file is read, so a bad
+parameter fails before any data is loaded.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import polars as pl
+
+from mmsim.risk import RiskRule, basic_risk
+from mmsim.strategies.base import Strategy
+from mmsim.strategies.params import StrategyError
+from mmsim.strategies.registry import make_strategy
+from mmsim.synthetic import synthetic_bars
+from mmsim.venue import Venue
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+ALL = "*"
+DEFAULT_SYMBOLS = ("BTCUSDT", "ETHUSDT")
+_TOP_KEYS = (
+    "symbols",
+    "initial_cash",
+    "out",
+    "allow_gaps",
+    "data",
+    "venue",
+    "risk",
+    "strategies",
+    "sets",
+)
+_SYNTHETIC_KEYS = tuple(
+    p for p in inspect.signature(synthetic_bars).parameters if p != "symbols"
+) + ("symbols",)
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run; the message names the file, table and key at fault."""
+
+
+@attrs.frozen(slots=True)
+class DataSpec:
+    """Where the bars come from: a seeded synthetic market, or a file read on demand."""
+
+    synthetic: dict[str, Any] | None = None
+    path: Path | None = None
+    options: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen(slots=True, eq=False)
+class RunConfig:
+    """A parsed run configuration (immutable); strategies are already built and validated.
+
+    sets: set name -> {symbol or "*": Strategy}; a config with a `[strategies]` table has the
+    one set "main".
+    """
+
+    source: str
+    data: DataSpec
+    symbols: tuple[str, ...] | None
+    venue: Venue
+    risk_options: dict[str, Any]
+    sets: dict[str, dict[str, Strategy]]
+    initial_cash: float = 100_000.0
+    allow_gaps: bool = False
+    out: Path | None = None
+
+    @property
+    def risk(self) -> RiskRule:
+        return basic_risk(**self.risk_options)
+
+    def load_bars(self) -> pl.DataFrame:
+        """The bars of the data section, restricted to `symbols` when given."""
+        data = self.data
+        if data.synthetic is not None:
+            options = dict(data.synthetic)
+            symbols = tuple(options.pop("symbols", None) or self.symbols or DEFAULT_SYMBOLS)
+            try:
+                bars = synthetic_bars(symbols, **options)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"{self.source}: [data.synthetic]: {exc}") from None
+        else:
+            bars = _read_path(self.source, data.path, data.options)
+        if self.symbols is not None:
+            present = set(bars["symbol"].unique().to_list())
+            missing = [s for s in self.symbols if s not in present]
+            if missing:
+                raise ConfigError(
+                    f"{self.source}: symbols {missing} are not in the data; "
+                    f"it has {sorted(present)}"
+                )
+            bars = bars.filter(pl.col("symbol").is_in(list(self.symbols)))
+        return bars
+
+    def strategies_for(
+        self, set_name: str, symbols: tuple[str, ...] | list[str]
+    ) -> dict[str, Strategy]:
+        """The set's strategy for each symbol ("*" covers those not named)."""
+        chosen = self.sets[set_name]
+        where = (
+            "[strategies]" if set_name == "main" and len(self.sets) == 1 else f"[sets.{set_name}]"
+        )
+        unknown = [s for s in chosen if s != ALL and s not in symbols]
+        if unknown:
+            raise ConfigError(
+                f"{self.source}: {where} names symbols {unknown} that are not traded; "
+                f"the run trades {list(symbols)}"
+            )
+        missing = [s for s in symbols if s not in chosen and ALL not in chosen]
+        if missing:
+            raise ConfigError(
+                f"{self.source}: {where} has no strategy for {missing}; name them or add "
+                f'"*" = {{ strategy = "..." }} for every other symbol'
+            )
+        return {s: chosen.get(s, chosen.get(ALL)) for s in symbols}
+
+
+def _read_path(source: str, path: Path, options: dict[str, Any]) -> pl.DataFrame:
+    if not path.exists():
+        raise ConfigError(f"{source}: [data] path {str(path)!r} does not exist")
+    try:
+        from mmsim.data import load_bars
+    except ModuleNotFoundError as exc:
+        if exc.name != "mmsim.data":
+            raise
+        # without the data package, read mmsim's own bars layout from Parquet
+        if options:
+            raise ConfigError(
+                f"{source}: [data] options {sorted(options)} need mmsim.data (not installed)"
+            ) from None
+        if path.suffix.lower() != ".parquet":
+            raise ConfigError(
+                f"{source}: [data] path {str(path)!r}: only Parquet files in mmsim's bars layout "
+                "can be read without mmsim.data"
+            ) from None
+        return pl.read_parquet(path)
+    return load_bars(path, **options)
+
+
+def _table(source: str, doc: Mapping, key: str, where: str) -> dict:
+    value = doc.get(key, {})
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{source}: {where} must be a table, got {value!r}")
+    return dict(value)
+
+
+def _check_keys(source: str, where: str, table: Mapping, allowed) -> None:
+    unknown = [k for k in table if k not in allowed]
+    if unknown:
+        raise ConfigError(
+            f"{source}: {where}: unknown key(s) {unknown}; allowed: {', '.join(allowed)}"
+        )
+
+
+def _strategy_set(source: str, where: str, table: Mapping) -> dict[str, Strategy]:
+    if not table:
+        raise ConfigError(f"{source}: {where} names no strategy")
+    out = {}
+    for symbol, spec in table.items():
+        at = f"{where} {symbol}"
+        if not isinstance(spec, Mapping):
+            raise ConfigError(
+                f"{source}: {at} must be a table like "
+                f'{{ strategy = "tokyo", levels = 3 }}, got {spec!r}'
+            )
+        params = dict(spec)
+        name = params.pop("strategy", None)
+        if not isinstance(name, str):
+            raise ConfigError(f'{source}: {at} needs strategy = "<name>" (see `mmsim strategies`)')
+        try:
+            out[symbol] = make_strategy(name, **params)
+        except StrategyError as exc:
+            raise ConfigError(f"{source}: {at}: {exc}") from None
+    return out
+
+
+def parse_config(
+    doc: Mapping[str, Any], *, source: str = "<config>", base: Path | None = None
+) -> RunConfig:
+    """Validate a config mapping (a parsed TOML document); relative paths resolve from `base`."""
+    base = base or Path.cwd()
+    _check_keys(source, "top level", doc, _TOP_KEYS)
+    symbols = doc.get("symbols")
+    if symbols is not None:
+        if not (isinstance(symbols, list) and symbols and all(isinstance(s, str) for s in symbols)):
+            raise ConfigError(
+                f"{source}: symbols must be a non-empty list of names, got {symbols!r}"
+            )
+        if len(set(symbols)) != len(symbols):
+            raise ConfigError(f"{source}: symbols repeat a name: {symbols!r}")
+        symbols = tuple(symbols)
+
+    data = _table(source, doc, "data", "[data]")
+    _check_keys(source, "[data]", data, ("synthetic", "path", "options"))
+    if ("synthetic" in data) == ("path" in data):
+        raise ConfigError(f"{source}: [data] needs exactly one of `synthetic` (a table) and `path`")
+    if "synthetic" in data:
+        synthetic = _table(source, data, "synthetic", "[data.synthetic]")
+        _check_keys(source, "[data.synthetic]", synthetic, _SYNTHETIC_KEYS)
+        if "options" in data:
+            raise ConfigError(f"{source}: [data] options apply to a path, not to synthetic data")
+        spec = DataSpec(synthetic=synthetic)
+    else:
+        if not isinstance(data["path"], str):
+            raise ConfigError(f"{source}: [data] path must be a string, got {data['path']!r}")
+        path = Path(os.path.expanduser(data["path"]))
+        spec = DataSpec(
+            path=path if path.is_absolute() else base / path,
+            options=_table(source, data, "options", "[data.options]"),
+        )
+
+    venue_opts = _table(source, doc, "venue", "[venue]")
+    _check_keys(source, "[venue]", venue_opts, [f.name for f in attrs.fields(Venue)])
+    try:
+        venue = Venue(**venue_opts)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{source}: [venue]: {exc}") from None
+
+    risk_opts = _table(source, doc, "risk", "[risk]")
+    _check_keys(source, "[risk]", risk_opts, list(inspect.signature(basic_risk).parameters))
+    try:
+        basic_risk(**risk_opts)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{source}: [risk]: {exc}") from None
+
+    if ("strategies" in doc) == ("sets" in doc):
+        raise ConfigError(
+            f"{source}: give either [strategies] (one set) or [sets.NAME] tables (sets to compare)"
+        )
+    if "strategies" in doc:
+        sets = {
+            "main": _strategy_set(
+                source, "[strategies]", _table(source, doc, "strategies", "[strategies]")
+            )
+        }
+    else:
+        sets = {}
+        for name, table in _table(source, doc, "sets", "[sets]").items():
+            if not isinstance(table, Mapping):
+                raise ConfigError(f"{source}: [sets.{name}] must be a table of symbol -> strategy")
+            sets[name] = _strategy_set(source, f"[sets.{name}]", table)
+        if not sets:
+            raise ConfigError(f"{source}: [sets] holds no set")
+
+    cash = doc.get("initial_cash", 100_000.0)
+    if isinstance(cash, bool) or not isinstance(cash, int | float) or not cash > 0:
+        raise ConfigError(f"{source}: initial_cash must be a positive number of USDT, got {cash!r}")
+    allow_gaps = doc.get("allow_gaps", False)
+    if not isinstance(allow_gaps, bool):
+        raise ConfigError(f"{source}: allow_gaps must be true or false, got {allow_gaps!r}")
+    out = doc.get("out")
+    if out is not None:
+        if not isinstance(out, str):
+            raise ConfigError(f"{source}: out must be a folder name, got {out!r}")
+        out = Path(out) if Path(out).is_absolute() else (base / out).resolve()
+    return RunConfig(
+        source=source,
+        data=spec,
+        symbols=symbols,
+        venue=venue,
+        risk_options=risk_opts,
+        sets=sets,
+        initial_cash=float(cash),
+        allow_gaps=allow_gaps,
+        out=out,
+    )
+
+
+def load_config(path: str | os.PathLike) -> RunConfig:
+    """Read and validate a TOML run configuration (see the module docstring for its format)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} does not exist") from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(doc, source=str(path), base=path.resolve().parent)
+
+
+def run_config(config: RunConfig, *, jobs: int | None = 1, progress=None):
+    """Run a configuration: a `Result` for one set, a `mmsim.compare.Comparison` for several."""
+    from mmsim.backtest import backtest
+    from mmsim.compare import compare
+    from mmsim.features import FeatureError
+
+    bars = config.load_bars()
+    symbols = tuple(sorted(bars["symbol"].unique().to_list()))
+    per_set = {name: config.strategies_for(name, symbols) for name in config.sets}
+    common = dict(
+        venue=config.venue, initial_cash=config.initial_cash, allow_gaps=config.allow_gaps
+    )
+    try:
+        if len(per_set) == 1:
+            (strategies,) = per_set.values()
+            return backtest(bars, strategies, risk=config.risk, progress=progress, **common)
+        return compare(bars, per_set, jobs=jobs, risk=config.risk_options, **common)
+    except (pl.exceptions.PolarsError, FeatureError) as exc:
+        # e.g. a strategy's feature needs a column the data lacks (oslo: taker_buy_volume)
+        raise ConfigError(
+            f"{config.source}: a strategy's features cannot be computed on the data: {exc}"
+        ) from None
+
+
+__all__ = ["ConfigError", "DataSpec", "RunConfig", "load_config", "parse_config", "run_config"]

@@ -1,0 +1,437 @@
+"""Download Binance kline dumps from data.binance.vision, verify them, and build a Parquet cache.
+
+Layout under `dest` (mirrors the server, so the same files can be synced by other tools):
+    dest/data/spot/monthly/klines/BTCUSDT/1m/BTCUSDT-1m-2024-01.zip (+ .zip.CHECKSUM)
+    dest/data/futures/um/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2024-04-05.zip
+    dest/parquet/<market>/<interval>/BTCUSDT.parquet      (the cache; `load_bars` reads it)
+Whole months come as monthly ZIPs; the days of a partial month (at either end of the range)
+as daily ZIPs. Each ZIP is checked against the SHA-256 in its `.CHECKSUM` file before it is
+renamed into place, so a file under its final name is always complete and verified; a file
+already present with a matching checksum is not downloaded again. Transient failures
+(connection errors, timeouts, HTTP 5xx/429, short bodies, checksum mismatches) are retried
+with exponential backoff; a missing file (HTTP 404) is not.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import http.client
+import os
+import re
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import attrs
+import polars as pl
+
+from mmsim.data.binance import parse_kline_name, read_binance_klines
+from mmsim.data.errors import DataError, FetchError
+from mmsim.data.files import atomic_write, safe_extract
+
+BASE_URL = "https://data.binance.vision"
+MARKETS = {"spot": "spot", "um": "futures/um"}
+INTERVALS = (
+    "1s",
+    "1m",
+    "3m",
+    "5m",
+    "15m",
+    "30m",
+    "1h",
+    "2h",
+    "4h",
+    "6h",
+    "8h",
+    "12h",
+    "1d",
+    "3d",
+    "1w",
+)
+_TRANSIENT_HTTP = {408, 425, 429, 500, 502, 503, 504}
+_CHUNK = 1 << 16
+
+
+@attrs.frozen(slots=True)
+class RemoteFile:
+    """One dump file: its symbol, path relative to the base URL (and to `dest`), and day span."""
+
+    symbol: str
+    path: str
+    first_day: dt.date
+    last_day: dt.date
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+
+def _month_end(day: dt.date) -> dt.date:
+    nxt = dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+    return nxt - dt.timedelta(days=1)
+
+
+def _as_date(value: str | dt.date, name: str) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise DataError(f"{name}={value!r}: use a date like 2024-01-31") from None
+
+
+def plan_files(
+    *, market: str, symbols: Iterable[str], interval: str, start: str | dt.date, end: str | dt.date
+) -> list[RemoteFile]:
+    """The monthly and daily files covering [start, end] (both days included), per symbol."""
+    if market not in MARKETS:
+        raise DataError(f"market={market!r}: choose one of {sorted(MARKETS)}")
+    if interval not in INTERVALS:
+        raise DataError(f"interval={interval!r}: Binance dumps have {', '.join(INTERVALS)}")
+    if interval == "1s" and market != "spot":
+        raise DataError("1s klines exist for the spot market only")
+    first, last = _as_date(start, "start"), _as_date(end, "end")
+    if first > last:
+        raise DataError(f"start {first} is after end {last}")
+    symbols = [s.strip().upper() for s in symbols if s.strip()]
+    if not symbols:
+        raise DataError("no symbols to fetch")
+    for s in symbols:
+        if not re.fullmatch(r"[A-Z0-9]{2,30}", s):
+            raise DataError(f"symbol {s!r} is not a Binance symbol like BTCUSDT")
+    root = f"data/{MARKETS[market]}"
+    files = []
+    for symbol in symbols:
+        month = dt.date(first.year, first.month, 1)
+        while month <= last:
+            lo, hi = max(month, first), min(_month_end(month), last)
+            if lo == month and hi == _month_end(month):
+                name = f"{symbol}-{interval}-{month:%Y-%m}.zip"
+                files.append(
+                    RemoteFile(symbol, f"{root}/monthly/klines/{symbol}/{interval}/{name}", lo, hi)
+                )
+            else:
+                day = lo
+                while day <= hi:
+                    name = f"{symbol}-{interval}-{day:%Y-%m-%d}.zip"
+                    files.append(
+                        RemoteFile(
+                            symbol, f"{root}/daily/klines/{symbol}/{interval}/{name}", day, day
+                        )
+                    )
+                    day += dt.timedelta(days=1)
+            month = _month_end(month) + dt.timedelta(days=1)
+    return files
+
+
+class _Missing(Exception):
+    """HTTP 404: the server does not have the file."""
+
+
+class _Transient(Exception):
+    """A failure worth retrying."""
+
+
+def _get(url: str, timeout: float, sink: Callable[[bytes], None]) -> int:
+    """Stream `url` into `sink`, return the byte count; raise _Missing, _Transient or FetchError."""
+    request = urllib.request.Request(url, headers={"User-Agent": "mmsim-data-fetch"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            expected = response.headers.get("Content-Length")
+            total = 0
+            while chunk := response.read(_CHUNK):
+                sink(chunk)
+                total += len(chunk)
+            if expected is not None and total != int(expected):
+                raise _Transient(f"short body: {total} of {expected} bytes")
+            return total
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            raise _Missing(url) from None
+        if exc.code in _TRANSIENT_HTTP:
+            raise _Transient(f"HTTP {exc.code}") from None
+        raise FetchError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError) as exc:
+        raise _Transient(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}") from None
+
+
+def parse_checksum(text: str, name: str, where: str) -> str:
+    """The SHA-256 hex digest in a Binance `.CHECKSUM` file ('<sha256>  <file name>')."""
+    match = re.fullmatch(r"\s*([0-9a-fA-F]{64})\s+\*?(\S+)\s*", text)
+    if not match:
+        raise FetchError(f"{where}: malformed checksum file {text[:100]!r}")
+    if match[2] != name:
+        raise FetchError(f"{where}: checksum is for {match[2]!r}, not {name!r}")
+    return match[1].lower()
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@attrs.frozen(slots=True)
+class _Outcome:
+    file: RemoteFile
+    status: str  # downloaded | present | missing | corrupt | error
+    size: int = 0
+    attempts: int = 0
+    error: str = ""
+
+
+def _fetch_one(
+    remote: RemoteFile,
+    dest: Path,
+    base_url: str,
+    *,
+    retries: int,
+    backoff: float,
+    timeout: float,
+    on_bytes: Callable[[int], None],
+) -> _Outcome:
+    target = dest / remote.path
+    checksum_path = target.with_name(target.name + ".CHECKSUM")
+    url = f"{base_url}/{remote.path}"
+    if target.exists() and checksum_path.exists():
+        try:
+            expected = parse_checksum(checksum_path.read_text(), remote.name, str(checksum_path))
+            if sha256_file(target) == expected:
+                return _Outcome(remote, "present", target.stat().st_size)
+        except FetchError:
+            pass  # a damaged local checksum: fetch it again
+    attempts, last_error, status = 0, "", "error"
+    expected = None
+    while attempts <= retries:
+        if attempts:
+            time.sleep(backoff * 2 ** (attempts - 1))
+        attempts += 1
+        try:
+            if expected is None:
+                chunks: list[bytes] = []
+                _get(url + ".CHECKSUM", timeout, chunks.append)
+                text = b"".join(chunks).decode("utf-8", "replace")
+                expected = parse_checksum(text, remote.name, url + ".CHECKSUM")
+                if target.exists() and sha256_file(target) == expected:
+                    with atomic_write(checksum_path, "w") as handle:
+                        handle.write(text)
+                    return _Outcome(remote, "present", target.stat().st_size, attempts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            digest = hashlib.sha256()
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+
+                    def sink(chunk: bytes, handle=handle, digest=digest) -> None:
+                        handle.write(chunk)
+                        digest.update(chunk)
+                        on_bytes(len(chunk))
+
+                    size = _get(url, timeout, sink)
+                got = digest.hexdigest()
+                if got != expected:
+                    status = "corrupt"
+                    raise _Transient(f"checksum mismatch: expected sha256 {expected}, got {got}")
+                os.replace(tmp, target)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+            with atomic_write(checksum_path, "w") as handle:
+                handle.write(text)
+            return _Outcome(remote, "downloaded", size, attempts)
+        except _Missing as exc:
+            return _Outcome(remote, "missing", 0, attempts, f"not found (HTTP 404): {exc}")
+        except _Transient as exc:
+            last_error = str(exc)
+            if not last_error.startswith("checksum mismatch"):
+                status = "error"
+        except FetchError as exc:
+            return _Outcome(remote, "error", 0, attempts, str(exc))
+    return _Outcome(
+        remote, status, 0, attempts, f"{last_error} (after {attempts} attempts) at {url}"
+    )
+
+
+@attrs.frozen(slots=True)
+class FetchReport:
+    """What a fetch did (immutable): one row per file, and the Parquet cache written per symbol.
+
+    files: url path, symbol, status (downloaded, present, missing, corrupt, error), bytes,
+    attempts, error. cache: symbol -> Parquet file (empty when the cache was not built).
+    """
+
+    files: pl.DataFrame = attrs.field(eq=False)
+    cache: dict = attrs.field(factory=dict, eq=False)
+
+    @property
+    def failed(self) -> pl.DataFrame:
+        return self.files.filter(~pl.col("status").is_in(["downloaded", "present"]))
+
+
+def _hint(status: str) -> str:
+    if status == "missing":
+        return (
+            " (Binance has no such file: the symbol was not listed yet, or the month is not "
+            "published yet - monthly files appear a few days after the month ends)"
+        )
+    return ""
+
+
+def fetch_binance(
+    *,
+    market: str,
+    symbols: Iterable[str],
+    interval: str,
+    start: str | dt.date,
+    end: str | dt.date,
+    dest: str | os.PathLike,
+    base_url: str = BASE_URL,
+    retries: int = 3,
+    backoff: float = 0.5,
+    timeout: float = 30.0,
+    workers: int = 4,
+    cache: bool = True,
+    extract: bool = False,
+    allow_missing: bool = False,
+    progress: bool = True,
+    console=None,
+) -> FetchReport:
+    """Download, verify and cache Binance klines for `symbols` over [start, end] (whole days, UTC).
+
+    market: 'spot' or 'um' (USDT-M futures). base_url: the server (tests point it at 127.0.0.1).
+    retries: extra attempts per file after a transient failure, waiting backoff * 2**k seconds.
+    cache: write dest/parquet/<market>/<interval>/<SYMBOL>.parquet from every verified ZIP of
+    that symbol under dest. extract: also unpack each ZIP's CSV to dest/csv/... (safely).
+    allow_missing: build the cache even when some files are missing or failed.
+    Raises FetchError listing every file that is missing, corrupt or failed (after downloading
+    all the others, so a second run only fetches what is left).
+    """
+    if retries < 0 or backoff < 0 or timeout <= 0 or workers < 1:
+        raise DataError("retries and backoff must be >= 0, timeout > 0 and workers >= 1")
+    files = plan_files(market=market, symbols=symbols, interval=interval, start=start, end=end)
+    dest = Path(dest).expanduser()
+    dest.mkdir(parents=True, exist_ok=True)
+    base_url = base_url.rstrip("/")
+
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TransferSpeedColumn,
+    )
+
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=console,
+        disable=not progress,
+        transient=False,
+    )
+    with bar:
+        task = bar.add_task(f"fetching {len(files)} files", total=len(files))
+        bytes_task = bar.add_task("bytes", total=None, visible=False)
+
+        def run(remote: RemoteFile) -> _Outcome:
+            outcome = _fetch_one(
+                remote,
+                dest,
+                base_url,
+                retries=retries,
+                backoff=backoff,
+                timeout=timeout,
+                on_bytes=lambda n: bar.advance(bytes_task, n),
+            )
+            bar.update(task, advance=1, description=f"{remote.name} {outcome.status}")
+            return outcome
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            outcomes = list(pool.map(run, files))
+    report = pl.DataFrame(
+        [(o.file.path, o.file.symbol, o.status, o.size, o.attempts, o.error) for o in outcomes],
+        schema={
+            "path": pl.String,
+            "symbol": pl.String,
+            "status": pl.String,
+            "bytes": pl.Int64,
+            "attempts": pl.Int64,
+            "error": pl.String,
+        },
+        orient="row",
+    )
+    failed = [o for o in outcomes if o.status not in ("downloaded", "present")]
+    if failed and not allow_missing:
+        lines = "\n".join(
+            f"  {o.file.name}: {o.status}: {o.error}{_hint(o.status)}" for o in failed
+        )
+        raise FetchError(
+            f"{len(failed)} of {len(files)} files failed; no cache was written:\n{lines}"
+        )
+    good = [o.file for o in outcomes if o.status in ("downloaded", "present")]
+    if extract:
+        for remote in good:
+            folder = dest / "csv" / Path(remote.path).parent.relative_to("data")
+            safe_extract(dest / remote.path, folder)
+    written: dict[str, Path] = {}
+    if cache:
+        for symbol in dict.fromkeys(f.symbol for f in files):
+            path = build_cache(dest, market=market, symbol=symbol, interval=interval)
+            if path is not None:
+                written[symbol] = path
+    return FetchReport(report, written)
+
+
+def local_dumps(dest: str | os.PathLike, *, market: str, symbol: str, interval: str) -> list[Path]:
+    """Verified ZIPs of one symbol under `dest` (a month's daily files yield to its monthly ZIP)."""
+    root = Path(dest) / "data" / MARKETS[market]
+    found = []
+    for kind in ("monthly", "daily"):
+        folder = root / kind / "klines" / symbol / interval
+        found += [
+            p for p in sorted(folder.glob("*.zip")) if p.with_name(p.name + ".CHECKSUM").exists()
+        ]
+    months = {
+        (i.start.year, i.start.month) for p in found if (i := parse_kline_name(p)) and not i.daily
+    }
+    return [
+        p
+        for p in found
+        if (i := parse_kline_name(p)) is not None
+        and (not i.daily or (i.start.year, i.start.month) not in months)
+    ]
+
+
+def build_cache(dest: str | os.PathLike, *, market: str, symbol: str, interval: str) -> Path | None:
+    """Rewrite dest/parquet/<market>/<interval>/<symbol>.parquet from the local ZIPs, atomically."""
+    files = local_dumps(dest, market=market, symbol=symbol, interval=interval)
+    if not files:
+        return None
+    bars = read_binance_klines(files, interval=interval)
+    out = Path(dest) / "parquet" / market / interval / f"{symbol}.parquet"
+    with atomic_write(out) as handle:
+        bars.write_parquet(handle, compression="zstd", statistics=True)
+    return out
+
+
+__all__ = [
+    "BASE_URL",
+    "FetchReport",
+    "RemoteFile",
+    "build_cache",
+    "fetch_binance",
+    "local_dumps",
+    "plan_files",
+]
