@@ -13,7 +13,8 @@ Without Hypothesis (plain functions, usable in any test or script):
 
 With Hypothesis (`pip install 'mmsim[testing]'`), imported on first use:
     bars_frames, market_specs, venues, positions, accounts, risk_inputs, risk_specs,
-    risk_rules, market_makers, cash, param_space, strategy_space, strategy_properties,
+    risk_rules, market_makers, cash, strategy_inputs, feature_values, runs,
+    param_space, strategy_space, strategy_properties,
     backtest_settings, load_profile (Hypothesis settings fit for backtests)
 """
 
@@ -87,6 +88,9 @@ _NEEDS_HYPOTHESIS = {
     "risk_specs": "mmsim.testing.markets",
     "symbol_paths": "mmsim.testing.markets",
     "venues": "mmsim.testing.markets",
+    "feature_values": "mmsim.testing.markets",
+    "runs": "mmsim.testing.markets",
+    "strategy_inputs": "mmsim.testing.markets",
     "param_space": "mmsim.testing.params",
     "strategy_space": "mmsim.testing.params",
     "strategy_properties": "mmsim.testing.suite",

@@ -10,6 +10,8 @@ strategy, not the validator.
     positions() / accounts()         valid ledger values; risk_inputs(): what a risk rule sees
     risk_specs() / risk_rules()      basic_risk keyword sets / the rules they build
     market_makers()                  the built-in makers and a test ladder over their parameters
+    strategy_inputs(strategy)        what a strategy's update sees (features included)
+    runs()                           whole backtest Results on generated markets
 """
 
 from __future__ import annotations
@@ -205,6 +207,11 @@ def risk_inputs(
 # --- rules and strategies -------------------------------------------------------------------
 
 
+# thresholds from loose to tight: tight ones must fire within a few tens of bars
+_DRAWDOWNS = st.one_of(st.none(), st.floats(0.001, 0.5), st.sampled_from([0.001, 0.003, 0.01]))
+_STOPS = st.one_of(st.none(), st.floats(0.3, 0.9999), st.sampled_from([0.99, 0.999, 0.9999]))
+
+
 def risk_specs() -> st.SearchStrategy[dict]:
     """Keyword sets of `mmsim.basic_risk`: every combination of caps, thresholds and stops
     (None = that rule absent); a dict, so a saved failing case can rebuild its rule."""
@@ -213,8 +220,8 @@ def risk_specs() -> st.SearchStrategy[dict]:
         "max_symbol_leverage": st.one_of(st.none(), st.floats(0.2, 30)),
         "min_order_value": st.sampled_from([0.0, 10.0, 500.0]),
         "emergency_leverage": st.one_of(st.none(), st.floats(1, 40)),
-        "emergency_drawdown": st.one_of(st.none(), st.floats(0.01, 0.5)),
-        "stop_equity_fraction": st.one_of(st.none(), st.floats(0.3, 0.99)),
+        "emergency_drawdown": _DRAWDOWNS,
+        "stop_equity_fraction": _STOPS,
     })
 
 
@@ -226,8 +233,8 @@ def risk_rules() -> st.SearchStrategy[mmsim.RiskRule]:
         max_symbol_leverage=st.one_of(st.none(), st.floats(0.2, 30)),
         min_order_value=st.sampled_from([0.0, 10.0, 500.0]),
         emergency_leverage=st.one_of(st.none(), st.floats(1, 40)),
-        emergency_drawdown=st.one_of(st.none(), st.floats(0.01, 0.5)),
-        stop_equity_fraction=st.one_of(st.none(), st.floats(0.3, 0.99)),
+        emergency_drawdown=_DRAWDOWNS,
+        stop_equity_fraction=_STOPS,
     )
 
 
@@ -253,3 +260,97 @@ def market_makers() -> st.SearchStrategy[mmsim.Strategy]:
 def cash() -> st.SearchStrategy[float]:
     """Initial cash: small, medium and large accounts (USDT)."""
     return st.sampled_from([1_000.0, 20_000.0, 1_000_000.0])
+
+
+# --- what a strategy sees, and whole runs ---------------------------------------------------
+
+MINUTE_US = 60_000_000
+
+# plausible values of mmsim's feature families, by name prefix (longest prefixes first):
+# a value per bar as the feature computes it, given the bar's close
+_FEATURE_VALUES = (
+    ("ewma_volatility_", lambda close: st.floats(1e-5, 0.02)),
+    ("parkinson_volatility_", lambda close: st.floats(1e-5, 0.02)),
+    ("garman_klass_volatility_", lambda close: st.floats(1e-5, 0.02)),
+    ("volatility_", lambda close: st.floats(1e-5, 0.02)),
+    ("sma_close_", lambda close: st.floats(-0.02, 0.02).map(lambda x: close * (1 + x))),
+    ("sma_deviation_", lambda close: st.floats(-0.05, 0.05)),
+    ("ema_deviation_", lambda close: st.floats(-0.05, 0.05)),
+    ("log_return_", lambda close: st.floats(-0.05, 0.05)),
+    ("momentum_", lambda close: st.floats(-0.1, 0.1)),
+    ("volume_value_", lambda close: st.floats(1.0, 1e7)),
+    ("relative_volume_", lambda close: st.floats(0.0, 10.0)),
+    ("flow_imbalance_", lambda close: st.floats(-1.0, 1.0)),
+    ("taker_imbalance_", lambda close: st.floats(-1.0, 1.0)),
+    ("natr_", lambda close: st.floats(0.0, 0.05)),
+    ("atr_", lambda close: st.floats(0.0, 0.05).map(lambda x: close * x)),
+    ("hl_range_", lambda close: st.floats(0.0, 0.05)),
+    ("fill_A_", lambda close: st.floats(0.05, 5.0)),
+    ("fill_kappa_", lambda close: st.floats(0.01, 2.0)),
+)
+
+
+@st.composite
+def feature_values(draw, strategy, close: float, overrides: Mapping | None = None) -> dict:
+    """A value for each feature `strategy` reads: `overrides[name]` (a value or a strategy),
+    else a plausible one for mmsim's feature families (by name prefix)."""
+    overrides = dict(overrides or {})
+    values = {}
+    for f in strategy.features:
+        if f.name in overrides:
+            given = overrides[f.name]
+            values[f.name] = draw(given) if isinstance(given, st.SearchStrategy) else given
+            continue
+        family = next((make for prefix, make in _FEATURE_VALUES if f.name.startswith(prefix)), None)
+        if family is None:
+            raise ValueError(
+                f"no values known for feature {f.name!r} of strategy {strategy.name!r}; "
+                f"pass strategy_inputs(..., features={{{f.name!r}: <value or strategy>}})"
+            )
+        values[f.name] = draw(family(close))
+    return values
+
+
+@st.composite
+def strategy_inputs(
+    draw, strategy, *, max_position_value: float = 50_000.0, features: Mapping | None = None,
+    interval_us: int = MINUTE_US, equity: float = 100_000.0,
+):
+    """What `strategy.update` sees at one bar close: a close from 0.01 to 200,000, a position
+    worth up to +-max_position_value USDT entered within 5 % of the close, a timestamp, and a
+    value for every feature it reads (see `feature_values`)."""
+    from mmsim.bars import Bar
+    from mmsim.strategies.base import StrategyInput
+
+    close = draw(st.floats(0.01, 200_000.0), label="close")
+    position = draw(st.floats(-max_position_value, max_position_value), label="position value") / close
+    entry = close * (1 + draw(st.floats(-0.05, 0.05), label="entry offset")) if position else 0.0
+    ts = draw(st.integers(0, 10_000), label="minute") * MINUTE_US
+    bar = Bar("TESTUSDT", ts, close, close, close, close, 1_000.0, 0.0,
+              draw(feature_values(strategy, close, features), label="features"))
+    return StrategyInput(bar, position, entry, equity, interval_us)
+
+
+@st.composite
+def runs(
+    draw, *, max_bars: int = 40, max_symbols: int = 3, regimes: tuple[str, ...] = REGIMES,
+    intervals: tuple[str, ...] = ("1m", "1h"), strategies: st.SearchStrategy | None = None,
+):
+    """A whole backtest Result on a generated market (gaps included): a strategy per symbol
+    (`strategies`, default `market_makers()`), no risk rule or a basic_risk set, a venue with
+    tick and lot sizes, an account size. Small (tens of bars) so a property can run hundreds;
+    wide (rebates, taker exits, early stops, liquidations, gaps, several quote levels) so the
+    identities tested on them meet every kind of fill."""
+    spec = draw(market_specs(max_symbols=max_symbols, max_bars=max_bars, regimes=regimes, intervals=intervals),
+                label="market")
+    bars = spec.bars()
+    makers = strategies if strategies is not None else market_makers()
+    per_symbol = {s: draw(makers, label=f"strategy {s}") for s in spec.symbols}
+    # a basic_risk set three times in four (stops, exits and caps must fire), else none
+    risk = draw(risk_rules(), label="risk") if draw(st.integers(0, 3), label="with risk") else mmsim.chain()
+    from mmsim.testing.trace import has_gaps
+
+    return mmsim.backtest(
+        bars, per_symbol, risk=risk, venue=draw(venues(bars=bars), label="venue"),
+        initial_cash=draw(cash(), label="initial_cash"), allow_gaps=has_gaps(bars),
+    )
