@@ -226,3 +226,28 @@ def test_an_exit_order_waiting_for_a_symbols_next_bar_is_no_activity_after_the_h
         .otherwise(pl.col("ts")).alias("ts"))
     assert "later than the symbol's next bar" in " ".join(
         v.detail for v in check_halt(attrs.evolve(result, fills=late), gapped))
+
+
+def test_a_side_that_leans_by_size_may_trade_price_for_it():
+    """Regression (found by the dev profile on TestMexicoProperties): Mexico's adaptive sizing
+    shrinks the bid as a long grows, and its impact term then widens the smaller bid less, so
+    the bid price rises a little while the bid size falls: leaning by size, not a wrong sign."""
+    from mmsim.strategies import make_strategy
+
+    bars = MarketSpec((SymbolPath("AAAUSDT", "random_walk", 1.0, 0.015625, 0.0, 0, False),), n_bars=6, funding=False).bars()
+    mexico = make_strategy(
+        "mexico", order_value=1.0, levels=1, sizing="adaptive", max_position_value=10.0, spacing_bps=0.0,
+        min_spread_bps=1.0, inventory_skew_bps=0.0, impact_weight=1.0, vol_window=2, ma_window=2,
+        momentum_window=1, volume_window=1,
+    )
+    call = quote_trace(bars, mexico, initial_cash=1000.0)[-1]
+    flat = call.strategy.update(call.state, attrs.evolve(call.inputs, position=0.0, entry_price=0.0))[1]
+    long = call.strategy.update(call.state, attrs.evolve(call.inputs, position=9.9, entry_price=call.bar.close))[1]
+    assert long.bids[0][0] > flat.bids[0][0] and long.bids[0][1] < flat.bids[0][1]  # price up, size down
+    assert check_skew_reduces_inventory(mexico, bars, initial_cash=1000.0) == []
+
+    def same_size_higher_bid(i):  # the price rise alone, with the size kept: caught
+        c = i.bar.close * (1 + 1e-5 * i.position)
+        return Quotes(((c * 0.999, 1.0),), ((c * 1.001, 1.0),))
+
+    assert check_skew_reduces_inventory(quoting("up", same_size_higher_bid), bars)

@@ -6,34 +6,39 @@ from __future__ import annotations
 import pytest
 from conftest import scaled
 from hypothesis import Phase
-from hypothesis import strategies as st
 
 import mmsim
+from mmsim.strategies import list_strategies
 from mmsim.testing import PROPERTIES, ladder
 from mmsim.testing.suite import backtest_settings, strategy_properties
 
-TestFixedSpread = strategy_properties(mmsim.fixed_spread, max_examples=scaled(40))
+# Strategies that skew their quotes (by inventory, a signal or order flow) can move a quote
+# past the close, where post-only refuses it: they skip quotes_never_cross.
+LEAN = {"avellaneda_stoikov", "glft", "mexico", "nairobi", "oslo"}
+# Lima widens both sides after any fill, so after a buy its ask rises: it does not lean against
+# its inventory (the property fails for it on purpose-built examples; see the strategies' notes).
+SKIPS = {name: ("quotes_never_cross",) for name in LEAN} | {"lima": ("skew_reduces_inventory",)}
 
-# Avellaneda-Stoikov and the ladder lean against inventory by design: at a large position the
-# reservation price moves past the close and one side of the quote crosses it (post-only then
-# refuses it), so they skip quotes_never_cross.
-TestAvellanedaStoikov = strategy_properties(
-    mmsim.avellaneda_stoikov,
-    params={"vol_window": (2, 10), "horizon": st.sampled_from(["10m", "1h", "1d"])},
-    skip=("quotes_never_cross",),
-    max_examples=scaled(40),
-)
+# every registered strategy, over the parameter space derived from its parameter class
+for _spec in list_strategies():
+    _suite = strategy_properties(_spec.factory, skip=SKIPS.get(_spec.name, ()), max_examples=scaled(15))
+    globals()[_suite.__name__] = _suite
+
 TestLadder = strategy_properties(
     ladder, params={"skew_bps": (0.0, 50.0)}, skip=("quotes_never_cross",), max_examples=scaled(40)
 )
 
 
 def test_the_suite_has_one_test_per_property_named_after_it():
-    names = sorted(n for n in vars(TestFixedSpread) if n.startswith("test_"))
+    fixed = globals()["TestFixedSpreadProperties"]
+    names = sorted(n for n in vars(fixed) if n.startswith("test_"))
     assert names == sorted(f"test_{p}" for p in PROPERTIES)
     assert "test_quotes_never_cross" not in vars(TestLadder)
     assert TestLadder.__module__ == __name__ and TestLadder.__name__ == "TestLadderProperties"
-    assert TestFixedSpread.test_skew_reduces_inventory.__doc__.startswith("fixed_spread: A longer position")
+    assert fixed.test_skew_reduces_inventory.__doc__.startswith("fixed_spread: A longer position")
+    assert {n for n in globals() if n.endswith("Properties")} >= {
+        f"Test{''.join(w.capitalize() for w in s.name.split('_'))}Properties" for s in list_strategies()
+    }
 
 
 def test_a_fixed_strategy_value_can_be_tested_too():

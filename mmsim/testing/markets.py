@@ -19,6 +19,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+import attrs
+
 from mmsim.testing._extra import hypothesis_module
 
 st = hypothesis_module("hypothesis.strategies", needed_by="markets")
@@ -110,7 +112,8 @@ def venues(
     prices: Mapping[str, float] | None = None, *, bars=None, post_only: bool | None = None
 ) -> st.SearchStrategy[mmsim.Venue]:
     """Venues: maker fees from a 2.5 bps rebate to 10 bps, taker fees, 0-2 ticks of
-    penetration, participation caps, market slippage, maintenance margin rates; with `prices`
+    penetration, participation caps, market slippage, maintenance margin rates, post-only or
+    not (`post_only` fixes it); with `prices`
     (symbol -> first close) or `bars`, per-symbol tick sizes of 0.1x-1000x and lot sizes of
     0.01x-100x the inferred ones (or the inferred ones: None)."""
     if bars is not None:
@@ -134,8 +137,9 @@ def venues(
         maintenance_margin_rate=st.sampled_from([0.005, 0.05, 0.2]),
         **sizes,
     )
-    if post_only is not None:  # a venue setting some versions of mmsim have
-        kwargs["post_only"] = st.just(post_only)
+    if "post_only" in attrs.fields_dict(mmsim.Venue):
+        # post-only (the default) or not (a quote through the close rests; matching decides)
+        kwargs["post_only"] = st.booleans().map(lambda off: not off) if post_only is None else st.just(post_only)
     return st.builds(mmsim.Venue, **kwargs)
 
 

@@ -127,7 +127,10 @@ def check_skew_reduces_inventory(
     best bid, the best ask and the reservation price do not rise as the position grows
     (positions worth `inventory` x equity, entry at the close; prices <= 0 are no quotes). So
     a long leans to sell and a short to buy: fills tend to shrink the inventory, never grow it.
-    One violation per call: the rise nearest to a flat position."""
+    A side that leans by size instead may trade price for it: a bid that rises while the bid
+    size falls, or an ask that rises while the ask size grows, is not counted (e.g. size
+    shaping with a size-dependent impact term). One violation per call: the rise nearest to a
+    flat position."""
     grid = sorted(set(inventory))
     # adjacent pairs of the grid, nearest to flat first (the plainest example of a rise)
     pairs = sorted(zip(grid, grid[1:]), key=lambda ab: (max(abs(ab[0]), abs(ab[1])), -ab[1]))
@@ -141,13 +144,20 @@ def check_skew_reduces_inventory(
             probe = attrs.evolve(inputs, position=position, entry_price=close if position else 0.0)
             _, quotes = call.strategy.update(call.state, probe)
             r = quotes.reservation_price
-            seen[fraction] = (position, *_valid_best(quotes), r if r is not None and 0 < r < math.inf else None)
+            sizes = (sum(q for p, q in quotes.bids if p > 0), sum(q for p, q in quotes.asks if p > 0))
+            seen[fraction] = (position, *_valid_best(quotes), r if r is not None and 0 < r < math.inf else None, sizes)
         for f_a, f_b in pairs:
             a, b = seen[f_a], seen[f_b]
+            bid_by_size = b[4][0] < a[4][0] * (1 - rel_tol)  # the bid shrank: it leans by size
+            ask_by_size = b[4][1] > a[4][1] * (1 + rel_tol)  # the ask grew
             rose = [
                 (label, x, y)
-                for label, x, y in (("best bid", a[1], b[1]), ("best ask", a[2], b[2]), ("reservation price", a[3], b[3]))
-                if x is not None and y is not None and y > x + rel_tol * abs(x)
+                for label, x, y, excused in (
+                    ("best bid", a[1], b[1], bid_by_size),
+                    ("best ask", a[2], b[2], ask_by_size),
+                    ("reservation price", a[3], b[3], False),
+                )
+                if x is not None and y is not None and y > x + rel_tol * abs(x) and not excused
             ]
             if rose:
                 label, x, y = rose[0]
