@@ -7,10 +7,10 @@ import datetime as dt
 import polars as pl
 import pytest
 from hypothesis import given, settings
-from run_strategies import runs
 
 from mmsim.attribution import COMPONENTS, attribution, attribution_bars, cumulative_attribution
 from mmsim.metrics import pnl_expr
+from mmsim.testing.markets import runs
 
 
 def _tolerance(result) -> float:

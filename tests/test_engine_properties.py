@@ -1,4 +1,5 @@
-"""Properties of whole runs over generated markets, venues, strategies and risk rules."""
+"""Properties of whole runs over generated markets, venues, strategies and risk rules (the
+generators, the invariant checks and the step-by-step runs are mmsim.testing's)."""
 
 from __future__ import annotations
 
@@ -12,22 +13,22 @@ from hypothesis import strategies as st
 from toolz import accumulate
 
 import mmsim
-from mmsim.bars import bar_interval_us, iter_steps, validate_bars
-from mmsim.engine import initial_state, make_step
-from mmsim.features import add_features
-from mmsim.risk import worst_case_notional
-from mmsim.testing import check_invariants
-from mmsim.testing.markets import bars_frames, market_makers, risk_rules, venues
-
-cash = st.sampled_from([1_000.0, 20_000.0, 1_000_000.0])
+from mmsim.testing import REGIMES, check_invariants, check_leverage_caps, engine_setup, has_gaps
+from mmsim.testing.markets import bars_frames, cash, market_makers, risk_rules, venues
 
 
 @settings(max_examples=scaled(1000))
-@given(bars=bars_frames(), strategy=market_makers(), risk=risk_rules(), venue=venues(), initial_cash=cash)
-def test_every_run_keeps_the_ledger_invariants(bars, strategy, risk, venue, initial_cash):
-    """Equity identity, fee accounting, position = sum of fills, fill prices inside their bar
-    under the fill rule, and nothing traded after a halt: for any market, strategy, risk and venue."""
-    result = mmsim.backtest(bars, strategy, risk=risk, venue=venue, initial_cash=initial_cash)
+@given(
+    bars=bars_frames(regimes=REGIMES), strategy=market_makers(), risk=risk_rules(), initial_cash=cash(),
+    data=st.data(),
+)
+def test_every_run_keeps_the_ledger_invariants(bars, strategy, risk, initial_cash, data):
+    """Equity identity, fees, positions, liquidation, halts, fill prices under the fill rule,
+    participation, marks, missing bars, placement grids and funding: for any market (gaps
+    included), strategy, risk rule and venue (tick and lot sizes included)."""
+    venue = data.draw(venues(bars=bars), label="venue")
+    result = mmsim.backtest(bars, strategy, risk=risk, venue=venue, initial_cash=initial_cash,
+                            allow_gaps=has_gaps(bars))
     assert check_invariants(result, bars) == []
     final = result.equity.row(-1, named=True)
     # equity_T = initial + trading PnL - fees + funding, per symbol summing to the total
@@ -36,19 +37,8 @@ def test_every_run_keeps_the_ledger_invariants(bars, strategy, risk, venue, init
 
 
 def _fold(bars, strategy, risk, venue, initial_cash):
-    frame = validate_bars(bars)
-    symbols = tuple(sorted(frame["symbol"].unique().to_list()))
-    frame = add_features(frame, strategy.features)
-    first = dict(frame.group_by("symbol").agg(pl.col("close").first()).iter_rows())
-    specs = {s: venue.spec(s, first[s]) for s in symbols}
-    strategies = (strategy,) * len(symbols)
-    account = mmsim.Account.open(symbols, initial_cash, tuple(first[s] for s in symbols))
-    step = make_step(
-        symbols=symbols, strategies=strategies, risk=risk, venue=venue, specs=specs,
-        initial_cash=initial_cash, interval_us=bar_interval_us(frame),
-    )
-    steps = list(iter_steps(frame, symbols, tuple(f.name for f in strategy.features)))
-    return step, initial_state(account, strategies, risk), steps
+    setup = engine_setup(bars, strategy, risk=risk, venue=venue, initial_cash=initial_cash)
+    return setup.step, setup.state0, list(setup.steps)
 
 
 @settings(max_examples=scaled(500))
@@ -58,27 +48,16 @@ def _fold(bars, strategy, risk, venue, initial_cash):
     max_leverage=st.floats(0.2, 10),
     max_symbol_leverage=st.floats(0.1, 8),
     venue=venues(),
-    initial_cash=cash,
+    initial_cash=cash(),
 )
 def test_leverage_caps_hold_at_placement(bars, strategy, max_leverage, max_symbol_leverage, venue, initial_cash):
     """After the risk stage, if every order of a side filled at its price, no symbol's notional
     would exceed max_symbol_leverage x equity and their sum would not exceed max_leverage x equity
     (or the exposure already held, when prices moved it above the cap: orders never add to it)."""
-    risk = mmsim.leverage_caps(max_leverage=max_leverage, max_symbol_leverage=max_symbol_leverage)
-    step, state, steps = _fold(bars, strategy, risk, venue, initial_cash)
-    for bars_t in steps:
-        state, _ = step(state, bars_t)
-        account = state.account
-        equity = max(account.equity, 0.0)
-        total_worst = total_held = 0.0
-        for i, symbol in enumerate(account.symbols):
-            orders = tuple(o for o in state.resting if o.symbol == symbol)
-            held = account.notional(i)
-            worst = worst_case_notional(orders, account.positions[i].qty, account.marks[i])
-            assert worst <= max(max_symbol_leverage * equity, held) * (1 + 1e-9) + 1e-9
-            total_worst += worst
-            total_held += held
-        assert total_worst <= max(max_leverage * equity, total_held) * (1 + 1e-9) + 1e-9
+    assert check_leverage_caps(
+        bars, strategy, max_leverage=max_leverage, max_symbol_leverage=max_symbol_leverage,
+        venue=venue, initial_cash=initial_cash,
+    ) == []
 
 
 @settings(max_examples=scaled(200))

@@ -10,7 +10,6 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from run_strategies import runs
 
 import mmsim
 from mmsim.metrics import (
@@ -31,6 +30,7 @@ from mmsim.metrics import (
     sortino_ratio,
     summarize,
 )
+from mmsim.testing.markets import runs
 
 MINUTE = 60_000_000
 equities = st.lists(st.floats(1.0, 1e6), min_size=1, max_size=60)

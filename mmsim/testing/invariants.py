@@ -1,14 +1,25 @@
-"""The engine's promises, checked on a finished run from its frames alone (Polars, no fold).
+"""The engine's promises, checked on a finished run (Polars over its frames, no fold), and the
+leverage caps at placement, checked step by step (`check_leverage_caps`).
 
-Each check returns Violations naming the bar (ts), the symbol and the amounts that disagree.
+Each check returns Violations naming the bar (ts), the symbol and the amounts that disagree;
+`check_invariants(result, bars)` runs them all, `assert_invariants` fails with a readable list.
 """
 
 from __future__ import annotations
+
+import datetime as dt
+import weakref
+from collections.abc import Mapping
 
 import attrs
 import polars as pl
 
 from mmsim.bars import validate_bars
+from mmsim.risk import RiskRule, leverage_caps, worst_case_notional
+from mmsim.strategies.base import Strategy
+
+MAX_PER_CHECK = 20
+EPOCH = dt.datetime(1970, 1, 1)
 
 
 @attrs.frozen(slots=True)
@@ -25,13 +36,62 @@ class Violation:
         return f"[{self.invariant}] at {where}: {self.detail}"
 
 
+def format_violations(violations: list[Violation], title: str, limit: int = 20) -> str:
+    """'N <title>(s):' and one line per violation (the first `limit`)."""
+    lines = "\n  ".join(str(v) for v in violations[:limit])
+    more = f"\n  ... and {len(violations) - limit} more" if len(violations) > limit else ""
+    return f"{len(violations)} {title}(s):\n  {lines}{more}"
+
+
+def _rows(frame: pl.DataFrame, invariant: str, detail) -> list[Violation]:
+    return [
+        Violation(invariant, r["ts"], r.get("symbol"), detail(r))
+        for r in frame.head(MAX_PER_CHECK).iter_rows(named=True)
+    ]
+
+
 def _signed_fills(result) -> pl.DataFrame:
     return result.fills.with_columns((pl.col("side").cast(pl.Float64) * pl.col("qty")).alias("sq"))
 
 
+_LAST_BARS: list = [None, None]  # (weakref to the input frame, its normalized copy)
+
+
+def _bars(bars: pl.DataFrame) -> pl.DataFrame:
+    """The input bars validated and reduced to the base columns (the last one is remembered:
+    check_invariants hands the same frame to every check)."""
+    ref, frame = _LAST_BARS
+    if ref is not None and ref() is bars:
+        return frame
+    frame = validate_bars(bars, allow_gaps=True).with_columns(pl.col("ts").cast(pl.Datetime("us")))
+    if "funding_rate" not in frame.columns:
+        frame = frame.with_columns(pl.lit(0.0).alias("funding_rate"))
+    frame = frame.select("ts", "symbol", "open", "high", "low", "close", "volume",
+                         pl.col("funding_rate").fill_null(0.0))
+    _LAST_BARS[:] = [weakref.ref(bars), frame]
+    return frame
+
+
+def _specs(result) -> pl.DataFrame:
+    return pl.DataFrame(
+        [(s, v["tick_size"], v["lot_size"]) for s, v in result.config["specs"].items()],
+        schema={"symbol": pl.String, "tick": pl.Float64, "lot": pl.Float64},
+        orient="row",
+    )
+
+
+def _off_grid(value: pl.Expr, step: pl.Expr) -> pl.Expr:
+    units = value / step
+    return (units - units.round(0)).abs() > 1e-6 * (1.0 + units.abs() * 1e-9)
+
+
+# --- frame-only checks ----------------------------------------------------------------------
+
+
 def check_equity_identity(result, rel_tol: float = 1e-9) -> list[Violation]:
     """equity_t - equity_{t-1} = sum_symbols [pos_{t-1}*(mark_t - mark_{t-1})
-    + sum_fills signed_qty*(mark_t - fill_price)] - fees_t + funding_t."""
+    + sum_fills signed_qty*(mark_t - fill_price)] - fees_t + funding_t;
+    and at every close equity = wallet + sum_symbols position*(mark - entry)."""
     sym = result.symbols.sort("symbol", "ts").with_columns(
         pl.col("position").shift(1, fill_value=0.0).over("symbol").alias("prev_pos"),
         pl.col("mark").shift(1).over("symbol").alias("prev_mark"),
@@ -48,8 +108,12 @@ def check_equity_identity(result, rel_tol: float = 1e-9) -> list[Violation]:
         (pl.col("prev_pos") * (pl.col("mark") - pl.col("prev_mark").fill_null(pl.col("mark")))).alias(
             "carry_pnl"
         ),
+        (pl.col("position") * (pl.col("mark") - pl.col("entry_price").fill_null(0.0))).alias("unreal"),
     )
-    per_bar = sym.group_by("ts", maintain_order=True).agg((pl.col("carry_pnl") + pl.col("fill_pnl")).sum().alias("trading"))
+    per_bar = sym.group_by("ts", maintain_order=True).agg(
+        (pl.col("carry_pnl") + pl.col("fill_pnl")).sum().alias("trading"),
+        pl.col("unreal").sum().alias("unreal"),
+    )
     initial = result.config["initial_cash"]
     eq = (
         result.equity.join(per_bar, on="ts", how="left")
@@ -63,15 +127,18 @@ def check_equity_identity(result, rel_tol: float = 1e-9) -> list[Violation]:
             (pl.col("trading") - pl.col("d_fees") + pl.col("d_funding")).alias("expected"),
             (pl.col("equity").abs() + pl.col("notional") + initial).alias("scale"),
         )
-        .filter((pl.col("d_equity") - pl.col("expected")).abs() > rel_tol * pl.col("scale"))
     )
-    return [
-        Violation(
-            "equity_identity", r["ts"], None,
-            f"equity changed by {r['d_equity']!r}, expected {r['expected']!r}",
-        )
-        for r in eq.head(20).iter_rows(named=True)
-    ]
+    out = _rows(
+        eq.filter((pl.col("d_equity") - pl.col("expected")).abs() > rel_tol * pl.col("scale")),
+        "equity_identity",
+        lambda r: f"equity changed by {r['d_equity']!r}, expected {r['expected']!r}",
+    )
+    out += _rows(
+        eq.filter((pl.col("equity") - pl.col("wallet") - pl.col("unreal")).abs() > rel_tol * pl.col("scale")),
+        "equity_identity",
+        lambda r: f"equity {r['equity']!r} != wallet {r['wallet']!r} + unrealized {r['unreal']!r}",
+    )
+    return out
 
 
 def check_fees(result, rel_tol: float = 1e-9) -> list[Violation]:
@@ -82,51 +149,100 @@ def check_fees(result, rel_tol: float = 1e-9) -> list[Violation]:
         (pl.col("fee") - pl.col("price") * pl.col("qty") * rate).abs()
         > rel_tol * (pl.col("price") * pl.col("qty") + 1.0)
     )
-    out = [
-        Violation("fee", r["ts"], r["symbol"], f"fee {r['fee']!r} is not notional x {r['liquidity']} rate")
-        for r in bad.head(20).iter_rows(named=True)
-    ]
+    out = _rows(bad, "fee", lambda r: f"fee {r['fee']!r} is not notional x {r['liquidity']} rate")
     total = result.fills["fee"].sum()
     booked = result.equity["fees"][-1] if result.equity.height else 0.0
     if abs(total - booked) > rel_tol * (abs(total) + 1.0) + 1e-9:
-        out.append(Violation("fee_total", None, None, f"fills' fees sum to {total!r}, ledger has {booked!r}"))
+        out.append(Violation("fee_total", result.equity["ts"][-1], None,
+                             f"fills' fees sum to {total!r}, the ledger's to {booked!r}"))
     return out
 
 
 def check_positions(result, abs_tol: float = 1e-9) -> list[Violation]:
     """position at each bar close = cumulative sum of signed fill quantities up to that bar."""
-    cum = (
-        _signed_fills(result)
-        .group_by("ts", "symbol", maintain_order=True)
-        .agg(pl.col("sq").sum())
-    )
+    cum = _signed_fills(result).group_by("ts", "symbol", maintain_order=True).agg(pl.col("sq").sum())
     sym = (
         result.symbols.join(cum, on=["ts", "symbol"], how="left")
         .sort("symbol", "ts")
         .with_columns(pl.col("sq").fill_null(0.0).cum_sum().over("symbol").alias("from_fills"))
         .filter((pl.col("position") - pl.col("from_fills")).abs() > abs_tol * (1 + pl.col("from_fills").abs()))
     )
-    return [
-        Violation("position", r["ts"], r["symbol"], f"position {r['position']!r} != sum of fills {r['from_fills']!r}")
-        for r in sym.head(20).iter_rows(named=True)
-    ]
+    return _rows(sym, "position", lambda r: f"position {r['position']!r} != sum of fills {r['from_fills']!r}")
+
+
+def check_liquidation(result) -> list[Violation]:
+    """The margin ratio is below 1 at every close with exposure (at 1 the account is liquidated),
+    and a liquidation leaves every position flat and halts the run from that bar on."""
+    out = _rows(
+        result.equity.filter((pl.col("margin_ratio") >= 1.0) & (pl.col("notional") > 0)),
+        "liquidation",
+        lambda r: f"margin ratio {r['margin_ratio']:.4g} >= 1 at the close but positions are open",
+    )
+    liquidated = result.fills.filter(pl.col("reason") == "liquidation")["ts"].unique().sort()
+    if liquidated.len():
+        first = liquidated[0]
+        out += _rows(
+            result.symbols.join(pl.DataFrame({"ts": liquidated}), on="ts", how="semi")
+            .filter(pl.col("position") != 0),
+            "liquidation",
+            lambda r: f"position {r['position']!r} left open by the liquidation",
+        )
+        out += _rows(
+            result.equity.filter((pl.col("ts") >= first) & ~pl.col("halted")),
+            "liquidation",
+            lambda r: "trading resumed after a liquidation (not halted)",
+        )
+    return out
+
+
+def check_halt(result, bars: pl.DataFrame | None = None) -> list[Violation]:
+    """After a halt: no order is posted (at the halting close or later), no quote fills, and
+    the only trades are the exit orders, at each symbol's next bar (a symbol with no bar keeps
+    its exit order until it has one; without `bars`, its first fill after the halt). A
+    liquidation of positions a halt left open is the venue's, so it may come at any time."""
+    halted = result.equity.filter(pl.col("halted"))
+    if halted.height == 0:
+        return []
+    first = halted["ts"][0]
+    out = _rows(
+        result.symbols.filter((pl.col("ts") >= first) & (pl.col("orders") > 0)),
+        "halt",
+        lambda r: f"{r['orders']} order(s) posted at or after the halt",
+    )
+    after = result.fills.filter((pl.col("ts") > first) & (pl.col("reason") != "liquidation"))
+    out += _rows(after.filter(pl.col("liquidity") == "maker"), "halt", lambda r: f"a {r['reason']} fill after the halt")
+    if bars is not None:
+        next_bar = _bars(bars).filter(pl.col("ts") > first).group_by("symbol", maintain_order=True).agg(pl.col("ts").min().alias("exit_ts"))
+    else:
+        next_bar = after.group_by("symbol", maintain_order=True).agg(pl.col("ts").min().alias("exit_ts"))
+    late = after.filter(pl.col("liquidity") != "maker").join(next_bar, on="symbol", how="left")
+    out += _rows(
+        late.filter(pl.col("exit_ts").is_null() | (pl.col("ts") != pl.col("exit_ts"))),
+        "halt",
+        lambda r: f"a {r['reason']} fill after the halt, later than the symbol's next bar {r['exit_ts']}",
+    )
+    return out
+
+
+# --- checks against the input bars ----------------------------------------------------------
 
 
 def check_fill_prices(result, bars: pl.DataFrame) -> list[Violation]:
-    """Maker buys at p need low <= p - n*tick, sells high >= p + n*tick; market fills at the slipped open;
-    liquidations at the close."""
-    frame = validate_bars(bars, allow_gaps=True).with_columns(pl.col("ts").cast(pl.Datetime("us")))
+    """Maker buys at p need low <= p - n*tick, sells high >= p + n*tick; market fills at the
+    slipped open; liquidations at the mark (the close, or the last close of a symbol with no
+    bar then). (Other fills on a missing bar: `check_missing_bars`.)"""
+    frame = _bars(bars)
     venue = result.config["venue"]
-    specs = pl.DataFrame(
-        [(s, v["tick_size"]) for s, v in result.config["specs"].items()],
-        schema={"symbol": pl.String, "tick": pl.Float64},
-        orient="row",
-    )
     through = venue["penetration_ticks"] * pl.col("tick")
     slip = venue["market_slippage_bps"] / 1e4
-    joined = result.fills.join(frame, on=["ts", "symbol"], how="left").join(specs, on="symbol")
+    marks = result.symbols.select("ts", "symbol", "mark")
+    joined = (
+        result.fills.join(frame, on=["ts", "symbol"], how="left")
+        .join(marks, on=["ts", "symbol"], how="left")
+        .join(_specs(result), on="symbol")
+        .filter(pl.col("open").is_not_null() | (pl.col("reason") == "liquidation"))
+    )
     eps = 1e-9 * pl.col("price")
-    reason = pl.col("reason")
     ok = (
         pl.when(pl.col("liquidity") == "maker")
         .then(
@@ -134,52 +250,239 @@ def check_fill_prices(result, bars: pl.DataFrame) -> list[Violation]:
             .then(pl.col("low") <= pl.col("price") - through + eps)
             .otherwise(pl.col("high") >= pl.col("price") + through - eps)
         )
-        .when(reason == "liquidation")
-        .then((pl.col("price") - pl.col("close")).abs() <= eps)
+        .when(pl.col("reason") == "liquidation")
+        .then((pl.col("price") - pl.col("mark")).abs() <= eps)
         .otherwise((pl.col("price") - pl.col("open") * (1 + pl.col("side") * slip)).abs() <= eps)
     )
-    bad = joined.filter(~ok | pl.col("open").is_null())
-    return [
-        Violation(
-            "fill_price", r["ts"], r["symbol"],
-            f"{r['liquidity']} {'buy' if r['side'] > 0 else 'sell'} at {r['price']!r} vs bar "
-            f"O={r['open']} H={r['high']} L={r['low']} C={r['close']}",
-        )
-        for r in bad.head(20).iter_rows(named=True)
-    ]
-
-
-def check_halt(result) -> list[Violation]:
-    """After a halt: no resting quotes, and no fills beyond the bar that executes the exit orders."""
-    halted = result.equity.filter(pl.col("halted"))
-    if halted.height == 0:
-        return []
-    first = halted["ts"][0]
-    later = result.equity.filter(pl.col("ts") > first)["ts"]
-    grace = later[0] if later.len() else first
-    out = []
-    quoting = result.symbols.filter((pl.col("ts") >= first) & (pl.col("orders") > 0))
-    for r in quoting.head(5).iter_rows(named=True):
-        out.append(Violation("halt", r["ts"], r["symbol"], "orders posted after the halt"))
-    fills = result.fills.filter(
-        (pl.col("ts") > grace) | ((pl.col("ts") > first) & (pl.col("liquidity") == "maker"))
+    out = _rows(
+        joined.filter(~ok),
+        "fill_price",
+        lambda r: (
+            f"{r['reason']} {r['liquidity']} {'buy' if r['side'] > 0 else 'sell'} at {r['price']!r} vs bar "
+            f"O={r['open']} H={r['high']} L={r['low']} C={r['close']} (mark {r['mark']})"
+        ),
     )
-    for r in fills.head(5).iter_rows(named=True):
-        out.append(Violation("halt", r["ts"], r["symbol"], f"a {r['reason']} fill after the halt"))
+    return out + check_maker_prices(result)
+
+
+def check_maker_prices(result, rel_tol: float = 1e-12) -> list[Violation]:
+    """A maker fill is at the price of an order that rested during its bar: level 0 at the best
+    quote posted at the previous close, deeper levels at or beyond it."""
+    posted = (
+        result.symbols.sort("symbol", "ts")
+        .with_columns(pl.col("bid", "ask", "orders").shift(1).over("symbol"))
+        .select("ts", "symbol", "bid", "ask", "orders")
+    )
+    makers = result.fills.filter(pl.col("liquidity") == "maker").join(posted, on=["ts", "symbol"], how="left")
+    best = pl.when(pl.col("side") > 0).then(pl.col("bid")).otherwise(pl.col("ask"))
+    eps = rel_tol * pl.col("price")
+    beyond = pl.when(pl.col("side") > 0).then(pl.col("price") <= best + eps).otherwise(pl.col("price") >= best - eps)
+    ok = best.is_not_null() & pl.when(pl.col("level") == 0).then((pl.col("price") - best).abs() <= eps).otherwise(beyond)
+    return _rows(
+        makers.filter(~ok),
+        "fill_price",
+        lambda r: (
+            f"maker {'buy' if r['side'] > 0 else 'sell'} (level {r['level']}) at {r['price']!r}, but the best "
+            f"{'bid' if r['side'] > 0 else 'ask'} resting was {r['bid'] if r['side'] > 0 else r['ask']!r}"
+        ),
+    )
+
+
+def check_participation(result, bars: pl.DataFrame, rel_tol: float = 1e-9) -> list[Violation]:
+    """With max_participation x, the maker quantity filled per bar, symbol and side <= x * volume."""
+    cap = result.config["venue"].get("max_participation")
+    if cap is None:
+        return []
+    per_side = (
+        result.fills.filter(pl.col("liquidity") == "maker")
+        .group_by("ts", "symbol", "side", maintain_order=True)
+        .agg(pl.col("qty").sum())
+        .join(_bars(bars), on=["ts", "symbol"], how="inner")
+        .filter(pl.col("qty") > cap * pl.col("volume") * (1 + rel_tol) + 1e-12)
+    )
+    return _rows(
+        per_side,
+        "participation",
+        lambda r: f"filled {r['qty']!r} on one side of a bar of volume {r['volume']!r} (cap {cap:g})",
+    )
+
+
+def check_marks(result, bars: pl.DataFrame, rel_tol: float = 1e-12) -> list[Violation]:
+    """The mark is the bar's close where the symbol has a bar, else its previous mark."""
+    sym = (
+        result.symbols.select("ts", "symbol", "mark")
+        .join(_bars(bars).select("ts", "symbol", "close"), on=["ts", "symbol"], how="left")
+        .sort("symbol", "ts")
+        .with_columns(pl.col("mark").shift(1).over("symbol").alias("prev_mark"))
+        .with_columns(pl.coalesce("close", "prev_mark").alias("expected"))
+        .filter(
+            pl.col("expected").is_not_null()
+            & ((pl.col("mark") - pl.col("expected")).abs() > rel_tol * pl.col("expected").abs())
+        )
+    )
+    return _rows(sym, "mark", lambda r: f"mark {r['mark']!r}, expected {r['expected']!r} (close {r['close']})")
+
+
+def check_missing_bars(result, bars: pl.DataFrame) -> list[Violation]:
+    """A symbol with no bar at a timestamp neither posts orders nor fills there (but a
+    liquidation, which closes every position of the account, closes it at its last mark)."""
+    frame = _bars(bars).select("ts", "symbol")
+    idle = result.symbols.join(frame, on=["ts", "symbol"], how="anti")
+    out = _rows(
+        idle.filter((pl.col("orders") > 0) | pl.col("bid").is_not_null() | pl.col("ask").is_not_null()),
+        "missing_bar",
+        lambda r: f"{r['orders']} order(s) posted (bid {r['bid']}, ask {r['ask']}) on a bar the symbol does not have",
+    )
+    out += _rows(
+        result.fills.join(frame, on=["ts", "symbol"], how="anti").filter(pl.col("reason") != "liquidation"),
+        "missing_bar",
+        lambda r: f"a {r['liquidity']} fill of {r['qty']!r} at {r['price']!r} on a bar the symbol does not have",
+    )
     return out
 
 
+def check_placement(result, bars: pl.DataFrame) -> list[Violation]:
+    """Posted quotes are on the tick grid (qty on the lot grid) and, post-only, a bid rests
+    below the close and an ask above it; maker fills are on both grids too."""
+    post_only = result.config["venue"].get("post_only", True)
+    sym = (
+        result.symbols.join(_bars(bars).select("ts", "symbol", "close"), on=["ts", "symbol"], how="inner")
+        .join(_specs(result), on="symbol")
+    )
+    out = []
+    for side, price, qty, crossed in (
+        ("bid", pl.col("bid"), pl.col("bid_qty"), pl.col("bid") >= pl.col("close")),
+        ("ask", pl.col("ask"), pl.col("ask_qty"), pl.col("ask") <= pl.col("close")),
+    ):
+        posted = sym.filter(price.is_not_null())
+        if post_only:
+            out += _rows(
+                posted.filter(crossed), "post_only",
+                lambda r, side=side: f"{side} {r[side]!r} rests through the close {r['close']!r}",
+            )
+        out += _rows(
+            posted.filter(_off_grid(price, pl.col("tick")) | _off_grid(qty, pl.col("lot"))),
+            "grid",
+            lambda r, side=side: (
+                f"{side} {r[side]!r} x {r[side + '_qty']!r} is off the grid (tick {r['tick']}, lot {r['lot']})"
+            ),
+        )
+    makers = result.fills.filter(pl.col("liquidity") == "maker").join(_specs(result), on="symbol")
+    out += _rows(
+        makers.filter(_off_grid(pl.col("price"), pl.col("tick")) | _off_grid(pl.col("qty"), pl.col("lot"))),
+        "grid",
+        lambda r: f"maker fill {r['price']!r} x {r['qty']!r} off the grid (tick {r['tick']}, lot {r['lot']})",
+    )
+    return out
+
+
+def check_funding(result, bars: pl.DataFrame, rel_tol: float = 1e-9) -> list[Violation]:
+    """Funding at a bar with rate f pays -position * mark * f (position after the bar's fills,
+    before a liquidation at its close) into each symbol's running funding."""
+    liquidations = (
+        _signed_fills(result).filter(pl.col("reason") == "liquidation")
+        .group_by("ts", "symbol", maintain_order=True).agg(pl.col("sq").sum().alias("liq"))
+    )
+    sym = (
+        result.symbols.select("ts", "symbol", "position", "mark", "funding")
+        .join(_bars(bars).select("ts", "symbol", "funding_rate"), on=["ts", "symbol"], how="left")
+        .join(liquidations, on=["ts", "symbol"], how="left")
+        .sort("symbol", "ts")
+        .with_columns(
+            pl.col("funding").diff().over("symbol").fill_null(pl.col("funding")).alias("paid"),
+            (
+                -(pl.col("position") - pl.col("liq").fill_null(0.0)) * pl.col("mark")
+                * pl.col("funding_rate").fill_null(0.0)
+            ).alias("expected"),
+        )
+        .filter(
+            (pl.col("paid") - pl.col("expected")).abs()
+            > rel_tol * (pl.col("position").abs() * pl.col("mark") + pl.col("funding").abs() + 1.0)
+        )
+    )
+    return _rows(
+        sym, "funding",
+        lambda r: f"funding {r['paid']!r}, expected {r['expected']!r} (rate {r['funding_rate']})",
+    )
+
+
+FRAME_CHECKS = (check_equity_identity, check_fees, check_positions, check_liquidation)
+BAR_CHECKS = (
+    check_fill_prices, check_participation, check_marks, check_missing_bars, check_placement, check_funding,
+)
+
+
 def check_invariants(result, bars: pl.DataFrame | None = None) -> list[Violation]:
-    """Every invariant the engine promises; `bars` (the input frame) enables the fill-price check."""
-    out = check_equity_identity(result) + check_fees(result) + check_positions(result) + check_halt(result)
+    """Every invariant the engine promises that a Result shows: the equity identity, fees,
+    positions, liquidation and halts; with `bars` (the input frame) also fill prices under the
+    fill rule, the participation cap, marks, missing bars, placement grids and post-only, and
+    funding. Leverage caps at placement need the orders: see `check_leverage_caps`."""
+    out = [v for check in FRAME_CHECKS for v in check(result)] + check_halt(result, bars)
     if bars is not None:
-        out += check_fill_prices(result, bars)
+        out += [v for check in BAR_CHECKS for v in check(result, bars)]
     return out
 
 
 def assert_invariants(result, bars: pl.DataFrame | None = None) -> None:
     """Raise AssertionError listing every violated invariant (bar, symbol, amounts)."""
+    __tracebackhide__ = True  # pytest shows the caller's line, not the kit's
     violations = check_invariants(result, bars)
     if violations:
-        lines = "\n  ".join(str(v) for v in violations[:20])
-        raise AssertionError(f"{len(violations)} invariant violation(s):\n  {lines}")
+        raise AssertionError(format_violations(violations, "invariant violation"))
+
+
+# --- leverage caps, step by step ------------------------------------------------------------
+
+
+def check_leverage_caps(
+    bars: pl.DataFrame,
+    strategies: Strategy | Mapping[str, Strategy],
+    *,
+    max_leverage: float | None = None,
+    max_symbol_leverage: float | None = None,
+    risk: RiskRule | None = None,
+    rel_tol: float = 1e-9,
+    **run_kwargs,
+) -> list[Violation]:
+    """After the risk stage of every bar, if every order of a side filled at its price, no
+    symbol's notional would exceed max_symbol_leverage x equity and their sum would not exceed
+    max_leverage x equity (or the exposure already held, when prices moved it above the cap:
+    orders never add to it). risk: the rule under test (default: `leverage_caps` with the same
+    caps); run_kwargs: venue, initial_cash, allow_gaps, ... as `engine_run`.
+    """
+    from mmsim.testing.trace import engine_run
+
+    if risk is None:
+        risk = leverage_caps(max_leverage=max_leverage, max_symbol_leverage=max_symbol_leverage)
+    run = engine_run(bars, strategies, risk=risk, **run_kwargs)
+    out = []
+    for bars_t, state in zip(run.steps, run.states):
+        account = state.account
+        equity = max(account.equity, 0.0)
+        total_worst = total_held = 0.0
+        ts = EPOCH + dt.timedelta(microseconds=bars_t.ts)
+        for i, symbol in enumerate(account.symbols):
+            orders = tuple(o for o in state.resting if o.symbol == symbol)
+            held = account.notional(i)
+            worst = worst_case_notional(orders, account.positions[i].qty, account.marks[i])
+            total_worst += worst
+            total_held += held
+            if max_symbol_leverage is not None:
+                cap = max(max_symbol_leverage * equity, held)
+                if worst > cap * (1 + rel_tol) + 1e-9:
+                    out.append(Violation(
+                        "symbol_leverage", ts, symbol,
+                        f"orders could take notional to {worst:.6g} > {max_symbol_leverage:g} x equity "
+                        f"{equity:.6g} (held {held:.6g})",
+                    ))
+        if max_leverage is not None:
+            cap = max(max_leverage * equity, total_held)
+            if total_worst > cap * (1 + rel_tol) + 1e-9:
+                out.append(Violation(
+                    "leverage", ts, None,
+                    f"orders could take gross notional to {total_worst:.6g} > {max_leverage:g} x equity "
+                    f"{equity:.6g} (held {total_held:.6g})",
+                ))
+        if len(out) >= MAX_PER_CHECK:
+            break
+    return out

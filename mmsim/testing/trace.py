@@ -1,0 +1,163 @@
+"""Runs of the engine step by step, for checks that need more than a Result's frames.
+
+`engine_setup` prepares exactly what `mmsim.backtest` folds (validated frame, features, tick and
+lot sizes, the composed step, the initial state); `engine_run` keeps every state of the fold;
+`quote_trace` records every strategy call (its state, its input and the quotes it returned),
+so strategy properties can replay a call with another position, a second time, or on a
+truncated market. tests/test_testing_trace.py pins that these runs are the backtest's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import polars as pl
+
+from mmsim.account import Account
+from mmsim.backtest import _resolve_strategies
+from mmsim.bars import Bar, Step, bar_interval_us, iter_steps, validate_bars
+from mmsim.engine import EngineState, account_bar, initial_state, make_step
+from mmsim.features import add_features
+from mmsim.matching import match_bar
+from mmsim.orders import Fill, Quotes
+from mmsim.risk import NO_RISK, RiskRule
+from mmsim.strategies.base import Strategy, StrategyInput
+from mmsim.venue import SymbolSpec, Venue
+
+BASE_COLUMNS = ("ts", "symbol", "open", "high", "low", "close", "volume", "funding_rate")
+
+
+def has_gaps(bars: pl.DataFrame) -> bool:
+    """True when some symbol lacks a bar at a timestamp another symbol has."""
+    counts = bars.group_by("symbol", maintain_order=True).agg(pl.col("ts").n_unique())["ts"]
+    return bool((counts < bars["ts"].n_unique()).any())
+
+
+@attrs.frozen(slots=True)
+class EngineSetup:
+    """What `mmsim.backtest` folds, prepared the same way (immutable)."""
+
+    symbols: tuple[str, ...]
+    strategies: tuple[Strategy, ...]
+    specs: Mapping[str, SymbolSpec] = attrs.field(eq=False)
+    interval_us: int
+    initial_cash: float
+    venue: Venue
+    risk: RiskRule
+    frame: pl.DataFrame = attrs.field(eq=False, repr=False)
+    steps: tuple[Step, ...] = attrs.field(eq=False, repr=False)
+    step: Any = attrs.field(eq=False, repr=False)
+    state0: EngineState = attrs.field(eq=False, repr=False)
+
+
+def engine_setup(
+    bars: pl.DataFrame,
+    strategies: Strategy | Mapping[str, Strategy],
+    *,
+    risk: RiskRule = NO_RISK,
+    venue: Venue | None = None,
+    initial_cash: float = 100_000.0,
+    allow_gaps: bool | None = None,
+    matching=match_bar,
+    accounting=account_bar,
+    interval_us: int | None = None,
+) -> EngineSetup:
+    """Validate, add features, infer specs and compose the step as `mmsim.backtest` does.
+
+    allow_gaps=None allows them when the frame has gaps (generated gapping markets do);
+    interval_us overrides the bar length inferred from the frame (a truncated market keeps
+    the length of the whole one).
+    """
+    venue = venue or Venue()
+    if allow_gaps is None:
+        allow_gaps = has_gaps(bars)
+    frame = validate_bars(bars, allow_gaps=allow_gaps)
+    symbols = tuple(frame["symbol"].unique(maintain_order=True).sort().to_list())
+    per_symbol = _resolve_strategies(strategies, symbols)
+    features = tuple({f.name: f for s in per_symbol for f in s.features}.values())
+    frame = add_features(frame, features)
+    names = tuple(dict.fromkeys(f.name for f in features))
+    extra = tuple(c for c in frame.columns if c not in (*names, *BASE_COLUMNS) and frame.schema[c].is_numeric())
+    first_close = dict(frame.group_by("symbol", maintain_order=True).agg(pl.col("close").first()).iter_rows())
+    specs = {s: venue.spec(s, first_close[s]) for s in symbols}
+    interval_us = interval_us or bar_interval_us(frame)
+    account = Account.open(symbols, initial_cash, tuple(first_close[s] for s in symbols))
+    step = make_step(
+        symbols=symbols, strategies=per_symbol, risk=risk, venue=venue, specs=specs,
+        initial_cash=initial_cash, interval_us=interval_us, matching=matching, accounting=accounting,
+    )
+    return EngineSetup(
+        symbols, per_symbol, specs, interval_us, initial_cash, venue, risk, frame,
+        tuple(iter_steps(frame, symbols, names + extra)), step, initial_state(account, per_symbol, risk),
+    )
+
+
+@attrs.frozen(slots=True)
+class EngineRun:
+    """Every state of a fold: states[k] is the state after step k (states[-1] before step 0)."""
+
+    setup: EngineSetup
+    states: tuple[EngineState, ...]
+    fills: tuple[tuple[Fill, ...], ...]
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        return self.setup.steps
+
+
+def engine_run(bars: pl.DataFrame, strategies, **kwargs) -> EngineRun:
+    """Fold the step over the bars keeping every state (kwargs as `engine_setup`)."""
+    setup = engine_setup(bars, strategies, **kwargs)
+    state, states, fills = setup.state0, [], []
+    for bars_t in setup.steps:
+        state, filled = setup.step(state, bars_t)
+        states.append(state)
+        fills.append(filled)
+    return EngineRun(setup, tuple(states), tuple(fills))
+
+
+@attrs.frozen(slots=True)
+class QuoteCall:
+    """One strategy call: at step k, for symbol i, `update(state, inputs) -> (new_state, quotes)`."""
+
+    k: int
+    symbol: str
+    strategy: Strategy = attrs.field(eq=False, repr=False)
+    state: Any = attrs.field(repr=False)
+    inputs: StrategyInput = attrs.field(repr=False)
+    new_state: Any = attrs.field(repr=False)
+    quotes: Quotes
+
+    @property
+    def bar(self) -> Bar:
+        return self.inputs.bar
+
+    @property
+    def ts(self) -> int:
+        return self.inputs.bar.ts
+
+
+def _recording(strategy: Strategy, calls: list, k_of: dict) -> Strategy:
+    # the test harness's impure edge: the wrapped update appends each call to `calls`
+    def update(state, inputs):
+        new_state, quotes = strategy.update(state, inputs)
+        calls.append(QuoteCall(k_of[inputs.bar.ts], inputs.bar.symbol, strategy, state, inputs, new_state, quotes))
+        return new_state, quotes
+
+    return attrs.evolve(strategy, update=update)
+
+
+def quote_trace(bars: pl.DataFrame, strategies, **kwargs) -> tuple[QuoteCall, ...]:
+    """Every strategy call of a run, in order (kwargs as `engine_setup`)."""
+    symbols = tuple(sorted(bars["symbol"].cast(pl.String).unique().to_list()))
+    calls: list[QuoteCall] = []
+    k_of: dict[int, int] = {}
+    wrapped = {s: _recording(st, calls, k_of) for s, st in zip(symbols, _resolve_strategies(strategies, symbols))}
+    setup = engine_setup(bars, wrapped, **kwargs)
+    k_of.update((s.ts, k) for k, s in enumerate(setup.steps))
+    state = setup.state0
+    for bars_t in setup.steps:
+        state, _ = setup.step(state, bars_t)
+    return tuple(calls)

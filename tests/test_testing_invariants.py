@@ -1,0 +1,216 @@
+"""Each invariant check catches a deliberately broken stage (or a doctored result) and passes
+on the real engine: the checks can fail, and fail for the right reason."""
+
+from __future__ import annotations
+
+import attrs
+import polars as pl
+import pytest
+
+import mmsim
+from mmsim.account import mark, pay_funding, settle
+from mmsim.engine import account_bar
+from mmsim.matching import match_bar
+from mmsim.risk import NO_RISK, RiskDecision, RiskRule
+from mmsim.testing import (
+    MarketSpec,
+    SymbolPath,
+    assert_invariants,
+    check_invariants,
+    check_leverage_caps,
+    ladder,
+)
+from mmsim.testing.invariants import check_halt
+
+VENUE = mmsim.Venue(maker_fee=-0.0001, taker_fee=0.0005, penetration_ticks=1)
+MARKET = MarketSpec(
+    (SymbolPath("AAAUSDT", "mean_reverting", 100.0, 0.004, 0.3, 7, True),
+     SymbolPath("BBBUSDT", "gapping", 2.5, 0.006, 0.4, 8, True)),
+    n_bars=40,
+)
+BARS = MARKET.bars()
+MM = mmsim.fixed_spread(half_spread_bps=3.0, order_value=2_000.0)
+
+
+def run(**kwargs):
+    options = {"venue": VENUE, "initial_cash": 50_000.0, "allow_gaps": True, **kwargs}
+    return mmsim.backtest(options.pop("bars", BARS), options.pop("strategy", MM), **options)
+
+
+def names(violations) -> set[str]:
+    return {v.invariant for v in violations}
+
+
+def test_the_real_engine_keeps_every_invariant_on_the_test_market():
+    result = run()
+    assert result.fills.filter(pl.col("side") > 0).height > 5 and result.fills.filter(pl.col("side") < 0).height > 5
+    assert result.equity["funding"].abs().max() > 0  # funding was paid: its check is exercised
+    assert check_invariants(result, BARS) == []
+
+
+def money_from_nowhere(account, fills, step, venue):
+    account, forced, halt = account_bar(account, fills, step, venue)
+    return attrs.evolve(account, wallet=account.wallet + 1.0), forced, halt
+
+
+def fee_free_ledger(account, fills, step, venue):
+    return account_bar(account, tuple(attrs.evolve(f, fee=0.0) for f in fills), step, venue)
+
+
+def booked_twice(account, fills, step, venue):
+    return account_bar(account, fills + fills, step, venue)
+
+
+def never_marked(account, fills, step, venue):
+    for fill in fills:
+        account = settle(account, fill)
+    return account, (), None
+
+
+def funding_backwards(account, fills, step, venue):
+    for fill in fills:
+        account = settle(account, fill)
+    account = mark(account, tuple(None if b is None else b.close for b in step.bars))
+    return pay_funding(account, tuple(0.0 if b is None else -b.funding_rate for b in step.bars)), (), None
+
+
+def fills_at_the_close(resting, market_orders, bars, symbols, specs, venue):
+    fills = match_bar(resting, market_orders, bars, symbols, specs, venue)
+    closes = {b.symbol: b.close for b in bars if b is not None}
+    return tuple(
+        attrs.evolve(f, price=closes[f.symbol], fee=closes[f.symbol] * f.qty * venue.maker_fee)
+        if f.liquidity == "maker" else f
+        for f in fills
+    )
+
+
+def maker_charged_taker_fee(resting, market_orders, bars, symbols, specs, venue):
+    fills = match_bar(resting, market_orders, bars, symbols, specs, venue)
+    return tuple(attrs.evolve(f, fee=f.price * f.qty * venue.taker_fee) for f in fills)
+
+
+def fills_on_touch(resting, market_orders, bars, symbols, specs, venue):
+    return match_bar(resting, market_orders, bars, symbols, specs, attrs.evolve(venue, penetration_ticks=0))
+
+
+def ignores_participation(resting, market_orders, bars, symbols, specs, venue):
+    return match_bar(resting, market_orders, bars, symbols, specs, attrs.evolve(venue, max_participation=None))
+
+
+@pytest.mark.parametrize(
+    "stage, broken, caught",
+    [
+        ("accounting", money_from_nowhere, "equity_identity"),
+        ("accounting", fee_free_ledger, "fee_total"),
+        ("accounting", booked_twice, "position"),
+        ("accounting", never_marked, "mark"),
+        ("accounting", funding_backwards, "funding"),
+        ("matching", fills_at_the_close, "fill_price"),
+        ("matching", maker_charged_taker_fee, "fee"),
+    ],
+    ids=lambda x: getattr(x, "__name__", x),
+)
+def test_a_broken_stage_is_caught_by_its_invariant(stage, broken, caught):
+    result = run(**{stage: broken})
+    violations = check_invariants(result, BARS)
+    assert caught in names(violations), violations[:5]
+    only = [v for v in violations if v.invariant == caught]
+    assert str(only[0]).startswith(f"[{caught}] at 2024-01-01")
+
+
+def touching():
+    """Bar 1's low touches the fixed-spread bid posted at bar 0's close (99.9) and goes no lower."""
+    import datetime as dt
+
+    rows = [(100.0, 100.5, 99.95, 100.0), (100.0, 100.05, 99.9, 100.0), (100.0, 100.05, 99.99, 100.0)]
+    return pl.DataFrame({
+        "ts": [dt.datetime(2024, 1, 1, 0, k) for k in range(3)], "symbol": ["AAAUSDT"] * 3,
+        **{c: [r[i] for r in rows] for i, c in enumerate(("open", "high", "low", "close"))},
+        "volume": [10.0] * 3,
+    })
+
+
+def test_a_fill_on_a_mere_touch_breaks_the_trade_through_rule():
+    bars, mm = touching(), mmsim.fixed_spread(half_spread_bps=10.0, order_value=1_000.0)
+    venue = mmsim.Venue(maker_fee=0.0, tick_sizes={"AAAUSDT": 0.01})
+    assert run(bars=bars, strategy=mm, venue=venue).fills.height == 0  # one tick through is needed
+    touched = run(bars=bars, strategy=mm, venue=venue, matching=fills_on_touch)
+    assert touched.fills.height == 1
+    assert [str(v) for v in check_invariants(touched, bars)] == [
+        "[fill_price] at 2024-01-01 00:01:00 AAAUSDT: quote maker buy at 99.9 vs bar "
+        "O=100.0 H=100.05 L=99.9 C=100.0 (mark 100.0)"
+    ]
+
+
+def test_the_participation_cap_is_checked_against_each_bars_volume():
+    thin = BARS.with_columns(pl.col("volume") * 1e-4)
+    venue = attrs.evolve(VENUE, max_participation=0.5)
+    assert check_invariants(run(bars=thin, venue=venue), thin) == []
+    violations = check_invariants(run(bars=thin, venue=venue, matching=ignores_participation), thin)
+    assert "participation" in names(violations)
+
+
+def test_an_account_left_open_past_a_margin_ratio_of_one_is_caught():
+    crash = MarketSpec((SymbolPath("AAAUSDT", "flash_crash", 100.0, 0.002, 1.0, 3),), n_bars=30).bars()
+    heavy = ladder(levels=4, spacing_bps=5.0, order_value=40_000.0, skew_bps=0.0)
+    venue = mmsim.Venue(maker_fee=0.0, taker_fee=0.0005, maintenance_margin_rate=0.2)
+    liquidated = mmsim.backtest(crash, heavy, venue=venue, initial_cash=20_000.0)
+    assert liquidated.halted and liquidated.halted.startswith("liquidation")
+    assert check_invariants(liquidated, crash) == []
+    survived = mmsim.backtest(crash, heavy, venue=venue, initial_cash=20_000.0, accounting=never_liquidates)
+    assert "liquidation" in names(check_invariants(survived, crash))
+
+
+def never_liquidates(account, fills, step, venue):
+    for fill in fills:
+        account = settle(account, fill)
+    account = mark(account, tuple(None if b is None else b.close for b in step.bars))
+    return pay_funding(account, tuple(0.0 if b is None else b.funding_rate for b in step.bars)), (), None
+
+
+def keeps_orders_when_halting(after: int) -> RiskRule:
+    def update(n, inputs):
+        return n + 1, RiskDecision(inputs.orders, halt="sloppy stop" if n >= after else None)
+
+    return RiskRule("sloppy_stop", lambda: 0, update)
+
+
+def test_a_risk_rule_that_halts_but_keeps_its_orders_is_caught():
+    result = run(risk=keeps_orders_when_halting(10))
+    halt = check_halt(result)
+    assert halt and all(v.invariant == "halt" for v in halt)
+    assert any("posted at or after the halt" in v.detail for v in halt)
+    assert check_invariants(run(risk=mmsim.early_stop(min_equity_fraction=0.9999)), BARS) == []
+
+
+def doctored(result, **frames):
+    return attrs.evolve(result, **{k: f(getattr(result, k)) for k, f in frames.items()})
+
+
+def test_doctored_frames_are_caught_where_no_stage_can_break():
+    result = run()
+    missing = BARS.filter(pl.col("symbol") == "BBBUSDT")["ts"]
+    gap_ts = next(t for t in BARS["ts"].unique().sort() if t not in missing.to_list())
+    cases = {
+        "missing_bar": doctored(result, symbols=lambda s: s.with_columns(
+            pl.when((pl.col("ts") == gap_ts) & (pl.col("symbol") == "BBBUSDT")).then(1).otherwise(pl.col("orders")).alias("orders"))),
+        "post_only": doctored(result, symbols=lambda s: s.with_columns(
+            pl.when(pl.col("bid").is_not_null()).then(pl.col("mark") * 1.01).otherwise(None).alias("bid"))),
+        "grid": doctored(result, symbols=lambda s: s.with_columns(pl.col("bid_qty") * 1.0000001)),
+        "equity_identity": doctored(result, equity=lambda e: e.with_columns(pl.col("wallet") + 5.0)),
+        "halt": doctored(result, equity=lambda e: e.with_columns((pl.col("ts") >= gap_ts).alias("halted"))),
+    }
+    for invariant, broken in cases.items():
+        assert invariant in names(check_invariants(broken, BARS)), invariant
+    with pytest.raises(AssertionError, match=r"\d+ invariant violation\(s\):\n  \["):
+        assert_invariants(cases["post_only"], BARS)
+
+
+def test_leverage_caps_are_checked_step_by_step_at_placement():
+    wide = ladder(levels=4, spacing_bps=20.0, order_value=30_000.0, skew_bps=0.0)
+    kwargs = dict(max_leverage=2.0, max_symbol_leverage=1.5, venue=VENUE, initial_cash=50_000.0, allow_gaps=True)
+    assert check_leverage_caps(BARS, wide, **kwargs) == []
+    uncapped = check_leverage_caps(BARS, wide, risk=NO_RISK, **kwargs)
+    assert names(uncapped) == {"leverage", "symbol_leverage"}
+    first = uncapped[0]
+    assert first.symbol == "AAAUSDT" and "> 1.5 x equity" in first.detail
