@@ -65,8 +65,10 @@ from mmsim.strategies import (
     stateless,
     tokyo,
 )
+from mmsim.sweep import best_run, grid_points, load_sweep, sweep
 from mmsim.synthetic import synthetic_bars
 from mmsim.venue import SymbolSpec, Venue
+from mmsim.walkforward import WalkForward, walk_forward
 
 __version__ = "0.1.0"
 
@@ -77,6 +79,10 @@ _LAZY = {
     "render_report": "mmsim.report",
     "write_report": "mmsim.report",
     "write_comparison": "mmsim.report",
+    "save_chart": "mmsim.sweep_charts",
+    "sweep_heatmap": "mmsim.sweep_charts",
+    "top_runs": "mmsim.sweep_charts",
+    "walk_forward_chart": "mmsim.sweep_charts",
 }
 
 
@@ -119,6 +125,7 @@ __all__ = [
     "StrategySpec",
     "SymbolSpec",
     "Venue",
+    "WalkForward",
     "__version__",
     "account_bar",
     "add_uniform_draws",
@@ -128,6 +135,7 @@ __all__ = [
     "avellaneda_stoikov",
     "backtest",
     "basic_risk",
+    "best_run",
     "calibrate",
     "chain",
     "compare",
@@ -144,6 +152,7 @@ __all__ = [
     "fixed_spread",
     "gap_report",
     "glft",
+    "grid_points",
     "initial_state",
     "intensity_features",
     "intensity_matching",
@@ -154,6 +163,7 @@ __all__ = [
     "load_bars",
     "load_config",
     "load_result",
+    "load_sweep",
     "make_step",
     "make_strategy",
     "match_bar",
@@ -172,13 +182,19 @@ __all__ = [
     "reservation_price",
     "run_backtests",
     "run_config",
+    "save_chart",
     "stateless",
     "summarize",
+    "sweep",
+    "sweep_heatmap",
     "synthetic_bars",
     "tokyo",
+    "top_runs",
     "trade",
     "validate_bars",
     "volatility",
+    "walk_forward",
+    "walk_forward_chart",
     "write_comparison",
     "write_report",
 ]

@@ -116,6 +116,117 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_frame(frame: pl.DataFrame, title: str, console) -> None:
+    from rich.table import Table
+
+    table = Table(title=title)
+    for c in frame.columns:
+        table.add_column(c, justify="right" if frame.schema[c].is_numeric() else "left")
+    for row in frame.iter_rows():
+        cells = ("-" if x is None else f"{x:.6g}" if isinstance(x, float) else str(x) for x in row)
+        table.add_row(*cells)
+    console.print(table)
+
+
+def _sweep_options(args: argparse.Namespace, config) -> dict:
+    """The config file's sweep keywords with the command line's overrides."""
+    kwargs = config.sweep_kwargs()
+    if args.scheduler:
+        kwargs["executor"], kwargs["scheduler"] = "dask", args.scheduler
+    if args.executor:
+        kwargs["executor"] = args.executor
+    if args.workers:
+        kwargs["workers"] = args.workers
+    if kwargs["executor"] == "dask" and not kwargs["scheduler"]:
+        raise ValueError("executor 'dask' needs --scheduler tcp://host:port (or [sweep] scheduler)")
+    return kwargs
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from mmsim.sweep_charts import save_chart, sweep_heatmap, top_runs
+    from mmsim.sweep_config import load_sweep_config
+
+    console = Console()
+    config = load_sweep_config(args.config)
+    kwargs = _sweep_options(args, config)
+    out = args.out or config.sweep.get("out") or Path("sweep-results")
+    metric = config.sweep.get("metric", "sharpe")
+    started = time.perf_counter()
+    rows = mmsim.sweep(
+        config.bars(), **kwargs, per_symbol=bool(config.sweep.get("per_symbol", False)), out=out,
+        progress=not args.quiet, max_runs=args.max_runs,
+    )
+    elapsed = time.perf_counter() - started
+    failed = rows.filter(pl.col("status") != "ok")
+    console.print(
+        f"{rows.height} runs ({rows.height - failed.height} ok, {failed.height} failed) "
+        f"in {elapsed:.1f} s; rows in {out}/"
+    )
+    for row in failed.head(5).iter_rows(named=True):
+        console.print(f"[red]failed[/] {row['run_id']}: {row['error']}")
+    if rows.height > failed.height:
+        best = top_runs(rows, metric=metric, n=args.top or config.sweep.get("top", 10),
+                        maximize=config.sweep.get("maximize"))
+        _print_frame(best, f"top runs by {metric}", console)
+        heat = config.sweep.get("heatmap")
+        if heat:
+            chart = sweep_heatmap(rows, x=heat["x"], y=heat["y"], metric=heat.get("metric", metric),
+                                  aggregate=heat.get("aggregate", "max"))
+            console.print(f"heatmap in {save_chart(chart, heat['path'])}")
+    return 0 if rows.height > failed.height else 1
+
+
+def _walk_forward(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from mmsim.sweep_config import load_sweep_config
+
+    console = Console()
+    config = load_sweep_config(args.config)
+    kwargs = _sweep_options(args, config)
+    walk = config.walk_forward
+    out = args.out or walk.get("out") or Path("walk-forward")
+    metric = walk.get("metric", config.sweep.get("metric", "sharpe"))
+    maximize = walk.get("maximize", config.sweep.get("maximize"))
+    wf = mmsim.walk_forward(
+        config.bars(), **kwargs, train=walk.get("train", "14d"), test=walk.get("test", "7d"),
+        step=walk.get("step"), anchored=bool(walk.get("anchored", False)), metric=metric,
+        maximize=maximize, out=out, progress=not args.quiet,
+    )
+    params = [k for k in wf.windows.columns if k not in ("window", "train_start", "train_end",
+              "test_start", "test_end", "status", "train_run_id", "test_run_id")
+              and not k.startswith(("is_", "oos_"))]
+    shown = ["window", "test_start", "test_end", *params, f"is_{metric}", f"oos_{metric}",
+             "is_pnl_per_day", "oos_pnl_per_day", "status"]
+    title = f"walk-forward windows (best {metric} on train)"
+    _print_frame(wf.windows.select(shown), title, console)
+    _print_frame(wf.summary, "in-sample vs out-of-sample", console)
+    console.print(f"results in {wf.save(out / 'result', overwrite=True)}/")
+    return 0
+
+
+def _add_sweep_commands(sub) -> None:
+    """`mmsim sweep CONFIG.toml` and `mmsim walk-forward CONFIG.toml` (see mmsim.sweep_config)."""
+    commands = (
+        ("sweep", _sweep, "backtest a parameter grid; rows stream to a resumable Parquet folder"),
+        ("walk-forward", _walk_forward, "pick parameters on train windows, judge them on the next"),
+    )
+    for name, func, text in commands:
+        p = sub.add_parser(name, help=text, description=text)
+        p.add_argument("config", type=Path, help="the sweep TOML file (schema: mmsim.sweep_config)")
+        p.add_argument("--scheduler", help="run on a Dask cluster: tcp://host:port")
+        p.add_argument("--executor", choices=("inprocess", "processes", "dask"))
+        p.add_argument("--workers", type=int, help="local pool size (default: all cores)")
+        p.add_argument("--out", type=Path, help="results folder (overrides the file's out)")
+        p.add_argument("--quiet", action="store_true", help="no progress bar")
+        if name == "sweep":
+            p.add_argument("--max-runs", type=int, help="stop after computing this many runs")
+            p.add_argument("--top", type=int, help="rows in the top table (default 10)")
+        p.set_defaults(func=func)
+
+
 def print_comparison(table: pl.DataFrame, console=None) -> None:
     """A readable table of a comparison frame (rich): one row per strategy set."""
     from rich.table import Table
@@ -225,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_data_commands(sub)
     _add_report_commands(sub)
+    _add_sweep_commands(sub)
     return parser
 
 

@@ -19,8 +19,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
-import shutil
-import tempfile
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -29,6 +27,7 @@ from typing import Any
 import attrs
 import polars as pl
 
+from mmsim.atomic import atomic_dir
 from mmsim.backtest import backtest
 from mmsim.result import Result
 from mmsim.risk import RiskRule, basic_risk
@@ -68,23 +67,12 @@ class Comparison:
         Written beside the destination under a temporary name and renamed into place when
         complete, so an interrupted save never leaves a folder that looks whole.
         """
-        target = Path(path)
-        if target.exists() and not overwrite:
-            raise FileExistsError(f"{target} exists; pass overwrite=True to replace it")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
+        with atomic_dir(path, overwrite=overwrite) as tmp:
             for name, result in self.results.items():
                 result.save(tmp / name, report=report)
             self.table.write_csv(tmp / "comparison.csv")
             self.table.write_parquet(tmp / "comparison.parquet")
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return target
+        return Path(path)
 
 
 def _describe(strategies: StrategySet) -> str:

@@ -317,7 +317,7 @@ def rejections_by_reason(rejections: pl.DataFrame) -> pl.DataFrame:
             (pl.col("side") > 0).sum().cast(pl.Int64).alias("bids"),
             (pl.col("side") < 0).sum().cast(pl.Int64).alias("asks"),
         )
-        .group_by("symbol", reason_kind_expr("reason").alias("reason"))
+        .group_by("symbol", reason_kind_expr("reason").alias("reason"), maintain_order=True)
         .agg(pl.col("rejected", "bids", "asks").sum())
         .sort("symbol", "rejected", "reason", descending=[False, True, False])
     )

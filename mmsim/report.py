@@ -17,7 +17,6 @@ import json
 import math
 import os
 import platform
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import altair as alt
 import polars as pl
 
+from mmsim.atomic import atomic_write
 from mmsim.charts import MAX_FILLS, MAX_POINTS, comparison_chart, report_charts
 from mmsim.metrics import COMPARE_COLUMNS, DEFINITIONS, TOTAL, compare, compute_metrics, summary_of
 
@@ -339,16 +339,8 @@ def render_report(
 
 
 def _write_atomic(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is for reading
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as f:
+        f.write(data)
     return path
 
 

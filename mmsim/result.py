@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import attrs
 import polars as pl
+
+from mmsim.atomic import atomic_dir
 
 FRAMES = ("fills", "equity", "symbols", "rejections", "events", "summary", "posted")
 POSTED_SCHEMA = {
@@ -82,12 +82,7 @@ class Result:
         place only when complete, so an interrupted save never leaves a folder that looks whole.
         report=False skips report.html and the PNG charts (the slow part of a save).
         """
-        target = Path(path)
-        if target.exists() and not overwrite:
-            raise FileExistsError(f"{target} exists; pass overwrite=True to replace it")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
+        with atomic_dir(path, overwrite=overwrite) as tmp:
             for name in FRAMES:
                 getattr(self, name).write_parquet(tmp / f"{name}.parquet")
             (tmp / "config.json").write_text(json.dumps(self.config, indent=2, default=str))
@@ -98,13 +93,7 @@ class Result:
                 from mmsim.report import write_report
 
                 write_report(self, tmp / "report.html", png_dir=tmp / "charts")
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return target
+        return Path(path)
 
 
 def load_result(path: str | os.PathLike) -> Result:

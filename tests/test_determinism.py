@@ -16,10 +16,15 @@ def test_every_group_by_in_mmsim_keeps_order():
     takes the ordered path, which is reproducible."""
     offenders = []
     for path in sorted((ROOT / "mmsim").rglob("*.py")):
-        for k, line in enumerate(path.read_text().splitlines(), 1):
-            for call in re.findall(r"group_by\(([^()]*)\)", line):
-                if "maintain_order=True" not in call:
-                    offenders.append(f"{path.relative_to(ROOT)}:{k}: {line.strip()}")
+        text = path.read_text()
+        for match in re.finditer(r"\.group_by\(", text):
+            depth, end = 1, match.end()
+            while depth:  # the call's arguments, nested parentheses included
+                depth += {"(": 1, ")": -1}.get(text[end], 0)
+                end += 1
+            if "maintain_order=True" not in text[match.end() : end]:
+                line = text.count("\n", 0, match.start()) + 1
+                offenders.append(f"{path.relative_to(ROOT)}:{line}: {text[match.start() : end]}")
     assert offenders == [], "group_by without maintain_order=True:\n" + "\n".join(offenders)
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import os
-import tempfile
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
+from mmsim.atomic import atomic_write
 from mmsim.data.errors import DataError
 
 DATA_SUFFIXES = (".parquet", ".pq", ".zip", ".csv", ".json", ".feather", ".arrow", ".ipc")
@@ -145,24 +144,6 @@ def safe_extract(path: PathLike, dest: PathLike) -> list[Path]:
     except zipfile.BadZipFile as exc:
         raise DataError(f"{os.fspath(path)}: truncated or corrupt ZIP ({exc})") from None
     return out
-
-
-@contextlib.contextmanager
-def atomic_write(path: PathLike, mode: str = "wb") -> Iterator:
-    """Write to a temp file beside `path`, then rename it over `path`; on error nothing is left."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 __all__ = ["atomic_write", "check_member_name", "expand_paths", "read_zip_csv", "safe_extract"]

@@ -1,0 +1,197 @@
+"""The TOML file of `mmsim sweep` and `mmsim walk-forward` (self-contained; paths are relative
+to the file). Every table but [data], [strategy] and [grid] is optional:
+
+    [data]                      # exactly one of: path, or the [data.synthetic] table
+    path = "bars.parquet"       # a bars frame (ts, symbol, open, high, low, close, volume, ...)
+    [data.synthetic]            # keywords of mmsim.synthetic_bars
+    symbols = ["BTCUSDT"]
+    days = 14
+
+    [strategy]
+    name = "avellaneda_stoikov" # a registry name, or "module:function" of a factory
+    params = { horizon = "1d", order_value = 2000.0 }   # fixed for every run
+
+    [grid]                      # key = [values]: the cartesian product (see mmsim.sweep for keys)
+    gamma = [0.0001, 0.0005, 0.001]
+    "risk.max_leverage" = [2.0, 3.0]
+    # ...or instead of [grid], a list of points:  [[points]]  gamma = 0.001  kappa = 0.5
+
+    [risk]                      # fixed keywords of mmsim.basic_risk
+    [venue]                     # fixed fields of mmsim.Venue
+
+    [sweep]
+    metric = "sharpe"           # ranks the top table, picks walk-forward parameters
+    out = "sweep-results"       # the Parquet dataset folder (resumable)
+    executor = "processes"      # or "inprocess", "dask" (with scheduler = "tcp://host:port")
+    workers = 2                 # pool size (default: all cores)
+    samples = 50                # random points of the grid instead of all of them
+    seed = 0
+    per_symbol = false
+    initial_cash = 100000.0
+    top = 10
+    heatmap = { x = "gamma", y = "kappa", path = "heatmap.png", aggregate = "max" }
+
+    [walk_forward]
+    train = "14d"
+    test = "7d"
+    step = "7d"                 # default: test
+    anchored = false
+    out = "walk-forward"        # result folder (train sweeps resume from out/train)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from mmsim.config import ConfigError  # one error type for every TOML file of mmsim
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+_TABLES = {"data", "strategy", "grid", "points", "risk", "venue", "sweep", "walk_forward"}
+_DATA = {"path", "synthetic"}
+_STRATEGY = {"name", "params"}
+_SWEEP = {"metric", "maximize", "out", "executor", "scheduler", "workers", "samples", "seed",
+          "per_symbol", "initial_cash", "allow_gaps", "top", "heatmap"}
+_HEATMAP = {"x", "y", "path", "aggregate", "metric"}
+_WALK = {"train", "test", "step", "anchored", "out", "metric", "maximize"}
+
+
+@attrs.frozen(slots=True)
+class SweepConfig:
+    """A parsed sweep TOML file (immutable); paths are absolute."""
+
+    source: Path
+    data_path: Path | None
+    synthetic: dict[str, Any] | None
+    strategy: str
+    params: dict[str, Any]
+    grid: Any
+    risk: dict[str, Any] | None
+    venue: dict[str, Any]
+    sweep: dict[str, Any]
+    walk_forward: dict[str, Any]
+
+    def bars(self):
+        """The bars: a Parquet path (shipped to workers as a path) or a synthetic frame."""
+        if self.data_path is not None:
+            return self.data_path
+        from mmsim.synthetic import synthetic_bars
+
+        try:
+            return synthetic_bars(**self.synthetic)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{self.source}: [data.synthetic]: {exc}") from exc
+
+    def sweep_kwargs(self) -> dict[str, Any]:
+        """Keywords of `mmsim.sweep` / `mmsim.walk_forward` shared by both commands."""
+        s = self.sweep
+        kwargs = {
+            "strategy": self.strategy, "grid": self.grid, "params": self.params,
+            "risk": self.risk, "venue": self.venue,
+            "executor": s.get("executor", "processes"), "scheduler": s.get("scheduler"),
+            "workers": s.get("workers"), "samples": s.get("samples"), "seed": s.get("seed", 0),
+            "initial_cash": float(s.get("initial_cash", 100_000.0)),
+            "allow_gaps": bool(s.get("allow_gaps", False)),
+        }
+        return kwargs
+
+
+def _check_keys(source: Path, table: str, value: Any, allowed: set[str]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{source}: [{table}] must be a table, got {value!r}")
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"{source}: unknown key(s) {unknown} in [{table}]; known: {sorted(allowed)}"
+        )
+    return value
+
+
+def _resolve(source: Path, value: str | None) -> Path | None:
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (source.parent / path).resolve()
+
+
+def load_sweep_config(path: str | os.PathLike) -> SweepConfig:
+    """Read and check a sweep TOML file; errors name the file and the offending key."""
+    source = Path(path).resolve()
+    if not source.is_file():
+        raise FileNotFoundError(f"sweep config {source} does not exist")
+    try:
+        doc = tomllib.loads(source.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML ({exc})") from exc
+    unknown = sorted(set(doc) - _TABLES)
+    if unknown:
+        raise ConfigError(f"{source}: unknown table(s) {unknown}; known: {sorted(_TABLES)}")
+
+    data = _check_keys(source, "data", doc.get("data", {}), _DATA)
+    if ("path" in data) == ("synthetic" in data):
+        raise ConfigError(f"{source}: [data] needs exactly one of path = '...' or [data.synthetic]")
+    data_path = _resolve(source, data.get("path"))
+    if data_path is not None and not data_path.is_file():
+        raise ConfigError(f"{source}: [data] path {data_path} does not exist")
+    synthetic = data.get("synthetic")
+    if synthetic is not None and not isinstance(synthetic, dict):
+        raise ConfigError(f"{source}: [data.synthetic] must be a table")
+
+    strategy = _check_keys(source, "strategy", doc.get("strategy", {}), _STRATEGY)
+    name = strategy.get("name")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{source}: [strategy] name must be a registry name or 'module:function'")
+    params = strategy.get("params", {})
+    if not isinstance(params, dict):
+        raise ConfigError(f"{source}: [strategy] params must be a table")
+
+    if ("grid" in doc) == ("points" in doc):
+        raise ConfigError(f"{source}: give exactly one of [grid] or [[points]]")
+    if "grid" in doc:
+        grid = doc["grid"]
+        if not isinstance(grid, dict) or not grid:
+            raise ConfigError(f"{source}: [grid] must be a non-empty table of key = [values]")
+        for key, values in grid.items():
+            if not isinstance(values, list) or not values:
+                raise ConfigError(f"{source}: [grid] {key} must be a non-empty list: {values!r}")
+    else:
+        grid = doc["points"]
+        if not isinstance(grid, list) or not all(isinstance(p, dict) for p in grid):
+            raise ConfigError(f"{source}: [[points]] must be an array of tables")
+
+    risk = doc.get("risk")
+    if risk is not None and not isinstance(risk, dict):
+        raise ConfigError(f"{source}: [risk] must be a table of mmsim.basic_risk keywords")
+    venue = doc.get("venue", {})
+    if not isinstance(venue, dict):
+        raise ConfigError(f"{source}: [venue] must be a table of mmsim.Venue fields")
+    sweep = dict(_check_keys(source, "sweep", doc.get("sweep", {}), _SWEEP))
+    if "out" in sweep:
+        sweep["out"] = _resolve(source, sweep["out"])
+    if "heatmap" in sweep:
+        heat = dict(_check_keys(source, "sweep.heatmap", sweep["heatmap"], _HEATMAP))
+        if not {"x", "y"} <= set(heat):
+            raise ConfigError(f"{source}: [sweep] heatmap needs x and y parameter names")
+        heat["path"] = _resolve(source, heat.get("path", "heatmap.png"))
+        sweep["heatmap"] = heat
+    executor = sweep.get("executor", "processes")
+    if executor not in ("inprocess", "processes", "dask"):
+        raise ConfigError(f"{source}: [sweep] executor must be inprocess, processes or dask")
+    walk = dict(_check_keys(source, "walk_forward", doc.get("walk_forward", {}), _WALK))
+    if "out" in walk:
+        walk["out"] = _resolve(source, walk["out"])
+    return SweepConfig(
+        source=source, data_path=data_path, synthetic=synthetic, strategy=name, params=params,
+        grid=grid, risk=risk, venue=venue, sweep=sweep, walk_forward=walk,
+    )
+
+
+__all__ = ["ConfigError", "SweepConfig", "load_sweep_config"]
