@@ -153,7 +153,7 @@ def make_step(
             account=account,
             strategy_states=tuple(strategy_states),
             risk_state=risk_state,
-            resting=decision.orders,
+            resting=() if decision.halt else decision.orders,  # a halt cancels every quote
             market_orders=tuple(o for o in waiting if o.symbol not in sent) + decision.market_orders,
             quotes=tuple(quotes),
             rejected=tuple(rejected) + decision.rejected,

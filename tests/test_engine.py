@@ -139,3 +139,18 @@ def test_result_folder_round_trips_and_is_written_atomically(tmp_path):
     with pytest.raises(FileExistsError):
         result.save(tmp_path / "run")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no temporary folder left behind
+
+
+def test_a_halt_cancels_the_quotes_a_rule_kept():
+    """A user's rule that halts but returns its orders: the engine posts none of them."""
+    halt_at_second_close = mmsim.RiskRule(
+        "halt_keeping_orders",
+        lambda: 0,
+        lambda k, inputs: (k + 1, mmsim.RiskDecision(inputs.orders, halt="stop" if k >= 1 else None)),
+    )
+    frame = bars([(100, 101, 99, 100), (100, 101, 99, 100), (100, 101, 90, 100), (100, 101, 90, 100)])
+    result = mmsim.backtest(frame, script([(99.5, None, 1.0)] * 4), venue=FREE, risk=halt_at_second_close)
+    assert result.halted == "stop"
+    assert result.symbols["orders"].to_list() == [1, 0, 0, 0]
+    assert result.fills.filter(pl.col("ts") >= T0 + dt.timedelta(minutes=2)).height == 0
+    assert_invariants(result, frame)
