@@ -38,8 +38,11 @@ def write_project(folder: Path, *, broken: bool, keep: bool = False, suite: bool
 
 
 def pytest_in(folder: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("MMSIM_SAVE_FAILURES", None)
+    # the README shows what a user's 80-column terminal prints; pytest stops truncating the
+    # short summary when it sees CI or BUILD_NUMBER, so the user's run is reproduced without them
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "80"}
+    for name in ("MMSIM_SAVE_FAILURES", "CI", "BUILD_NUMBER"):
+        env.pop(name, None)
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--hypothesis-seed=0",
          "-W", "ignore::DeprecationWarning", *args],
