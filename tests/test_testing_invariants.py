@@ -175,9 +175,15 @@ def keeps_orders_when_halting(after: int) -> RiskRule:
     return RiskRule("sloppy_stop", lambda: 0, update)
 
 
-def test_a_risk_rule_that_halts_but_keeps_its_orders_is_caught():
-    result = run(risk=keeps_orders_when_halting(10))
-    halt = check_halt(result)
+def test_orders_after_a_halt_are_caught_and_the_engine_cancels_a_halting_rules_orders():
+    # the engine cancels every quote at a halt, even those a sloppy rule kept
+    kept = run(risk=keeps_orders_when_halting(10))
+    assert kept.halted and check_halt(kept) == []
+    # a result that shows orders posted after its halt is caught
+    first = kept.equity.filter(pl.col("halted"))["ts"][0]
+    posted = doctored(kept, symbols=lambda s: s.with_columns(
+        pl.when(pl.col("ts") >= first).then(1).otherwise(pl.col("orders")).alias("orders")))
+    halt = check_halt(posted)
     assert halt and all(v.invariant == "halt" for v in halt)
     assert any("posted at or after the halt" in v.detail for v in halt)
     assert check_invariants(run(risk=mmsim.early_stop(min_equity_fraction=0.9999)), BARS) == []

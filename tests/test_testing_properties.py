@@ -154,8 +154,8 @@ def fills_on_missing_bars(resting, market_orders, bars, symbols, specs, venue):
 def test_quotes_or_fills_on_missing_bars_and_after_a_halt_are_caught():
     mm = SANE[0]
     assert check_no_quotes_without_bar(mm, BARS) == []
-    halted = check_no_quotes_without_bar(mm, BARS, risk=sloppy_halt(3))
-    assert {v.invariant for v in halted} == {"halt"}
+    # a rule that halts but keeps its orders: the engine cancels them, so nothing is quoted after
+    assert check_no_quotes_without_bar(mm, BARS, risk=sloppy_halt(3)) == []
     missing = check_no_quotes_without_bar(mm, BARS, matching=fills_on_missing_bars)
     assert "missing_bar" in {v.invariant for v in missing}
 
