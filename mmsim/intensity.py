@@ -26,16 +26,16 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import attrs
 import numpy as np
 import polars as pl
 from attrs import validators as v
 
-from mmsim.matching import fill_market_orders
-from mmsim.orders import MAKER, Fill, MarketOrder, Order
-from mmsim.venue import SymbolSpec, Venue
+from mmsim.matching import per_symbol_matching
+from mmsim.orders import MAKER, Fill, Order
+from mmsim.venue import Venue
 
 PROBABILITIES = ("linear", "poisson")
 UNITS = ("price", "bps")
@@ -170,25 +170,9 @@ def intensity_matching(
     """
     params = IntensityParams(A, kappa, dt, probability, units, bid_draw, ask_draw)
 
-    def match(
-        resting: tuple[Order, ...],
-        market_orders: tuple[MarketOrder, ...],
-        bars: tuple,
-        symbols: tuple[str, ...],
-        specs: Mapping[str, SymbolSpec],
-        venue: Venue,
-    ) -> tuple[Fill, ...]:
-        fills: list[Fill] = []
-        for symbol, bar in zip(symbols, bars, strict=True):
-            if bar is None:
-                continue
-            mine = tuple(o for o in market_orders if o.symbol == symbol)
-            if mine:
-                fills.extend(fill_market_orders(mine, bar, venue))
-            mine = tuple(o for o in resting if o.symbol == symbol)
-            if mine:
-                fills.extend(intensity_limit_fills(mine, bar, params, venue))
-        return tuple(fills)
+    match = per_symbol_matching(
+        lambda orders, bar, spec, venue: intensity_limit_fills(orders, bar, params, venue)
+    )
 
     match.params = params
     return match

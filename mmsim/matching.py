@@ -11,7 +11,7 @@ A symbol with no bar this step (None) fills nothing; its orders expire with the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from mmsim.orders import MAKER, TAKER, Fill, MarketOrder, Order
 from mmsim.venue import SymbolSpec, Venue, round_qty
@@ -72,28 +72,38 @@ def fill_market_orders(orders: tuple[MarketOrder, ...], bar, venue: Venue) -> tu
     return tuple(fills)
 
 
-def match_bar(
-    resting: tuple[Order, ...],
-    market_orders: tuple[MarketOrder, ...],
-    bars: tuple,
-    symbols: tuple[str, ...],
-    specs: Mapping[str, SymbolSpec],
-    venue: Venue,
-) -> tuple[Fill, ...]:
-    """The default matching stage: market orders at the open first, then limit trade-through.
+def per_symbol_matching(
+    fill_limits: Callable[[tuple[Order, ...], object, SymbolSpec, Venue], tuple[Fill, ...]],
+) -> Callable[..., tuple[Fill, ...]]:
+    """A matching stage from a per-symbol limit-fill rule: market orders at the open first,
+    then `fill_limits(orders, bar, spec, venue)` on each symbol's resting orders.
 
-    Market orders execute first because they are sent before the bar opens; limit orders are
-    matched against the whole bar's range. Orders of a symbol with no bar (None) do not execute
-    (market orders are carried by the engine to the symbol's next bar).
+    Market orders execute first because they are sent before the bar opens. Orders of a symbol
+    with no bar (None) do not execute (the engine carries market orders to its next bar).
     """
-    fills: list[Fill] = []
-    for symbol, bar in zip(symbols, bars):
-        if bar is None:
-            continue
-        mine = tuple(o for o in market_orders if o.symbol == symbol)
-        if mine:
-            fills.extend(fill_market_orders(mine, bar, venue))
-        mine = tuple(o for o in resting if o.symbol == symbol)
-        if mine:
-            fills.extend(fill_limit_orders(mine, bar, specs[symbol], venue))
-    return tuple(fills)
+
+    def match(
+        resting: tuple[Order, ...],
+        market_orders: tuple[MarketOrder, ...],
+        bars: tuple,
+        symbols: tuple[str, ...],
+        specs: Mapping[str, SymbolSpec],
+        venue: Venue,
+    ) -> tuple[Fill, ...]:
+        fills: list[Fill] = []
+        for symbol, bar in zip(symbols, bars, strict=True):
+            if bar is None:
+                continue
+            mine = tuple(o for o in market_orders if o.symbol == symbol)
+            if mine:
+                fills.extend(fill_market_orders(mine, bar, venue))
+            mine = tuple(o for o in resting if o.symbol == symbol)
+            if mine:
+                fills.extend(fill_limits(mine, bar, specs[symbol], venue))
+        return tuple(fills)
+
+    return match
+
+
+match_bar = per_symbol_matching(fill_limit_orders)
+match_bar.__doc__ = """The default matching stage: market orders at the open, then limit trade-through."""
