@@ -16,10 +16,10 @@ import polars as pl
 from toolz import accumulate
 
 import mmsim
-from mmsim.bars import bar_interval_us, iter_steps, validate_bars
 from mmsim.cli import default_setup
-from mmsim.engine import initial_state, make_step
-from mmsim.features import add_features
+from mmsim.core.bars import bar_interval_us, iter_steps, validate_bars
+from mmsim.core.engine import initial_state, make_step
+from mmsim.data.features import add_features
 
 
 def best_of(repeat, fn):

@@ -26,10 +26,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import mmsim  # noqa: E402
-from mmsim.charts import report_charts  # noqa: E402
 from mmsim.cli import default_setup  # noqa: E402
-from mmsim.metrics import compute_metrics, summary_of  # noqa: E402
-from mmsim.report import render_report, save_pngs, vega_bundle  # noqa: E402
+from mmsim.results.charts import report_charts  # noqa: E402
+from mmsim.results.metrics import compute_metrics, summary_of  # noqa: E402
+from mmsim.results.report import render_report, save_pngs, vega_bundle  # noqa: E402
 
 
 def _run(days: float) -> tuple[mmsim.Result, float]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from mmsim import paper
+from mmsim.research import paper
 
 
 def per_path_seconds(paths: int, method: str, repeat: int) -> float:

@@ -18,9 +18,9 @@ sys.path.insert(0, str(ROOT))
 import polars as pl  # noqa: E402
 
 import mmsim  # noqa: E402
-from mmsim.charts import report_charts  # noqa: E402
 from mmsim.cli import default_setup  # noqa: E402
-from mmsim.report import save_pngs, write_report  # noqa: E402
+from mmsim.results.charts import report_charts  # noqa: E402
+from mmsim.results.report import save_pngs, write_report  # noqa: E402
 
 MAIN_CHARTS = ("price_BTCUSDT", "equity", "drawdown", "attribution", "inventory", "markouts")
 

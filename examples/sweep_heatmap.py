@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 
 import mmsim
-from mmsim.sweep_charts import save_chart, sweep_heatmap, top_runs
+from mmsim.research.sweep_charts import save_chart, sweep_heatmap, top_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -4,14 +4,25 @@ Each bar is a pure `step(state, bars) -> (state, fills)` composed of matching, a
 strategy and risk functions over frozen attrs values, folded over a Polars frame.
 """
 
-from mmsim import paper
-from mmsim.account import Account, Position, trade
-from mmsim.attribution import attribution, attribution_bars, cumulative_attribution
-from mmsim.backtest import backtest, run_backtests
-from mmsim.bars import Bar, BarsError, Step, validate_bars
-from mmsim.calibration import calibrate, estimate_sigma, fit_intensity, intensity_features
-from mmsim.compare import Comparison, compare
-from mmsim.config import ConfigError, load_config, run_config
+from mmsim.core.account import Account, Position, trade
+from mmsim.core.backtest import backtest, run_backtests
+from mmsim.core.bars import Bar, BarsError, Step, validate_bars
+from mmsim.core.engine import EngineState, account_bar, initial_state, make_step
+from mmsim.core.intensity import IntensityParams, add_uniform_draws, intensity_matching
+from mmsim.core.matching import match_bar
+from mmsim.core.orders import BUY, SELL, Fill, MarketOrder, Order, Quotes, Rejection
+from mmsim.core.risk import (
+    RiskDecision,
+    RiskInput,
+    RiskRule,
+    basic_risk,
+    chain,
+    early_stop,
+    emergency_exit,
+    leverage_caps,
+    min_order_value,
+)
+from mmsim.core.venue import SymbolSpec, Venue
 from mmsim.data import (
     DataError,
     DroppedRowsWarning,
@@ -25,25 +36,18 @@ from mmsim.data import (
     read_binance_klines,
     resample_bars,
 )
-from mmsim.engine import EngineState, account_bar, initial_state, make_step
-from mmsim.features import Feature, volatility
-from mmsim.intensity import IntensityParams, add_uniform_draws, intensity_matching
-from mmsim.matching import match_bar
-from mmsim.metrics import Metrics, compute_metrics, summarize
-from mmsim.metrics import compare as compare_results
-from mmsim.orders import BUY, SELL, Fill, MarketOrder, Order, Quotes, Rejection
-from mmsim.result import Result, load_result
-from mmsim.risk import (
-    RiskDecision,
-    RiskInput,
-    RiskRule,
-    basic_risk,
-    chain,
-    early_stop,
-    emergency_exit,
-    leverage_caps,
-    min_order_value,
-)
+from mmsim.data.features import Feature, volatility
+from mmsim.data.synthetic import synthetic_bars
+from mmsim.research import paper
+from mmsim.research.calibration import calibrate, estimate_sigma, fit_intensity, intensity_features
+from mmsim.research.compare import Comparison, compare
+from mmsim.research.config import ConfigError, load_config, run_config
+from mmsim.research.sweep import best_run, grid_points, load_sweep, sweep
+from mmsim.research.walkforward import WalkForward, walk_forward
+from mmsim.results.attribution import attribution, attribution_bars, cumulative_attribution
+from mmsim.results.metrics import Metrics, compute_metrics, summarize
+from mmsim.results.metrics import compare as compare_results
+from mmsim.results.result import Result, load_result
 from mmsim.strategies import (
     Strategy,
     StrategyError,
@@ -65,24 +69,20 @@ from mmsim.strategies import (
     stateless,
     tokyo,
 )
-from mmsim.sweep import best_run, grid_points, load_sweep, sweep
-from mmsim.synthetic import synthetic_bars
-from mmsim.venue import SymbolSpec, Venue
-from mmsim.walkforward import WalkForward, walk_forward
 
 __version__ = "0.1.0"
 
 # charts and reports import Altair (about half a second): loaded on first use only
 _LAZY = {
-    "report_charts": "mmsim.charts",
-    "comparison_chart": "mmsim.charts",
-    "render_report": "mmsim.report",
-    "write_report": "mmsim.report",
-    "write_comparison": "mmsim.report",
-    "save_chart": "mmsim.sweep_charts",
-    "sweep_heatmap": "mmsim.sweep_charts",
-    "top_runs": "mmsim.sweep_charts",
-    "walk_forward_chart": "mmsim.sweep_charts",
+    "report_charts": "mmsim.results.charts",
+    "comparison_chart": "mmsim.results.charts",
+    "render_report": "mmsim.results.report",
+    "write_report": "mmsim.results.report",
+    "write_comparison": "mmsim.results.report",
+    "save_chart": "mmsim.research.sweep_charts",
+    "sweep_heatmap": "mmsim.research.sweep_charts",
+    "top_runs": "mmsim.research.sweep_charts",
+    "walk_forward_chart": "mmsim.research.sweep_charts",
 }
 
 

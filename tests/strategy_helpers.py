@@ -3,11 +3,11 @@ Hypothesis draws of states (`states`) are mmsim.testing's `strategy_inputs`."""
 
 from __future__ import annotations
 
-from mmsim.bars import Bar
-from mmsim.orders import Quotes
+from mmsim.core.bars import Bar
+from mmsim.core.orders import Quotes
+from mmsim.core.venue import infer_tick_size, round_price
 from mmsim.strategies import Strategy, StrategyInput
 from mmsim.testing.markets import strategy_inputs as states  # noqa: F401  (re-exported)
-from mmsim.venue import infer_tick_size, round_price
 
 MINUTE_US = 60_000_000
 HOUR_US = 60 * MINUTE_US

@@ -11,8 +11,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from mmsim.account import FLAT, Account, Position, mark, pay_funding, settle, trade
-from mmsim.orders import Fill
+from mmsim.core.account import FLAT, Account, Position, mark, pay_funding, settle, trade
+from mmsim.core.orders import Fill
 
 
 def test_open_long_sets_entry_at_fill_price():

@@ -8,8 +8,13 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 
-from mmsim.attribution import COMPONENTS, attribution, attribution_bars, cumulative_attribution
-from mmsim.metrics import pnl_expr
+from mmsim.results.attribution import (
+    COMPONENTS,
+    attribution,
+    attribution_bars,
+    cumulative_attribution,
+)
+from mmsim.results.metrics import pnl_expr
 from mmsim.testing.markets import runs
 
 

@@ -106,7 +106,7 @@ def test_max_inventory_stops_the_side_that_would_pass_it():
 
 
 def test_no_quotes_while_volatility_warms_up():
-    assert quote(mmsim.avellaneda_stoikov(), make_input(100.0)) == mmsim.orders.NO_QUOTES
+    assert quote(mmsim.avellaneda_stoikov(), make_input(100.0)) == mmsim.core.orders.NO_QUOTES
 
 
 def test_calibrated_kappa_is_read_from_the_rolling_fit_when_ready():

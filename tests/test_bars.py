@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 import mmsim
-from mmsim.bars import BarsError, bar_interval_us, validate_bars
+from mmsim.core.bars import BarsError, bar_interval_us, validate_bars
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mmsim
-from mmsim.calibration import (
+from mmsim.research.calibration import (
     CalibrationError,
     calibrate,
     estimate_sigma,

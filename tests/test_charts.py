@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 import mmsim
-from mmsim.charts import (
+from mmsim.results.charts import (
     buckets_for,
     comparison_chart,
     equity_chart,

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from strategy_helpers import best, make_input, quote
 
 import mmsim
-from mmsim.orders import NO_QUOTES
+from mmsim.core.orders import NO_QUOTES
 from mmsim.strategies.cities import LimaState
 
 
@@ -70,7 +70,7 @@ def test_oslo_leans_with_the_taker_flow():
 def test_oslo_flow_feature_on_bars():
     """flow_imbalance = 2*sum(taker buys)/sum(volume) - 1 over the window, null while warming up."""
     bars = mmsim.synthetic_bars(("BTCUSDT",), days=0.01, seed=1)
-    from mmsim.features import add_features
+    from mmsim.data.features import add_features
 
     window = 3
     f = mmsim.oslo(flow_window=window).features[0]

@@ -7,7 +7,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import mmsim
-from mmsim.compare import compare
+from mmsim.research.compare import compare
 from mmsim.strategies import make_strategy, stateless
 
 FRAMES = ("fills", "equity", "symbols", "rejections", "events", "summary")
@@ -78,7 +78,7 @@ def test_save_writes_every_set_and_the_table(bars, tmp_path):
 def test_unpicklable_parts_give_a_clear_error_for_parallel_runs(bars):
     with pytest.raises(ValueError, match="risk of 'every set' cannot be sent.*basic_risk keywords"):
         compare(bars, {"a": mmsim.tokyo(), "b": mmsim.lisbon()}, jobs=2, risk=mmsim.basic_risk())
-    handmade = stateless("mine", lambda inputs: mmsim.orders.NO_QUOTES)
+    handmade = stateless("mine", lambda inputs: mmsim.core.orders.NO_QUOTES)
     with pytest.raises(pickle.PicklingError, match="not built by a strategy factory"):
         pickle.dumps(handmade)
     with pytest.raises(ValueError, match="strategies of 'b' cannot be sent"):

@@ -10,8 +10,8 @@ from polars.testing import assert_frame_equal
 
 import mmsim
 from mmsim.cli import default_setup
-from mmsim.compare import Comparison
-from mmsim.config import ConfigError, load_config, run_config
+from mmsim.research.compare import Comparison
+from mmsim.research.config import ConfigError, load_config, run_config
 
 ROOT = Path(__file__).resolve().parents[1]
 

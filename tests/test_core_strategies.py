@@ -7,7 +7,7 @@ import math
 import pytest
 
 import mmsim
-from mmsim.bars import Bar
+from mmsim.core.bars import Bar
 from mmsim.strategies.avellaneda_stoikov import optimal_spread, reservation_price
 from mmsim.strategies.base import StrategyInput, parse_duration_us, time_left_us
 

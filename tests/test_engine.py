@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 import mmsim
-from mmsim.orders import Quotes
+from mmsim.core.orders import Quotes
 from mmsim.strategies.base import stateless
 from mmsim.testing import assert_invariants
 

@@ -13,9 +13,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mmsim
-from mmsim import features as F
-from mmsim.features import Feature, add_features, feature, register_feature, registered_features
-from mmsim.orders import Quotes
+from mmsim.core.orders import Quotes
+from mmsim.data import features as F
+from mmsim.data.features import (
+    Feature,
+    add_features,
+    feature,
+    register_feature,
+    registered_features,
+)
 
 T0 = dt.datetime(2024, 1, 1)
 

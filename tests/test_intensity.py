@@ -9,9 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import mmsim
-from mmsim import paper
-from mmsim.bars import Bar
-from mmsim.intensity import (
+from mmsim.core.bars import Bar
+from mmsim.core.intensity import (
     IntensityParams,
     add_uniform_draws,
     fill_probability,
@@ -20,9 +19,10 @@ from mmsim.intensity import (
     is_filled,
     quote_distance,
 )
-from mmsim.matching import match_bar
-from mmsim.orders import MarketOrder, Order
-from mmsim.venue import SymbolSpec, Venue
+from mmsim.core.matching import match_bar
+from mmsim.core.orders import MarketOrder, Order
+from mmsim.core.venue import SymbolSpec, Venue
+from mmsim.research import paper
 
 # the paper's model: A = 140 per unit time, kappa = 1.5 per price unit, bars of dt = 0.005
 PAPER = dict(A=140.0, kappa=1.5, dt=0.005, units="price")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from mmsim.bars import Bar
-from mmsim.matching import fill_limit_orders, fill_market_orders, match_bar
-from mmsim.orders import MarketOrder, Order
-from mmsim.venue import SymbolSpec, Venue
+from mmsim.core.bars import Bar
+from mmsim.core.matching import fill_limit_orders, fill_market_orders, match_bar
+from mmsim.core.orders import MarketOrder, Order
+from mmsim.core.venue import SymbolSpec, Venue
 
 SPEC = SymbolSpec(tick_size=0.1, lot_size=0.01)
 BAR = Bar("A", 0, open=100.0, high=101.0, low=99.0, close=100.5, volume=10.0)

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mmsim
-from mmsim.metrics import (
+from mmsim.results.metrics import (
     DAY_US,
     DEFINITIONS,
     annual_return,

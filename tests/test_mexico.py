@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from strategy_helpers import best, make_input, quote, rounded_best
 
 import mmsim
-from mmsim.orders import NO_QUOTES
+from mmsim.core.orders import NO_QUOTES
 
 
 def test_inventory_skewed_two_level_ladder_for_a_known_state():

@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mmsim
-from mmsim import paper
-from mmsim.bars import Bar
+from mmsim.core.bars import Bar
+from mmsim.core.venue import Venue
+from mmsim.research import paper
 from mmsim.strategies.base import StrategyInput
-from mmsim.venue import Venue
 
 STEP = 2.0 * math.sqrt(0.005)  # sigma * sqrt(dt)
 INTERVAL_US = 432_000_000  # dt = 0.005 day = 7m12s

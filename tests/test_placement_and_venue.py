@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from mmsim.orders import Quotes
-from mmsim.placement import place_quotes
-from mmsim.venue import SymbolSpec, Venue, infer_lot_size, infer_tick_size, round_price, round_qty
+from mmsim.core.orders import Quotes
+from mmsim.core.placement import place_quotes
+from mmsim.core.venue import (
+    SymbolSpec,
+    Venue,
+    infer_lot_size,
+    infer_tick_size,
+    round_price,
+    round_qty,
+)
 
 
 def test_rounding_is_never_more_aggressive_than_asked():

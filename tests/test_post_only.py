@@ -5,9 +5,9 @@ import polars as pl
 import pytest
 
 import mmsim
-from mmsim.orders import Quotes
-from mmsim.placement import crosses, place_quotes
-from mmsim.venue import SymbolSpec
+from mmsim.core.orders import Quotes
+from mmsim.core.placement import crosses, place_quotes
+from mmsim.core.venue import SymbolSpec
 
 SPEC = SymbolSpec(0.01, 0.001)
 THROUGH = Quotes(bids=((100.5, 1.0),), asks=((99.5, 1.0),))

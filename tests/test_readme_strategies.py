@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from mmsim.config import parse_config, tomllib
+from mmsim.research.config import parse_config, tomllib
 from mmsim.strategies import list_strategies
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -114,7 +114,7 @@ def test_a_users_factory_can_be_registered_and_built_by_name():
 
 
 def test_strategies_copy_as_themselves_even_when_they_cannot_pickle():
-    handmade = mmsim.strategies.stateless("mine", lambda inputs: mmsim.orders.NO_QUOTES)
+    handmade = mmsim.strategies.stateless("mine", lambda inputs: mmsim.core.orders.NO_QUOTES)
     assert copy.deepcopy(handmade) is handmade and copy.copy(handmade) is handmade
     with pytest.raises(pickle.PicklingError, match="not built by a strategy factory"):
         pickle.dumps(handmade)

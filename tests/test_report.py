@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 import mmsim
-from mmsim.report import render_comparison, render_report
+from mmsim.results.report import render_comparison, render_report
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -83,12 +83,12 @@ def test_save_writes_report_and_pngs_and_loads_back(result, tmp_path):
 
 
 def test_an_interrupted_save_leaves_nothing_that_looks_finished(result, tmp_path, monkeypatch):
-    import mmsim.report
+    import mmsim.results.report
 
     def fail(*args, **kwargs):
         raise KeyboardInterrupt("interrupted while charting")
 
-    monkeypatch.setattr(mmsim.report, "write_report", fail)
+    monkeypatch.setattr(mmsim.results.report, "write_report", fail)
     with pytest.raises(KeyboardInterrupt):
         result.save(tmp_path / "run")
     assert list(tmp_path.iterdir()) == []

@@ -140,7 +140,7 @@ def test_the_check_catches_a_broken_chart_and_a_script_error(browser, report, tm
 
 
 def test_a_run_that_never_traded_still_renders_every_chart(browser, tmp_path):
-    from mmsim.orders import NO_QUOTES
+    from mmsim.core.orders import NO_QUOTES
 
     bars = mmsim.synthetic_bars(("BTCUSDT",), days=0.01, interval="1m", seed=1)
     result = mmsim.backtest(bars, mmsim.stateless("silent", lambda inputs: NO_QUOTES))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mmsim.account import Account, settle
-from mmsim.orders import Fill, Order
-from mmsim.risk import (
+from mmsim.core.account import Account, settle
+from mmsim.core.orders import Fill, Order
+from mmsim.core.risk import (
     RiskInput,
     basic_risk,
     chain,
@@ -15,7 +15,7 @@ from mmsim.risk import (
     leverage_caps,
     min_order_value,
 )
-from mmsim.venue import SymbolSpec, Venue
+from mmsim.core.venue import SymbolSpec, Venue
 
 SPECS = {"A": SymbolSpec(0.01, 0.01), "B": SymbolSpec(0.01, 0.01)}
 
@@ -69,7 +69,7 @@ def test_emergency_exit_on_drawdown_flattens_and_skips_quoting():
     rule = emergency_exit(max_drawdown=0.1)
     peak, d = _decide(rule, _inputs([Order("A", 1, 99.0, 1.0)], account))
     assert d.market_orders == () and len(d.orders) == 1
-    from mmsim.account import mark
+    from mmsim.core.account import mark
     hurt = mark(account, (160.0, 100.0))  # short 2 loses 120: drawdown 12%
     _, d = rule.update(peak, _inputs([Order("A", 1, 99.0, 1.0)], hurt))
     assert d.orders == () and [r.reason for r in d.rejected][0].startswith("emergency_exit: drawdown")

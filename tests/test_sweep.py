@@ -14,7 +14,7 @@ from polars.testing import assert_frame_equal
 from sweep_helpers import GRID, broken, kill_when_marked, stall_once
 
 import mmsim
-from mmsim.sweep import (
+from mmsim.research.sweep import (
     config_hash,
     data_fingerprint,
     grid_points,

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 import mmsim
-from mmsim.sweep_charts import heatmap_frame, save_chart, sweep_heatmap, top_runs
+from mmsim.research.sweep_charts import heatmap_frame, save_chart, sweep_heatmap, top_runs
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def test_chart_helpers_are_public_but_altair_loads_only_on_use():
     done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "mmsim.sweep_charts"
+    assert done.stdout.strip() == "mmsim.research.sweep_charts"
 
 
 @pytest.mark.parametrize("suffix, start", [(".svg", "<svg"), (".html", "<!DOCTYPE html>")])

@@ -11,8 +11,8 @@ import polars as pl
 import pytest
 
 from mmsim.cli import main
-from mmsim.sweep import load_sweep
-from mmsim.sweep_config import ConfigError, load_sweep_config
+from mmsim.research.sweep import load_sweep
+from mmsim.research.sweep_config import ConfigError, load_sweep_config
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,7 +11,7 @@ from polars.testing import assert_frame_equal
 from sweep_helpers import GRID, kill_when_marked, stall_once
 
 import mmsim
-from mmsim.sweep import load_sweep, sweep
+from mmsim.research.sweep import load_sweep, sweep
 
 distributed = pytest.importorskip("distributed", reason="dask[distributed] is in the dev extra")
 

@@ -8,10 +8,10 @@ import polars as pl
 import pytest
 
 import mmsim
-from mmsim.account import mark, pay_funding, settle
-from mmsim.engine import account_bar
-from mmsim.matching import match_bar
-from mmsim.risk import NO_RISK, RiskDecision, RiskRule
+from mmsim.core.account import mark, pay_funding, settle
+from mmsim.core.engine import account_bar
+from mmsim.core.matching import match_bar
+from mmsim.core.risk import NO_RISK, RiskDecision, RiskRule
 from mmsim.testing import (
     MarketSpec,
     SymbolPath,

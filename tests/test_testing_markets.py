@@ -12,12 +12,12 @@ from hypothesis import Phase, find, given, settings
 from hypothesis import strategies as st
 
 import mmsim
-from mmsim.features import Feature
-from mmsim.risk import worst_case_notional
+from mmsim.core.risk import worst_case_notional
+from mmsim.core.venue import infer_lot_size, infer_tick_size
+from mmsim.data.features import Feature
 from mmsim.strategies import list_strategies, make_strategy
 from mmsim.testing import MarketSpec, SymbolPath
 from mmsim.testing.markets import accounts, positions, risk_inputs, runs, strategy_inputs, venues
-from mmsim.venue import infer_lot_size, infer_tick_size
 
 FIND = settings(max_examples=300, phases=[Phase.generate], database=None, derandomize=True)
 

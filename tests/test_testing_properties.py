@@ -10,10 +10,10 @@ import polars as pl
 import pytest
 
 import mmsim
-from mmsim.features import Feature
-from mmsim.matching import match_bar
-from mmsim.orders import MAKER, Fill, Quotes
-from mmsim.risk import RiskDecision, RiskRule
+from mmsim.core.matching import match_bar
+from mmsim.core.orders import MAKER, Fill, Quotes
+from mmsim.core.risk import RiskDecision, RiskRule
+from mmsim.data.features import Feature
 from mmsim.testing import (
     PROPERTIES,
     MarketSpec,
@@ -165,7 +165,7 @@ def test_the_invariants_property_runs_the_strategy_under_its_risk_and_venue():
     assert check_strategy_invariants(SANE[2], BARS, venue=venue, risk=mmsim.basic_risk(max_leverage=2.0)) == []
 
     def no_fees(account, fills, step, v):
-        from mmsim.engine import account_bar
+        from mmsim.core.engine import account_bar
 
         return account_bar(account, tuple(attrs.evolve(f, fee=0.0) for f in fills), step, v)
 

@@ -10,11 +10,11 @@ import pytest
 from conftest import scaled
 from hypothesis import given, settings
 
-from mmsim.bars import validate_bars
+from mmsim.core.bars import validate_bars
+from mmsim.core.venue import infer_tick_size
 from mmsim.testing import REGIMES, MarketSpec, SymbolPath, has_gaps, spec_of
 from mmsim.testing.markets import bars_frames, market_specs
 from mmsim.testing.regimes import FUNDING_RATES
-from mmsim.venue import infer_tick_size
 
 
 def one(regime, *, n_bars=200, strength=1.0, volatility=0.01, price=100.0, seed=3, on_tick=False, **kw):

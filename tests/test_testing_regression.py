@@ -134,7 +134,7 @@ def test_strategy_properties_save_a_failing_property_case_that_replays(tmp_path)
     path = tmp_path / "ladder-skew_reduces_inventory.parquet"
     case = load_case(path)
     assert case.meta["property"] == "skew_reduces_inventory"
-    assert case.meta["run"]["risk"]["__call__"] == "mmsim.risk:basic_risk"
+    assert case.meta["run"]["risk"]["__call__"] == "mmsim.core.risk:basic_risk"
     with pytest.raises(AssertionError, match="the quotes must not rise as the position grows"):
         replay(path)
     replay(path, strategy=ladder(skew_bps=1.0))

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import mmsim
-from mmsim.sweep import best_run
-from mmsim.walkforward import walk_forward, walk_windows
+from mmsim.research.sweep import best_run
+from mmsim.research.walkforward import walk_forward, walk_windows
 
 HOUR_US = 3_600 * 1_000_000
 GRID = {"half_spread_bps": [3.0, 6.0, 12.0]}
@@ -112,7 +112,7 @@ def test_train_sweeps_resume_and_results_save(bars, tmp_path):
 
 
 def test_out_of_sample_equity_chart_is_drawn(wf, tmp_path):
-    from mmsim.sweep_charts import save_chart, walk_forward_chart
+    from mmsim.research.sweep_charts import save_chart, walk_forward_chart
 
     chart = walk_forward_chart(wf)
     assert chart.to_dict()["encoding"]["color"]["field"] == "window"

@@ -15,7 +15,7 @@ import attrs
 import numpy as np
 import polars as pl
 
-from mmsim.bars import PRICES
+from mmsim.core.bars import PRICES
 from mmsim.data.errors import DataError, DroppedRowsWarning
 from mmsim.data.timestamps import interval_name
 

@@ -30,9 +30,9 @@ import math
 
 import attrs
 
-from mmsim.calibration import intensity_features
-from mmsim.features import volatility
-from mmsim.orders import NO_QUOTES, Quotes
+from mmsim.core.orders import NO_QUOTES, Quotes
+from mmsim.data.features import volatility
+from mmsim.research.calibration import intensity_features
 from mmsim.strategies.base import (
     Strategy,
     StrategyInput,

@@ -16,9 +16,9 @@ from typing import Any
 
 import attrs
 
-from mmsim.bars import Bar
-from mmsim.features import Feature
-from mmsim.orders import Quotes
+from mmsim.core.bars import Bar
+from mmsim.core.orders import Quotes
+from mmsim.data.features import Feature
 
 
 @attrs.frozen(slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from mmsim.orders import NO_QUOTES, Quotes
+from mmsim.core.orders import NO_QUOTES, Quotes
 from mmsim.strategies.base import Strategy, StrategyInput, stateless
 from mmsim.strategies.params import below, documented, optional, param, positive, strategy_factory
 

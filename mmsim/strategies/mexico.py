@@ -30,8 +30,8 @@ import math
 
 import attrs
 
-from mmsim.features import volatility
-from mmsim.orders import NO_QUOTES, Quotes
+from mmsim.core.orders import NO_QUOTES, Quotes
+from mmsim.data.features import volatility
 from mmsim.strategies.base import Strategy, StrategyInput, stateless
 from mmsim.strategies.ladder import ladder, side_room
 from mmsim.strategies.params import (

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from mmsim.features import Feature
+from mmsim.data.features import Feature
 
 
 def _window(window: int, minimum: int = 1) -> int:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import attrs
 from attrs import validators as v
 
-from mmsim.orders import Quotes
-from mmsim.risk import RiskDecision, RiskInput, RiskRule, chain
+from mmsim.core.orders import Quotes
+from mmsim.core.risk import RiskDecision, RiskInput, RiskRule, chain
 from mmsim.strategies.base import Strategy, StrategyInput, stateless
 
 

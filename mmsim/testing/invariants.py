@@ -14,8 +14,8 @@ from collections.abc import Mapping
 import attrs
 import polars as pl
 
-from mmsim.bars import validate_bars
-from mmsim.risk import RiskRule, leverage_caps, worst_case_notional
+from mmsim.core.bars import validate_bars
+from mmsim.core.risk import RiskRule, leverage_caps, worst_case_notional
 from mmsim.strategies.base import Strategy
 
 MAX_PER_CHECK = 20

@@ -26,13 +26,13 @@ from mmsim.testing._extra import hypothesis_module
 st = hypothesis_module("hypothesis.strategies", needed_by="markets")
 
 import mmsim  # noqa: E402  (after the extra's check, so its error comes first)
-from mmsim.account import FLAT, Account, Position  # noqa: E402
-from mmsim.orders import Order  # noqa: E402
-from mmsim.risk import RiskInput  # noqa: E402
+from mmsim.core.account import FLAT, Account, Position  # noqa: E402
+from mmsim.core.orders import Order  # noqa: E402
+from mmsim.core.risk import RiskInput  # noqa: E402
+from mmsim.core.venue import SymbolSpec, infer_lot_size, infer_tick_size  # noqa: E402
 from mmsim.testing.fixtures import ladder  # noqa: E402
 from mmsim.testing.params import strategy_space, tracked  # noqa: E402
 from mmsim.testing.regimes import GAPLESS, REGIMES, MarketSpec, SymbolPath  # noqa: E402
-from mmsim.venue import SymbolSpec, infer_lot_size, infer_tick_size  # noqa: E402
 
 SYMBOLS = ("AAAUSDT", "BBBUSDT", "CCCUSDT", "DDDUSDT", "EEEUSDT")
 # midnight, and a few minutes before it: a session ('1d' horizon) resets inside the market
@@ -323,7 +323,7 @@ def strategy_inputs(
     """What `strategy.update` sees at one bar close: a close from 0.01 to 200,000, a position
     worth up to +-max_position_value USDT entered within 5 % of the close, a timestamp, and a
     value for every feature it reads (see `feature_values`)."""
-    from mmsim.bars import Bar
+    from mmsim.core.bars import Bar
     from mmsim.strategies.base import StrategyInput
 
     close = draw(st.floats(0.01, 200_000.0), label="close")

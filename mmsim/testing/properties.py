@@ -24,9 +24,9 @@ from collections.abc import Callable
 import attrs
 import polars as pl
 
-from mmsim.backtest import backtest
-from mmsim.orders import Quotes
-from mmsim.risk import NO_RISK
+from mmsim.core.backtest import backtest
+from mmsim.core.orders import Quotes
+from mmsim.core.risk import NO_RISK
 from mmsim.testing.fixtures import then_halt
 from mmsim.testing.invariants import (
     Violation,
@@ -279,7 +279,7 @@ def check_strategy_leverage_caps(
     """Under `leverage_caps(max_leverage, max_symbol_leverage)` followed by `risk` (if given),
     the orders resting after every bar respect both caps (see `check_leverage_caps`): the
     caps hold for the strategy's order shapes, and the user's rule does not undo them."""
-    from mmsim.risk import chain, leverage_caps
+    from mmsim.core.risk import chain, leverage_caps
 
     run = _run_kwargs(kwargs)
     caps = leverage_caps(max_leverage=max_leverage, max_symbol_leverage=max_symbol_leverage)

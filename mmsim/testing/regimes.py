@@ -29,9 +29,9 @@ import numpy as np
 import polars as pl
 from attrs import validators as v
 
+from mmsim.core.venue import infer_tick_size
 from mmsim.strategies.base import parse_duration_us
 from mmsim.testing._registry import recall, remember
-from mmsim.venue import infer_tick_size
 
 REGIMES = ("random_walk", "trending", "mean_reverting", "flash_crash", "zero_volume", "gapping")
 GAPLESS = tuple(r for r in REGIMES if r != "gapping")

@@ -62,6 +62,12 @@ def resolve(ref: str, file: str | None = None):
     try:
         module = importlib.import_module(module_name)
     except ImportError:
+        # a case saved before a module moved still names a public object of the package
+        if module_name.startswith("mmsim.") and "." not in qualname:
+            import mmsim
+
+            if qualname in mmsim.__all__:
+                return getattr(mmsim, qualname)
         if not file or not Path(file).is_file():
             raise
         spec = importlib.util.spec_from_file_location(f"_mmsim_case_{abs(hash(file))}", file)

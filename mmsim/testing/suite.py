@@ -16,7 +16,7 @@ hypothesis = hypothesis_module(needed_by="strategy_properties")
 st = hypothesis_module("hypothesis.strategies", needed_by="strategy_properties")
 
 import mmsim  # noqa: E402
-from mmsim.risk import RiskRule  # noqa: E402
+from mmsim.core.risk import RiskRule  # noqa: E402
 from mmsim.strategies.base import Strategy  # noqa: E402
 from mmsim.testing.markets import cash, market_specs, risk_specs, venues  # noqa: E402
 from mmsim.testing.params import strategy_space, tracked  # noqa: E402

@@ -15,16 +15,16 @@ from typing import Any
 import attrs
 import polars as pl
 
-from mmsim.account import Account
-from mmsim.backtest import _resolve_strategies
-from mmsim.bars import Bar, Step, bar_interval_us, iter_steps, validate_bars
-from mmsim.engine import EngineState, account_bar, initial_state, make_step
-from mmsim.features import add_features
-from mmsim.matching import match_bar
-from mmsim.orders import Fill, Quotes
-from mmsim.risk import NO_RISK, RiskRule
+from mmsim.core.account import Account
+from mmsim.core.backtest import _resolve_strategies
+from mmsim.core.bars import Bar, Step, bar_interval_us, iter_steps, validate_bars
+from mmsim.core.engine import EngineState, account_bar, initial_state, make_step
+from mmsim.core.matching import match_bar
+from mmsim.core.orders import Fill, Quotes
+from mmsim.core.risk import NO_RISK, RiskRule
+from mmsim.core.venue import SymbolSpec, Venue
+from mmsim.data.features import add_features
 from mmsim.strategies.base import Strategy, StrategyInput
-from mmsim.venue import SymbolSpec, Venue
 
 BASE_COLUMNS = ("ts", "symbol", "open", "high", "low", "close", "volume", "funding_rate")
 

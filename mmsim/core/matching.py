@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from mmsim.orders import MAKER, TAKER, Fill, MarketOrder, Order
-from mmsim.venue import SymbolSpec, Venue, round_qty
+from mmsim.core.orders import MAKER, TAKER, Fill, MarketOrder, Order
+from mmsim.core.venue import SymbolSpec, Venue, round_qty
 
 
 def fill_limit_orders(

@@ -145,8 +145,8 @@ def _sweep_options(args: argparse.Namespace, config) -> dict:
 def _sweep(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from mmsim.sweep_charts import save_chart, sweep_heatmap, top_runs
-    from mmsim.sweep_config import load_sweep_config
+    from mmsim.research.sweep_charts import save_chart, sweep_heatmap, top_runs
+    from mmsim.research.sweep_config import load_sweep_config
 
     console = Console()
     config = load_sweep_config(args.config)
@@ -181,7 +181,7 @@ def _sweep(args: argparse.Namespace) -> int:
 def _walk_forward(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from mmsim.sweep_config import load_sweep_config
+    from mmsim.research.sweep_config import load_sweep_config
 
     console = Console()
     config = load_sweep_config(args.config)
@@ -259,7 +259,7 @@ def print_comparison(table: pl.DataFrame, console=None) -> None:
 def _run_config(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
-    from mmsim.config import load_config, run_config
+    from mmsim.research.config import load_config, run_config
 
     if args.days is not None or args.seed is not None:
         raise ValueError(
@@ -332,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     strategies.add_argument("name", nargs="?", help="show one strategy with its formulas")
     strategies.set_defaults(func=_strategies)
-    from mmsim.data.cli import add_data_commands
+    from mmsim.cli.data import add_data_commands
 
     add_data_commands(sub)
     _add_report_commands(sub)
@@ -343,8 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _report(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from mmsim.console import print_metrics
-    from mmsim.report import write_report
+    from mmsim.cli.console import print_metrics
+    from mmsim.results.report import write_report
 
     console = Console()
     result = mmsim.load_result(args.results)
@@ -361,9 +361,9 @@ def _report(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from mmsim.console import print_comparison
-    from mmsim.metrics import compare
-    from mmsim.report import write_comparison
+    from mmsim.cli.console import print_comparison
+    from mmsim.results.metrics import compare
+    from mmsim.results.report import write_comparison
 
     console = Console()
     results: dict[str, mmsim.Result] = {}

@@ -25,12 +25,19 @@ import altair as alt
 import polars as pl
 
 from mmsim.atomic import atomic_write
-from mmsim.charts import MAX_FILLS, MAX_POINTS, comparison_chart, report_charts
-from mmsim.metrics import COMPARE_COLUMNS, DEFINITIONS, TOTAL, compare, compute_metrics, summary_of
+from mmsim.results.charts import MAX_FILLS, MAX_POINTS, comparison_chart, report_charts
+from mmsim.results.metrics import (
+    COMPARE_COLUMNS,
+    DEFINITIONS,
+    TOTAL,
+    compare,
+    compute_metrics,
+    summary_of,
+)
 
 if TYPE_CHECKING:
-    from mmsim.metrics import Metrics
-    from mmsim.result import Result
+    from mmsim.results.metrics import Metrics
+    from mmsim.results.result import Result
 
 PNG_SCALE = 2.0
 _CSP = (

@@ -12,7 +12,7 @@ import math
 
 import attrs
 
-from mmsim.orders import Fill
+from mmsim.core.orders import Fill
 
 
 def _finite(instance, attribute, value):

@@ -61,15 +61,15 @@ class Result:
         return float(self.equity["equity"][-1])
 
     def metrics(self, *, horizons: tuple[int, ...] = (1, 5, 15, 60)):
-        """Every metric table of this run (see `mmsim.metrics.compute_metrics`)."""
-        from mmsim.metrics import compute_metrics
+        """Every metric table of this run (see `mmsim.results.metrics.compute_metrics`)."""
+        from mmsim.results.metrics import compute_metrics
 
         return compute_metrics(self, horizons=horizons)
 
     def report(self, path: str | os.PathLike, *, png_dir: str | os.PathLike | None = None,
                title: str | None = None) -> Path:
         """Write the self-contained offline HTML report to `path` (and PNG charts to `png_dir`)."""
-        from mmsim.report import write_report
+        from mmsim.results.report import write_report
 
         return write_report(self, path, png_dir=png_dir, title=title)
 
@@ -90,7 +90,7 @@ class Result:
                 json.dumps(self.summary.to_dicts(), indent=2, default=str)
             )
             if report:
-                from mmsim.report import write_report
+                from mmsim.results.report import write_report
 
                 write_report(self, tmp / "report.html", png_dir=tmp / "charts")
         return Path(path)

@@ -20,12 +20,12 @@ import altair as alt
 import attrs
 import polars as pl
 
-from mmsim.attribution import COMPONENTS, cumulative_attribution
-from mmsim.metrics import TOTAL, drawdown_frame
+from mmsim.results.attribution import COMPONENTS, cumulative_attribution
+from mmsim.results.metrics import TOTAL, drawdown_frame
 
 if TYPE_CHECKING:
-    from mmsim.metrics import Metrics
-    from mmsim.result import Result
+    from mmsim.results.metrics import Metrics
+    from mmsim.results.result import Result
 
 MAX_POINTS = 1_500
 MAX_FILLS = 3_000
@@ -533,7 +533,7 @@ def comparison_chart(
     results: Mapping[str, Result], *, max_points: int = MAX_POINTS
 ) -> alt.VConcatChart:
     """Strategy sets side by side: return on equity over time, then key figures as bars."""
-    from mmsim.metrics import compare
+    from mmsim.results.metrics import compare
 
     curves = []
     note = None

@@ -17,9 +17,9 @@ from typing import Any
 
 import attrs
 
-from mmsim.account import Account
-from mmsim.orders import MarketOrder, Order, Rejection
-from mmsim.venue import SymbolSpec, Venue, round_qty
+from mmsim.core.account import Account
+from mmsim.core.orders import MarketOrder, Order, Rejection
+from mmsim.core.venue import SymbolSpec, Venue, round_qty
 
 
 @attrs.frozen(slots=True)

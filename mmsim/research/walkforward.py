@@ -23,10 +23,9 @@ import attrs
 import polars as pl
 
 from mmsim.atomic import atomic_dir
-from mmsim.bars import bar_interval_us, validate_bars
-from mmsim.metrics import max_drawdown, sharpe_ratio
-from mmsim.strategies.base import parse_duration_us
-from mmsim.sweep import (
+from mmsim.core.bars import bar_interval_us, validate_bars
+from mmsim.core.venue import Venue
+from mmsim.research.sweep import (
     Grid,
     RunSpec,
     StrategyRef,
@@ -39,7 +38,8 @@ from mmsim.sweep import (
     run_jobs,
     strategy_label,
 )
-from mmsim.venue import Venue
+from mmsim.results.metrics import max_drawdown, sharpe_ratio
+from mmsim.strategies.base import parse_duration_us
 
 _DAY_US = 86_400 * 1_000_000
 

@@ -48,7 +48,7 @@ from typing import Any
 
 import attrs
 
-from mmsim.config import ConfigError  # one error type for every TOML file of mmsim
+from mmsim.research.config import ConfigError  # one error type for every TOML file of mmsim
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -83,7 +83,7 @@ class SweepConfig:
         """The bars: a Parquet path (shipped to workers as a path) or a synthetic frame."""
         if self.data_path is not None:
             return self.data_path
-        from mmsim.synthetic import synthetic_bars
+        from mmsim.data.synthetic import synthetic_bars
 
         try:
             return synthetic_bars(**self.synthetic)

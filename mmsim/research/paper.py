@@ -31,11 +31,12 @@ import numpy as np
 import polars as pl
 from attrs import validators as v
 
-from mmsim.backtest import backtest
-from mmsim.bars import bar_interval_us, validate_bars
-from mmsim.intensity import IntensityParams, intensity_matching, is_filled, quote_distance
-from mmsim.orders import Quotes
-from mmsim.placement import crosses
+from mmsim.core.backtest import backtest
+from mmsim.core.bars import bar_interval_us, validate_bars
+from mmsim.core.intensity import IntensityParams, intensity_matching, is_filled, quote_distance
+from mmsim.core.orders import Quotes
+from mmsim.core.placement import crosses
+from mmsim.core.venue import Venue, round_price, round_qty
 from mmsim.strategies.avellaneda_stoikov import optimal_spread, reservation_price
 from mmsim.strategies.base import (
     Strategy,
@@ -44,7 +45,6 @@ from mmsim.strategies.base import (
     stateless,
     time_left_us,
 )
-from mmsim.venue import Venue, round_price, round_qty
 
 # The paper's section 3.3 settings.
 S0, SIGMA, HORIZON, DT, A, KAPPA = 100.0, 2.0, 1.0, 0.005, 140.0, 1.5

@@ -12,16 +12,16 @@ import attrs
 import polars as pl
 from toolz import accumulate
 
-from mmsim.account import Account
-from mmsim.bars import bar_interval_us, iter_steps, validate_bars
-from mmsim.engine import Accounting, Matching, account_bar, initial_state, make_step
-from mmsim.features import add_features
-from mmsim.matching import match_bar
-from mmsim.metrics import summarize
-from mmsim.result import POSTED_SCHEMA, Result
-from mmsim.risk import NO_RISK, RiskRule
+from mmsim.core.account import Account
+from mmsim.core.bars import bar_interval_us, iter_steps, validate_bars
+from mmsim.core.engine import Accounting, Matching, account_bar, initial_state, make_step
+from mmsim.core.matching import match_bar
+from mmsim.core.risk import NO_RISK, RiskRule
+from mmsim.core.venue import Venue
+from mmsim.data.features import add_features
+from mmsim.results.metrics import summarize
+from mmsim.results.result import POSTED_SCHEMA, Result
 from mmsim.strategies.base import Strategy
-from mmsim.venue import Venue
 
 _FILL_SCHEMA = {
     "ts": pl.Int64, "symbol": pl.String, "side": pl.Int8, "price": pl.Float64, "qty": pl.Float64,
@@ -67,7 +67,7 @@ def backtest(
 
     bars: ts, symbol, open, high, low, close, volume (+ optional funding_rate and features).
     strategies: one Strategy for every symbol, or a mapping symbol -> Strategy.
-    risk: a RiskRule (compose several with `mmsim.risk.chain`); venue: fees and fill rule.
+    risk: a RiskRule (compose several with `mmsim.core.risk.chain`); venue: fees and fill rule.
     initial_cash: USDT in the shared wallet at the start.
     """
     venue = venue or Venue()

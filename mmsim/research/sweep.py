@@ -49,11 +49,11 @@ import attrs
 import polars as pl
 
 from mmsim.atomic import atomic_write
-from mmsim.backtest import backtest
-from mmsim.bars import validate_bars
-from mmsim.risk import NO_RISK, basic_risk
+from mmsim.core.backtest import backtest
+from mmsim.core.bars import validate_bars
+from mmsim.core.risk import NO_RISK, basic_risk
+from mmsim.core.venue import Venue
 from mmsim.strategies.base import Strategy
-from mmsim.venue import Venue
 
 EXECUTORS = ("inprocess", "processes", "dask")
 StrategyRef = str | Callable[..., Strategy]

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 
-from mmsim.orders import Order, Quotes, Rejection
-from mmsim.venue import SymbolSpec, round_price, round_qty
+from mmsim.core.orders import Order, Quotes, Rejection
+from mmsim.core.venue import SymbolSpec, round_price, round_qty
 
 
 def crosses(side: int, price, close):

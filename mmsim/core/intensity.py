@@ -33,9 +33,9 @@ import numpy as np
 import polars as pl
 from attrs import validators as v
 
-from mmsim.matching import per_symbol_matching
-from mmsim.orders import MAKER, Fill, Order
-from mmsim.venue import Venue
+from mmsim.core.matching import per_symbol_matching
+from mmsim.core.orders import MAKER, Fill, Order
+from mmsim.core.venue import Venue
 
 PROBABILITIES = ("linear", "poisson")
 UNITS = ("price", "bps")
@@ -165,7 +165,7 @@ def intensity_matching(
     """A matching stage for `backtest(..., matching=...)` / `make_step` with intensity fills.
 
     Returns `match(resting, market_orders, bars, symbols, specs, venue) -> fills`, the signature
-    of `mmsim.matching.match_bar`; its parameters are on `match.params` (an IntensityParams).
+    of `mmsim.core.matching.match_bar`; its parameters are on `match.params` (an IntensityParams).
     Market orders fill at the open first, as in `match_bar`; a symbol with no bar fills nothing.
     """
     params = IntensityParams(A, kappa, dt, probability, units, bid_draw, ask_draw)

@@ -38,12 +38,12 @@ from typing import Any
 import attrs
 import polars as pl
 
-from mmsim.risk import RiskRule, basic_risk
+from mmsim.core.risk import RiskRule, basic_risk
+from mmsim.core.venue import Venue
+from mmsim.data.synthetic import synthetic_bars
 from mmsim.strategies.base import Strategy
 from mmsim.strategies.params import StrategyError
 from mmsim.strategies.registry import make_strategy
-from mmsim.synthetic import synthetic_bars
-from mmsim.venue import Venue
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -315,10 +315,10 @@ def load_config(path: str | os.PathLike) -> RunConfig:
 
 
 def run_config(config: RunConfig, *, jobs: int | None = 1, progress=None):
-    """Run a configuration: a `Result` for one set, a `mmsim.compare.Comparison` for several."""
-    from mmsim.backtest import backtest
-    from mmsim.compare import compare
-    from mmsim.features import FeatureError
+    """Run a configuration: a `Result` for one set, a `mmsim.research.compare.Comparison` for several."""
+    from mmsim.core.backtest import backtest
+    from mmsim.data.features import FeatureError
+    from mmsim.research.compare import compare
 
     bars = config.load_bars()
     symbols = tuple(sorted(bars["symbol"].unique().to_list()))

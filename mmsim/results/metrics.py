@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 import attrs
 import polars as pl
 
-from mmsim.attribution import COMPONENTS, attribution
+from mmsim.results.attribution import COMPONENTS, attribution
 
 if TYPE_CHECKING:
-    from mmsim.result import Result
+    from mmsim.results.result import Result
 
 YEAR_US = 365 * 86_400 * 1_000_000
 DAY_US = 86_400 * 1_000_000
@@ -629,7 +629,7 @@ def summarize(
     The first columns are symbol, pnl, realized, unrealized, fees (paid, + = cost), funding
     (received), fills, volume, final_position, max_drawdown, sharpe.
     """
-    from mmsim.result import POSTED_SCHEMA
+    from mmsim.results.result import POSTED_SCHEMA
 
     rejections = rejections if rejections is not None else _empty_rejections()
     events = (
@@ -736,7 +736,7 @@ class Metrics:
 
     summary: pl.DataFrame  # as `summarize`: the key figures of every table, one row each
     performance: pl.DataFrame  # return, annual_return, sharpe, sortino, max_drawdown, calmar
-    attribution: pl.DataFrame  # mmsim.attribution.COMPONENTS and pnl
+    attribution: pl.DataFrame  # mmsim.results.attribution.COMPONENTS and pnl
     trading: pl.DataFrame  # see trading_stats
     fill_rates: pl.DataFrame  # per symbol, side, level
     rejections: pl.DataFrame  # per symbol, reason kind

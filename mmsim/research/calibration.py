@@ -29,8 +29,8 @@ import attrs
 import numpy as np
 import polars as pl
 
-from mmsim.bars import bar_interval_us, validate_bars
-from mmsim.features import Feature, add_features
+from mmsim.core.bars import bar_interval_us, validate_bars
+from mmsim.data.features import Feature, add_features
 
 DEFAULT_DELTAS_BPS: tuple[float, ...] = (1, 2, 3, 4, 6, 8, 10, 13, 16, 20, 25, 30, 40, 50)
 

@@ -18,14 +18,14 @@ from typing import Any
 
 import attrs
 
-from mmsim.account import Account, mark, pay_funding, settle
-from mmsim.bars import Step
-from mmsim.matching import match_bar
-from mmsim.orders import NO_QUOTES, TAKER, Fill, MarketOrder, Order, Quotes, Rejection
-from mmsim.placement import place_quotes
-from mmsim.risk import RiskInput, RiskRule
+from mmsim.core.account import Account, mark, pay_funding, settle
+from mmsim.core.bars import Step
+from mmsim.core.matching import match_bar
+from mmsim.core.orders import NO_QUOTES, TAKER, Fill, MarketOrder, Order, Quotes, Rejection
+from mmsim.core.placement import place_quotes
+from mmsim.core.risk import RiskInput, RiskRule
+from mmsim.core.venue import SymbolSpec, Venue
 from mmsim.strategies.base import Strategy, StrategyInput
-from mmsim.venue import SymbolSpec, Venue
 
 
 @attrs.frozen(slots=True)

@@ -10,7 +10,7 @@ import altair as alt
 import polars as pl
 
 from mmsim.atomic import atomic_write
-from mmsim.walkforward import WalkForward
+from mmsim.research.walkforward import WalkForward
 
 _AGGREGATES = {
     "max": pl.Expr.max, "min": pl.Expr.min, "mean": pl.Expr.mean, "median": pl.Expr.median,

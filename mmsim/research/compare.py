@@ -28,9 +28,9 @@ import attrs
 import polars as pl
 
 from mmsim.atomic import atomic_dir
-from mmsim.backtest import backtest
-from mmsim.result import Result
-from mmsim.risk import RiskRule, basic_risk
+from mmsim.core.backtest import backtest
+from mmsim.core.risk import RiskRule, basic_risk
+from mmsim.results.result import Result
 from mmsim.strategies.base import Strategy
 
 StrategySet = Strategy | Mapping[str, Strategy]

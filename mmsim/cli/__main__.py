@@ -1,0 +1,3 @@
+from mmsim.cli.commands import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""What a run produced: the Result frames, metrics, PnL attribution, charts and the HTML report."""
