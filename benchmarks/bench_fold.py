@@ -50,8 +50,13 @@ def main() -> None:
     venue = setup["venue"]
     specs = {s: venue.spec(s, first[s]) for s in symbols}
     step = make_step(
-        symbols=symbols, strategies=per_symbol, risk=setup["risk"], venue=venue, specs=specs,
-        initial_cash=setup["initial_cash"], interval_us=bar_interval_us(frame),
+        symbols=symbols,
+        strategies=per_symbol,
+        risk=setup["risk"],
+        venue=venue,
+        specs=specs,
+        initial_cash=setup["initial_cash"],
+        interval_us=bar_interval_us(frame),
     )
     account = mmsim.Account.open(symbols, setup["initial_cash"], tuple(first[s] for s in symbols))
     state0 = initial_state(account, per_symbol, setup["risk"])
@@ -61,7 +66,9 @@ def main() -> None:
             pass
 
     def fold():
-        for _ in accumulate(lambda acc, b: step(acc[0], b), iter_steps(frame, symbols, names), (state0, ())):
+        for _ in accumulate(
+            lambda acc, b: step(acc[0], b), iter_steps(frame, symbols, names), (state0, ())
+        ):
             pass
 
     def whole():
@@ -70,10 +77,16 @@ def main() -> None:
     t_iter = best_of(args.repeat, iterate)
     t_fold = best_of(args.repeat, fold)
     t_all = best_of(args.repeat, whole)
-    print(f"default run: {n:,} symbol-bars ({len(symbols)} symbols x {n // len(symbols):,} bars), best of {args.repeat}")
+    print(
+        f"default run: {n:,} symbol-bars ({len(symbols)} symbols x {n // len(symbols):,} bars), best of {args.repeat}"
+    )
     print(f"  iterate frame only : {t_iter:7.3f} s  {n / t_iter:12,.0f} symbol-bars/s")
-    print(f"  fold of step       : {t_fold:7.3f} s  {n / t_fold:12,.0f} symbol-bars/s  ({t_fold / t_iter:.1f}x iteration)")
-    print(f"  whole backtest     : {t_all:7.3f} s  {n / t_all:12,.0f} symbol-bars/s  ({t_all / t_fold:.2f}x the fold)")
+    print(
+        f"  fold of step       : {t_fold:7.3f} s  {n / t_fold:12,.0f} symbol-bars/s  ({t_fold / t_iter:.1f}x iteration)"
+    )
+    print(
+        f"  whole backtest     : {t_all:7.3f} s  {n / t_all:12,.0f} symbol-bars/s  ({t_all / t_fold:.2f}x the fold)"
+    )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,10 @@ import mmsim
 
 def _cpu_seconds() -> float:
     """CPU time of this process and of its finished children (the pool's workers)."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
@@ -40,12 +43,17 @@ def main() -> None:
         "gamma": [float(x) for x in np.round(np.geomspace(1e-4, 1e-2, args.side), 8)],
         "kappa": [float(x) for x in np.round(np.geomspace(0.05, 2.0, args.side), 6)],
     }
-    setup = {"strategy": mmsim.avellaneda_stoikov, "grid": grid,
-             "params": {"order_value": 2_000.0, "max_inventory": 10},
-             "risk": {"max_leverage": 3.0}}
+    setup = {
+        "strategy": mmsim.avellaneda_stoikov,
+        "grid": grid,
+        "params": {"order_value": 2_000.0, "max_inventory": 10},
+        "risk": {"max_leverage": 3.0},
+    }
     points = args.side**2
-    print(f"{points} points x {bars.height:,} symbol-bars ({args.days:g} days of 1m, "
-          f"{args.symbols}); {os.cpu_count()} cores; load average before {os.getloadavg()[0]:.2f}")
+    print(
+        f"{points} points x {bars.height:,} symbol-bars ({args.days:g} days of 1m, "
+        f"{args.symbols}); {os.cpu_count()} cores; load average before {os.getloadavg()[0]:.2f}"
+    )
 
     timings = {}
     rows = {}
@@ -57,11 +65,15 @@ def main() -> None:
         cpu = _cpu_seconds() - cpu0
         ok = (rows[executor]["status"] == "ok").sum()
         # CPU seconds per wall second = the cores this arm actually got (others may share them)
-        print(f"{executor:>10}: {wall:8.2f} s  ({ok}/{points} ok, {wall / points:.3f} s per run; "
-              f"{cpu / wall:.2f} cores busy on average; load average {os.getloadavg()[0]:.2f})")
+        print(
+            f"{executor:>10}: {wall:8.2f} s  ({ok}/{points} ok, {wall / points:.3f} s per run; "
+            f"{cpu / wall:.2f} cores busy on average; load average {os.getloadavg()[0]:.2f})"
+        )
     assert_frame_equal(rows["inprocess"].drop("elapsed_s"), rows["processes"].drop("elapsed_s"))
-    print(f"identical rows; speed-up of the pool over in-process: "
-          f"{timings['inprocess'] / timings['processes']:.2f}x")
+    print(
+        f"identical rows; speed-up of the pool over in-process: "
+        f"{timings['inprocess'] / timings['processes']:.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -33,7 +33,14 @@ def markets(n: int) -> list[MarketSpec]:
     for k in range(n):
         count = 1 + k % 3
         paths = tuple(
-            SymbolPath(names[i], REGIMES[(k + i) % len(REGIMES)], 10.0 ** (k % 5 - 1), 0.01, 0.5, 1000 * k + i)
+            SymbolPath(
+                names[i],
+                REGIMES[(k + i) % len(REGIMES)],
+                10.0 ** (k % 5 - 1),
+                0.01,
+                0.5,
+                1000 * k + i,
+            )
             for i in range(count)
         )
         out.append(MarketSpec(paths, n_bars=10 + 30 * (k % 2)))
@@ -65,12 +72,30 @@ def main() -> None:
 
     rows = [("generate the market", per_example(args.repeat, lambda s: s.bars(), specs))]
     pairs = list(zip(frames, allow))
-    backtest_ms = per_example(args.repeat, lambda p: mmsim.backtest(p[0], strategy, risk=risk, allow_gaps=p[1]), pairs)
+    backtest_ms = per_example(
+        args.repeat, lambda p: mmsim.backtest(p[0], strategy, risk=risk, allow_gaps=p[1]), pairs
+    )
     rows.append(("backtest", backtest_ms))
-    rows.append(("check_invariants", per_example(args.repeat, lambda rb: check_invariants(*rb), list(zip(results, frames)))))
+    rows.append(
+        (
+            "check_invariants",
+            per_example(args.repeat, lambda rb: check_invariants(*rb), list(zip(results, frames))),
+        )
+    )
     for name in PROPERTIES:
-        rows.append((f"property {name}", per_example(args.repeat, lambda b, name=name: check_property(name, strategy, b, risk=risk), frames)))
-    print(f"{len(specs)} generated markets, {sum(f.height for f in frames)} symbol-bars, best of {args.repeat}")
+        rows.append(
+            (
+                f"property {name}",
+                per_example(
+                    args.repeat,
+                    lambda b, name=name: check_property(name, strategy, b, risk=risk),
+                    frames,
+                ),
+            )
+        )
+    print(
+        f"{len(specs)} generated markets, {sum(f.height for f in frames)} symbol-bars, best of {args.repeat}"
+    )
     print(f"{'step':<36}{'ms/example':>12}{'x backtest':>12}")
     for label, ms in rows:
         print(f"{label:<36}{ms:>12.2f}{ms / backtest_ms:>12.2f}")

@@ -35,12 +35,18 @@ def main() -> None:
     engine = per_path_seconds(args.engine_paths, "engine", args.repeat)
     fast = per_path_seconds(args.fast_paths, "fast", args.repeat)
     steps = 201  # bars per path
-    print(f"engine: {engine * 1e3:8.2f} ms per path ({steps / engine:,.0f} bars/s), "
-          f"{args.engine_paths} paths, best of {args.repeat}")
-    print(f"fast:   {fast * 1e3:8.3f} ms per path ({steps / fast:,.0f} bars/s), "
-          f"{args.fast_paths} paths, best of {args.repeat}")
-    print(f"fast path speed-up: {engine / fast:.1f}x; "
-          f"1,000 paths x 6 runs: engine {engine * 6000:.0f} s, fast {fast * 6000:.1f} s")
+    print(
+        f"engine: {engine * 1e3:8.2f} ms per path ({steps / engine:,.0f} bars/s), "
+        f"{args.engine_paths} paths, best of {args.repeat}"
+    )
+    print(
+        f"fast:   {fast * 1e3:8.3f} ms per path ({steps / fast:,.0f} bars/s), "
+        f"{args.fast_paths} paths, best of {args.repeat}"
+    )
+    print(
+        f"fast path speed-up: {engine / fast:.1f}x; "
+        f"1,000 paths x 6 runs: engine {engine * 6000:.0f} s, fast {fast * 6000:.1f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -16,15 +16,21 @@ import mmsim
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--small", action="store_true", default=os.environ.get("MMSIM_SMALL") == "1")
+    parser.add_argument(
+        "--small", action="store_true", default=os.environ.get("MMSIM_SMALL") == "1"
+    )
     parser.add_argument("--out", default="mmsim-results/quickstart")
     args = parser.parse_args()
 
-    bars = mmsim.synthetic_bars(("BTCUSDT", "ETHUSDT"), days=2 if args.small else 30, interval="1m", seed=7)
+    bars = mmsim.synthetic_bars(
+        ("BTCUSDT", "ETHUSDT"), days=2 if args.small else 30, interval="1m", seed=7
+    )
     result = mmsim.backtest(
         bars,
         strategies={
-            "BTCUSDT": mmsim.avellaneda_stoikov(gamma=0.0005, kappa=0.5, horizon="1d", max_inventory=10),
+            "BTCUSDT": mmsim.avellaneda_stoikov(
+                gamma=0.0005, kappa=0.5, horizon="1d", max_inventory=10
+            ),
             "ETHUSDT": mmsim.fixed_spread(half_spread_bps=8, max_position_value=30_000.0),
         },
         risk=mmsim.basic_risk(max_leverage=3.0, max_symbol_leverage=2.0, min_order_value=10.0),
@@ -33,7 +39,9 @@ def main() -> None:
     )
     with pl.Config(tbl_cols=-1, tbl_width_chars=160, float_precision=2):
         print(result.summary)
-    print(f"final equity {result.final_equity:,.2f} USDT; results in {result.save(args.out, overwrite=True, report=not args.small)}")
+    print(
+        f"final equity {result.final_equity:,.2f} USDT; results in {result.save(args.out, overwrite=True, report=not args.small)}"
+    )
 
 
 if __name__ == "__main__":

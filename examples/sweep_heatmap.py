@@ -22,13 +22,19 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="half a day and a 3 x 3 grid")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="PNG path (docs/images/sweep_heatmap.png; --small: ./sweep_heatmap_small.png)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="PNG path (docs/images/sweep_heatmap.png; --small: ./sweep_heatmap_small.png)",
+    )
     parser.add_argument("--executor", default="processes", help="inprocess, processes or dask")
     args = parser.parse_args()
 
     days, side = (0.5, 3) if args.small else (7, 6)
-    out = args.out or (Path("sweep_heatmap_small.png") if args.small else ROOT / "docs/images/sweep_heatmap.png")
+    out = args.out or (
+        Path("sweep_heatmap_small.png") if args.small else ROOT / "docs/images/sweep_heatmap.png"
+    )
     gammas = [0.0001, 0.0005, 0.002, 0.005, 0.01, 0.02][:: 2 if args.small else 1][:side]
     kappas = [0.05, 0.1, 0.25, 0.5, 1.0, 2.0][:: 2 if args.small else 1][:side]
     bars = mmsim.synthetic_bars(("BTCUSDT", "ETHUSDT"), days=days, interval="1m", seed=7)
@@ -44,7 +50,10 @@ def main() -> None:
     with pl.Config(tbl_rows=5, tbl_cols=8, fmt_str_lengths=16):
         print(top_runs(rows, metric="sharpe", n=5))
     chart = sweep_heatmap(
-        rows, x="gamma", y="kappa", metric="sharpe",
+        rows,
+        x="gamma",
+        y="kappa",
+        metric="sharpe",
         title=f"Avellaneda-Stoikov on {days:g} synthetic day{'s' * (days != 1)}, "
         "BTCUSDT + ETHUSDT: Sharpe",
     )

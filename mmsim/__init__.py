@@ -93,6 +93,7 @@ def __getattr__(name: str):
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'mmsim' has no attribute {name!r}")
 
+
 __all__ = [
     "BUY",
     "SELL",

@@ -101,11 +101,21 @@ class LedgerMachine(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
         self.account = Account.open(self.symbols, 10_000.0, (100.0, 5.0))
-        self.model = {"cash": 10_000.0, "qty": {"A": 0.0, "B": 0.0}, "cost": {"A": 0.0, "B": 0.0},
-                      "marks": {"A": 100.0, "B": 5.0}, "fees": 0.0}
+        self.model = {
+            "cash": 10_000.0,
+            "qty": {"A": 0.0, "B": 0.0},
+            "cost": {"A": 0.0, "B": 0.0},
+            "marks": {"A": 100.0, "B": 5.0},
+            "fees": 0.0,
+        }
 
-    @rule(symbol=st.sampled_from(symbols), side=st.sampled_from([1, -1]),
-          price=st.floats(1.0, 200.0), qty=st.floats(0.001, 50.0), rate=st.sampled_from([0.0, 0.0002, -0.0001]))
+    @rule(
+        symbol=st.sampled_from(symbols),
+        side=st.sampled_from([1, -1]),
+        price=st.floats(1.0, 200.0),
+        qty=st.floats(0.001, 50.0),
+        rate=st.sampled_from([0.0, 0.0002, -0.0001]),
+    )
     def fill(self, symbol, side, price, qty, rate):
         before = self.account
         snapshot = attrs.asdict(before)
@@ -134,7 +144,9 @@ class LedgerMachine(RuleBasedStateMachine):
         scale = 10_000.0 + sum(abs(m["qty"][s]) * 200 for s in self.symbols)
         assert self.account.equity == pytest.approx(equity, abs=1e-9 * scale)
         for i, s in enumerate(self.symbols):
-            assert self.account.positions[i].qty == pytest.approx(m["qty"][s], abs=1e-9 * (1 + abs(m["qty"][s])))
+            assert self.account.positions[i].qty == pytest.approx(
+                m["qty"][s], abs=1e-9 * (1 + abs(m["qty"][s]))
+            )
         assert self.account.fees_paid == pytest.approx(m["fees"], abs=1e-9)
 
 

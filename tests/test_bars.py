@@ -17,9 +17,16 @@ def frame():
 
 
 def _set(frame, row, **values):
-    return frame.with_row_index("i").with_columns(
-        *(pl.when(pl.col("i") == row).then(pl.lit(v)).otherwise(pl.col(c)).alias(c) for c, v in values.items())
-    ).drop("i")
+    return (
+        frame.with_row_index("i")
+        .with_columns(
+            *(
+                pl.when(pl.col("i") == row).then(pl.lit(v)).otherwise(pl.col(c)).alias(c)
+                for c, v in values.items()
+            )
+        )
+        .drop("i")
+    )
 
 
 def test_a_frame_grouped_by_symbol_comes_back_sorted_by_time(frame):

@@ -13,7 +13,10 @@ def test_mmsim_run_prints_a_summary_and_writes_a_results_folder(tmp_path):
     out = tmp_path / "res"
     proc = subprocess.run(
         [sys.executable, "-m", "mmsim.cli", "run", "--days", "1", "--out", str(out), "--quiet"],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr
     assert "BTCUSDT" in proc.stdout and "TOTAL" in proc.stdout and "symbol-bars" in proc.stdout
@@ -25,6 +28,11 @@ def test_mmsim_run_prints_a_summary_and_writes_a_results_folder(tmp_path):
 
 
 def test_mmsim_reports_bad_arguments_clearly(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "mmsim.cli", "run", "--days", "0"],
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mmsim.cli", "run", "--days", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2 and "error" in proc.stderr and "fewer than 2 bars" in proc.stderr

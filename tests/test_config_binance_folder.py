@@ -42,8 +42,13 @@ def test_mmsim_run_backtests_a_folder_of_binance_zips_named_by_a_config(tmp_path
             one = bars.filter((pl.col("symbol") == symbol) & (pl.col("ts").dt.day() == day))
             write_dump(tmp_path / "DATA", f"{symbol}-1m-2024-03-0{day}.zip", kline_csv(one))
     (tmp_path / "run.toml").write_text(CONFIG)
-    proc = subprocess.run([sys.executable, "-m", "mmsim.cli", "run", "--config", "run.toml", "--quiet"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mmsim.cli", "run", "--config", "run.toml", "--quiet"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "BTCUSDT" in proc.stdout and "ETHUSDT" in proc.stdout
     out = tmp_path / "results" / "binance"
@@ -55,9 +60,12 @@ def test_mmsim_run_backtests_a_folder_of_binance_zips_named_by_a_config(tmp_path
     # the same bars straight from Python give the same run
     direct = mmsim.backtest(
         mmsim.load_bars(tmp_path / "DATA"),
-        {"BTCUSDT": mmsim.avellaneda_stoikov(gamma=0.0005, kappa=0.5, max_inventory=10),
-         "ETHUSDT": mmsim.fixed_spread(half_spread_bps=8)},
+        {
+            "BTCUSDT": mmsim.avellaneda_stoikov(gamma=0.0005, kappa=0.5, max_inventory=10),
+            "ETHUSDT": mmsim.fixed_spread(half_spread_bps=8),
+        },
         risk=mmsim.basic_risk(max_leverage=3.0, min_order_value=10.0),
-        venue=mmsim.Venue(maker_fee=0.0002, taker_fee=0.0005), allow_gaps=True,
+        venue=mmsim.Venue(maker_fee=0.0002, taker_fee=0.0005),
+        allow_gaps=True,
     )
     assert direct.fills.equals(result.fills)

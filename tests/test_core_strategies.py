@@ -21,7 +21,9 @@ def test_paper_numeric_example_in_absolute_units():
 
 
 def _input(close, position=0.0, sigma=0.001, minute=0):
-    bar = Bar("X", minute * 60_000_000, close, close, close, close, 1.0, 0.0, {"volatility_60": sigma})
+    bar = Bar(
+        "X", minute * 60_000_000, close, close, close, close, 1.0, 0.0, {"volatility_60": sigma}
+    )
     return StrategyInput(bar, position, close if position else 0.0, 1e6, 60_000_000)
 
 
@@ -70,7 +72,9 @@ def test_horizon_parsing_and_time_left():
     assert time_left_us(2 * day, day) == day  # a session boundary starts a fresh horizon
 
 
-@pytest.mark.parametrize("kwargs", [{"gamma": -1.0}, {"kappa": 0.0}, {"units": "pips"}, {"horizon": "soon"}])
+@pytest.mark.parametrize(
+    "kwargs", [{"gamma": -1.0}, {"kappa": 0.0}, {"units": "pips"}, {"horizon": "soon"}]
+)
 def test_invalid_as_parameters_are_refused(kwargs):
     with pytest.raises(ValueError):
         mmsim.avellaneda_stoikov(**kwargs)

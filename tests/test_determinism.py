@@ -40,8 +40,13 @@ sys.stdout.write(r.summary.write_csv() + r.equity.tail(3).write_csv())
 
 def test_two_processes_print_the_same_summary_to_the_last_digit():
     outs = {
-        subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=300,
-                       env={"PYTHONHASHSEED": str(seed), "PATH": "/usr/bin:/bin"}).stdout
+        subprocess.run(
+            [sys.executable, "-c", SCRIPT],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={"PYTHONHASHSEED": str(seed), "PATH": "/usr/bin:/bin"},
+        ).stdout
         for seed in (1, 2, 3)
     }
     assert len(outs) == 1 and next(iter(outs)).startswith("symbol,pnl")

@@ -19,7 +19,10 @@ from mmsim.testing.markets import bars_frames, cash, market_makers, risk_rules, 
 
 @settings(max_examples=scaled(1000))
 @given(
-    bars=bars_frames(regimes=REGIMES), strategy=market_makers(), risk=risk_rules(), initial_cash=cash(),
+    bars=bars_frames(regimes=REGIMES),
+    strategy=market_makers(),
+    risk=risk_rules(),
+    initial_cash=cash(),
     data=st.data(),
 )
 def test_every_run_keeps_the_ledger_invariants(bars, strategy, risk, initial_cash, data):
@@ -27,13 +30,16 @@ def test_every_run_keeps_the_ledger_invariants(bars, strategy, risk, initial_cas
     participation, marks, missing bars, placement grids and funding: for any market (gaps
     included), strategy, risk rule and venue (tick and lot sizes included)."""
     venue = data.draw(venues(bars=bars), label="venue")
-    result = mmsim.backtest(bars, strategy, risk=risk, venue=venue, initial_cash=initial_cash,
-                            allow_gaps=has_gaps(bars))
+    result = mmsim.backtest(
+        bars, strategy, risk=risk, venue=venue, initial_cash=initial_cash, allow_gaps=has_gaps(bars)
+    )
     assert check_invariants(result, bars) == []
     final = result.equity.row(-1, named=True)
     # equity_T = initial + trading PnL - fees + funding, per symbol summing to the total
     parts = result.summary.filter(pl.col("symbol") != "TOTAL")["pnl"].sum()
-    assert math.isclose(final["equity"] - initial_cash, parts, rel_tol=1e-9, abs_tol=1e-6 * initial_cash)
+    assert math.isclose(
+        final["equity"] - initial_cash, parts, rel_tol=1e-9, abs_tol=1e-6 * initial_cash
+    )
 
 
 def _fold(bars, strategy, risk, venue, initial_cash):
@@ -50,14 +56,23 @@ def _fold(bars, strategy, risk, venue, initial_cash):
     venue=venues(),
     initial_cash=cash(),
 )
-def test_leverage_caps_hold_at_placement(bars, strategy, max_leverage, max_symbol_leverage, venue, initial_cash):
+def test_leverage_caps_hold_at_placement(
+    bars, strategy, max_leverage, max_symbol_leverage, venue, initial_cash
+):
     """After the risk stage, if every order of a side filled at its price, no symbol's notional
     would exceed max_symbol_leverage x equity and their sum would not exceed max_leverage x equity
     (or the exposure already held, when prices moved it above the cap: orders never add to it)."""
-    assert check_leverage_caps(
-        bars, strategy, max_leverage=max_leverage, max_symbol_leverage=max_symbol_leverage,
-        venue=venue, initial_cash=initial_cash,
-    ) == []
+    assert (
+        check_leverage_caps(
+            bars,
+            strategy,
+            max_leverage=max_leverage,
+            max_symbol_leverage=max_symbol_leverage,
+            venue=venue,
+            initial_cash=initial_cash,
+        )
+        == []
+    )
 
 
 @settings(max_examples=scaled(200))
@@ -78,7 +93,9 @@ def test_no_look_ahead(bars, strategy, risk, venue, cut, data):
     changed = pl.concat(
         [
             bars.filter(pl.col("ts") <= t_cut),
-            later.with_columns(pl.col("open", "high", "low", "close") * factor, pl.col("volume") * 3),
+            later.with_columns(
+                pl.col("open", "high", "low", "close") * factor, pl.col("volume") * 3
+            ),
         ]
     )
     # the first later bar must still open at the previous close for the frame to stay a market
@@ -107,9 +124,21 @@ def test_a_step_never_changes_its_input_state(bars, strategy, risk, venue):
     step, state, steps = _fold(bars, strategy, risk, venue, 10_000.0)
     for bars_t in steps:
         before = attrs.evolve(state)
-        snapshot = (state.account, state.resting, state.market_orders, state.strategy_states, state.halted)
+        snapshot = (
+            state.account,
+            state.resting,
+            state.market_orders,
+            state.strategy_states,
+            state.halted,
+        )
         new_state, _ = step(state, bars_t)
-        assert (state.account, state.resting, state.market_orders, state.strategy_states, state.halted) == snapshot
+        assert (
+            state.account,
+            state.resting,
+            state.market_orders,
+            state.strategy_states,
+            state.halted,
+        ) == snapshot
         assert state == before
         state = new_state
 
@@ -124,4 +153,6 @@ def test_backtest_is_the_fold_of_step(bars, strategy, risk, venue):
     result = mmsim.backtest(bars, strategy, risk=risk, venue=venue, initial_cash=100_000.0)
     assert len(fills) == result.fills.height
     assert [f.price for f in fills] == result.fills["price"].to_list()
-    assert math.isclose(path[-1][0].account.equity, result.final_equity, rel_tol=1e-12, abs_tol=1e-9)
+    assert math.isclose(
+        path[-1][0].account.equity, result.final_equity, rel_tol=1e-12, abs_tol=1e-9
+    )

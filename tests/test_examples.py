@@ -21,8 +21,14 @@ DEDICATED = {
 
 def _run(script: Path, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "MMSIM_SMALL": "1"}
-    return subprocess.run([sys.executable, str(script), "--small"], capture_output=True, text=True,
-                          timeout=600, cwd=cwd, env=env)
+    return subprocess.run(
+        [sys.executable, str(script), "--small"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=cwd,
+        env=env,
+    )
 
 
 @pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.name)

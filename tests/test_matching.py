@@ -23,11 +23,18 @@ def test_buy_fills_when_low_trades_through_by_one_tick():
 def test_buy_at_the_low_does_not_fill_with_one_tick_penetration():
     assert fill_limit_orders((Order("A", 1, 99.0, 1.0),), BAR, SPEC, Venue()) == ()
     # one tick of 0.1 above the low is not enough either when two ticks are required
-    assert fill_limit_orders((Order("A", 1, 99.1, 1.0),), BAR, SPEC, Venue(penetration_ticks=2)) == ()
+    assert (
+        fill_limit_orders((Order("A", 1, 99.1, 1.0),), BAR, SPEC, Venue(penetration_ticks=2)) == ()
+    )
 
 
 def test_touch_fills_with_zero_penetration():
-    fills = fill_limit_orders((Order("A", 1, 99.0, 1.0), Order("A", -1, 101.0, 1.0)), BAR, SPEC, Venue(penetration_ticks=0))
+    fills = fill_limit_orders(
+        (Order("A", 1, 99.0, 1.0), Order("A", -1, 101.0, 1.0)),
+        BAR,
+        SPEC,
+        Venue(penetration_ticks=0),
+    )
     assert [(f.side, f.price) for f in fills] == [(1, 99.0), (-1, 101.0)]
 
 
@@ -50,12 +57,21 @@ def test_participation_cap_fills_inner_levels_first_and_cancels_the_rest():
 
 def test_market_orders_fill_at_the_slipped_open_with_the_taker_fee():
     venue = Venue(taker_fee=0.0005, market_slippage_bps=10.0)
-    buy, sell = fill_market_orders((MarketOrder("A", 1, 2.0, "exit"), MarketOrder("A", -1, 1.0, "exit")), BAR, venue)
+    buy, sell = fill_market_orders(
+        (MarketOrder("A", 1, 2.0, "exit"), MarketOrder("A", -1, 1.0, "exit")), BAR, venue
+    )
     assert buy.price == pytest.approx(100.1) and sell.price == pytest.approx(99.9)
     assert buy.fee == pytest.approx(100.1 * 2.0 * 0.0005)
     assert (buy.liquidity, buy.reason) == ("taker", "exit")
 
 
 def test_a_symbol_without_a_bar_fills_nothing():
-    fills = match_bar((Order("A", 1, 99.5, 1.0),), (MarketOrder("A", 1, 1.0),), (None,), ("A",), {"A": SPEC}, Venue())
+    fills = match_bar(
+        (Order("A", 1, 99.5, 1.0),),
+        (MarketOrder("A", 1, 1.0),),
+        (None,),
+        ("A",),
+        {"A": SPEC},
+        Venue(),
+    )
     assert fills == ()

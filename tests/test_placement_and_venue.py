@@ -60,9 +60,14 @@ def test_quotes_are_rounded_bids_down_asks_up_and_lots_down():
 
 
 def test_a_quote_crossing_the_close_is_rejected_post_only():
-    orders, rejected = place_quotes("A", Quotes(((100.05, 1.0), (99.0, 1.0)), ((100.0, 1.0),)), 100.0, SPEC)
+    orders, rejected = place_quotes(
+        "A", Quotes(((100.05, 1.0), (99.0, 1.0)), ((100.0, 1.0),)), 100.0, SPEC
+    )
     assert [(o.side, o.price, o.level) for o in orders] == [(1, 99.0, 1)]
-    assert sorted((r.order.side, r.reason) for r in rejected) == [(-1, "post_only"), (1, "post_only")]
+    assert sorted((r.order.side, r.reason) for r in rejected) == [
+        (-1, "post_only"),
+        (1, "post_only"),
+    ]
 
 
 def test_a_quantity_below_one_lot_is_rejected():

@@ -30,7 +30,11 @@ def _decide(rule, inputs, state=None):
 
 
 def test_symbol_cap_trims_the_outer_level_to_whole_lots():
-    orders = [Order("A", 1, 99.0, 10.0, 0), Order("A", 1, 98.0, 10.0, 1), Order("A", -1, 101.0, 5.0, 0)]
+    orders = [
+        Order("A", 1, 99.0, 10.0, 0),
+        Order("A", 1, 98.0, 10.0, 1),
+        Order("A", -1, 101.0, 5.0, 0),
+    ]
     _, d = _decide(leverage_caps(max_symbol_leverage=1.5), _inputs(orders))
     # cap 1,500 USDT: level 0 uses 990, level 1 gets (1500-990)/98 = 5.204 -> 5.20 lots
     assert [(o.side, o.level, o.qty) for o in d.orders] == [(1, 0, 10.0), (1, 1, 5.2), (-1, 0, 5.0)]
@@ -38,16 +42,23 @@ def test_symbol_cap_trims_the_outer_level_to_whole_lots():
 
 
 def test_an_order_trimmed_to_nothing_is_rejected_for_leverage():
-    _, d = _decide(leverage_caps(max_symbol_leverage=0.5), _inputs([Order("A", 1, 99.0, 5.05), Order("A", 1, 98.0, 5.0, 1)]))
+    _, d = _decide(
+        leverage_caps(max_symbol_leverage=0.5),
+        _inputs([Order("A", 1, 99.0, 5.05), Order("A", 1, 98.0, 5.0, 1)]),
+    )
     assert [o.qty for o in d.orders] == [5.05]  # 499.95 of the 500 cap: no whole lot left
     assert [r.reason for r in d.rejected] == ["leverage"]
 
 
 def test_orders_that_reduce_exposure_pass_even_above_the_cap():
-    account = settle(Account.open(("A", "B"), 1_000.0, (100.0, 100.0)),
-                     Fill(0, "A", 1, 100.0, 30.0, 0.0, "maker"))  # 3x long
-    _, d = _decide(leverage_caps(max_symbol_leverage=1.0, max_leverage=1.0),
-                   _inputs([Order("A", -1, 101.0, 10.0), Order("A", 1, 99.0, 1.0)], account))
+    account = settle(
+        Account.open(("A", "B"), 1_000.0, (100.0, 100.0)),
+        Fill(0, "A", 1, 100.0, 30.0, 0.0, "maker"),
+    )  # 3x long
+    _, d = _decide(
+        leverage_caps(max_symbol_leverage=1.0, max_leverage=1.0),
+        _inputs([Order("A", -1, 101.0, 10.0), Order("A", 1, 99.0, 1.0)], account),
+    )
     assert [(o.side, o.qty) for o in d.orders] == [(-1, 10.0)]
     assert [r.reason for r in d.rejected] == ["leverage"]
 
@@ -59,20 +70,28 @@ def test_total_cap_scales_every_symbol_by_the_same_factor():
 
 
 def test_min_order_value_drops_small_orders():
-    _, d = _decide(min_order_value(50.0), _inputs([Order("A", 1, 10.0, 4.0), Order("A", -1, 10.0, 6.0)]))
+    _, d = _decide(
+        min_order_value(50.0), _inputs([Order("A", 1, 10.0, 4.0), Order("A", -1, 10.0, 6.0)])
+    )
     assert [o.qty for o in d.orders] == [6.0]
     assert [r.reason for r in d.rejected] == ["min_order_value"]
 
 
 def test_emergency_exit_on_drawdown_flattens_and_skips_quoting():
-    account = settle(Account.open(("A", "B"), 1_000.0, (100.0, 100.0)), Fill(0, "A", -1, 100.0, 2.0, 0.0, "maker"))
+    account = settle(
+        Account.open(("A", "B"), 1_000.0, (100.0, 100.0)),
+        Fill(0, "A", -1, 100.0, 2.0, 0.0, "maker"),
+    )
     rule = emergency_exit(max_drawdown=0.1)
     peak, d = _decide(rule, _inputs([Order("A", 1, 99.0, 1.0)], account))
     assert d.market_orders == () and len(d.orders) == 1
     from mmsim.core.account import mark
+
     hurt = mark(account, (160.0, 100.0))  # short 2 loses 120: drawdown 12%
     _, d = rule.update(peak, _inputs([Order("A", 1, 99.0, 1.0)], hurt))
-    assert d.orders == () and [r.reason for r in d.rejected][0].startswith("emergency_exit: drawdown")
+    assert d.orders == () and [r.reason for r in d.rejected][0].startswith(
+        "emergency_exit: drawdown"
+    )
     assert [(m.symbol, m.side, m.qty) for m in d.market_orders] == [("A", 1, 2.0)]
     assert d.halt is None
 
@@ -86,8 +105,14 @@ def test_early_stop_halts_below_the_equity_fraction():
 
 
 def test_chain_applies_rules_in_order_and_merges_exits_per_symbol():
-    account = settle(Account.open(("A", "B"), 1_000.0, (100.0, 100.0)), Fill(0, "A", 1, 100.0, 1.0, 0.0, "maker"))
-    rule = chain(early_stop(min_equity_fraction=0.99), emergency_exit(max_leverage=0.01), min_order_value(1.0))
+    account = settle(
+        Account.open(("A", "B"), 1_000.0, (100.0, 100.0)), Fill(0, "A", 1, 100.0, 1.0, 0.0, "maker")
+    )
+    rule = chain(
+        early_stop(min_equity_fraction=0.99),
+        emergency_exit(max_leverage=0.01),
+        min_order_value(1.0),
+    )
     _, d = _decide(rule, _inputs([Order("A", -1, 101.0, 1.0)], account, initial=2_000.0))
     assert len(d.market_orders) == 1  # both exits want to sell A: once only
     assert d.halt.startswith("early_stop")

@@ -132,10 +132,18 @@ def test_points_that_resolve_alike_share_a_run_id():
 
 def test_grid_keys_route_to_strategy_symbol_risk_venue_and_cash():
     spec = make_spec(
-        {"half_spread_bps": 4.0, "ETHUSDT.half_spread_bps": 9.0, "risk.max_leverage": 2.0,
-         "venue.maker_fee": -0.0001, "initial_cash": 5_000.0},
-        strategy=mmsim.fixed_spread, symbols=("BTCUSDT", "ETHUSDT"), fingerprint="f",
-        params={"order_value": 500.0}, risk={"min_order_value": 5.0},
+        {
+            "half_spread_bps": 4.0,
+            "ETHUSDT.half_spread_bps": 9.0,
+            "risk.max_leverage": 2.0,
+            "venue.maker_fee": -0.0001,
+            "initial_cash": 5_000.0,
+        },
+        strategy=mmsim.fixed_spread,
+        symbols=("BTCUSDT", "ETHUSDT"),
+        fingerprint="f",
+        params={"order_value": 500.0},
+        risk={"min_order_value": 5.0},
     )
     assert spec.error is None
     assert spec.params == {
@@ -149,13 +157,21 @@ def test_grid_keys_route_to_strategy_symbol_risk_venue_and_cash():
 
 def test_an_unknown_key_prefix_is_an_error_naming_it():
     with pytest.raises(ValueError, match="'SOLUSDT.gamma'.*not 'risk', 'venue' or a symbol"):
-        make_spec({"SOLUSDT.gamma": 1.0}, strategy=mmsim.fixed_spread, symbols=("BTCUSDT",),
-                  fingerprint="f")
+        make_spec(
+            {"SOLUSDT.gamma": 1.0},
+            strategy=mmsim.fixed_spread,
+            symbols=("BTCUSDT",),
+            fingerprint="f",
+        )
 
 
 def test_per_symbol_keys_change_only_that_symbols_results(bars):
-    rows = sweep(bars, strategy=mmsim.fixed_spread, executor="inprocess",
-                 grid={"ETHUSDT.half_spread_bps": [4.0, 12.0]})
+    rows = sweep(
+        bars,
+        strategy=mmsim.fixed_spread,
+        executor="inprocess",
+        grid={"ETHUSDT.half_spread_bps": [4.0, 12.0]},
+    )
     assert rows["BTCUSDT.pnl"].n_unique() == 1
     assert rows["ETHUSDT.pnl"].n_unique() == 2
 
@@ -165,14 +181,24 @@ def test_per_symbol_keys_change_only_that_symbols_results(bars):
 
 def test_rows_carry_params_total_and_symbol_metrics(bars, reference):
     assert reference.height == 4
-    assert reference.columns[:5] == ["run_id", "status", "error", "half_spread_bps",
-                                     "risk.max_leverage"]
+    assert reference.columns[:5] == [
+        "run_id",
+        "status",
+        "error",
+        "half_spread_bps",
+        "risk.max_leverage",
+    ]
     assert reference["status"].to_list() == ["ok"] * 4
     assert reference.select("half_spread_bps", "risk.max_leverage").rows() == [
-        (3.0, 1.0), (3.0, 3.0), (8.0, 1.0), (8.0, 3.0)]
+        (3.0, 1.0),
+        (3.0, 3.0),
+        (8.0, 1.0),
+        (8.0, 3.0),
+    ]
     # each row's metrics are those of the backtest it names
-    direct = mmsim.backtest(bars, mmsim.fixed_spread(half_spread_bps=8.0),
-                            risk=mmsim.basic_risk(max_leverage=1.0))
+    direct = mmsim.backtest(
+        bars, mmsim.fixed_spread(half_spread_bps=8.0), risk=mmsim.basic_risk(max_leverage=1.0)
+    )
     total = direct.summary.filter(pl.col("symbol") == "TOTAL").row(0, named=True)
     eth = direct.summary.filter(pl.col("symbol") == "ETHUSDT").row(0, named=True)
     row = reference.row(2, named=True)
@@ -183,8 +209,9 @@ def test_rows_carry_params_total_and_symbol_metrics(bars, reference):
 
 
 def test_a_run_that_raises_is_recorded_and_the_sweep_goes_on(bars):
-    rows = sweep(bars, strategy=broken, grid={"half_spread_bps": [5.0, 500.0, -1.0]},
-                 executor="inprocess")
+    rows = sweep(
+        bars, strategy=broken, grid={"half_spread_bps": [5.0, 500.0, -1.0]}, executor="inprocess"
+    )
     assert rows["status"].to_list() == ["ok", "failed", "failed"]
     assert rows["pnl"][0] is not None and rows["pnl"][1] is None
     assert rows["error"][1].startswith("ZeroDivisionError: broken strategy at")
@@ -192,13 +219,21 @@ def test_a_run_that_raises_is_recorded_and_the_sweep_goes_on(bars):
 
 
 def test_per_symbol_runs_each_symbol_alone_with_its_own_grid(bars):
-    rows = sweep(bars, strategy=mmsim.fixed_spread, executor="inprocess", per_symbol=True,
-                 grid={"BTCUSDT": {"half_spread_bps": [5.0]},
-                       "ETHUSDT": {"half_spread_bps": [6.0, 7.0]}})
+    rows = sweep(
+        bars,
+        strategy=mmsim.fixed_spread,
+        executor="inprocess",
+        per_symbol=True,
+        grid={"BTCUSDT": {"half_spread_bps": [5.0]}, "ETHUSDT": {"half_spread_bps": [6.0, 7.0]}},
+    )
     assert rows.select("symbol", "half_spread_bps").rows() == [
-        ("BTCUSDT", 5.0), ("ETHUSDT", 6.0), ("ETHUSDT", 7.0)]
-    alone = mmsim.backtest(bars.filter(pl.col("symbol") == "ETHUSDT"),
-                           mmsim.fixed_spread(half_spread_bps=7.0))
+        ("BTCUSDT", 5.0),
+        ("ETHUSDT", 6.0),
+        ("ETHUSDT", 7.0),
+    ]
+    alone = mmsim.backtest(
+        bars.filter(pl.col("symbol") == "ETHUSDT"), mmsim.fixed_spread(half_spread_bps=7.0)
+    )
     assert rows["pnl"][2] == alone.summary.filter(pl.col("symbol") == "TOTAL")["pnl"][0]
     assert "BTCUSDT.pnl" not in rows.columns
 
@@ -222,19 +257,33 @@ def test_rows_are_stored_one_file_per_run_and_read_back(bars, reference, tmp_pat
     rows = sweep(bars, strategy=mmsim.fixed_spread, grid=GRID, executor="inprocess", out=tmp_path)
     same_rows(rows, reference)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        f"run-{rid}.parquet" for rid in reference["run_id"])
+        f"run-{rid}.parquet" for rid in reference["run_id"]
+    )
     same_rows(load_sweep(tmp_path).sort("run_id"), reference.sort("run_id"))
 
 
 def test_resume_after_max_runs_computes_only_the_rest(bars, reference, tmp_path):
     computed: list[str] = []
-    first = sweep(bars, strategy=mmsim.fixed_spread, grid=GRID, executor="inprocess",
-                  out=tmp_path, max_runs=3, on_result=lambda row: computed.append(row["run_id"][0]))
+    first = sweep(
+        bars,
+        strategy=mmsim.fixed_spread,
+        grid=GRID,
+        executor="inprocess",
+        out=tmp_path,
+        max_runs=3,
+        on_result=lambda row: computed.append(row["run_id"][0]),
+    )
     assert first.height == 3 == len(computed) == len(stored_run_ids(tmp_path))
     (tmp_path / ".run-deadbeef.parquet.x1y2.part").write_bytes(b"half a file")  # killed write
     again: list[str] = []
-    rows = sweep(bars, strategy=mmsim.fixed_spread, grid=GRID, executor="inprocess",
-                 out=tmp_path, on_result=lambda row: again.append(row["run_id"][0]))
+    rows = sweep(
+        bars,
+        strategy=mmsim.fixed_spread,
+        grid=GRID,
+        executor="inprocess",
+        out=tmp_path,
+        on_result=lambda row: again.append(row["run_id"][0]),
+    )
     assert len(again) == 1 and again[0] not in computed
     same_rows(rows, reference)
     assert not list(tmp_path.glob(".*"))  # the stale temporary file was removed
@@ -254,12 +303,25 @@ def test_interrupted_pool_sweep_resumes_from_what_was_stored(bars, reference, tm
             raise Interrupt
 
     with pytest.raises(Interrupt):
-        sweep(bars, strategy=mmsim.fixed_spread, grid=GRID, executor="processes", workers=2,
-              out=tmp_path, on_result=stop_after_two)
+        sweep(
+            bars,
+            strategy=mmsim.fixed_spread,
+            grid=GRID,
+            executor="processes",
+            workers=2,
+            out=tmp_path,
+            on_result=stop_after_two,
+        )
     assert stored_run_ids(tmp_path) == set(seen)
     rest: list[str] = []
-    rows = sweep(bars, strategy=mmsim.fixed_spread, grid=GRID, executor="inprocess", out=tmp_path,
-                 on_result=lambda row: rest.append(row["run_id"][0]))
+    rows = sweep(
+        bars,
+        strategy=mmsim.fixed_spread,
+        grid=GRID,
+        executor="inprocess",
+        out=tmp_path,
+        on_result=lambda row: rest.append(row["run_id"][0]),
+    )
     assert sorted(rest + seen) == sorted(reference["run_id"])
     same_rows(rows, reference)
 
@@ -268,11 +330,24 @@ def test_failed_runs_are_skipped_on_resume_unless_retried(bars, tmp_path):
     grid = {"half_spread_bps": [5.0, 500.0]}
     sweep(bars, strategy=broken, grid=grid, executor="inprocess", out=tmp_path)
     counted: list[str] = []
-    sweep(bars, strategy=broken, grid=grid, executor="inprocess", out=tmp_path,
-          on_result=lambda row: counted.append(row["status"][0]))
+    sweep(
+        bars,
+        strategy=broken,
+        grid=grid,
+        executor="inprocess",
+        out=tmp_path,
+        on_result=lambda row: counted.append(row["status"][0]),
+    )
     assert counted == []
-    sweep(bars, strategy=broken, grid=grid, executor="inprocess", out=tmp_path, retry_failed=True,
-          on_result=lambda row: counted.append(row["status"][0]))
+    sweep(
+        bars,
+        strategy=broken,
+        grid=grid,
+        executor="inprocess",
+        out=tmp_path,
+        retry_failed=True,
+        on_result=lambda row: counted.append(row["status"][0]),
+    )
     assert counted == ["failed"]
 
 
@@ -304,8 +379,15 @@ def test_a_killed_pool_worker_loses_no_run_and_duplicates_none(bars, tmp_path):
     killed: list[int] = []
     killer = threading.Thread(target=kill_when_marked, args=(marker, killed))
     killer.start()
-    rows = sweep(bars, strategy=stall_once, grid=grid, params=params, executor="processes",
-                 workers=2, out=out)
+    rows = sweep(
+        bars,
+        strategy=stall_once,
+        grid=grid,
+        params=params,
+        executor="processes",
+        workers=2,
+        out=out,
+    )
     killer.join()
     assert len(killed) == 1 and killed[0] != os.getpid()
     assert rows.height == 10 and rows["status"].to_list() == ["ok"] * 10
@@ -322,7 +404,12 @@ def test_any_concurrent_futures_executor_can_run_a_sweep(bars, reference):
 
 
 def test_progress_bar_reports_done_failed_and_eta(bars, capsys):
-    sweep(bars, strategy=broken, grid={"half_spread_bps": [5.0, 500.0]}, executor="inprocess",
-          progress=True)
+    sweep(
+        bars,
+        strategy=broken,
+        grid={"half_spread_bps": [5.0, 500.0]},
+        executor="inprocess",
+        progress=True,
+    )
     shown = capsys.readouterr().out
     assert "2/2" in shown and "failed 1" in shown and "ETA" in shown

@@ -14,8 +14,11 @@ from mmsim.research.sweep_charts import heatmap_frame, save_chart, sweep_heatmap
 @pytest.fixture(scope="module")
 def rows() -> pl.DataFrame:
     bars = mmsim.synthetic_bars(("BTCUSDT",), days=0.5, seed=4)
-    grid = {"half_spread_bps": [2.0, 5.0, 9.0], "order_value": [500.0, 1500.0],
-            "risk.max_leverage": [0.5, 3.0]}
+    grid = {
+        "half_spread_bps": [2.0, 5.0, 9.0],
+        "order_value": [500.0, 1500.0],
+        "risk.max_leverage": [0.5, 3.0],
+    }
     return mmsim.sweep(bars, strategy=mmsim.fixed_spread, grid=grid, executor="inprocess")
 
 
@@ -23,11 +26,14 @@ def test_heatmap_cells_fold_the_other_parameters(rows):
     cells = heatmap_frame(rows, x="half_spread_bps", y="order_value", metric="pnl", aggregate="max")
     assert cells.height == 6 and cells["runs"].to_list() == [2] * 6
     for cell in cells.iter_rows(named=True):
-        both = rows.filter((pl.col("half_spread_bps") == cell["half_spread_bps"])
-                           & (pl.col("order_value") == cell["order_value"]))
+        both = rows.filter(
+            (pl.col("half_spread_bps") == cell["half_spread_bps"])
+            & (pl.col("order_value") == cell["order_value"])
+        )
         assert cell["pnl"] == both["pnl"].max()
-    mean = heatmap_frame(rows, x="half_spread_bps", y="risk.max_leverage", metric="pnl",
-                         aggregate="mean")
+    mean = heatmap_frame(
+        rows, x="half_spread_bps", y="risk.max_leverage", metric="pnl", aggregate="mean"
+    )
     assert mean["pnl"].sum() == pytest.approx(rows["pnl"].sum() / 2)  # 2 runs a cell
 
 
@@ -66,8 +72,12 @@ def test_cells_whose_runs_all_failed_are_drawn_grey_and_named():
     from sweep_helpers import broken
 
     bars = mmsim.synthetic_bars(("BTCUSDT",), days=0.25, seed=4)
-    rows = mmsim.sweep(bars, strategy=broken, executor="inprocess",
-                       grid={"half_spread_bps": [5.0, 500.0], "fail_above": [100.0, 1000.0]})
+    rows = mmsim.sweep(
+        bars,
+        strategy=broken,
+        executor="inprocess",
+        grid={"half_spread_bps": [5.0, 500.0], "fail_above": [100.0, 1000.0]},
+    )
     spec = sweep_heatmap(rows, x="half_spread_bps", y="fail_above", metric="pnl").to_dict()
     assert spec["title"]["subtitle"] == ["grey: every run of the cell failed (1 cells)"]
     grey_rect = {"type": "rect", "color": "#d9d9d9"}
@@ -82,11 +92,14 @@ def test_chart_helpers_are_public_but_altair_loads_only_on_use():
     import sys
     from pathlib import Path
 
-    code = ("import sys, mmsim; assert 'altair' not in sys.modules; "
-            "f = mmsim.sweep_heatmap; assert 'altair' in sys.modules; print(f.__module__)")
+    code = (
+        "import sys, mmsim; assert 'altair' not in sys.modules; "
+        "f = mmsim.sweep_heatmap; assert 'altair' in sys.modules; print(f.__module__)"
+    )
     root = Path(__file__).resolve().parents[1]
-    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "mmsim.research.sweep_charts"
 

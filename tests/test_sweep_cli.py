@@ -48,8 +48,14 @@ out = "wf"
 
 def mmsim_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "mmsim.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "mmsim.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_sweep_command_stores_rows_resumes_and_draws(tmp_path):
@@ -85,12 +91,16 @@ def test_a_config_error_names_the_file_and_the_key(tmp_path, capsys):
 @pytest.mark.parametrize(
     "edit, message",
     [
-        (('[grid]\nhalf_spread_bps = [3.0, 8.0]', '[grid]\nhalf_spread_bps = 3.0'),
-         "half_spread_bps must be a non-empty list"),
-        (('[data.synthetic]', '[data]\npath = "nope.parquet"\n[data.synthetic]'),
-         "exactly one of path"),
+        (
+            ("[grid]\nhalf_spread_bps = [3.0, 8.0]", "[grid]\nhalf_spread_bps = 3.0"),
+            "half_spread_bps must be a non-empty list",
+        ),
+        (
+            ("[data.synthetic]", '[data]\npath = "nope.parquet"\n[data.synthetic]'),
+            "exactly one of path",
+        ),
         (('executor = "inprocess"', 'executor = "gpu"'), "executor must be"),
-        (('[walk_forward]', '[walk]'), "unknown table"),
+        (("[walk_forward]", "[walk]"), "unknown table"),
     ],
 )
 def test_config_mistakes_are_caught_before_running(tmp_path, edit, message):
@@ -104,7 +114,7 @@ def test_the_readme_sweep_toml_loads(tmp_path):
     import re
 
     text = (ROOT / "README.md").read_text()
-    section = text[text.index("\n## Parameter sweeps and walk-forward\n"):]
+    section = text[text.index("\n## Parameter sweeps and walk-forward\n") :]
     block = re.search(r"```toml\n(.*?)```", section, flags=re.DOTALL).group(1)
     path = tmp_path / "as.toml"
     path.write_text(block)

@@ -24,7 +24,10 @@ def bars() -> pl.DataFrame:
 @pytest.fixture(scope="module")
 def cluster():
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
         host="127.0.0.1",
     ) as local:
         yield local
@@ -36,13 +39,13 @@ def client(cluster):
         yield c
 
 
-def test_dask_cluster_gives_the_rows_of_the_pool_and_of_in_process(bars, cluster, client,
-                                                                  tmp_path):
+def test_dask_cluster_gives_the_rows_of_the_pool_and_of_in_process(bars, cluster, client, tmp_path):
     inprocess = sweep(bars, strategy=mmsim.fixed_spread, grid=GRID, executor="inprocess")
     pool = sweep(bars, strategy=mmsim.fixed_spread, grid=GRID, executor="processes", workers=2)
     by_client = sweep(bars, strategy=mmsim.fixed_spread, grid=GRID, scheduler=client)
-    by_address = sweep(bars, strategy=mmsim.fixed_spread, grid=GRID,
-                       scheduler=cluster.scheduler_address)
+    by_address = sweep(
+        bars, strategy=mmsim.fixed_spread, grid=GRID, scheduler=cluster.scheduler_address
+    )
     path = tmp_path / "bars.parquet"  # every worker reads the same file instead of a scatter
     bars.write_parquet(path)
     by_path = sweep(path, strategy=mmsim.fixed_spread, grid=GRID, scheduler=client)

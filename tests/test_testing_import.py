@@ -48,7 +48,10 @@ SCRIPT = textwrap.dedent(
 def test_the_kit_imports_and_checks_without_pytest_or_hypothesis(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(tmp_path / "case.parquet")],
-        capture_output=True, text=True, cwd=ROOT, timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout.splitlines()

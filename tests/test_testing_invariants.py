@@ -24,8 +24,10 @@ from mmsim.testing.invariants import check_halt
 
 VENUE = mmsim.Venue(maker_fee=-0.0001, taker_fee=0.0005, penetration_ticks=1)
 MARKET = MarketSpec(
-    (SymbolPath("AAAUSDT", "mean_reverting", 100.0, 0.004, 0.3, 7, True),
-     SymbolPath("BBBUSDT", "gapping", 2.5, 0.006, 0.4, 8, True)),
+    (
+        SymbolPath("AAAUSDT", "mean_reverting", 100.0, 0.004, 0.3, 7, True),
+        SymbolPath("BBBUSDT", "gapping", 2.5, 0.006, 0.4, 8, True),
+    ),
     n_bars=40,
 )
 BARS = MARKET.bars()
@@ -43,7 +45,10 @@ def names(violations) -> set[str]:
 
 def test_the_real_engine_keeps_every_invariant_on_the_test_market():
     result = run()
-    assert result.fills.filter(pl.col("side") > 0).height > 5 and result.fills.filter(pl.col("side") < 0).height > 5
+    assert (
+        result.fills.filter(pl.col("side") > 0).height > 5
+        and result.fills.filter(pl.col("side") < 0).height > 5
+    )
     assert result.equity["funding"].abs().max() > 0  # funding was paid: its check is exercised
     assert check_invariants(result, BARS) == []
 
@@ -71,7 +76,11 @@ def funding_backwards(account, fills, step, venue):
     for fill in fills:
         account = settle(account, fill)
     account = mark(account, tuple(None if b is None else b.close for b in step.bars))
-    return pay_funding(account, tuple(0.0 if b is None else -b.funding_rate for b in step.bars)), (), None
+    return (
+        pay_funding(account, tuple(0.0 if b is None else -b.funding_rate for b in step.bars)),
+        (),
+        None,
+    )
 
 
 def fills_at_the_close(resting, market_orders, bars, symbols, specs, venue):
@@ -79,7 +88,8 @@ def fills_at_the_close(resting, market_orders, bars, symbols, specs, venue):
     closes = {b.symbol: b.close for b in bars if b is not None}
     return tuple(
         attrs.evolve(f, price=closes[f.symbol], fee=closes[f.symbol] * f.qty * venue.maker_fee)
-        if f.liquidity == "maker" else f
+        if f.liquidity == "maker"
+        else f
         for f in fills
     )
 
@@ -90,11 +100,15 @@ def maker_charged_taker_fee(resting, market_orders, bars, symbols, specs, venue)
 
 
 def fills_on_touch(resting, market_orders, bars, symbols, specs, venue):
-    return match_bar(resting, market_orders, bars, symbols, specs, attrs.evolve(venue, penetration_ticks=0))
+    return match_bar(
+        resting, market_orders, bars, symbols, specs, attrs.evolve(venue, penetration_ticks=0)
+    )
 
 
 def ignores_participation(resting, market_orders, bars, symbols, specs, venue):
-    return match_bar(resting, market_orders, bars, symbols, specs, attrs.evolve(venue, max_participation=None))
+    return match_bar(
+        resting, market_orders, bars, symbols, specs, attrs.evolve(venue, max_participation=None)
+    )
 
 
 @pytest.mark.parametrize(
@@ -122,12 +136,19 @@ def touching():
     """Bar 1's low touches the fixed-spread bid posted at bar 0's close (99.9) and goes no lower."""
     import datetime as dt
 
-    rows = [(100.0, 100.5, 99.95, 100.0), (100.0, 100.05, 99.9, 100.0), (100.0, 100.05, 99.99, 100.0)]
-    return pl.DataFrame({
-        "ts": [dt.datetime(2024, 1, 1, 0, k) for k in range(3)], "symbol": ["AAAUSDT"] * 3,
-        **{c: [r[i] for r in rows] for i, c in enumerate(("open", "high", "low", "close"))},
-        "volume": [10.0] * 3,
-    })
+    rows = [
+        (100.0, 100.5, 99.95, 100.0),
+        (100.0, 100.05, 99.9, 100.0),
+        (100.0, 100.05, 99.99, 100.0),
+    ]
+    return pl.DataFrame(
+        {
+            "ts": [dt.datetime(2024, 1, 1, 0, k) for k in range(3)],
+            "symbol": ["AAAUSDT"] * 3,
+            **{c: [r[i] for r in rows] for i, c in enumerate(("open", "high", "low", "close"))},
+            "volume": [10.0] * 3,
+        }
+    )
 
 
 def test_a_fill_on_a_mere_touch_breaks_the_trade_through_rule():
@@ -151,13 +172,17 @@ def test_the_participation_cap_is_checked_against_each_bars_volume():
 
 
 def test_an_account_left_open_past_a_margin_ratio_of_one_is_caught():
-    crash = MarketSpec((SymbolPath("AAAUSDT", "flash_crash", 100.0, 0.002, 1.0, 3),), n_bars=30).bars()
+    crash = MarketSpec(
+        (SymbolPath("AAAUSDT", "flash_crash", 100.0, 0.002, 1.0, 3),), n_bars=30
+    ).bars()
     heavy = ladder(levels=4, spacing_bps=5.0, order_value=40_000.0, skew_bps=0.0)
     venue = mmsim.Venue(maker_fee=0.0, taker_fee=0.0005, maintenance_margin_rate=0.2)
     liquidated = mmsim.backtest(crash, heavy, venue=venue, initial_cash=20_000.0)
     assert liquidated.halted and liquidated.halted.startswith("liquidation")
     assert check_invariants(liquidated, crash) == []
-    survived = mmsim.backtest(crash, heavy, venue=venue, initial_cash=20_000.0, accounting=never_liquidates)
+    survived = mmsim.backtest(
+        crash, heavy, venue=venue, initial_cash=20_000.0, accounting=never_liquidates
+    )
     assert "liquidation" in names(check_invariants(survived, crash))
 
 
@@ -165,7 +190,11 @@ def never_liquidates(account, fills, step, venue):
     for fill in fills:
         account = settle(account, fill)
     account = mark(account, tuple(None if b is None else b.close for b in step.bars))
-    return pay_funding(account, tuple(0.0 if b is None else b.funding_rate for b in step.bars)), (), None
+    return (
+        pay_funding(account, tuple(0.0 if b is None else b.funding_rate for b in step.bars)),
+        (),
+        None,
+    )
 
 
 def keeps_orders_when_halting(after: int) -> RiskRule:
@@ -181,8 +210,12 @@ def test_orders_after_a_halt_are_caught_and_the_engine_cancels_a_halting_rules_o
     assert kept.halted and check_halt(kept) == []
     # a result that shows orders posted after its halt is caught
     first = kept.equity.filter(pl.col("halted"))["ts"][0]
-    posted = doctored(kept, symbols=lambda s: s.with_columns(
-        pl.when(pl.col("ts") >= first).then(1).otherwise(pl.col("orders")).alias("orders")))
+    posted = doctored(
+        kept,
+        symbols=lambda s: s.with_columns(
+            pl.when(pl.col("ts") >= first).then(1).otherwise(pl.col("orders")).alias("orders")
+        ),
+    )
     halt = check_halt(posted)
     assert halt and all(v.invariant == "halt" for v in halt)
     assert any("posted at or after the halt" in v.detail for v in halt)
@@ -198,13 +231,31 @@ def test_doctored_frames_are_caught_where_no_stage_can_break():
     missing = BARS.filter(pl.col("symbol") == "BBBUSDT")["ts"]
     gap_ts = next(t for t in BARS["ts"].unique().sort() if t not in missing.to_list())
     cases = {
-        "missing_bar": doctored(result, symbols=lambda s: s.with_columns(
-            pl.when((pl.col("ts") == gap_ts) & (pl.col("symbol") == "BBBUSDT")).then(1).otherwise(pl.col("orders")).alias("orders"))),
-        "post_only": doctored(result, symbols=lambda s: s.with_columns(
-            pl.when(pl.col("bid").is_not_null()).then(pl.col("mark") * 1.01).otherwise(None).alias("bid"))),
+        "missing_bar": doctored(
+            result,
+            symbols=lambda s: s.with_columns(
+                pl.when((pl.col("ts") == gap_ts) & (pl.col("symbol") == "BBBUSDT"))
+                .then(1)
+                .otherwise(pl.col("orders"))
+                .alias("orders")
+            ),
+        ),
+        "post_only": doctored(
+            result,
+            symbols=lambda s: s.with_columns(
+                pl.when(pl.col("bid").is_not_null())
+                .then(pl.col("mark") * 1.01)
+                .otherwise(None)
+                .alias("bid")
+            ),
+        ),
         "grid": doctored(result, symbols=lambda s: s.with_columns(pl.col("bid_qty") * 1.0000001)),
-        "equity_identity": doctored(result, equity=lambda e: e.with_columns(pl.col("wallet") + 5.0)),
-        "halt": doctored(result, equity=lambda e: e.with_columns((pl.col("ts") >= gap_ts).alias("halted"))),
+        "equity_identity": doctored(
+            result, equity=lambda e: e.with_columns(pl.col("wallet") + 5.0)
+        ),
+        "halt": doctored(
+            result, equity=lambda e: e.with_columns((pl.col("ts") >= gap_ts).alias("halted"))
+        ),
     }
     for invariant, broken in cases.items():
         assert invariant in names(check_invariants(broken, BARS)), invariant
@@ -214,7 +265,13 @@ def test_doctored_frames_are_caught_where_no_stage_can_break():
 
 def test_leverage_caps_are_checked_step_by_step_at_placement():
     wide = ladder(levels=4, spacing_bps=20.0, order_value=30_000.0, skew_bps=0.0)
-    kwargs = dict(max_leverage=2.0, max_symbol_leverage=1.5, venue=VENUE, initial_cash=50_000.0, allow_gaps=True)
+    kwargs = dict(
+        max_leverage=2.0,
+        max_symbol_leverage=1.5,
+        venue=VENUE,
+        initial_cash=50_000.0,
+        allow_gaps=True,
+    )
     assert check_leverage_caps(BARS, wide, **kwargs) == []
     uncapped = check_leverage_caps(BARS, wide, risk=NO_RISK, **kwargs)
     assert names(uncapped) == {"leverage", "symbol_leverage"}

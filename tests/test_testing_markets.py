@@ -40,13 +40,21 @@ def test_generated_runs_meet_every_kind_of_event(what, condition):
 
 
 @settings(max_examples=scaled(60))
-@given(data=st.data(), spec=st.builds(MarketSpec, st.just((SymbolPath("AAAUSDT", price=0.37), SymbolPath("BBBUSDT", price=61_000.0)))))
+@given(
+    data=st.data(),
+    spec=st.builds(
+        MarketSpec,
+        st.just((SymbolPath("AAAUSDT", price=0.37), SymbolPath("BBBUSDT", price=61_000.0))),
+    ),
+)
 def test_venues_for_a_market_size_ticks_and_lots_around_the_inferred_ones(data, spec):
     """Per-symbol tick sizes are 0.1x-1000x and lot sizes 0.01x-100x the ones inferred from
     the first close, or absent (inferred)."""
     bars = spec.bars()
     venue = data.draw(venues(bars=bars))
-    first = dict(bars.group_by("symbol", maintain_order=True).agg(pl.col("close").first()).iter_rows())
+    first = dict(
+        bars.group_by("symbol", maintain_order=True).agg(pl.col("close").first()).iter_rows()
+    )
     for symbol, tick in venue.tick_sizes:
         assert 0.1 * (1 - 1e-9) <= tick / infer_tick_size(first[symbol]) <= 1000 * (1 + 1e-9)
     for symbol, lot in venue.lot_sizes:
@@ -66,7 +74,9 @@ def test_ledger_values_are_valid_and_consistent(position, account):
 
 
 @settings(max_examples=scaled(150))
-@given(inputs=risk_inputs(), max_leverage=st.floats(0.1, 10), max_symbol_leverage=st.floats(0.1, 10))
+@given(
+    inputs=risk_inputs(), max_leverage=st.floats(0.1, 10), max_symbol_leverage=st.floats(0.1, 10)
+)
 def test_leverage_caps_hold_for_any_account_and_orders(inputs, max_leverage, max_symbol_leverage):
     """On any account and proposed orders, what leverage_caps keeps could not, if every order
     of a side filled, take a symbol past max_symbol_leverage x equity nor the total past
@@ -101,8 +111,12 @@ def test_strategy_inputs_carry_every_feature_a_registered_strategy_reads(name):
 
 
 def test_an_unknown_feature_needs_its_values_named():
-    odd = mmsim.stateless("odd", lambda i: mmsim.Quotes(), features=(Feature("odd_signal", pl.col("close")),))
-    with pytest.raises(ValueError, match=r"no values known for feature 'odd_signal' of strategy 'odd'"):
+    odd = mmsim.stateless(
+        "odd", lambda i: mmsim.Quotes(), features=(Feature("odd_signal", pl.col("close")),)
+    )
+    with pytest.raises(
+        ValueError, match=r"no values known for feature 'odd_signal' of strategy 'odd'"
+    ):
         strategy_inputs(odd).example()
 
     @settings(max_examples=5, database=None)

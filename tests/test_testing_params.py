@@ -55,11 +55,20 @@ class Opaque:
     """The same kinds of domain behind validators the derivation cannot read, only call."""
 
     gamma: float = attrs.field(default=0.1, validator=check(lambda x: number(x) and x > 0, "> 0"))
-    half_spread_bps: float = attrs.field(default=10.0, validator=check(lambda x: number(x) and 0 < x < 10_000, "in (0, 1e4)"))
-    window: int = attrs.field(default=60, validator=check(lambda x: isinstance(x, int) and x >= 2, "an integer >= 2"))
-    cap: float | None = attrs.field(default=None, validator=check(lambda x: x is None or (number(x) and x >= 0.5), ">= 0.5 or None"))
+    half_spread_bps: float = attrs.field(
+        default=10.0, validator=check(lambda x: number(x) and 0 < x < 10_000, "in (0, 1e4)")
+    )
+    window: int = attrs.field(
+        default=60, validator=check(lambda x: isinstance(x, int) and x >= 2, "an integer >= 2")
+    )
+    cap: float | None = attrs.field(
+        default=None,
+        validator=check(lambda x: x is None or (number(x) and x >= 0.5), ">= 0.5 or None"),
+    )
     units: str = attrs.field(default="bps", validator=one_of("bps", "price"))
-    horizon: str = attrs.field(default="1d", validator=check(lambda x: x in ("1m", "1h", "1d", "inf"), "a horizon"))
+    horizon: str = attrs.field(
+        default="1d", validator=check(lambda x: x in ("1m", "1h", "1d", "inf"), "a horizon")
+    )
 
 
 @attrs.frozen(slots=True)
@@ -88,13 +97,23 @@ def test_attrs_validators_are_read_exactly():
 
 def test_opaque_validators_are_probed_to_the_same_bounds():
     d = param_domains(Opaque)
-    assert (d["gamma"].kind, d["gamma"].low, d["gamma"].low_open, d["gamma"].high) == ("float", 0.0, True, None)
+    assert (d["gamma"].kind, d["gamma"].low, d["gamma"].low_open, d["gamma"].high) == (
+        "float",
+        0.0,
+        True,
+        None,
+    )
     assert (d["half_spread_bps"].low, d["half_spread_bps"].high) == (0.0, 10_000.0)
     assert d["half_spread_bps"].low_open and d["half_spread_bps"].high_open
     assert (d["window"].kind, d["window"].low, d["window"].high) == ("int", 2, None)
     assert (d["cap"].low, d["cap"].low_open, d["cap"].optional) == (0.5, False, True)
     assert d["units"].kind == "choice" and set(d["units"].choices) == {"bps", "price"}
-    assert set(d["horizon"].choices) == {"1m", "1h", "1d", "inf"}  # its constants and durations it accepts
+    assert set(d["horizon"].choices) == {
+        "1m",
+        "1h",
+        "1d",
+        "inf",
+    }  # its constants and durations it accepts
     assert {x.source for x in d.values()} == {"probe"}
 
 
@@ -113,7 +132,10 @@ def test_sampling_ranges_keep_off_excluded_bounds_and_add_soft_ones():
     d = param_domains(Knobs)
     low, high = d["spread_bps"].sampling_range()
     assert 0.0 < low <= 1e-5 and 500.0 - 1e-4 <= high < 500.0
-    assert param_domains(Opaque)["gamma"].sampling_range() == (pytest.approx(1e-7), pytest.approx(100.0))
+    assert param_domains(Opaque)["gamma"].sampling_range() == (
+        pytest.approx(1e-7),
+        pytest.approx(100.0),
+    )
     assert d["window"].sampling_range() == (2, 12)
 
 
@@ -174,7 +196,9 @@ def knob_factory(params: Knobs) -> mmsim.Strategy:
 
 
 @settings(max_examples=scaled(20))
-@given(strategy=strategy_space(knob_factory, params_cls=Knobs, levels=2), lad=strategy_space(ladder))
+@given(
+    strategy=strategy_space(knob_factory, params_cls=Knobs, levels=2), lad=strategy_space(ladder)
+)
 def test_strategy_space_builds_through_keywords_or_a_params_value(strategy, lad):
     """A factory taking a params value gets one from the space; a keyword factory gets keywords."""
     assert isinstance(strategy.params, Knobs) and strategy.params.levels == 2

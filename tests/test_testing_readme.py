@@ -29,7 +29,9 @@ def blocks(kind: str) -> list[str]:
 
 def write_project(folder: Path, *, broken: bool, keep: bool = False, suite: bool = False) -> None:
     strategy, conftest, test, properties, kept = blocks("python")
-    assert strategy.count(RIGHT) == 1, "the README's strategy no longer has the skew line this test flips"
+    assert strategy.count(RIGHT) == 1, (
+        "the README's strategy no longer has the skew line this test flips"
+    )
     if broken:
         strategy = strategy.replace(RIGHT, WRONG)
     (folder / "conftest.py").write_text(conftest)
@@ -44,9 +46,22 @@ def pytest_in(folder: Path, *args: str) -> subprocess.CompletedProcess:
     for name in ("MMSIM_SAVE_FAILURES", "CI", "BUILD_NUMBER"):
         env.pop(name, None)
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--hypothesis-seed=0",
-         "-W", "ignore::DeprecationWarning", *args],
-        capture_output=True, text=True, cwd=folder, env=env, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "--hypothesis-seed=0",
+            "-W",
+            "ignore::DeprecationWarning",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        env=env,
+        timeout=600,
     )
 
 
@@ -60,7 +75,9 @@ def test_the_readme_example_fails_on_the_flipped_skew_exactly_as_shown(tmp_path)
     printed = [same(line) for line in proc.stdout.splitlines()]
     position = 0
     for line in shown:  # every line the README shows, in the order it shows them
-        assert line in printed[position:], f"README line not printed (in order): {line!r}\n{proc.stdout[-4000:]}"
+        assert line in printed[position:], (
+            f"README line not printed (in order): {line!r}\n{proc.stdout[-4000:]}"
+        )
         position = printed.index(line, position) + 1
 
 
@@ -80,11 +97,16 @@ def test_the_readme_example_passes_with_the_skew_the_right_way_round(tmp_path):
 def test_the_readme_regression_workflow_keeps_and_replays_the_market(tmp_path):
     write_project(tmp_path, broken=True, keep=True)
     kept = pytest_in(tmp_path, "test_skewed_mm.py", "-q", "-k", "test_skewed_mm_kept")
-    assert kept.returncode == 1 and "failing market saved to tests/regressions/test_skewed_mm_kept.parquet" in kept.stdout
+    assert (
+        kept.returncode == 1
+        and "failing market saved to tests/regressions/test_skewed_mm_kept.parquet" in kept.stdout
+    )
     assert (tmp_path / "tests" / "regressions" / "test_skewed_mm_kept.parquet").is_file()
     replayed = pytest_in(tmp_path, "test_skewed_mm.py", "-q", "-k", "test_regressions")
     assert replayed.returncode == 1, replayed.stdout[-3000:]
-    assert "skew_reduces_inventory: the quotes must not rise as the position grows" in replayed.stdout
+    assert (
+        "skew_reduces_inventory: the quotes must not rise as the position grows" in replayed.stdout
+    )
     assert "replayed from tests/regressions/test_skewed_mm_kept.parquet" in replayed.stdout
     write_project(tmp_path, broken=False, keep=True)
     fixed = pytest_in(tmp_path, "test_skewed_mm.py", "-q", "-k", "test_regressions")

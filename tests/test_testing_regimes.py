@@ -17,8 +17,14 @@ from mmsim.testing.markets import bars_frames, market_specs
 from mmsim.testing.regimes import FUNDING_RATES
 
 
-def one(regime, *, n_bars=200, strength=1.0, volatility=0.01, price=100.0, seed=3, on_tick=False, **kw):
-    spec = MarketSpec((SymbolPath("AAAUSDT", regime, price, volatility, strength, seed, on_tick),), n_bars=n_bars, **kw)
+def one(
+    regime, *, n_bars=200, strength=1.0, volatility=0.01, price=100.0, seed=3, on_tick=False, **kw
+):
+    spec = MarketSpec(
+        (SymbolPath("AAAUSDT", regime, price, volatility, strength, seed, on_tick),),
+        n_bars=n_bars,
+        **kw,
+    )
     return spec, spec.bars()
 
 
@@ -31,19 +37,29 @@ def test_every_generated_market_is_a_valid_bars_frame(spec):
     bars = spec.bars()
     assert validate_bars(bars, allow_gaps=has_gaps(bars)).height == bars.height
     assert not has_gaps(bars) or spec.has_gaps
-    assert bars.filter(
-        (pl.col("high") < pl.max_horizontal("open", "close"))
-        | (pl.col("low") > pl.min_horizontal("open", "close"))
-        | (pl.col("low") <= 0)
-    ).height == 0
+    assert (
+        bars.filter(
+            (pl.col("high") < pl.max_horizontal("open", "close"))
+            | (pl.col("low") > pl.min_horizontal("open", "close"))
+            | (pl.col("low") <= 0)
+        ).height
+        == 0
+    )
     step = pl.duration(minutes=1)
     chained = bars.sort("symbol", "ts").with_columns(
         pl.col("close").shift(1).over("symbol").alias("prev_close"),
         (pl.col("ts").diff().over("symbol") == step).alias("consecutive"),
     )
-    assert chained.filter(pl.col("consecutive") & (pl.col("open") != pl.col("prev_close"))).height == 0
+    assert (
+        chained.filter(pl.col("consecutive") & (pl.col("open") != pl.col("prev_close"))).height == 0
+    )
     assert sorted(bars["symbol"].unique().to_list()) == sorted(spec.symbols)
-    assert bars.filter((pl.col("taker_buy_volume") < 0) | (pl.col("taker_buy_volume") > pl.col("volume"))).height == 0
+    assert (
+        bars.filter(
+            (pl.col("taker_buy_volume") < 0) | (pl.col("taker_buy_volume") > pl.col("volume"))
+        ).height
+        == 0
+    )
 
 
 @settings(max_examples=scaled(50))
@@ -82,17 +98,24 @@ def test_zero_volume_bars_are_flat_and_as_many_as_the_strength_says():
     _, bars = one("zero_volume", n_bars=400, strength=0.5)  # 0.2 + 0.8 * 0.5 = 60 % idle
     idle = bars.filter(pl.col("volume") == 0)
     assert 0.5 < idle.height / bars.height < 0.7
-    assert idle.filter((pl.col("high") != pl.col("low")) | (pl.col("open") != pl.col("close"))).height == 0
+    assert (
+        idle.filter((pl.col("high") != pl.col("low")) | (pl.col("open") != pl.col("close"))).height
+        == 0
+    )
 
 
 def test_gapping_markets_miss_bars_keep_the_first_and_open_away_from_the_last_close_seen():
     spec, bars = one("gapping", n_bars=100, strength=1.0)  # 60 % missing
-    two = MarketSpec(spec.paths + (SymbolPath("BBBUSDT", "random_walk", 5.0, 0.01, 0.0, 1),), n_bars=100)
+    two = MarketSpec(
+        spec.paths + (SymbolPath("BBBUSDT", "random_walk", 5.0, 0.01, 0.0, 1),), n_bars=100
+    )
     frame = two.bars()
     assert has_gaps(frame) and two.has_gaps
     assert 0.25 < bars.height / 100 < 0.55
     assert bars["ts"].min() == frame["ts"].min()
-    jumps = bars.with_columns(pl.col("close").shift(1).alias("seen")).filter(pl.col("open") != pl.col("seen"))
+    jumps = bars.with_columns(pl.col("close").shift(1).alias("seen")).filter(
+        pl.col("open") != pl.col("seen")
+    )
     assert jumps.height > 10  # the price walked on under the missing bars
 
 

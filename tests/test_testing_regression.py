@@ -32,7 +32,13 @@ from mmsim.testing.regression import decode, resolve
 from mmsim.testing.suite import backtest_settings, strategy_properties
 
 REGRESSIONS = Path(__file__).resolve().parent / "regressions"
-SPEC = MarketSpec((SymbolPath("AAAUSDT", "trending", 50.0, 0.01, 0.4, 5), SymbolPath("BBBUSDT", "gapping", 3.0, 0.02, 0.5, 6)), n_bars=12)
+SPEC = MarketSpec(
+    (
+        SymbolPath("AAAUSDT", "trending", 50.0, 0.01, 0.4, 5),
+        SymbolPath("BBBUSDT", "gapping", 3.0, 0.02, 0.5, 6),
+    ),
+    n_bars=12,
+)
 
 
 @pytest.mark.parametrize("path", regression_cases(REGRESSIONS), ids=lambda p: p.stem)
@@ -42,10 +48,18 @@ def test_kept_regression_cases_pass(path):
 
 def test_the_kept_liquidation_case_still_liquidates_a_symbol_on_a_missing_bar():
     case = load_case(REGRESSIONS / "liquidation-on-a-missing-bar.parquet")
-    assert case.regenerate().equals(case.bars) and case.seeds == {"AAAUSDT": 0, "BBBUSDT": 0, "CCCUSDT": 0}
+    assert case.regenerate().equals(case.bars) and case.seeds == {
+        "AAAUSDT": 0,
+        "BBBUSDT": 0,
+        "CCCUSDT": 0,
+    }
     run = {k: decode(x, bars=case.bars) for k, x in case.meta["run"].items()}
-    result = mmsim.backtest(case.bars, decode(case.meta["strategy"], bars=case.bars), allow_gaps=True, **run)
-    liquidated = result.fills.filter(pl.col("reason") == "liquidation").join(case.bars, on=["ts", "symbol"], how="anti")
+    result = mmsim.backtest(
+        case.bars, decode(case.meta["strategy"], bars=case.bars), allow_gaps=True, **run
+    )
+    liquidated = result.fills.filter(pl.col("reason") == "liquidation").join(
+        case.bars, on=["ts", "symbol"], how="anti"
+    )
     assert liquidated.height == 1 and liquidated["symbol"][0] == "AAAUSDT"
 
 
@@ -98,7 +112,9 @@ def always_fails(bars):
     raise AssertionError("deliberately")
 
 
-def test_keep_failures_saves_the_shrunk_market_and_replay_runs_the_test_again(tmp_path, monkeypatch):
+def test_keep_failures_saves_the_shrunk_market_and_replay_runs_the_test_again(
+    tmp_path, monkeypatch
+):
     monkeypatch.setenv("MMSIM_SAVE_FAILURES", str(tmp_path))
     with pytest.raises(AssertionError) as info:
         skew_of()
@@ -127,8 +143,13 @@ def test_keep_failures_without_a_folder_saves_nothing(tmp_path, monkeypatch):
 
 
 def test_strategy_properties_save_a_failing_property_case_that_replays(tmp_path):
-    suite = strategy_properties(ladder, params={"skew_bps": (-20.0, -1.0)}, properties=["skew_reduces_inventory"],
-                                max_examples=20, save_failures=str(tmp_path))
+    suite = strategy_properties(
+        ladder,
+        params={"skew_bps": (-20.0, -1.0)},
+        properties=["skew_reduces_inventory"],
+        max_examples=20,
+        save_failures=str(tmp_path),
+    )
     with pytest.raises(AssertionError, match="skew_reduces_inventory"):
         suite().test_skew_reduces_inventory()
     path = tmp_path / "ladder-skew_reduces_inventory.parquet"
@@ -143,13 +164,25 @@ def test_strategy_properties_save_a_failing_property_case_that_replays(tmp_path)
 def test_an_argument_that_could_not_be_saved_must_be_given_to_replay(tmp_path):
     bars = SPEC.bars()
     hand_made = mmsim.RiskRule("mine", lambda: None, lambda s, i: (s, mmsim.RiskDecision(i.orders)))
-    path = save_property_case(tmp_path / "c.parquet", "bid_below_ask", mmsim.fixed_spread(), bars, risk=hand_made)
-    assert json.loads(json.dumps(load_case(path).meta))["strategy"]["__call__"] == "mmsim.strategies.fixed_spread:fixed_spread"
-    with pytest.raises(CaseError, match=r"argument 'risk' \(RiskRule\(name='mine'.*pass it to replay"):
+    path = save_property_case(
+        tmp_path / "c.parquet", "bid_below_ask", mmsim.fixed_spread(), bars, risk=hand_made
+    )
+    assert (
+        json.loads(json.dumps(load_case(path).meta))["strategy"]["__call__"]
+        == "mmsim.strategies.fixed_spread:fixed_spread"
+    )
+    with pytest.raises(
+        CaseError, match=r"argument 'risk' \(RiskRule\(name='mine'.*pass it to replay"
+    ):
         replay(path)
     replay(path, risk=hand_made)
-    kept = save_property_case(tmp_path / "d.parquet", "bid_below_ask", mmsim.fixed_spread(), bars,
-                              risk=recorded(mmsim.basic_risk, max_leverage=2.0))
+    kept = save_property_case(
+        tmp_path / "d.parquet",
+        "bid_below_ask",
+        mmsim.fixed_spread(),
+        bars,
+        risk=recorded(mmsim.basic_risk, max_leverage=2.0),
+    )
     replay(kept)
 
 

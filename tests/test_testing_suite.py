@@ -21,7 +21,9 @@ SKIPS = {name: ("quotes_never_cross",) for name in LEAN} | {"lima": ("skew_reduc
 
 # every registered strategy, over the parameter space derived from its parameter class
 for _spec in list_strategies():
-    _suite = strategy_properties(_spec.factory, skip=SKIPS.get(_spec.name, ()), max_examples=scaled(15))
+    _suite = strategy_properties(
+        _spec.factory, skip=SKIPS.get(_spec.name, ()), max_examples=scaled(15)
+    )
     globals()[_suite.__name__] = _suite
 
 TestLadder = strategy_properties(
@@ -37,19 +39,29 @@ def test_the_suite_has_one_test_per_property_named_after_it():
     assert TestLadder.__module__ == __name__ and TestLadder.__name__ == "TestLadderProperties"
     assert fixed.test_skew_reduces_inventory.__doc__.startswith("fixed_spread: A longer position")
     assert {n for n in globals() if n.endswith("Properties")} >= {
-        f"Test{''.join(w.capitalize() for w in s.name.split('_'))}Properties" for s in list_strategies()
+        f"Test{''.join(w.capitalize() for w in s.name.split('_'))}Properties"
+        for s in list_strategies()
     }
 
 
 def test_a_fixed_strategy_value_can_be_tested_too():
-    suite = strategy_properties(mmsim.fixed_spread(half_spread_bps=4.0), properties=["bid_below_ask"], max_examples=3)
+    suite = strategy_properties(
+        mmsim.fixed_spread(half_spread_bps=4.0), properties=["bid_below_ask"], max_examples=3
+    )
     suite().test_bid_below_ask()  # passes: no exception
 
 
 def test_a_leaning_strategy_fails_quotes_never_cross_with_a_readable_message():
-    suite = strategy_properties(ladder, params={"skew_bps": 50.0, "spacing_bps": 1.0}, properties=["quotes_never_cross"],
-                                max_examples=scaled(30))
-    with pytest.raises(AssertionError, match=r"quotes_never_cross: bids rest below the close and asks above it\n\d+ violation"):
+    suite = strategy_properties(
+        ladder,
+        params={"skew_bps": 50.0, "spacing_bps": 1.0},
+        properties=["quotes_never_cross"],
+        max_examples=scaled(30),
+    )
+    with pytest.raises(
+        AssertionError,
+        match=r"quotes_never_cross: bids rest below the close and asks above it\n\d+ violation",
+    ):
         suite().test_quotes_never_cross()
 
 

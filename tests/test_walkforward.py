@@ -18,15 +18,20 @@ GRID = {"half_spread_bps": [3.0, 6.0, 12.0]}
 
 
 @given(
-    st.integers(0, 10**6), st.integers(1, 50), st.integers(1, 20), st.integers(1, 20),
-    st.integers(0, 200), st.booleans(),
+    st.integers(0, 10**6),
+    st.integers(1, 50),
+    st.integers(1, 20),
+    st.integers(1, 20),
+    st.integers(0, 200),
+    st.booleans(),
 )
 def test_windows_tile_the_history_train_then_test(start, train, test, step, extra, anchored):
     """Each test window follows its train window, they advance by `step`, all lie inside
     [start, end), and one more window would not fit."""
     end = start + extra
-    windows = walk_windows(start, end, train_us=train, test_us=test, step_us=step,
-                           anchored=anchored)
+    windows = walk_windows(
+        start, end, train_us=train, test_us=test, step_us=step, anchored=anchored
+    )
     for k, (a, b, c) in enumerate(windows):
         assert b - (start + k * step) == train and c - b == test
         assert a == (start if anchored else start + k * step)
@@ -46,8 +51,15 @@ def bars() -> pl.DataFrame:
 
 @pytest.fixture(scope="module")
 def wf(bars):
-    return walk_forward(bars, strategy=mmsim.fixed_spread, grid=GRID, train="6h", test="3h",
-                        metric="pnl", executor="inprocess")
+    return walk_forward(
+        bars,
+        strategy=mmsim.fixed_spread,
+        grid=GRID,
+        train="6h",
+        test="3h",
+        metric="pnl",
+        executor="inprocess",
+    )
 
 
 def test_six_windows_fit_one_day_of_6h_train_and_3h_test(wf):
@@ -63,8 +75,9 @@ def test_each_window_uses_the_best_train_point_and_its_real_test_result(wf, bars
         assert w["half_spread_bps"] == best["half_spread_bps"]
         assert w["is_pnl"] == best["pnl"] and w["train_run_id"] == best["run_id"]
         # the out-of-sample figure is a plain backtest of the chosen point on unseen bars
-        test_bars = bars.filter(pl.col("ts").is_between(w["test_start"], w["test_end"],
-                                                        closed="left"))
+        test_bars = bars.filter(
+            pl.col("ts").is_between(w["test_start"], w["test_end"], closed="left")
+        )
         chosen = mmsim.fixed_spread(half_spread_bps=best["half_spread_bps"])
         direct = mmsim.backtest(test_bars, chosen)
         assert w["oos_pnl"] == pytest.approx(direct.summary["pnl"][-1], abs=1e-9)
@@ -85,21 +98,41 @@ def test_stitched_equity_compounds_the_test_windows(wf):
 
 
 def test_drawdown_metrics_are_minimised_by_default(bars):
-    wf = walk_forward(bars, strategy=mmsim.fixed_spread, grid=GRID, train="12h", test="12h",
-                      metric="max_drawdown", executor="inprocess")
+    wf = walk_forward(
+        bars,
+        strategy=mmsim.fixed_spread,
+        grid=GRID,
+        train="12h",
+        test="12h",
+        metric="max_drawdown",
+        executor="inprocess",
+    )
     train = wf.train.filter(pl.col("status") == "ok")
     assert wf.windows["is_max_drawdown"][0] == train["max_drawdown"].min()
 
 
 def test_too_little_history_is_a_clear_error(bars):
     with pytest.raises(ValueError, match="at least train \\+ test = 1.5 days.*span 1 days"):
-        walk_forward(bars, strategy=mmsim.fixed_spread, grid=GRID, train="1d", test="12h",
-                     executor="inprocess")
+        walk_forward(
+            bars,
+            strategy=mmsim.fixed_spread,
+            grid=GRID,
+            train="1d",
+            test="12h",
+            executor="inprocess",
+        )
 
 
 def test_train_sweeps_resume_and_results_save(bars, tmp_path):
-    common = {"strategy": mmsim.fixed_spread, "grid": GRID, "train": "12h", "test": "6h",
-              "metric": "pnl", "executor": "inprocess", "out": tmp_path}
+    common = {
+        "strategy": mmsim.fixed_spread,
+        "grid": GRID,
+        "train": "12h",
+        "test": "6h",
+        "metric": "pnl",
+        "executor": "inprocess",
+        "out": tmp_path,
+    }
     first: list[str] = []
     a = walk_forward(bars, **common, on_result=lambda row: first.append(row["run_id"][0]))
     again: list[str] = []
@@ -122,8 +155,15 @@ def test_out_of_sample_equity_chart_is_drawn(wf, tmp_path):
 def test_windows_without_a_successful_train_run_are_reported_not_hidden(bars):
     from sweep_helpers import broken
 
-    wf = walk_forward(bars, strategy=broken, grid={"half_spread_bps": [500.0]}, train="12h",
-                      test="6h", metric="pnl", executor="inprocess")
+    wf = walk_forward(
+        bars,
+        strategy=broken,
+        grid={"half_spread_bps": [500.0]},
+        train="12h",
+        test="6h",
+        metric="pnl",
+        executor="inprocess",
+    )
     assert wf.windows["status"].to_list() == ["no successful train run"] * 2
     assert wf.equity.height == 0
     assert wf.summary["windows"].to_list() == [0, 0]

@@ -55,7 +55,14 @@ def print_summary(result: mmsim.Result, console=None) -> None:
     console = console or _console()
     table = Table(title="mmsim backtest summary (USDT)")
     columns = [
-        "symbol", "pnl", "fees", "funding", "fills", "volume", "max_drawdown", "sharpe",
+        "symbol",
+        "pnl",
+        "fees",
+        "funding",
+        "fills",
+        "volume",
+        "max_drawdown",
+        "sharpe",
         "final_position",
     ]
     for c in columns:
@@ -155,8 +162,12 @@ def _sweep(args: argparse.Namespace) -> int:
     metric = config.sweep.get("metric", "sharpe")
     started = time.perf_counter()
     rows = mmsim.sweep(
-        config.bars(), **kwargs, per_symbol=bool(config.sweep.get("per_symbol", False)), out=out,
-        progress=not args.quiet, max_runs=args.max_runs,
+        config.bars(),
+        **kwargs,
+        per_symbol=bool(config.sweep.get("per_symbol", False)),
+        out=out,
+        progress=not args.quiet,
+        max_runs=args.max_runs,
     )
     elapsed = time.perf_counter() - started
     failed = rows.filter(pl.col("status") != "ok")
@@ -167,13 +178,22 @@ def _sweep(args: argparse.Namespace) -> int:
     for row in failed.head(5).iter_rows(named=True):
         console.print(f"[red]failed[/] {row['run_id']}: {row['error']}")
     if rows.height > failed.height:
-        best = top_runs(rows, metric=metric, n=args.top or config.sweep.get("top", 10),
-                        maximize=config.sweep.get("maximize"))
+        best = top_runs(
+            rows,
+            metric=metric,
+            n=args.top or config.sweep.get("top", 10),
+            maximize=config.sweep.get("maximize"),
+        )
         _print_frame(best, f"top runs by {metric}", console)
         heat = config.sweep.get("heatmap")
         if heat:
-            chart = sweep_heatmap(rows, x=heat["x"], y=heat["y"], metric=heat.get("metric", metric),
-                                  aggregate=heat.get("aggregate", "max"))
+            chart = sweep_heatmap(
+                rows,
+                x=heat["x"],
+                y=heat["y"],
+                metric=heat.get("metric", metric),
+                aggregate=heat.get("aggregate", "max"),
+            )
             console.print(f"heatmap in {save_chart(chart, heat['path'])}")
     return 0 if rows.height > failed.height else 1
 
@@ -191,15 +211,44 @@ def _walk_forward(args: argparse.Namespace) -> int:
     metric = walk.get("metric", config.sweep.get("metric", "sharpe"))
     maximize = walk.get("maximize", config.sweep.get("maximize"))
     wf = mmsim.walk_forward(
-        config.bars(), **kwargs, train=walk.get("train", "14d"), test=walk.get("test", "7d"),
-        step=walk.get("step"), anchored=bool(walk.get("anchored", False)), metric=metric,
-        maximize=maximize, out=out, progress=not args.quiet,
+        config.bars(),
+        **kwargs,
+        train=walk.get("train", "14d"),
+        test=walk.get("test", "7d"),
+        step=walk.get("step"),
+        anchored=bool(walk.get("anchored", False)),
+        metric=metric,
+        maximize=maximize,
+        out=out,
+        progress=not args.quiet,
     )
-    params = [k for k in wf.windows.columns if k not in ("window", "train_start", "train_end",
-              "test_start", "test_end", "status", "train_run_id", "test_run_id")
-              and not k.startswith(("is_", "oos_"))]
-    shown = ["window", "test_start", "test_end", *params, f"is_{metric}", f"oos_{metric}",
-             "is_pnl_per_day", "oos_pnl_per_day", "status"]
+    params = [
+        k
+        for k in wf.windows.columns
+        if k
+        not in (
+            "window",
+            "train_start",
+            "train_end",
+            "test_start",
+            "test_end",
+            "status",
+            "train_run_id",
+            "test_run_id",
+        )
+        and not k.startswith(("is_", "oos_"))
+    ]
+    shown = [
+        "window",
+        "test_start",
+        "test_end",
+        *params,
+        f"is_{metric}",
+        f"oos_{metric}",
+        "is_pnl_per_day",
+        "oos_pnl_per_day",
+        "status",
+    ]
     title = f"walk-forward windows (best {metric} on train)"
     _print_frame(wf.windows.select(shown), title, console)
     _print_frame(wf.summary, "in-sample vs out-of-sample", console)
@@ -391,7 +440,9 @@ def _add_report_commands(sub) -> None:
     comp = sub.add_parser("compare", help="print and chart several results folders side by side")
     comp.add_argument("results", type=Path, nargs="+", help="results folders of `mmsim run`")
     comp.add_argument(
-        "--out", type=Path, default=Path("mmsim-results/compare.html"),
+        "--out",
+        type=Path,
+        default=Path("mmsim-results/compare.html"),
         help="comparison HTML (default mmsim-results/compare.html; its PNG chart beside it)",
     )
     comp.add_argument("--no-png", action="store_true", help="skip the PNG chart")

@@ -98,8 +98,16 @@ class Account:
             raise ValueError(f"initial_cash must be positive, got {initial_cash!r}")
         n = len(symbols)
         zeros = (0.0,) * n
-        return cls(tuple(symbols), float(initial_cash), (FLAT,) * n, tuple(marks),
-                   zeros, zeros, zeros, zeros)
+        return cls(
+            tuple(symbols),
+            float(initial_cash),
+            (FLAT,) * n,
+            tuple(marks),
+            zeros,
+            zeros,
+            zeros,
+            zeros,
+        )
 
     @property
     def fees_paid(self) -> float:

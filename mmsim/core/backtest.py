@@ -24,12 +24,24 @@ from mmsim.results.result import POSTED_SCHEMA, Result
 from mmsim.strategies.base import Strategy
 
 _FILL_SCHEMA = {
-    "ts": pl.Int64, "symbol": pl.String, "side": pl.Int8, "price": pl.Float64, "qty": pl.Float64,
-    "fee": pl.Float64, "liquidity": pl.String, "reason": pl.String, "level": pl.Int32,
+    "ts": pl.Int64,
+    "symbol": pl.String,
+    "side": pl.Int8,
+    "price": pl.Float64,
+    "qty": pl.Float64,
+    "fee": pl.Float64,
+    "liquidity": pl.String,
+    "reason": pl.String,
+    "level": pl.Int32,
 }
 _REJECTION_SCHEMA = {
-    "ts": pl.Int64, "symbol": pl.String, "side": pl.Int8, "level": pl.Int32,
-    "price": pl.Float64, "qty": pl.Float64, "reason": pl.String,
+    "ts": pl.Int64,
+    "symbol": pl.String,
+    "side": pl.Int8,
+    "level": pl.Int32,
+    "price": pl.Float64,
+    "qty": pl.Float64,
+    "reason": pl.String,
 }
 
 
@@ -40,7 +52,9 @@ def _resolve_strategies(
         return (strategies,) * len(symbols)
     unknown = sorted(set(strategies) - set(symbols))
     if unknown:
-        raise ValueError(f"strategies given for symbols not in the bars: {unknown}; bars have {list(symbols)}")
+        raise ValueError(
+            f"strategies given for symbols not in the bars: {unknown}; bars have {list(symbols)}"
+        )
     missing = [s for s in symbols if s not in strategies]
     if missing:
         raise ValueError(f"no strategy for symbol(s) {missing}: give one per symbol or one for all")
@@ -77,16 +91,40 @@ def backtest(
     features = tuple({f.name: f for s in per_symbol for f in s.features}.values())
     frame = add_features(frame, features)
     feature_names = tuple(dict.fromkeys(f.name for f in features))
-    extra = [c for c in frame.columns if c not in (*feature_names, "ts", "symbol", "open", "high", "low", "close", "volume", "funding_rate")]
+    extra = [
+        c
+        for c in frame.columns
+        if c
+        not in (
+            *feature_names,
+            "ts",
+            "symbol",
+            "open",
+            "high",
+            "low",
+            "close",
+            "volume",
+            "funding_rate",
+        )
+    ]
     readable = feature_names + tuple(c for c in extra if frame.schema[c].is_numeric())
-    first_close = dict(frame.group_by("symbol", maintain_order=True).agg(pl.col("close").first()).iter_rows())
+    first_close = dict(
+        frame.group_by("symbol", maintain_order=True).agg(pl.col("close").first()).iter_rows()
+    )
     specs = {s: venue.spec(s, first_close[s]) for s in symbols}
     interval_us = bar_interval_us(frame)
 
     account = Account.open(symbols, initial_cash, tuple(first_close[s] for s in symbols))
     step = make_step(
-        symbols=symbols, strategies=per_symbol, risk=risk, venue=venue, specs=specs,
-        initial_cash=initial_cash, interval_us=interval_us, matching=matching, accounting=accounting,
+        symbols=symbols,
+        strategies=per_symbol,
+        risk=risk,
+        venue=venue,
+        specs=specs,
+        initial_cash=initial_cash,
+        interval_us=interval_us,
+        matching=matching,
+        accounting=accounting,
     )
     state0 = initial_state(account, per_symbol, risk)
     steps = iter_steps(frame, symbols, readable)
@@ -105,24 +143,40 @@ def backtest(
     last_state = state if n_steps else state0
     config = {
         "symbols": list(symbols),
-        "strategies": {s: {"name": st.name, "params": _params_dict(st.params)} for s, st in zip(symbols, per_symbol)},
+        "strategies": {
+            s: {"name": st.name, "params": _params_dict(st.params)}
+            for s, st in zip(symbols, per_symbol)
+        },
         "risk": risk.name,
         "venue": _params_dict(venue),
         "specs": {s: attrs.asdict(sp) for s, sp in specs.items()},
         "initial_cash": initial_cash,
         "interval_us": interval_us,
-        "bars": {"rows": frame.height, "start": str(frame["ts"].min()), "end": str(frame["ts"].max())},
+        "bars": {
+            "rows": frame.height,
+            "start": str(frame["ts"].min()),
+            "end": str(frame["ts"].max()),
+        },
         "halted": last_state.halted if last_state.halted else _first_halt(events),
     }
     summary = summarize(
-        equity, sym_frame, fills, initial_cash, interval_us,
-        rejections=rejections, events=events, posted=posted,
+        equity,
+        sym_frame,
+        fills,
+        initial_cash,
+        interval_us,
+        rejections=rejections,
+        events=events,
+        posted=posted,
     )
     return Result(fills, equity, sym_frame, rejections, events, summary, config, posted=posted)
 
 
 def _first_halt(events: pl.DataFrame) -> str | None:
-    halts = events.filter(pl.col("event").str.starts_with("early_stop") | pl.col("event").str.starts_with("liquidation"))
+    halts = events.filter(
+        pl.col("event").str.starts_with("early_stop")
+        | pl.col("event").str.starts_with("liquidation")
+    )
     return halts["event"][0] if halts.height else None
 
 
@@ -130,7 +184,10 @@ def _params_dict(params) -> dict | None:
     if params is None:
         return None
     if attrs.has(type(params)):
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in attrs.asdict(params, recurse=False).items()}
+        return {
+            k: (list(v) if isinstance(v, tuple) else v)
+            for k, v in attrs.asdict(params, recurse=False).items()
+        }
     return {"repr": repr(params)}
 
 
@@ -139,13 +196,42 @@ class _Recorder:
 
     def __init__(self, symbols: tuple[str, ...], maintenance_margin_rate: float):
         self.symbols = symbols
-        self.eq: dict[str, list] = {k: [] for k in (
-            "wallet", "equity", "unrealized", "notional", "leverage", "margin_ratio",
-            "fees", "funding", "realized", "halted")}
-        self.sym: dict[str, list] = {k: [] for k in (
-            "position", "entry_price", "mark", "unrealized", "notional", "leverage", "realized",
-            "fees", "funding", "bid", "ask", "bid_qty", "ask_qty", "reservation_price",
-            "orders", "rejected")}
+        self.eq: dict[str, list] = {
+            k: []
+            for k in (
+                "wallet",
+                "equity",
+                "unrealized",
+                "notional",
+                "leverage",
+                "margin_ratio",
+                "fees",
+                "funding",
+                "realized",
+                "halted",
+            )
+        }
+        self.sym: dict[str, list] = {
+            k: []
+            for k in (
+                "position",
+                "entry_price",
+                "mark",
+                "unrealized",
+                "notional",
+                "leverage",
+                "realized",
+                "fees",
+                "funding",
+                "bid",
+                "ask",
+                "bid_qty",
+                "ask_qty",
+                "reservation_price",
+                "orders",
+                "rejected",
+            )
+        }
         self.fills: list = []
         self.rejections: list = []
         self.events: list = []
@@ -167,7 +253,9 @@ class _Recorder:
         eq["equity"].append(equity)
         eq["unrealized"].append(sum(unreal))
         eq["notional"].append(gross)
-        eq["leverage"].append(gross / equity if equity > 0 else (0.0 if gross == 0 else float("inf")))
+        eq["leverage"].append(
+            gross / equity if equity > 0 else (0.0 if gross == 0 else float("inf"))
+        )
         eq["margin_ratio"].append(
             gross * self.mmr / equity if equity > 0 else (0.0 if gross == 0 else float("inf"))
         )
@@ -218,7 +306,9 @@ class _Recorder:
             sym["orders"].append(counts.get(s, 0))
             sym["rejected"].append(refused.get(s, 0))
         for f in fills:
-            self.fills.append((f.ts, f.symbol, f.side, f.price, f.qty, f.fee, f.liquidity, f.reason, f.level))
+            self.fills.append(
+                (f.ts, f.symbol, f.side, f.price, f.qty, f.fee, f.liquidity, f.reason, f.level)
+            )
         k = self.k
         for r in state.rejected:
             o = r.order
@@ -231,26 +321,44 @@ class _Recorder:
         n_sym = len(self.symbols)
         equity = pl.DataFrame({"ts": ts, **self.eq}).with_columns(_to_datetime("ts"))
         sym = pl.DataFrame(
-            {"ts": [t for t in ts for _ in range(n_sym)], "symbol": list(self.symbols) * len(ts), **self.sym},
-            schema_overrides={k: pl.Float64 for k in ("entry_price", "leverage", "bid", "ask", "bid_qty", "ask_qty", "reservation_price")},
+            {
+                "ts": [t for t in ts for _ in range(n_sym)],
+                "symbol": list(self.symbols) * len(ts),
+                **self.sym,
+            },
+            schema_overrides={
+                k: pl.Float64
+                for k in (
+                    "entry_price",
+                    "leverage",
+                    "bid",
+                    "ask",
+                    "bid_qty",
+                    "ask_qty",
+                    "reservation_price",
+                )
+            },
         ).with_columns(_to_datetime("ts"))
-        fills = pl.DataFrame(self.fills, schema=_FILL_SCHEMA, orient="row").with_columns(_to_datetime("ts"))
+        fills = pl.DataFrame(self.fills, schema=_FILL_SCHEMA, orient="row").with_columns(
+            _to_datetime("ts")
+        )
         rejections = pl.DataFrame(
             [(ts[k], *rest) for k, *rest in self.rejections], schema=_REJECTION_SCHEMA, orient="row"
         ).with_columns(_to_datetime("ts"))
         events = pl.DataFrame(
-            [(ts[k], e) for k, e in self.events], schema={"ts": pl.Int64, "event": pl.String}, orient="row"
+            [(ts[k], e) for k, e in self.events],
+            schema={"ts": pl.Int64, "event": pl.String},
+            orient="row",
         ).with_columns(_to_datetime("ts"))
         posted = pl.DataFrame(
             [(*key, n, qty) for key, (n, qty) in sorted(self.posted.items())],
-            schema=POSTED_SCHEMA, orient="row",
+            schema=POSTED_SCHEMA,
+            orient="row",
         )
         return equity, sym, fills, rejections, events, posted
 
 
-def run_backtests(
-    bars: pl.DataFrame, runs: Mapping[str, dict], **common
-) -> dict[str, Result]:
+def run_backtests(bars: pl.DataFrame, runs: Mapping[str, dict], **common) -> dict[str, Result]:
     """Several named backtests on the same bars: {name: backtest(bars, **common, **kwargs)}."""
     return {name: backtest(bars, **{**common, **kwargs}) for name, kwargs in runs.items()}
 

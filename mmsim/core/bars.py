@@ -104,10 +104,14 @@ def validate_bars(bars: pl.DataFrame, *, allow_gaps: bool = False) -> pl.DataFra
     row = _first_bad_row(frame, step <= pl.duration(microseconds=0))
     if row is not None:
         kind = "duplicate" if row is not None and _is_duplicate(frame, row) else "unsorted"
-        raise BarsError(f"{kind} timestamp at {_describe(row)}: timestamps must increase per symbol")
+        raise BarsError(
+            f"{kind} timestamp at {_describe(row)}: timestamps must increase per symbol"
+        )
     frame = frame.sort("ts", "symbol", maintain_order=True)
     if not allow_gaps:
-        grids = frame.group_by("symbol", maintain_order=True).agg(pl.col("ts").alias("grid"), pl.len())
+        grids = frame.group_by("symbol", maintain_order=True).agg(
+            pl.col("ts").alias("grid"), pl.len()
+        )
         reference = grids.row(0, named=True)
         for other in grids.iter_rows(named=True):
             if other["grid"] != reference["grid"]:
@@ -128,15 +132,15 @@ def _is_duplicate(frame: pl.DataFrame, row: dict) -> bool:
 def bar_interval_us(frame: pl.DataFrame) -> int:
     """The bar length in µs: the most common timestamp step of the frame's first symbol."""
     first = frame["symbol"][0]
-    steps = (
-        frame.filter(pl.col("symbol") == first)["ts"].dt.epoch("us").diff().drop_nulls()
-    )
+    steps = frame.filter(pl.col("symbol") == first)["ts"].dt.epoch("us").diff().drop_nulls()
     if steps.len() == 0:
         return 60_000_000
     return int(steps.mode().sort()[0])
 
 
-def iter_steps(frame: pl.DataFrame, symbols: Sequence[str], features: Sequence[str]) -> Iterator[Step]:
+def iter_steps(
+    frame: pl.DataFrame, symbols: Sequence[str], features: Sequence[str]
+) -> Iterator[Step]:
     """Yield one Step per distinct timestamp of a validated frame (sorted by ts, symbol).
 
     Columns are pulled out once as Python lists so the fold reads plain floats, never numpy
@@ -160,8 +164,15 @@ def iter_steps(frame: pl.DataFrame, symbols: Sequence[str], features: Sequence[s
         while row < total and ts[row] == t:
             s = syms[row]
             slots[index[s]] = Bar(
-                s, t, cols[0][row], cols[1][row], cols[2][row], cols[3][row], cols[4][row],
-                funding[row], {f: feats[k][row] for k, f in enumerate(features)},
+                s,
+                t,
+                cols[0][row],
+                cols[1][row],
+                cols[2][row],
+                cols[3][row],
+                cols[4][row],
+                funding[row],
+                {f: feats[k][row] for k, f in enumerate(features)},
             )
             row += 1
         yield Step(t, tuple(slots))

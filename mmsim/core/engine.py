@@ -50,7 +50,9 @@ class EngineState:
 
 
 Matching = Callable[..., tuple[Fill, ...]]
-Accounting = Callable[[Account, tuple[Fill, ...], Step, Venue], tuple[Account, tuple[Fill, ...], str | None]]
+Accounting = Callable[
+    [Account, tuple[Fill, ...], Step, Venue], tuple[Account, tuple[Fill, ...], str | None]
+]
 
 
 def account_bar(
@@ -154,7 +156,8 @@ def make_step(
             strategy_states=tuple(strategy_states),
             risk_state=risk_state,
             resting=() if decision.halt else decision.orders,  # a halt cancels every quote
-            market_orders=tuple(o for o in waiting if o.symbol not in sent) + decision.market_orders,
+            market_orders=tuple(o for o in waiting if o.symbol not in sent)
+            + decision.market_orders,
             quotes=tuple(quotes),
             rejected=tuple(rejected) + decision.rejected,
             events=decision.events,

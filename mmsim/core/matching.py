@@ -27,7 +27,11 @@ def fill_limit_orders(
     for side in (1, -1):
         room = cap
         for order in sorted((o for o in orders if o.side == side), key=lambda o: o.level):
-            traded = (bar.low <= order.price - through) if side > 0 else (bar.high >= order.price + through)
+            traded = (
+                (bar.low <= order.price - through)
+                if side > 0
+                else (bar.high >= order.price + through)
+            )
             if not traded:
                 continue
             qty = order.qty
@@ -106,4 +110,6 @@ def per_symbol_matching(
 
 
 match_bar = per_symbol_matching(fill_limit_orders)
-match_bar.__doc__ = """The default matching stage: market orders at the open, then limit trade-through."""
+match_bar.__doc__ = (
+    """The default matching stage: market orders at the open, then limit trade-through."""
+)

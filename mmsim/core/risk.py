@@ -150,7 +150,9 @@ def worst_case_notional(orders: tuple[Order, ...], position_qty: float, mark: fl
     return max(abs(n), abs(buys), abs(sells))
 
 
-def leverage_caps(*, max_leverage: float | None = None, max_symbol_leverage: float | None = None) -> RiskRule:
+def leverage_caps(
+    *, max_leverage: float | None = None, max_symbol_leverage: float | None = None
+) -> RiskRule:
     """Cap per-symbol and total leverage at placement, as if every order of a side fills.
 
     Per symbol: |position*mark + sum(side*price*qty)| <= max_symbol_leverage * equity on each
@@ -256,7 +258,9 @@ def emergency_exit(
 def early_stop(*, min_equity_fraction: float) -> RiskRule:
     """Halt the run when equity < min_equity_fraction * initial cash: flatten, then stop quoting."""
     if not 0 < min_equity_fraction < 1:
-        raise ValueError(f"early_stop min_equity_fraction must be in (0, 1), got {min_equity_fraction!r}")
+        raise ValueError(
+            f"early_stop min_equity_fraction must be in (0, 1), got {min_equity_fraction!r}"
+        )
 
     def decide(inputs: RiskInput) -> RiskDecision:
         equity = inputs.account.equity
@@ -291,7 +295,9 @@ def basic_risk(
             )
         )
     if max_leverage is not None or max_symbol_leverage is not None:
-        rules.append(leverage_caps(max_leverage=max_leverage, max_symbol_leverage=max_symbol_leverage))
+        rules.append(
+            leverage_caps(max_leverage=max_leverage, max_symbol_leverage=max_symbol_leverage)
+        )
     if min_order_value > 0:
         rules.append(_min_order_value(min_order_value))
     return chain(*rules)

@@ -89,7 +89,9 @@ class Venue:
     penetration_ticks: int = attrs.field(default=1, validator=[v.instance_of(int), v.ge(0)])
     max_participation: float | None = attrs.field(default=None, validator=_optional_positive)
     market_slippage_bps: float = attrs.field(default=0.0, validator=[_finite, v.ge(0.0)])
-    maintenance_margin_rate: float = attrs.field(default=0.005, validator=[_finite, v.gt(0.0), v.lt(1.0)])
+    maintenance_margin_rate: float = attrs.field(
+        default=0.005, validator=[_finite, v.gt(0.0), v.lt(1.0)]
+    )
     tick_sizes: tuple[tuple[str, float], ...] = attrs.field(
         factory=tuple, converter=_frozen_map, validator=_positive_map
     )

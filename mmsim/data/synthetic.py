@@ -68,7 +68,11 @@ def synthetic_bars(
         raise ValueError(f"{days} days of {interval} bars is fewer than 2 bars")
     if isinstance(start, str):
         start = dt.datetime.fromisoformat(start)
-    start = start.replace(tzinfo=None) if start.tzinfo is None else start.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    start = (
+        start.replace(tzinfo=None)
+        if start.tzinfo is None
+        else start.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    )
     epoch_s = int((start - dt.datetime(1970, 1, 1)).total_seconds())
     dt_year = step_us / 1e6 / _YEAR_S
     phi = 0.5 ** (step_us / 86_400e6)  # log-vol half-life of one day
@@ -84,7 +88,9 @@ def synthetic_bars(
         decimals = max(0, -int(np.floor(np.log10(tick))))
         x = _ar1(0.7 * common_vol + np.sqrt(1 - 0.49) * rng.standard_normal(n), phi)
         sigma = sigma_annual * np.exp(vol_of_vol * x - vol_of_vol**2 / 2)
-        z = correlation**0.5 * common_ret + (1 - correlation) ** 0.5 * rng.standard_normal((n, substeps))
+        z = correlation**0.5 * common_ret + (1 - correlation) ** 0.5 * rng.standard_normal(
+            (n, substeps)
+        )
         var_sub = (sigma**2 * dt_year / substeps)[:, None]
         steps = np.sqrt(var_sub) * z - var_sub / 2
         path = np.log(price0) + np.cumsum(steps.ravel()).reshape(n, substeps)
@@ -93,8 +99,16 @@ def synthetic_bars(
         rounded = np.round(np.round(prices / tick) * tick, decimals)
         bar_ret = path[:, -1] - log_open
         size = np.abs(bar_ret) / (sigma * np.sqrt(dt_year))
-        volume = volume0 * (step_us / 60e6) * np.exp(0.5 * rng.standard_normal(n) - 0.125) * (0.5 + size)
-        buy_share = np.clip(0.5 + 0.25 * np.tanh(bar_ret / (sigma * np.sqrt(dt_year))) + 0.05 * rng.standard_normal(n), 0, 1)
+        volume = (
+            volume0 * (step_us / 60e6) * np.exp(0.5 * rng.standard_normal(n) - 0.125) * (0.5 + size)
+        )
+        buy_share = np.clip(
+            0.5
+            + 0.25 * np.tanh(bar_ret / (sigma * np.sqrt(dt_year)))
+            + 0.05 * rng.standard_normal(n),
+            0,
+            1,
+        )
         columns = {
             "ts": ts,
             "symbol": [symbol] * n,

@@ -61,7 +61,9 @@ def estimate_sigma(bars: pl.DataFrame, *, method: str = "close") -> pl.DataFrame
     else:
         raise ValueError(f"estimate_sigma method must be 'close' or 'parkinson', got {method!r}")
     per_year = 365 * 86_400e6 / bar_interval_us(frame)
-    out = frame.group_by("symbol", maintain_order=True).agg(sigma.alias("sigma"), pl.len().alias("bars"))
+    out = frame.group_by("symbol", maintain_order=True).agg(
+        sigma.alias("sigma"), pl.len().alias("bars")
+    )
     return out.select(
         "symbol",
         (pl.col("sigma") * 1e4).alias("sigma_bps"),

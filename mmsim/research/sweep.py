@@ -594,9 +594,7 @@ def _is_worker_death(exc: BaseException) -> bool:
 class _ForeignBackend(_Backend):
     """A caller's own Executor: the bars go as a Parquet path, read once per process."""
 
-    def __init__(
-        self, executor: Executor, bars: pl.DataFrame, fingerprint: str, path: str | None
-    ):
+    def __init__(self, executor: Executor, bars: pl.DataFrame, fingerprint: str, path: str | None):
         self.kind, self.client, self.own_client, self.generation = "foreign", None, False, 0
         self.scratch = None
         if path is None:

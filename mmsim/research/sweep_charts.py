@@ -13,7 +13,10 @@ from mmsim.atomic import atomic_write
 from mmsim.research.walkforward import WalkForward
 
 _AGGREGATES = {
-    "max": pl.Expr.max, "min": pl.Expr.min, "mean": pl.Expr.mean, "median": pl.Expr.median,
+    "max": pl.Expr.max,
+    "min": pl.Expr.min,
+    "mean": pl.Expr.mean,
+    "median": pl.Expr.median,
 }
 
 
@@ -65,10 +68,18 @@ def sweep_heatmap(
     sx, sy, sm = _safe(x), _safe(y), _safe(metric)
     tried = rows.select(x, y).unique()
     base = alt.Chart(data).encode(
-        x=alt.X(f"{sx}:O", title=x, sort=sorted(tried[x].unique().to_list()),
-                axis=_axis(cells[x], labelAngle=0)),
-        y=alt.Y(f"{sy}:O", title=y, sort=sorted(tried[y].unique().to_list(), reverse=True),
-                axis=_axis(cells[y])),
+        x=alt.X(
+            f"{sx}:O",
+            title=x,
+            sort=sorted(tried[x].unique().to_list()),
+            axis=_axis(cells[x], labelAngle=0),
+        ),
+        y=alt.Y(
+            f"{sy}:O",
+            title=y,
+            sort=sorted(tried[y].unique().to_list(), reverse=True),
+            axis=_axis(cells[y]),
+        ),
     )
     folded = cells["runs"].max() > 1
     subtitle = [f"cell = {aggregate} over the other parameters"] if folded else []
@@ -77,8 +88,12 @@ def sweep_heatmap(
         subtitle.append(f"grey: every run of the cell failed ({missing.height} cells)")
     rect = base.mark_rect().encode(
         color=alt.Color(f"{sm}:Q", title=metric, scale=alt.Scale(scheme="redblue", domainMid=0)),
-        tooltip=[alt.Tooltip(sx, title=x), alt.Tooltip(sy, title=y),
-                 alt.Tooltip(sm, title=metric, format=".4g"), alt.Tooltip("runs", title="runs")],
+        tooltip=[
+            alt.Tooltip(sx, title=x),
+            alt.Tooltip(sy, title=y),
+            alt.Tooltip(sm, title=metric, format=".4g"),
+            alt.Tooltip("runs", title="runs"),
+        ],
     )
     chart = rect
     if labels:
@@ -95,13 +110,16 @@ def sweep_heatmap(
             x=alt.X(f"{sx}:O", sort=sorted(tried[x].unique().to_list())),
             y=alt.Y(f"{sy}:O", sort=sorted(tried[y].unique().to_list(), reverse=True)),
         )
-        chart = chart + grey.mark_rect(color="#d9d9d9") + grey.mark_text(fontSize=10).encode(
-            text=alt.value("failed")
+        chart = (
+            chart
+            + grey.mark_rect(color="#d9d9d9")
+            + grey.mark_text(fontSize=10).encode(text=alt.value("failed"))
         )
     text = title or f"{metric} by {x} and {y}"
     heading = alt.TitleParams(text, subtitle=subtitle) if subtitle else alt.TitleParams(text)
     return chart.properties(
-        title=heading, width=max(240, 52 * tried[x].n_unique()),
+        title=heading,
+        width=max(240, 52 * tried[x].n_unique()),
         height=max(180, 30 * tried[y].n_unique()),
     )
 

@@ -58,8 +58,21 @@ else:  # pragma: no cover
 _TABLES = {"data", "strategy", "grid", "points", "risk", "venue", "sweep", "walk_forward"}
 _DATA = {"path", "synthetic"}
 _STRATEGY = {"name", "params"}
-_SWEEP = {"metric", "maximize", "out", "executor", "scheduler", "workers", "samples", "seed",
-          "per_symbol", "initial_cash", "allow_gaps", "top", "heatmap"}
+_SWEEP = {
+    "metric",
+    "maximize",
+    "out",
+    "executor",
+    "scheduler",
+    "workers",
+    "samples",
+    "seed",
+    "per_symbol",
+    "initial_cash",
+    "allow_gaps",
+    "top",
+    "heatmap",
+}
 _HEATMAP = {"x", "y", "path", "aggregate", "metric"}
 _WALK = {"train", "test", "step", "anchored", "out", "metric", "maximize"}
 
@@ -94,10 +107,16 @@ class SweepConfig:
         """Keywords of `mmsim.sweep` / `mmsim.walk_forward` shared by both commands."""
         s = self.sweep
         kwargs = {
-            "strategy": self.strategy, "grid": self.grid, "params": self.params,
-            "risk": self.risk, "venue": self.venue,
-            "executor": s.get("executor", "processes"), "scheduler": s.get("scheduler"),
-            "workers": s.get("workers"), "samples": s.get("samples"), "seed": s.get("seed", 0),
+            "strategy": self.strategy,
+            "grid": self.grid,
+            "params": self.params,
+            "risk": self.risk,
+            "venue": self.venue,
+            "executor": s.get("executor", "processes"),
+            "scheduler": s.get("scheduler"),
+            "workers": s.get("workers"),
+            "samples": s.get("samples"),
+            "seed": s.get("seed", 0),
             "initial_cash": float(s.get("initial_cash", 100_000.0)),
             "allow_gaps": bool(s.get("allow_gaps", False)),
         }
@@ -189,8 +208,16 @@ def load_sweep_config(path: str | os.PathLike) -> SweepConfig:
     if "out" in walk:
         walk["out"] = _resolve(source, walk["out"])
     return SweepConfig(
-        source=source, data_path=data_path, synthetic=synthetic, strategy=name, params=params,
-        grid=grid, risk=risk, venue=venue, sweep=sweep, walk_forward=walk,
+        source=source,
+        data_path=data_path,
+        synthetic=synthetic,
+        strategy=name,
+        params=params,
+        grid=grid,
+        risk=risk,
+        venue=venue,
+        sweep=sweep,
+        walk_forward=walk,
     )
 
 

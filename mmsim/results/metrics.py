@@ -519,7 +519,10 @@ def markout_summary(
     names = pl.DataFrame({"symbol": symbols["symbol"].unique(maintain_order=True)})
     per_symbol = (
         names.join(
-            joined.group_by("symbol", maintain_order=True).agg(*aggs), on="symbol", how="left", maintain_order="left"
+            joined.group_by("symbol", maintain_order=True).agg(*aggs),
+            on="symbol",
+            how="left",
+            maintain_order="left",
         )
         if aggs
         else names

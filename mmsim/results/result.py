@@ -30,7 +30,11 @@ from mmsim.atomic import atomic_dir
 
 FRAMES = ("fills", "equity", "symbols", "rejections", "events", "summary", "posted")
 POSTED_SCHEMA = {
-    "symbol": pl.String, "side": pl.Int8, "level": pl.Int32, "orders": pl.Int64, "qty": pl.Float64,
+    "symbol": pl.String,
+    "side": pl.Int8,
+    "level": pl.Int32,
+    "orders": pl.Int64,
+    "qty": pl.Float64,
 }
 
 
@@ -66,8 +70,13 @@ class Result:
 
         return compute_metrics(self, horizons=horizons)
 
-    def report(self, path: str | os.PathLike, *, png_dir: str | os.PathLike | None = None,
-               title: str | None = None) -> Path:
+    def report(
+        self,
+        path: str | os.PathLike,
+        *,
+        png_dir: str | os.PathLike | None = None,
+        title: str | None = None,
+    ) -> Path:
         """Write the self-contained offline HTML report to `path` (and PNG charts to `png_dir`)."""
         from mmsim.results.report import write_report
 

@@ -34,7 +34,11 @@ def ladder_quotes(params: LadderParams, inputs: StrategyInput) -> Quotes:
 
 
 def ladder(
-    *, levels: int = 3, spacing_bps: float = 10.0, order_value: float = 1_000.0, skew_bps: float = 5.0
+    *,
+    levels: int = 3,
+    spacing_bps: float = 10.0,
+    order_value: float = 1_000.0,
+    skew_bps: float = 5.0,
 ) -> Strategy:
     """A multi-level test market maker: `levels` quotes per side every `spacing_bps` around a
     centre skewed against inventory (a negative skew_bps leans the wrong way, on purpose)."""
@@ -50,7 +54,9 @@ def halt_after(bars: int) -> RiskRule:
     def update(seen: int, inputs: RiskInput):
         if seen < bars:
             return seen + 1, RiskDecision(inputs.orders)
-        return seen + 1, RiskDecision((), halt=f"halt_after: {bars} bars", events=(f"halt_after: {bars} bars",))
+        return seen + 1, RiskDecision(
+            (), halt=f"halt_after: {bars} bars", events=(f"halt_after: {bars} bars",)
+        )
 
     return RiskRule("halt_after", lambda: 0, update)
 

@@ -66,8 +66,16 @@ def _bars(bars: pl.DataFrame) -> pl.DataFrame:
     frame = validate_bars(bars, allow_gaps=True).with_columns(pl.col("ts").cast(pl.Datetime("us")))
     if "funding_rate" not in frame.columns:
         frame = frame.with_columns(pl.lit(0.0).alias("funding_rate"))
-    frame = frame.select("ts", "symbol", "open", "high", "low", "close", "volume",
-                         pl.col("funding_rate").fill_null(0.0))
+    frame = frame.select(
+        "ts",
+        "symbol",
+        "open",
+        "high",
+        "low",
+        "close",
+        "volume",
+        pl.col("funding_rate").fill_null(0.0),
+    )
     _LAST_BARS[:] = [weakref.ref(bars), frame]
     return frame
 
@@ -105,10 +113,12 @@ def check_equity_identity(result, rel_tol: float = 1e-9) -> list[Violation]:
     )
     sym = sym.join(fill_pnl, on=["ts", "symbol"], how="left").with_columns(
         pl.col("fill_pnl").fill_null(0.0),
-        (pl.col("prev_pos") * (pl.col("mark") - pl.col("prev_mark").fill_null(pl.col("mark")))).alias(
-            "carry_pnl"
+        (
+            pl.col("prev_pos") * (pl.col("mark") - pl.col("prev_mark").fill_null(pl.col("mark")))
+        ).alias("carry_pnl"),
+        (pl.col("position") * (pl.col("mark") - pl.col("entry_price").fill_null(0.0))).alias(
+            "unreal"
         ),
-        (pl.col("position") * (pl.col("mark") - pl.col("entry_price").fill_null(0.0))).alias("unreal"),
     )
     per_bar = sym.group_by("ts", maintain_order=True).agg(
         (pl.col("carry_pnl") + pl.col("fill_pnl")).sum().alias("trading"),
@@ -134,7 +144,10 @@ def check_equity_identity(result, rel_tol: float = 1e-9) -> list[Violation]:
         lambda r: f"equity changed by {r['d_equity']!r}, expected {r['expected']!r}",
     )
     out += _rows(
-        eq.filter((pl.col("equity") - pl.col("wallet") - pl.col("unreal")).abs() > rel_tol * pl.col("scale")),
+        eq.filter(
+            (pl.col("equity") - pl.col("wallet") - pl.col("unreal")).abs()
+            > rel_tol * pl.col("scale")
+        ),
         "equity_identity",
         lambda r: f"equity {r['equity']!r} != wallet {r['wallet']!r} + unrealized {r['unreal']!r}",
     )
@@ -144,7 +157,11 @@ def check_equity_identity(result, rel_tol: float = 1e-9) -> list[Violation]:
 def check_fees(result, rel_tol: float = 1e-9) -> list[Violation]:
     """Each fill's fee = price * qty * (maker_fee or taker_fee); total fees = sum of fill fees."""
     venue = result.config["venue"]
-    rate = pl.when(pl.col("liquidity") == "maker").then(venue["maker_fee"]).otherwise(venue["taker_fee"])
+    rate = (
+        pl.when(pl.col("liquidity") == "maker")
+        .then(venue["maker_fee"])
+        .otherwise(venue["taker_fee"])
+    )
     bad = result.fills.filter(
         (pl.col("fee") - pl.col("price") * pl.col("qty") * rate).abs()
         > rel_tol * (pl.col("price") * pl.col("qty") + 1.0)
@@ -153,21 +170,34 @@ def check_fees(result, rel_tol: float = 1e-9) -> list[Violation]:
     total = result.fills["fee"].sum()
     booked = result.equity["fees"][-1] if result.equity.height else 0.0
     if abs(total - booked) > rel_tol * (abs(total) + 1.0) + 1e-9:
-        out.append(Violation("fee_total", result.equity["ts"][-1], None,
-                             f"fills' fees sum to {total!r}, the ledger's to {booked!r}"))
+        out.append(
+            Violation(
+                "fee_total",
+                result.equity["ts"][-1],
+                None,
+                f"fills' fees sum to {total!r}, the ledger's to {booked!r}",
+            )
+        )
     return out
 
 
 def check_positions(result, abs_tol: float = 1e-9) -> list[Violation]:
     """position at each bar close = cumulative sum of signed fill quantities up to that bar."""
-    cum = _signed_fills(result).group_by("ts", "symbol", maintain_order=True).agg(pl.col("sq").sum())
+    cum = (
+        _signed_fills(result).group_by("ts", "symbol", maintain_order=True).agg(pl.col("sq").sum())
+    )
     sym = (
         result.symbols.join(cum, on=["ts", "symbol"], how="left")
         .sort("symbol", "ts")
         .with_columns(pl.col("sq").fill_null(0.0).cum_sum().over("symbol").alias("from_fills"))
-        .filter((pl.col("position") - pl.col("from_fills")).abs() > abs_tol * (1 + pl.col("from_fills").abs()))
+        .filter(
+            (pl.col("position") - pl.col("from_fills")).abs()
+            > abs_tol * (1 + pl.col("from_fills").abs())
+        )
     )
-    return _rows(sym, "position", lambda r: f"position {r['position']!r} != sum of fills {r['from_fills']!r}")
+    return _rows(
+        sym, "position", lambda r: f"position {r['position']!r} != sum of fills {r['from_fills']!r}"
+    )
 
 
 def check_liquidation(result) -> list[Violation]:
@@ -182,8 +212,9 @@ def check_liquidation(result) -> list[Violation]:
     if liquidated.len():
         first = liquidated[0]
         out += _rows(
-            result.symbols.join(pl.DataFrame({"ts": liquidated}), on="ts", how="semi")
-            .filter(pl.col("position") != 0),
+            result.symbols.join(pl.DataFrame({"ts": liquidated}), on="ts", how="semi").filter(
+                pl.col("position") != 0
+            ),
             "liquidation",
             lambda r: f"position {r['position']!r} left open by the liquidation",
         )
@@ -210,16 +241,29 @@ def check_halt(result, bars: pl.DataFrame | None = None) -> list[Violation]:
         lambda r: f"{r['orders']} order(s) posted at or after the halt",
     )
     after = result.fills.filter((pl.col("ts") > first) & (pl.col("reason") != "liquidation"))
-    out += _rows(after.filter(pl.col("liquidity") == "maker"), "halt", lambda r: f"a {r['reason']} fill after the halt")
+    out += _rows(
+        after.filter(pl.col("liquidity") == "maker"),
+        "halt",
+        lambda r: f"a {r['reason']} fill after the halt",
+    )
     if bars is not None:
-        next_bar = _bars(bars).filter(pl.col("ts") > first).group_by("symbol", maintain_order=True).agg(pl.col("ts").min().alias("exit_ts"))
+        next_bar = (
+            _bars(bars)
+            .filter(pl.col("ts") > first)
+            .group_by("symbol", maintain_order=True)
+            .agg(pl.col("ts").min().alias("exit_ts"))
+        )
     else:
-        next_bar = after.group_by("symbol", maintain_order=True).agg(pl.col("ts").min().alias("exit_ts"))
+        next_bar = after.group_by("symbol", maintain_order=True).agg(
+            pl.col("ts").min().alias("exit_ts")
+        )
     late = after.filter(pl.col("liquidity") != "maker").join(next_bar, on="symbol", how="left")
     out += _rows(
         late.filter(pl.col("exit_ts").is_null() | (pl.col("ts") != pl.col("exit_ts"))),
         "halt",
-        lambda r: f"a {r['reason']} fill after the halt, later than the symbol's next bar {r['exit_ts']}",
+        lambda r: (
+            f"a {r['reason']} fill after the halt, later than the symbol's next bar {r['exit_ts']}"
+        ),
     )
     return out
 
@@ -273,11 +317,19 @@ def check_maker_prices(result, rel_tol: float = 1e-12) -> list[Violation]:
         .with_columns(pl.col("bid", "ask", "orders").shift(1).over("symbol"))
         .select("ts", "symbol", "bid", "ask", "orders")
     )
-    makers = result.fills.filter(pl.col("liquidity") == "maker").join(posted, on=["ts", "symbol"], how="left")
+    makers = result.fills.filter(pl.col("liquidity") == "maker").join(
+        posted, on=["ts", "symbol"], how="left"
+    )
     best = pl.when(pl.col("side") > 0).then(pl.col("bid")).otherwise(pl.col("ask"))
     eps = rel_tol * pl.col("price")
-    beyond = pl.when(pl.col("side") > 0).then(pl.col("price") <= best + eps).otherwise(pl.col("price") >= best - eps)
-    ok = best.is_not_null() & pl.when(pl.col("level") == 0).then((pl.col("price") - best).abs() <= eps).otherwise(beyond)
+    beyond = (
+        pl.when(pl.col("side") > 0)
+        .then(pl.col("price") <= best + eps)
+        .otherwise(pl.col("price") >= best - eps)
+    )
+    ok = best.is_not_null() & pl.when(pl.col("level") == 0).then(
+        (pl.col("price") - best).abs() <= eps
+    ).otherwise(beyond)
     return _rows(
         makers.filter(~ok),
         "fill_price",
@@ -303,7 +355,9 @@ def check_participation(result, bars: pl.DataFrame, rel_tol: float = 1e-9) -> li
     return _rows(
         per_side,
         "participation",
-        lambda r: f"filled {r['qty']!r} on one side of a bar of volume {r['volume']!r} (cap {cap:g})",
+        lambda r: (
+            f"filled {r['qty']!r} on one side of a bar of volume {r['volume']!r} (cap {cap:g})"
+        ),
     )
 
 
@@ -320,7 +374,11 @@ def check_marks(result, bars: pl.DataFrame, rel_tol: float = 1e-12) -> list[Viol
             & ((pl.col("mark") - pl.col("expected")).abs() > rel_tol * pl.col("expected").abs())
         )
     )
-    return _rows(sym, "mark", lambda r: f"mark {r['mark']!r}, expected {r['expected']!r} (close {r['close']})")
+    return _rows(
+        sym,
+        "mark",
+        lambda r: f"mark {r['mark']!r}, expected {r['expected']!r} (close {r['close']})",
+    )
 
 
 def check_missing_bars(result, bars: pl.DataFrame) -> list[Violation]:
@@ -329,14 +387,22 @@ def check_missing_bars(result, bars: pl.DataFrame) -> list[Violation]:
     frame = _bars(bars).select("ts", "symbol")
     idle = result.symbols.join(frame, on=["ts", "symbol"], how="anti")
     out = _rows(
-        idle.filter((pl.col("orders") > 0) | pl.col("bid").is_not_null() | pl.col("ask").is_not_null()),
+        idle.filter(
+            (pl.col("orders") > 0) | pl.col("bid").is_not_null() | pl.col("ask").is_not_null()
+        ),
         "missing_bar",
-        lambda r: f"{r['orders']} order(s) posted (bid {r['bid']}, ask {r['ask']}) on a bar the symbol does not have",
+        lambda r: (
+            f"{r['orders']} order(s) posted (bid {r['bid']}, ask {r['ask']}) on a bar the symbol does not have"
+        ),
     )
     out += _rows(
-        result.fills.join(frame, on=["ts", "symbol"], how="anti").filter(pl.col("reason") != "liquidation"),
+        result.fills.join(frame, on=["ts", "symbol"], how="anti").filter(
+            pl.col("reason") != "liquidation"
+        ),
         "missing_bar",
-        lambda r: f"a {r['liquidity']} fill of {r['qty']!r} at {r['price']!r} on a bar the symbol does not have",
+        lambda r: (
+            f"a {r['liquidity']} fill of {r['qty']!r} at {r['price']!r} on a bar the symbol does not have"
+        ),
     )
     return out
 
@@ -345,10 +411,9 @@ def check_placement(result, bars: pl.DataFrame) -> list[Violation]:
     """Posted quotes are on the tick grid (qty on the lot grid) and, post-only, a bid rests
     below the close and an ask above it; maker fills are on both grids too."""
     post_only = result.config["venue"].get("post_only", True)
-    sym = (
-        result.symbols.join(_bars(bars).select("ts", "symbol", "close"), on=["ts", "symbol"], how="inner")
-        .join(_specs(result), on="symbol")
-    )
+    sym = result.symbols.join(
+        _bars(bars).select("ts", "symbol", "close"), on=["ts", "symbol"], how="inner"
+    ).join(_specs(result), on="symbol")
     out = []
     for side, price, qty, crossed in (
         ("bid", pl.col("bid"), pl.col("bid_qty"), pl.col("bid") >= pl.col("close")),
@@ -357,7 +422,8 @@ def check_placement(result, bars: pl.DataFrame) -> list[Violation]:
         posted = sym.filter(price.is_not_null())
         if post_only:
             out += _rows(
-                posted.filter(crossed), "post_only",
+                posted.filter(crossed),
+                "post_only",
                 lambda r, side=side: f"{side} {r[side]!r} rests through the close {r['close']!r}",
             )
         out += _rows(
@@ -369,9 +435,13 @@ def check_placement(result, bars: pl.DataFrame) -> list[Violation]:
         )
     makers = result.fills.filter(pl.col("liquidity") == "maker").join(_specs(result), on="symbol")
     out += _rows(
-        makers.filter(_off_grid(pl.col("price"), pl.col("tick")) | _off_grid(pl.col("qty"), pl.col("lot"))),
+        makers.filter(
+            _off_grid(pl.col("price"), pl.col("tick")) | _off_grid(pl.col("qty"), pl.col("lot"))
+        ),
         "grid",
-        lambda r: f"maker fill {r['price']!r} x {r['qty']!r} off the grid (tick {r['tick']}, lot {r['lot']})",
+        lambda r: (
+            f"maker fill {r['price']!r} x {r['qty']!r} off the grid (tick {r['tick']}, lot {r['lot']})"
+        ),
     )
     return out
 
@@ -380,8 +450,10 @@ def check_funding(result, bars: pl.DataFrame, rel_tol: float = 1e-9) -> list[Vio
     """Funding at a bar with rate f pays -position * mark * f (position after the bar's fills,
     before a liquidation at its close) into each symbol's running funding."""
     liquidations = (
-        _signed_fills(result).filter(pl.col("reason") == "liquidation")
-        .group_by("ts", "symbol", maintain_order=True).agg(pl.col("sq").sum().alias("liq"))
+        _signed_fills(result)
+        .filter(pl.col("reason") == "liquidation")
+        .group_by("ts", "symbol", maintain_order=True)
+        .agg(pl.col("sq").sum().alias("liq"))
     )
     sym = (
         result.symbols.select("ts", "symbol", "position", "mark", "funding")
@@ -391,7 +463,8 @@ def check_funding(result, bars: pl.DataFrame, rel_tol: float = 1e-9) -> list[Vio
         .with_columns(
             pl.col("funding").diff().over("symbol").fill_null(pl.col("funding")).alias("paid"),
             (
-                -(pl.col("position") - pl.col("liq").fill_null(0.0)) * pl.col("mark")
+                -(pl.col("position") - pl.col("liq").fill_null(0.0))
+                * pl.col("mark")
                 * pl.col("funding_rate").fill_null(0.0)
             ).alias("expected"),
         )
@@ -401,14 +474,20 @@ def check_funding(result, bars: pl.DataFrame, rel_tol: float = 1e-9) -> list[Vio
         )
     )
     return _rows(
-        sym, "funding",
+        sym,
+        "funding",
         lambda r: f"funding {r['paid']!r}, expected {r['expected']!r} (rate {r['funding_rate']})",
     )
 
 
 FRAME_CHECKS = (check_equity_identity, check_fees, check_positions, check_liquidation)
 BAR_CHECKS = (
-    check_fill_prices, check_participation, check_marks, check_missing_bars, check_placement, check_funding,
+    check_fill_prices,
+    check_participation,
+    check_marks,
+    check_missing_bars,
+    check_placement,
+    check_funding,
 )
 
 
@@ -470,19 +549,27 @@ def check_leverage_caps(
             if max_symbol_leverage is not None:
                 cap = max(max_symbol_leverage * equity, held)
                 if worst > cap * (1 + rel_tol) + 1e-9:
-                    out.append(Violation(
-                        "symbol_leverage", ts, symbol,
-                        f"orders could take notional to {worst:.6g} > {max_symbol_leverage:g} x equity "
-                        f"{equity:.6g} (held {held:.6g})",
-                    ))
+                    out.append(
+                        Violation(
+                            "symbol_leverage",
+                            ts,
+                            symbol,
+                            f"orders could take notional to {worst:.6g} > {max_symbol_leverage:g} x equity "
+                            f"{equity:.6g} (held {held:.6g})",
+                        )
+                    )
         if max_leverage is not None:
             cap = max(max_leverage * equity, total_held)
             if total_worst > cap * (1 + rel_tol) + 1e-9:
-                out.append(Violation(
-                    "leverage", ts, None,
-                    f"orders could take gross notional to {total_worst:.6g} > {max_leverage:g} x equity "
-                    f"{equity:.6g} (held {total_held:.6g})",
-                ))
+                out.append(
+                    Violation(
+                        "leverage",
+                        ts,
+                        None,
+                        f"orders could take gross notional to {total_worst:.6g} > {max_leverage:g} x equity "
+                        f"{equity:.6g} (held {total_held:.6g})",
+                    )
+                )
         if len(out) >= MAX_PER_CHECK:
             break
     return out

@@ -103,8 +103,13 @@ def bars_frames(
     so a failing one saved with `save_case` keeps its regimes and seeds. With "gapping" among
     the regimes, run them with `backtest(..., allow_gaps=mmsim.testing.has_gaps(bars))`."""
     return market_specs(
-        symbols, min_bars=min_bars, max_bars=max_bars, max_move=max_move, funding=funding,
-        regimes=regimes, **spec_kwargs,
+        symbols,
+        min_bars=min_bars,
+        max_bars=max_bars,
+        max_move=max_move,
+        funding=funding,
+        regimes=regimes,
+        **spec_kwargs,
     ).map(MarketSpec.bars)
 
 
@@ -119,14 +124,27 @@ def venues(
     if bars is not None:
         import polars as pl
 
-        prices = dict(bars.sort("ts").group_by("symbol", maintain_order=True).agg(pl.col("close").first()).iter_rows())
+        prices = dict(
+            bars.sort("ts")
+            .group_by("symbol", maintain_order=True)
+            .agg(pl.col("close").first())
+            .iter_rows()
+        )
     sizes: dict = {}
     if prices:
         sizes["tick_sizes"] = st.fixed_dictionaries(
-            {}, optional={s: st.sampled_from([infer_tick_size(p) * 10.0**k for k in (-1, 0, 1, 2, 3)]) for s, p in prices.items()}
+            {},
+            optional={
+                s: st.sampled_from([infer_tick_size(p) * 10.0**k for k in (-1, 0, 1, 2, 3)])
+                for s, p in prices.items()
+            },
         )
         sizes["lot_sizes"] = st.fixed_dictionaries(
-            {}, optional={s: st.sampled_from([infer_lot_size(p) * 10.0**k for k in (-2, -1, 0, 1, 2)]) for s, p in prices.items()}
+            {},
+            optional={
+                s: st.sampled_from([infer_lot_size(p) * 10.0**k for k in (-2, -1, 0, 1, 2)])
+                for s, p in prices.items()
+            },
         )
     kwargs = dict(
         maker_fee=st.sampled_from([0.0, 0.0002, -0.0001, -0.00025, 0.001]),
@@ -139,7 +157,9 @@ def venues(
     )
     if "post_only" in attrs.fields_dict(mmsim.Venue):
         # post-only (the default) or not (a quote through the close rests; matching decides)
-        kwargs["post_only"] = st.booleans().map(lambda off: not off) if post_only is None else st.just(post_only)
+        kwargs["post_only"] = (
+            st.booleans().map(lambda off: not off) if post_only is None else st.just(post_only)
+        )
     return st.builds(mmsim.Venue, **kwargs)
 
 
@@ -147,7 +167,9 @@ def venues(
 
 
 @st.composite
-def positions(draw, *, max_qty: float = 1e4, min_price: float = 1e-3, max_price: float = 1e5) -> Position:
+def positions(
+    draw, *, max_qty: float = 1e4, min_price: float = 1e-3, max_price: float = 1e5
+) -> Position:
     """A valid Position: flat, or a signed quantity with a positive entry price."""
     qty = draw(st.one_of(st.just(0.0), st.floats(-max_qty, max_qty, allow_nan=False)), label="qty")
     if qty == 0.0:
@@ -157,7 +179,11 @@ def positions(draw, *, max_qty: float = 1e4, min_price: float = 1e-3, max_price:
 
 @st.composite
 def accounts(
-    draw, symbols: tuple[str, ...] | None = None, *, min_equity: float | None = None, max_qty: float = 1e4
+    draw,
+    symbols: tuple[str, ...] | None = None,
+    *,
+    min_equity: float | None = None,
+    max_qty: float = 1e4,
 ) -> Account:
     """A valid Account: positions and marks per symbol (marks within +-50 % of the entry),
     wallet, and running realized PnL, fees (rebates make them negative), funding and traded
@@ -166,7 +192,11 @@ def accounts(
         symbols = SYMBOLS[: draw(st.integers(1, 3), label="n_symbols")]
     held = tuple(draw(positions(max_qty=max_qty)) for _ in symbols)
     marks = tuple(
-        (p.entry_price * math.exp(draw(st.floats(-0.5, 0.5))) if p.qty else draw(st.floats(1e-3, 1e5)))
+        (
+            p.entry_price * math.exp(draw(st.floats(-0.5, 0.5)))
+            if p.qty
+            else draw(st.floats(1e-3, 1e5))
+        )
         for p in held
     )
     n = len(symbols)
@@ -188,20 +218,30 @@ def accounts(
 
 @st.composite
 def risk_inputs(
-    draw, symbols: tuple[str, ...] | None = None, *, max_orders: int = 6, venue=None, initial_cash: float | None = None
+    draw,
+    symbols: tuple[str, ...] | None = None,
+    *,
+    max_orders: int = 6,
+    venue=None,
+    initial_cash: float | None = None,
 ) -> RiskInput:
     """What a risk rule sees at a bar close: an account, orders proposed around each mark (on
     the symbol's tick and lot grid, up to `max_orders` in all), the venue and specs."""
     account = draw(accounts(symbols), label="account")
     venue = venue if venue is not None else draw(venues(), label="venue")
-    specs = {s: SymbolSpec(infer_tick_size(m), infer_lot_size(m)) for s, m in zip(account.symbols, account.marks)}
+    specs = {
+        s: SymbolSpec(infer_tick_size(m), infer_lot_size(m))
+        for s, m in zip(account.symbols, account.marks)
+    }
     orders = []
     for k in range(draw(st.integers(0, max_orders), label="n_orders")):
         i = draw(st.integers(0, len(account.symbols) - 1))
         symbol, mark, spec = account.symbols[i], account.marks[i], specs[account.symbols[i]]
         side = draw(st.sampled_from([1, -1]))
         distance = draw(st.floats(0.0001, 0.5))
-        price = max(spec.tick_size, round(mark * (1 - side * distance) / spec.tick_size) * spec.tick_size)
+        price = max(
+            spec.tick_size, round(mark * (1 - side * distance) / spec.tick_size) * spec.tick_size
+        )
         lots = draw(st.integers(1, 10_000))
         orders.append(Order(symbol, side, price, lots * spec.lot_size, k))
     cash = initial_cash if initial_cash is not None else draw(st.sampled_from([1_000.0, 100_000.0]))
@@ -219,14 +259,16 @@ _STOPS = st.one_of(st.none(), st.floats(0.3, 0.9999), st.sampled_from([0.99, 0.9
 def risk_specs() -> st.SearchStrategy[dict]:
     """Keyword sets of `mmsim.basic_risk`: every combination of caps, thresholds and stops
     (None = that rule absent); a dict, so a saved failing case can rebuild its rule."""
-    return st.fixed_dictionaries({
-        "max_leverage": st.one_of(st.none(), st.floats(0.5, 50)),
-        "max_symbol_leverage": st.one_of(st.none(), st.floats(0.2, 30)),
-        "min_order_value": st.sampled_from([0.0, 10.0, 500.0]),
-        "emergency_leverage": st.one_of(st.none(), st.floats(1, 40)),
-        "emergency_drawdown": _DRAWDOWNS,
-        "stop_equity_fraction": _STOPS,
-    })
+    return st.fixed_dictionaries(
+        {
+            "max_leverage": st.one_of(st.none(), st.floats(0.5, 50)),
+            "max_symbol_leverage": st.one_of(st.none(), st.floats(0.2, 30)),
+            "min_order_value": st.sampled_from([0.0, 10.0, 500.0]),
+            "emergency_leverage": st.one_of(st.none(), st.floats(1, 40)),
+            "emergency_drawdown": _DRAWDOWNS,
+            "stop_equity_fraction": _STOPS,
+        }
+    )
 
 
 def risk_rules() -> st.SearchStrategy[mmsim.RiskRule]:
@@ -256,8 +298,13 @@ def market_makers() -> st.SearchStrategy[mmsim.Strategy]:
             order_value=value,
             vol_window=st.integers(2, 10),
         ),
-        strategy_space(ladder, levels=st.integers(1, 4), spacing_bps=st.floats(1, 300),
-                       order_value=value, skew_bps=st.floats(0, 50)),
+        strategy_space(
+            ladder,
+            levels=st.integers(1, 4),
+            spacing_bps=st.floats(1, 300),
+            order_value=value,
+            skew_bps=st.floats(0, 50),
+        ),
     )
 
 
@@ -317,8 +364,13 @@ def feature_values(draw, strategy, close: float, overrides: Mapping | None = Non
 
 @st.composite
 def strategy_inputs(
-    draw, strategy, *, max_position_value: float = 50_000.0, features: Mapping | None = None,
-    interval_us: int = MINUTE_US, equity: float = 100_000.0,
+    draw,
+    strategy,
+    *,
+    max_position_value: float = 50_000.0,
+    features: Mapping | None = None,
+    interval_us: int = MINUTE_US,
+    equity: float = 100_000.0,
 ):
     """What `strategy.update` sees at one bar close: a close from 0.01 to 200,000, a position
     worth up to +-max_position_value USDT entered within 5 % of the close, a timestamp, and a
@@ -327,34 +379,62 @@ def strategy_inputs(
     from mmsim.strategies.base import StrategyInput
 
     close = draw(st.floats(0.01, 200_000.0), label="close")
-    position = draw(st.floats(-max_position_value, max_position_value), label="position value") / close
+    position = (
+        draw(st.floats(-max_position_value, max_position_value), label="position value") / close
+    )
     entry = close * (1 + draw(st.floats(-0.05, 0.05), label="entry offset")) if position else 0.0
     ts = draw(st.integers(0, 10_000), label="minute") * MINUTE_US
-    bar = Bar("TESTUSDT", ts, close, close, close, close, 1_000.0, 0.0,
-              draw(feature_values(strategy, close, features), label="features"))
+    bar = Bar(
+        "TESTUSDT",
+        ts,
+        close,
+        close,
+        close,
+        close,
+        1_000.0,
+        0.0,
+        draw(feature_values(strategy, close, features), label="features"),
+    )
     return StrategyInput(bar, position, entry, equity, interval_us)
 
 
 @st.composite
 def runs(
-    draw, *, max_bars: int = 40, max_symbols: int = 3, regimes: tuple[str, ...] = REGIMES,
-    intervals: tuple[str, ...] = ("1m", "1h"), strategies: st.SearchStrategy | None = None,
+    draw,
+    *,
+    max_bars: int = 40,
+    max_symbols: int = 3,
+    regimes: tuple[str, ...] = REGIMES,
+    intervals: tuple[str, ...] = ("1m", "1h"),
+    strategies: st.SearchStrategy | None = None,
 ):
     """A whole backtest Result on a generated market (gaps included): a strategy per symbol
     (`strategies`, default `market_makers()`), no risk rule or a basic_risk set, a venue with
     tick and lot sizes, an account size. Small (tens of bars) so a property can run hundreds;
     wide (rebates, taker exits, early stops, liquidations, gaps, several quote levels) so the
     identities tested on them meet every kind of fill."""
-    spec = draw(market_specs(max_symbols=max_symbols, max_bars=max_bars, regimes=regimes, intervals=intervals),
-                label="market")
+    spec = draw(
+        market_specs(
+            max_symbols=max_symbols, max_bars=max_bars, regimes=regimes, intervals=intervals
+        ),
+        label="market",
+    )
     bars = spec.bars()
     makers = strategies if strategies is not None else market_makers()
     per_symbol = {s: draw(makers, label=f"strategy {s}") for s in spec.symbols}
     # a basic_risk set three times in four (stops, exits and caps must fire), else none
-    risk = draw(risk_rules(), label="risk") if draw(st.integers(0, 3), label="with risk") else mmsim.chain()
+    risk = (
+        draw(risk_rules(), label="risk")
+        if draw(st.integers(0, 3), label="with risk")
+        else mmsim.chain()
+    )
     from mmsim.testing.trace import has_gaps
 
     return mmsim.backtest(
-        bars, per_symbol, risk=risk, venue=draw(venues(bars=bars), label="venue"),
-        initial_cash=draw(cash(), label="initial_cash"), allow_gaps=has_gaps(bars),
+        bars,
+        per_symbol,
+        risk=risk,
+        venue=draw(venues(bars=bars), label="venue"),
+        initial_cash=draw(cash(), label="initial_cash"),
+        allow_gaps=has_gaps(bars),
     )

@@ -67,7 +67,9 @@ class Domain:
             return isinstance(value, bool)
         if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
             return False
-        return not (self.high is not None and (value > self.high or (self.high_open and value == self.high)))
+        return not (
+            self.high is not None and (value > self.high or (self.high_open and value == self.high))
+        )
 
     def sampling_range(self) -> tuple[float, float]:
         """The closed (low, high) values are drawn from: the bounds, soft ones where there is
@@ -133,7 +135,9 @@ def _walk(validator, found: _Found) -> None:
         return
     if hasattr(validator, "options") and type(validator).__name__ == "_InValidator":
         options = tuple(validator.options)
-        found.choices = options if found.choices is None else tuple(o for o in found.choices if o in options)
+        found.choices = (
+            options if found.choices is None else tuple(o for o in found.choices if o in options)
+        )
         return
     if type(validator).__name__ == "_InstanceOfValidator":
         types_ = validator.type if isinstance(validator.type, tuple) else (validator.type,)
@@ -226,7 +230,9 @@ def _probe_numeric(field, kind: str, default, found: _Found) -> bool:
     ok = [_accepts(field, x) for x in ladder]
     if not any(ok):
         return False
-    centre = ladder.index(default) if default in ladder and ok[ladder.index(default)] else ok.index(True)
+    centre = (
+        ladder.index(default) if default in ladder and ok[ladder.index(default)] else ok.index(True)
+    )
     i = j = centre
     while i > 0 and ok[i - 1]:
         i -= 1
@@ -247,7 +253,7 @@ def _probe_numeric(field, kind: str, default, found: _Found) -> bool:
 
 def _string_constants(obj, depth: int = 6, seen: set | None = None) -> list[str]:
     """Short strings reachable from a callable's code constants, the module constants it names and
-its closures (a validator's choices, mostly)."""
+    its closures (a validator's choices, mostly)."""
     seen = set() if seen is None else seen
     if depth < 0 or id(obj) in seen:
         return []
@@ -261,7 +267,9 @@ its closures (a validator's choices, mostly)."""
         return out
     if isinstance(obj, types.FunctionType):
         code = obj.__code__
-        out += _string_constants(tuple(c for c in code.co_consts if isinstance(c, str | tuple)), depth - 1, seen)
+        out += _string_constants(
+            tuple(c for c in code.co_consts if isinstance(c, str | tuple)), depth - 1, seen
+        )
         # module-level string constants the function names (e.g. INFINITE = "inf")
         named = tuple(obj.__globals__.get(n) for n in code.co_names)
         out += _string_constants(tuple(x for x in named if isinstance(x, str)), depth - 1, seen)
@@ -315,21 +323,42 @@ def _domain(field: attrs.Attribute) -> Domain:
         optional = _accepts(field, None)
     if found.choices is not None:
         choices = tuple(c for c in found.choices if not found.opaque or _accepts(field, c))
-        return Domain(field.name, "choice", default, choices=choices, optional=optional, source=source)
+        return Domain(
+            field.name, "choice", default, choices=choices, optional=optional, source=source
+        )
     if kind == "bool":
         choices = tuple(b for b in (False, True) if not found.opaque or _accepts(field, b))
-        return Domain(field.name, "bool" if len(choices) == 2 else "fixed", default,
-                      choices=choices if len(choices) < 2 else (), optional=optional, source=source)
+        return Domain(
+            field.name,
+            "bool" if len(choices) == 2 else "fixed",
+            default,
+            choices=choices if len(choices) < 2 else (),
+            optional=optional,
+            source=source,
+        )
     if kind in ("int", "float"):
         if found.opaque and not _probe_numeric(field, kind, default, found):
             return Domain(field.name, "fixed", default, optional=optional, source="default")
-        return Domain(field.name, kind, default, found.low, found.high, found.low_open,
-                      found.high_open, optional=optional, source=source)
+        return Domain(
+            field.name,
+            kind,
+            default,
+            found.low,
+            found.high,
+            found.low_open,
+            found.high_open,
+            optional=optional,
+            source=source,
+        )
     choices = _probe_choices(field, default) if found.opaque or kind == "str" else ()
     if len(choices) > 1:
         source = "probe" if found.opaque else "default"
-        return Domain(field.name, "choice", default, choices=choices, optional=optional, source=source)
-    return Domain(field.name, "fixed", default, optional=optional and found.opaque, source="default")
+        return Domain(
+            field.name, "choice", default, choices=choices, optional=optional, source=source
+        )
+    return Domain(
+        field.name, "fixed", default, optional=optional and found.opaque, source="default"
+    )
 
 
 def param_domains(params_cls: type) -> dict[str, Domain]:
@@ -417,7 +446,9 @@ def _field_strategy(domain: Domain, override):
         if domain.kind == "int":
             base = st.integers(math.ceil(low), math.floor(high))
         else:
-            base = st.floats(low, high, allow_nan=False, allow_infinity=False, allow_subnormal=False)
+            base = st.floats(
+                low, high, allow_nan=False, allow_infinity=False, allow_subnormal=False
+            )
     return st.one_of(st.none(), base) if domain.optional and override is None else base
 
 
@@ -425,7 +456,9 @@ def _field_strategies(params_cls: type, overrides: dict) -> dict:
     domains = param_domains(params_cls)
     unknown = sorted(set(overrides) - set(domains))
     if unknown:
-        raise TypeError(f"{params_cls.__name__} has no parameter(s) {unknown}; it has {sorted(domains)}")
+        raise TypeError(
+            f"{params_cls.__name__} has no parameter(s) {unknown}; it has {sorted(domains)}"
+        )
     return {name: _field_strategy(d, overrides.get(name)) for name, d in domains.items()}
 
 

@@ -83,8 +83,14 @@ def check_bid_below_ask(strategy, bars: pl.DataFrame, **kwargs) -> list[Violatio
     for call in quote_trace(bars, strategy, **_run_kwargs(kwargs)):
         bid, ask = _best(call.quotes)
         if bid is not None and ask is not None and not bid < ask:
-            out.append(Violation("bid_below_ask", _when(call.ts), call.symbol,
-                                 f"best bid {_fmt(bid)} >= best ask {_fmt(ask)}: {_show(call.quotes)}"))
+            out.append(
+                Violation(
+                    "bid_below_ask",
+                    _when(call.ts),
+                    call.symbol,
+                    f"best bid {_fmt(bid)} >= best ask {_fmt(ask)}: {_show(call.quotes)}",
+                )
+            )
     return out
 
 
@@ -97,8 +103,14 @@ def check_quotes_never_cross(strategy, bars: pl.DataFrame, **kwargs) -> list[Vio
         close = call.bar.close
         bid, ask = _best(call.quotes)
         if (bid is not None and bid >= close) or (ask is not None and ask <= close):
-            out.append(Violation("quotes_never_cross", _when(call.ts), call.symbol,
-                                 f"quotes cross the close {_fmt(close)}: {_show(call.quotes)}"))
+            out.append(
+                Violation(
+                    "quotes_never_cross",
+                    _when(call.ts),
+                    call.symbol,
+                    f"quotes cross the close {_fmt(close)}: {_show(call.quotes)}",
+                )
+            )
     return out
 
 
@@ -120,8 +132,13 @@ def _valid_best(quotes: Quotes) -> tuple[float | None, float | None]:
 
 
 def check_skew_reduces_inventory(
-    strategy, bars: pl.DataFrame, *, inventory: tuple[float, ...] = INVENTORY, max_calls: int = 50,
-    rel_tol: float = 1e-9, **kwargs,
+    strategy,
+    bars: pl.DataFrame,
+    *,
+    inventory: tuple[float, ...] = INVENTORY,
+    max_calls: int = 50,
+    rel_tol: float = 1e-9,
+    **kwargs,
 ) -> list[Violation]:
     """A longer position never moves the quotes up: at the same bar and strategy state, the
     best bid, the best ask and the reservation price do not rise as the position grows
@@ -144,8 +161,16 @@ def check_skew_reduces_inventory(
             probe = attrs.evolve(inputs, position=position, entry_price=close if position else 0.0)
             _, quotes = call.strategy.update(call.state, probe)
             r = quotes.reservation_price
-            sizes = (sum(q for p, q in quotes.bids if p > 0), sum(q for p, q in quotes.asks if p > 0))
-            seen[fraction] = (position, *_valid_best(quotes), r if r is not None and 0 < r < math.inf else None, sizes)
+            sizes = (
+                sum(q for p, q in quotes.bids if p > 0),
+                sum(q for p, q in quotes.asks if p > 0),
+            )
+            seen[fraction] = (
+                position,
+                *_valid_best(quotes),
+                r if r is not None and 0 < r < math.inf else None,
+                sizes,
+            )
         for f_a, f_b in pairs:
             a, b = seen[f_a], seen[f_b]
             bid_by_size = b[4][0] < a[4][0] * (1 - rel_tol)  # the bid shrank: it leans by size
@@ -161,11 +186,15 @@ def check_skew_reduces_inventory(
             ]
             if rose:
                 label, x, y = rose[0]
-                out.append(Violation(
-                    "skew_reduces_inventory", _when(call.ts), call.symbol,
-                    f"position {_fmt(a[0])} -> {_fmt(b[0])} ({_share(f_a)} -> {_share(f_b)} x equity): "
-                    f"{label} rose {_fmt(x)} -> {_fmt(y)}",
-                ))
+                out.append(
+                    Violation(
+                        "skew_reduces_inventory",
+                        _when(call.ts),
+                        call.symbol,
+                        f"position {_fmt(a[0])} -> {_fmt(b[0])} ({_share(f_a)} -> {_share(f_b)} x equity): "
+                        f"{label} rose {_fmt(x)} -> {_fmt(y)}",
+                    )
+                )
                 break
     return out
 
@@ -194,7 +223,12 @@ def check_no_quotes_without_bar(strategy, bars: pl.DataFrame, **kwargs) -> list[
     run = {**_run_kwargs(kwargs), "risk": risk, "allow_gaps": True}
     present = set(zip(gapped["ts"].dt.epoch("us").to_list(), gapped["symbol"].to_list()))
     out = [
-        Violation("missing_bar", _when(c.ts), c.symbol, "the strategy was asked to quote a bar the symbol does not have")
+        Violation(
+            "missing_bar",
+            _when(c.ts),
+            c.symbol,
+            "the strategy was asked to quote a bar the symbol does not have",
+        )
         for c in quote_trace(gapped, strategy, **run)
         if (c.ts, c.symbol) not in present
     ]
@@ -212,26 +246,50 @@ def check_deterministic(strategy, bars: pl.DataFrame, **kwargs) -> list[Violatio
     out = []
     for a, b in zip(first, second):
         if (a.k, a.symbol) != (b.k, b.symbol) or not _same(a.quotes, b.quotes):
-            out.append(Violation("deterministic", _when(a.ts), a.symbol,
-                                 f"two runs quote differently: {_show(a.quotes)} vs {_show(b.quotes)}"))
+            out.append(
+                Violation(
+                    "deterministic",
+                    _when(a.ts),
+                    a.symbol,
+                    f"two runs quote differently: {_show(a.quotes)} vs {_show(b.quotes)}",
+                )
+            )
             break
     if len(first) != len(second):
-        out.append(Violation("deterministic", None, None, f"two runs made {len(first)} and {len(second)} calls"))
+        out.append(
+            Violation(
+                "deterministic", None, None, f"two runs made {len(first)} and {len(second)} calls"
+            )
+        )
     for call in first:
         again_state, again = call.strategy.update(call.state, call.inputs)
         if not _same(again, call.quotes):
-            out.append(Violation("deterministic", _when(call.ts), call.symbol,
-                                 f"a second update(state, inputs) quotes {_show(again)}, the run quoted "
-                                 f"{_show(call.quotes)} (hidden state, or the state was mutated)"))
+            out.append(
+                Violation(
+                    "deterministic",
+                    _when(call.ts),
+                    call.symbol,
+                    f"a second update(state, inputs) quotes {_show(again)}, the run quoted "
+                    f"{_show(call.quotes)} (hidden state, or the state was mutated)",
+                )
+            )
         elif not _same(again_state, call.new_state):
-            out.append(Violation("deterministic", _when(call.ts), call.symbol,
-                                 "a second update(state, inputs) returns a different state"))
+            out.append(
+                Violation(
+                    "deterministic",
+                    _when(call.ts),
+                    call.symbol,
+                    "a second update(state, inputs) returns a different state",
+                )
+            )
         if len(out) >= 20:
             break
     return out
 
 
-def check_no_look_ahead(strategy, bars: pl.DataFrame, *, cuts: int = 4, **kwargs) -> list[Violation]:
+def check_no_look_ahead(
+    strategy, bars: pl.DataFrame, *, cuts: int = 4, **kwargs
+) -> list[Violation]:
     """The strategy never reads the future: for `cuts` timestamps t spread over the frame, the
     run on the bars up to t quotes exactly as the run on all bars does up to t (features
     included: a feature that peeks ahead changes when the future is cut off)."""
@@ -242,7 +300,13 @@ def check_no_look_ahead(strategy, bars: pl.DataFrame, *, cuts: int = 4, **kwargs
     starts = bars.group_by("symbol", maintain_order=True).agg(pl.col("ts").min())["ts"].max()
     first_cut = next(k for k, s in enumerate(setup.steps) if _when(s.ts) >= starts)
     candidates = list(range(first_cut, len(ts) - 1))
-    picks = sorted({candidates[round(i * (len(candidates) - 1) / max(cuts - 1, 1))] for i in range(cuts)}) if candidates else []
+    picks = (
+        sorted(
+            {candidates[round(i * (len(candidates) - 1) / max(cuts - 1, 1))] for i in range(cuts)}
+        )
+        if candidates
+        else []
+    )
     out = []
     ts_col = pl.col("ts").cast(pl.Datetime("us"))
     for cut in picks:
@@ -251,16 +315,26 @@ def check_no_look_ahead(strategy, bars: pl.DataFrame, *, cuts: int = 4, **kwargs
         upto = [c for c in full if c.k <= cut]
         for a, b in zip(upto, truncated):
             if (a.k, a.symbol) != (b.k, b.symbol) or not _same(a.quotes, b.quotes):
-                out.append(Violation(
-                    "no_look_ahead", _when(a.ts), a.symbol,
-                    f"quotes change when the bars after {_when(ts[cut])} are removed: with them "
-                    f"{_show(a.quotes)}, without {_show(b.quotes)}",
-                ))
+                out.append(
+                    Violation(
+                        "no_look_ahead",
+                        _when(a.ts),
+                        a.symbol,
+                        f"quotes change when the bars after {_when(ts[cut])} are removed: with them "
+                        f"{_show(a.quotes)}, without {_show(b.quotes)}",
+                    )
+                )
                 break
         else:
             if len(upto) != len(truncated):
-                out.append(Violation("no_look_ahead", _when(ts[cut]), None,
-                                     f"{len(upto)} strategy calls up to the cut with the future, {len(truncated)} without"))
+                out.append(
+                    Violation(
+                        "no_look_ahead",
+                        _when(ts[cut]),
+                        None,
+                        f"{len(upto)} strategy calls up to the cut with the future, {len(truncated)} without",
+                    )
+                )
     return out
 
 
@@ -274,7 +348,12 @@ def check_strategy_invariants(strategy, bars: pl.DataFrame, **kwargs) -> list[Vi
 
 
 def check_strategy_leverage_caps(
-    strategy, bars: pl.DataFrame, *, max_leverage: float = 3.0, max_symbol_leverage: float = 2.0, **kwargs
+    strategy,
+    bars: pl.DataFrame,
+    *,
+    max_leverage: float = 3.0,
+    max_symbol_leverage: float = 2.0,
+    **kwargs,
 ) -> list[Violation]:
     """Under `leverage_caps(max_leverage, max_symbol_leverage)` followed by `risk` (if given),
     the orders resting after every bar respect both caps (see `check_leverage_caps`): the
@@ -284,8 +363,9 @@ def check_strategy_leverage_caps(
     run = _run_kwargs(kwargs)
     caps = leverage_caps(max_leverage=max_leverage, max_symbol_leverage=max_symbol_leverage)
     run["risk"] = chain(caps, run["risk"]) if "risk" in run else caps
-    return check_leverage_caps(bars, strategy, max_leverage=max_leverage,
-                               max_symbol_leverage=max_symbol_leverage, **run)
+    return check_leverage_caps(
+        bars, strategy, max_leverage=max_leverage, max_symbol_leverage=max_symbol_leverage, **run
+    )
 
 
 # --- the registry and the assert_* twins ------------------------------------------------------

@@ -130,7 +130,11 @@ def _symbol_columns(path: SymbolPath, n: int) -> dict[str, np.ndarray]:
     returns = vol * rng.standard_normal(n)
     up_wick = vol * rng.exponential(0.5, n)
     down_wick = vol * rng.exponential(0.5, n)
-    volume = (1e5 / path.price) * np.exp(rng.standard_normal(n)) * (1.0 + np.abs(returns) / max(vol, 1e-12))
+    volume = (
+        (1e5 / path.price)
+        * np.exp(rng.standard_normal(n))
+        * (1.0 + np.abs(returns) / max(vol, 1e-12))
+    )
     keep = np.ones(n, dtype=bool)
     crash_low = None
     if path.regime == "trending":
@@ -171,9 +175,14 @@ def _symbol_columns(path: SymbolPath, n: int) -> dict[str, np.ndarray]:
     share = np.clip(0.5 + 0.25 * np.tanh(returns / max(vol, 1e-12)) + 0.05 * flow, 0.0, 1.0)
     volume = np.round(volume, 6)
     return {
-        "open": open_[keep], "high": high[keep], "low": low[keep], "close": close[keep],
-        "volume": volume[keep], "taker_buy_volume": np.round(volume * share, 6)[keep],
-        "funding_rate": funding[keep], "k": np.arange(n)[keep],
+        "open": open_[keep],
+        "high": high[keep],
+        "low": low[keep],
+        "close": close[keep],
+        "volume": volume[keep],
+        "taker_buy_volume": np.round(volume * share, 6)[keep],
+        "funding_rate": funding[keep],
+        "k": np.arange(n)[keep],
     }
 
 
@@ -186,18 +195,35 @@ def generate_bars(spec: MarketSpec) -> pl.DataFrame:
         cols = _symbol_columns(path, spec.n_bars)
         k = cols.pop("k")
         frames.append(
-            pl.DataFrame({
-                "ts": [start + dt.timedelta(microseconds=int(i) * step_us) for i in k],
-                "symbol": [path.symbol] * len(k),
-                **{c: cols[c].tolist() for c in ("open", "high", "low", "close", "volume", "taker_buy_volume", "funding_rate")},
-            })
+            pl.DataFrame(
+                {
+                    "ts": [start + dt.timedelta(microseconds=int(i) * step_us) for i in k],
+                    "symbol": [path.symbol] * len(k),
+                    **{
+                        c: cols[c].tolist()
+                        for c in (
+                            "open",
+                            "high",
+                            "low",
+                            "close",
+                            "volume",
+                            "taker_buy_volume",
+                            "funding_rate",
+                        )
+                    },
+                }
+            )
         )
     frame = (
         pl.concat(frames)
         .with_columns(pl.col("ts").cast(pl.Datetime("us")))
         .sort("ts", "symbol", maintain_order=True)
     )
-    drop = [c for c, keep in (("funding_rate", spec.funding), ("taker_buy_volume", spec.taker_flow)) if not keep]
+    drop = [
+        c
+        for c, keep in (("funding_rate", spec.funding), ("taker_buy_volume", spec.taker_flow))
+        if not keep
+    ]
     return frame.drop(drop)
 
 

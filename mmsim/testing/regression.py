@@ -128,13 +128,19 @@ def encode(value, *, bars: pl.DataFrame | None = None):
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, pl.DataFrame):
-        return {"__bars__": True} if value is bars else {"__unsaved__": f"a DataFrame of shape {value.shape}"}
+        return (
+            {"__bars__": True}
+            if value is bars
+            else {"__unsaved__": f"a DataFrame of shape {value.shape}"}
+        )
     if isinstance(value, tuple):
         return {"__tuple__": [encode(x, bars=bars) for x in value]}
     if isinstance(value, list):
         return [encode(x, bars=bars) for x in value]
     if isinstance(value, Mapping):
-        return {"__dict__": [[encode(k, bars=bars), encode(x, bars=bars)] for k, x in value.items()]}
+        return {
+            "__dict__": [[encode(k, bars=bars), encode(x, bars=bars)] for k, x in value.items()]
+        }
     built = _built_by(value)
     if built is not None and _importable(built.factory):
         return {
@@ -168,15 +174,22 @@ def decode(value, *, bars: pl.DataFrame, name: str = "value", path: str = "?"):
     if "__tuple__" in value:
         return tuple(decode(x, bars=bars, name=name, path=path) for x in value["__tuple__"])
     if "__dict__" in value:
-        return {decode(k, bars=bars, name=name, path=path): decode(x, bars=bars, name=name, path=path)
-                for k, x in value["__dict__"]}
+        return {
+            decode(k, bars=bars, name=name, path=path): decode(x, bars=bars, name=name, path=path)
+            for k, x in value["__dict__"]
+        }
     if "__call__" in value:
         factory = resolve(value["__call__"])
         args = [decode(x, bars=bars, name=name, path=path) for x in value["args"]]
-        return factory(*args, **{k: decode(x, bars=bars, name=name, path=path) for k, x in value["kwargs"].items()})
+        return factory(
+            *args,
+            **{k: decode(x, bars=bars, name=name, path=path) for k, x in value["kwargs"].items()},
+        )
     if "__attrs__" in value:
         cls = resolve(value["__attrs__"])
-        return cls(**{k: decode(x, bars=bars, name=name, path=path) for k, x in value["fields"].items()})
+        return cls(
+            **{k: decode(x, bars=bars, name=name, path=path) for k, x in value["fields"].items()}
+        )
     if "__unsaved__" in value:
         raise CaseError(
             f"{path}: argument {name!r} ({value['__unsaved__']}) could not be saved; "
@@ -247,10 +260,14 @@ def load_case(path: str | os.PathLike) -> Case:
     except Exception as exc:
         raise CaseError(f"{path}: not a Parquet file ({exc})") from None
     if meta is None:
-        raise CaseError(f"{path}: a Parquet file without an {KEY!r} description; was it written by save_case?")
+        raise CaseError(
+            f"{path}: a Parquet file without an {KEY!r} description; was it written by save_case?"
+        )
     description = json.loads(meta)
     if description.get("format") != FORMAT:
-        raise CaseError(f"{path}: case format {description.get('format')!r}, this mmsim reads {FORMAT}")
+        raise CaseError(
+            f"{path}: case format {description.get('format')!r}, this mmsim reads {FORMAT}"
+        )
     return Case(path, pl.read_parquet(path), description)
 
 
@@ -311,13 +328,20 @@ def keep_failures(folder: str | os.PathLike | None = None) -> Callable:
                 if bars is None:
                     raise
                 path = save_case(
-                    target / f"{test.__name__}.parquet", bars,
+                    target / f"{test.__name__}.parquet",
+                    bars,
                     kind="test",
-                    test={"function": reference(test), "file": getattr(sys.modules.get(test.__module__), "__file__", None)},
+                    test={
+                        "function": reference(test),
+                        "file": getattr(sys.modules.get(test.__module__), "__file__", None),
+                    },
                     args={k: encode(x, bars=bars) for k, x in kwargs.items()},
                     error=f"{type(exc).__name__}: {str(exc)[:2000]}",
                 )
-                add_note(exc, f"failing market saved to {path}; replay it with mmsim.testing.replay({str(path)!r})")
+                add_note(
+                    exc,
+                    f"failing market saved to {path}; replay it with mmsim.testing.replay({str(path)!r})",
+                )
                 raise
 
         return wrapper
@@ -332,7 +356,8 @@ def save_property_case(
     keywords (venue, risk, initial_cash, ...), so `replay(path)` checks the property again.
     A strategy or risk rule is stored as the factory call that built it (see `recorded`)."""
     return save_case(
-        path, bars,
+        path,
+        bars,
         kind="property",
         property=name,
         strategy=encode(strategy, bars=bars),
@@ -357,9 +382,13 @@ def replay(path: str | os.PathLike, **overrides) -> Case:
     if kind == "property":
         from mmsim.testing.properties import assert_property
 
-        strategy = overrides.pop("strategy", None) or decode(meta["strategy"], bars=case.bars, name="strategy", path=where)
-        run = {k: overrides.pop(k) if k in overrides else decode(x, bars=case.bars, name=k, path=where)
-               for k, x in meta["run"].items()}
+        strategy = overrides.pop("strategy", None) or decode(
+            meta["strategy"], bars=case.bars, name="strategy", path=where
+        )
+        run = {
+            k: overrides.pop(k) if k in overrides else decode(x, bars=case.bars, name=k, path=where)
+            for k, x in meta["run"].items()
+        }
         run.update(overrides)
         try:
             assert_property(meta["property"], strategy, case.bars, **run)
@@ -370,8 +399,10 @@ def replay(path: str | os.PathLike, **overrides) -> Case:
     if kind == "test":
         test = resolve(meta["test"]["function"], meta["test"].get("file"))
         inner = getattr(getattr(test, "hypothesis", None), "inner_test", test)
-        kwargs = {k: overrides.pop(k) if k in overrides else decode(x, bars=case.bars, name=k, path=where)
-                  for k, x in meta["args"].items()}
+        kwargs = {
+            k: overrides.pop(k) if k in overrides else decode(x, bars=case.bars, name=k, path=where)
+            for k, x in meta["args"].items()
+        }
         kwargs.update(overrides)
         with _replaying():
             try:
@@ -381,5 +412,7 @@ def replay(path: str | os.PathLike, **overrides) -> Case:
                 raise
         return case
     if overrides:
-        raise CaseError(f"{where}: a bars-only case has nothing to run the overrides {sorted(overrides)} with")
+        raise CaseError(
+            f"{where}: a bars-only case has nothing to run the overrides {sorted(overrides)} with"
+        )
     return case

@@ -1,8 +1,8 @@
 """`strategy_properties`: every strategy property as a Hypothesis test class, in one line.
 
-    TestMyMM = strategy_properties(my_mm)        # in a test module; pytest collects one test
-                                                 # per property, each over generated markets,
-                                                 # parameters, venues, risk rules and cash
+TestMyMM = strategy_properties(my_mm)        # in a test module; pytest collects one test
+                                             # per property, each over generated markets,
+                                             # parameters, venues, risk rules and cash
 """
 
 from __future__ import annotations
@@ -36,7 +36,9 @@ def backtest_settings(**overrides) -> hypothesis.settings:
         base,
         deadline=None,
         phases=[p for p in base.phases if p.name != "explain"],
-        suppress_health_check=sorted(set(base.suppress_health_check) | checks, key=lambda c: c.value),
+        suppress_health_check=sorted(
+            set(base.suppress_health_check) | checks, key=lambda c: c.value
+        ),
         **overrides,
     )
 
@@ -89,13 +91,24 @@ def strategy_properties(
     elif isinstance(params, st.SearchStrategy):
         strategies, label = params, getattr(strategy, "__name__", "strategy")
     else:
-        strategies, label = strategy_space(strategy, **(params or {})), getattr(strategy, "__name__", "strategy")
+        strategies, label = (
+            strategy_space(strategy, **(params or {})),
+            getattr(strategy, "__name__", "strategy"),
+        )
     markets = markets if markets is not None else market_specs(max_bars=30, regimes=REGIMES)
-    risks = risk if isinstance(risk, st.SearchStrategy) else (st.just(risk) if risk is not None else risk_specs())
-    cashes = initial_cash if isinstance(initial_cash, st.SearchStrategy) else (
-        st.just(initial_cash) if initial_cash is not None else cash()
+    risks = (
+        risk
+        if isinstance(risk, st.SearchStrategy)
+        else (st.just(risk) if risk is not None else risk_specs())
     )
-    settings = backtest_settings(**({"max_examples": max_examples} if max_examples is not None else {}))
+    cashes = (
+        initial_cash
+        if isinstance(initial_cash, st.SearchStrategy)
+        else (st.just(initial_cash) if initial_cash is not None else cash())
+    )
+    settings = backtest_settings(
+        **({"max_examples": max_examples} if max_examples is not None else {})
+    )
 
     def make(name: str):
         def test(self, market, strategy, risk, initial_cash, data):
@@ -111,15 +124,26 @@ def strategy_properties(
             run = {"venue": chosen, "risk": rule, "initial_cash": initial_cash, **property_kwargs}
             if name == "leverage_caps":
                 run["max_leverage"] = data.draw(st.floats(0.2, 10), label="max_leverage")
-                run["max_symbol_leverage"] = data.draw(st.floats(0.1, 8), label="max_symbol_leverage")
+                run["max_symbol_leverage"] = data.draw(
+                    st.floats(0.1, 8), label="max_symbol_leverage"
+                )
             violations = check_property(name, strategy, bars, **run)
             if violations:
                 error = AssertionError(failure_message(name, violations))
                 folder = save_folder(save_failures)
                 if folder is not None:
-                    path = save_property_case(folder / f"{strategy.name}-{name}.parquet", name, strategy, bars,
-                                              error=str(error), **run)
-                    add_note(error, f"failing market saved to {path}; replay it with mmsim.testing.replay({str(path)!r})")
+                    path = save_property_case(
+                        folder / f"{strategy.name}-{name}.parquet",
+                        name,
+                        strategy,
+                        bars,
+                        error=str(error),
+                        **run,
+                    )
+                    add_note(
+                        error,
+                        f"failing market saved to {path}; replay it with mmsim.testing.replay({str(path)!r})",
+                    )
                 raise error
 
         test.__name__ = test.__qualname__ = f"test_{name}"

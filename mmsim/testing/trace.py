@@ -79,18 +79,40 @@ def engine_setup(
     features = tuple({f.name: f for s in per_symbol for f in s.features}.values())
     frame = add_features(frame, features)
     names = tuple(dict.fromkeys(f.name for f in features))
-    extra = tuple(c for c in frame.columns if c not in (*names, *BASE_COLUMNS) and frame.schema[c].is_numeric())
-    first_close = dict(frame.group_by("symbol", maintain_order=True).agg(pl.col("close").first()).iter_rows())
+    extra = tuple(
+        c
+        for c in frame.columns
+        if c not in (*names, *BASE_COLUMNS) and frame.schema[c].is_numeric()
+    )
+    first_close = dict(
+        frame.group_by("symbol", maintain_order=True).agg(pl.col("close").first()).iter_rows()
+    )
     specs = {s: venue.spec(s, first_close[s]) for s in symbols}
     interval_us = interval_us or bar_interval_us(frame)
     account = Account.open(symbols, initial_cash, tuple(first_close[s] for s in symbols))
     step = make_step(
-        symbols=symbols, strategies=per_symbol, risk=risk, venue=venue, specs=specs,
-        initial_cash=initial_cash, interval_us=interval_us, matching=matching, accounting=accounting,
+        symbols=symbols,
+        strategies=per_symbol,
+        risk=risk,
+        venue=venue,
+        specs=specs,
+        initial_cash=initial_cash,
+        interval_us=interval_us,
+        matching=matching,
+        accounting=accounting,
     )
     return EngineSetup(
-        symbols, per_symbol, specs, interval_us, initial_cash, venue, risk, frame,
-        tuple(iter_steps(frame, symbols, names + extra)), step, initial_state(account, per_symbol, risk),
+        symbols,
+        per_symbol,
+        specs,
+        interval_us,
+        initial_cash,
+        venue,
+        risk,
+        frame,
+        tuple(iter_steps(frame, symbols, names + extra)),
+        step,
+        initial_state(account, per_symbol, risk),
     )
 
 
@@ -143,7 +165,11 @@ def _recording(strategy: Strategy, calls: list, k_of: dict) -> Strategy:
     # the test harness's impure edge: the wrapped update appends each call to `calls`
     def update(state, inputs):
         new_state, quotes = strategy.update(state, inputs)
-        calls.append(QuoteCall(k_of[inputs.bar.ts], inputs.bar.symbol, strategy, state, inputs, new_state, quotes))
+        calls.append(
+            QuoteCall(
+                k_of[inputs.bar.ts], inputs.bar.symbol, strategy, state, inputs, new_state, quotes
+            )
+        )
         return new_state, quotes
 
     return attrs.evolve(strategy, update=update)
@@ -154,7 +180,10 @@ def quote_trace(bars: pl.DataFrame, strategies, **kwargs) -> tuple[QuoteCall, ..
     symbols = tuple(sorted(bars["symbol"].cast(pl.String).unique().to_list()))
     calls: list[QuoteCall] = []
     k_of: dict[int, int] = {}
-    wrapped = {s: _recording(st, calls, k_of) for s, st in zip(symbols, _resolve_strategies(strategies, symbols))}
+    wrapped = {
+        s: _recording(st, calls, k_of)
+        for s, st in zip(symbols, _resolve_strategies(strategies, symbols))
+    }
     setup = engine_setup(bars, wrapped, **kwargs)
     k_of.update((s.ts, k) for k, s in enumerate(setup.steps))
     state = setup.state0
