@@ -15,7 +15,7 @@ import attrs
 import polars as pl
 
 from mmsim.core.bars import validate_bars
-from mmsim.core.risk import RiskRule, leverage_caps, worst_case_notional
+from mmsim.core.risk import RiskRule, leverage_caps, side_notionals, worst_case_notional
 from mmsim.strategies.base import Strategy
 
 MAX_PER_CHECK = 20
@@ -524,9 +524,10 @@ def check_leverage_caps(
     **run_kwargs,
 ) -> list[Violation]:
     """After the risk stage of every bar, if every order of a side filled at its price, no
-    symbol's notional would exceed max_symbol_leverage x equity and their sum would not exceed
-    max_leverage x equity (or the exposure already held, when prices moved it above the cap:
-    orders never add to it). risk: the rule under test (default: `leverage_caps` with the same
+    symbol's long or short would exceed max_symbol_leverage x equity (or the long or short
+    already held, when prices moved it above the cap: orders never add to it, and a side that
+    flips the position is held to the cap) and the sum of the symbols' worst cases would not
+    exceed max_leverage x equity (or the gross exposure held). risk: the rule under test (default: `leverage_caps` with the same
     caps); run_kwargs: venue, initial_cash, allow_gaps, ... as `engine_run`.
     """
     from mmsim.testing.trace import engine_run
@@ -547,17 +548,27 @@ def check_leverage_caps(
             total_worst += worst
             total_held += held
             if max_symbol_leverage is not None:
-                cap = max(max_symbol_leverage * equity, held)
-                if worst > cap * (1 + rel_tol) + 1e-9:
-                    out.append(
-                        Violation(
-                            "symbol_leverage",
-                            ts,
-                            symbol,
-                            f"orders could take notional to {worst:.6g} > {max_symbol_leverage:g} x equity "
-                            f"{equity:.6g} (held {held:.6g})",
+                # per side: the long after every buy may exceed the cap only by the long held
+                # (orders never add to it), the short after every sell only by the short held;
+                # a side that flips the position is held to the cap itself
+                cap = max_symbol_leverage * equity
+                n = account.positions[i].qty * account.marks[i]
+                buys, sells = side_notionals(orders, account.positions[i].qty, account.marks[i])
+                for way, reach, limit in (
+                    ("long", buys, max(cap, n)),
+                    ("short", -sells, max(cap, -n)),
+                ):
+                    if reach > limit * (1 + rel_tol) + 1e-9:
+                        out.append(
+                            Violation(
+                                "symbol_leverage",
+                                ts,
+                                symbol,
+                                f"orders could take the position to a {way} of {reach:.6g} USDT "
+                                f"> {max_symbol_leverage:g} x equity {equity:.6g} "
+                                f"(held {n:+.6g})",
+                            )
                         )
-                    )
         if max_leverage is not None:
             cap = max(max_leverage * equity, total_held)
             if total_worst > cap * (1 + rel_tol) + 1e-9:
