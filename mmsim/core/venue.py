@@ -5,6 +5,7 @@ Fees are fractions of fill notional (0.0002 = 2 bps); a negative maker fee is a 
 
 from __future__ import annotations
 
+import functools
 import math
 
 import attrs
@@ -42,8 +43,18 @@ def infer_lot_size(price: float) -> float:
     return 10.0 ** (-math.floor(math.log10(price)))
 
 
-def _decimals(step: float) -> int:
-    return max(0, -math.floor(math.log10(step)) + 1) if step < 1 else 0
+@functools.lru_cache(maxsize=1024)
+def _decimals(step: float) -> int | None:
+    """The decimals of `step` as written (0.01 -> 2, 2^-14 -> 14); None when it has over 17."""
+    # every whole multiple of the step has at most as many: rounding to them removes only
+    # float noise (7 x 0.1 = 0.7000000000000001 -> 0.7) and never a digit of the grid
+    return next((d for d in range(18) if round(step, d) == step), None)
+
+
+def _on_grid(n: int, step: float) -> float:
+    """n steps as the float nearest to their decimal value."""
+    d = _decimals(step)
+    return n * step if d is None else round(n * step, d)
 
 
 def round_price(price: float, tick_size: float, side: int) -> float:
@@ -51,13 +62,13 @@ def round_price(price: float, tick_size: float, side: int) -> float:
     ticks = price / tick_size
     # a tiny tolerance so 100.0/0.1 = 999.9999999 is still 1000 ticks
     n = math.floor(ticks + 1e-9) if side > 0 else math.ceil(ticks - 1e-9)
-    return round(n * tick_size, _decimals(tick_size) + 1)
+    return _on_grid(n, tick_size)
 
 
 def round_qty(qty: float, lot_size: float) -> float:
     """Round a quantity down to a whole number of lots (never up: never more than asked)."""
     n = math.floor(qty / lot_size + 1e-9)
-    return round(n * lot_size, _decimals(lot_size) + 1)
+    return _on_grid(n, lot_size)
 
 
 @attrs.frozen(slots=True)
