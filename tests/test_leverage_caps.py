@@ -87,8 +87,7 @@ def _overfilled_ask(inputs: RiskInput) -> RiskDecision:
     trimmed = leverage_caps(**CAPS).update(None, inputs)[1].orders
     return RiskDecision(
         tuple(
-            attrs.evolve(o, qty=39.955) if o.symbol == "AAA" and o.side < 0 else o
-            for o in trimmed
+            attrs.evolve(o, qty=39.955) if o.symbol == "AAA" and o.side < 0 else o for o in trimmed
         )
     )
 

@@ -63,7 +63,7 @@ def test_quotes_are_rounded_bids_down_asks_up_and_lots_down():
 
 def test_a_quote_crossing_the_close_is_rejected_post_only():
     orders, rejected = place_quotes(
-        "A", Quotes(((100.05, 1.0), (99.0, 1.0)), ((100.0, 1.0),)), 100.0, SPEC
+        "A", Quotes(((100.05, 1.0), (99.0, 1.0)), ((100.0, 1.0),)), 100.0, SPEC, post_only="reject"
     )
     assert [(o.side, o.price, o.level) for o in orders] == [(1, 99.0, 1)]
     assert sorted((r.order.side, r.reason) for r in rejected) == [

@@ -7,7 +7,17 @@ from typing import Any
 
 import polars as pl
 
-_PERCENT = {"return", "annual_return", "max_drawdown", "fill_rate", "time_at_cap"}
+_PERCENT = {
+    "return",
+    "annual_return",
+    "max_drawdown",
+    "fill_rate",
+    "time_quoting",
+    "quoting_both",
+    "quoting_one_side",
+    "quoting_none",
+    "clamped_share",
+}
 
 
 def format_value(column: str, value: Any) -> str:

@@ -230,6 +230,7 @@ class _Recorder:
                 "reservation_price",
                 "orders",
                 "rejected",
+                "clamped",
             )
         }
         self.fills: list = []
@@ -275,8 +276,11 @@ class _Recorder:
             had = posted.get(key, (0, 0.0))
             posted[key] = (had[0] + n, had[1] + qty)
         now: dict = {}
+        clamped: dict = {}
         for o in state.resting:
             counts[o.symbol] = counts.get(o.symbol, 0) + 1
+            if o.clamped_from is not None:
+                clamped[o.symbol] = clamped.get(o.symbol, 0) + 1
             key = (o.symbol, o.side, o.level)
             had = now.get(key, (0, 0.0))
             now[key] = (had[0] + 1, had[1] + o.qty)
@@ -305,6 +309,7 @@ class _Recorder:
             sym["reservation_price"].append(q.reservation_price if q is not None else None)
             sym["orders"].append(counts.get(s, 0))
             sym["rejected"].append(refused.get(s, 0))
+            sym["clamped"].append(clamped.get(s, 0))
         for f in fills:
             self.fills.append(
                 (f.ts, f.symbol, f.side, f.price, f.qty, f.fee, f.liquidity, f.reason, f.level)

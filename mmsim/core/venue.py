@@ -33,6 +33,21 @@ def _frozen_map(value) -> tuple[tuple[str, float], ...]:
     return tuple(sorted((str(k), float(x)) for k, x in dict(value or {}).items()))
 
 
+POST_ONLY_MODES = ("clamp", "reject", False)
+
+
+def _post_only_mode(value):
+    # True is an exchange's plain post-only flag: it refuses a crossing order
+    if value is True:
+        return "reject"
+    if value is False or (isinstance(value, str) and value in POST_ONLY_MODES):
+        return value
+    raise ValueError(
+        f"post_only must be 'clamp' (move a crossing quote behind the close), 'reject' (refuse "
+        f"it; True means the same) or False (let it rest), got {value!r}"
+    )
+
+
 def infer_tick_size(price: float) -> float:
     """A tick of 0.1 to 1 bps of `price` (BTC at 60,000 -> 0.1, ETH at 3,000 -> 0.01)."""
     return 10.0 ** (math.floor(math.log10(price)) - 5)
@@ -51,8 +66,8 @@ def _decimals(step: float) -> int | None:
     return next((d for d in range(18) if round(step, d) == step), None)
 
 
-def _on_grid(n: int, step: float) -> float:
-    """n steps as the float nearest to their decimal value."""
+def on_grid(n: int, step: float) -> float:
+    """n steps (a whole number of ticks or lots) as the float nearest to their decimal value."""
     d = _decimals(step)
     return n * step if d is None else round(n * step, d)
 
@@ -62,13 +77,13 @@ def round_price(price: float, tick_size: float, side: int) -> float:
     ticks = price / tick_size
     # a tiny tolerance so 100.0/0.1 = 999.9999999 is still 1000 ticks
     n = math.floor(ticks + 1e-9) if side > 0 else math.ceil(ticks - 1e-9)
-    return _on_grid(n, tick_size)
+    return on_grid(n, tick_size)
 
 
 def round_qty(qty: float, lot_size: float) -> float:
     """Round a quantity down to a whole number of lots (never up: never more than asked)."""
     n = math.floor(qty / lot_size + 1e-9)
-    return _on_grid(n, lot_size)
+    return on_grid(n, lot_size)
 
 
 @attrs.frozen(slots=True)
@@ -90,8 +105,11 @@ class Venue:
     maintenance_margin_rate: margin ratio = sum(notional*rate)/equity; liquidation at ratio >= 1.
     tick_sizes / lot_sizes: per-symbol overrides; symbols not listed get a size inferred from
     their first close (see `infer_tick_size`, `infer_lot_size`).
-    post_only: reject a bid at or above the close and an ask at or below it (True, the default);
-    False lets such a quote rest and the matching stage decide its fill (a model's setting,
+    post_only: what placement does with a bid at or above the close or an ask at or below it
+    (compared on the tick grid): "clamp" (the default) moves it to the best price behind the
+    close, one tick away (bid close - tick, ask close + tick), as a bot joins the best price
+    on its side; "reject" refuses it, as an exchange's post-only flag does (True means
+    "reject"); False lets it rest and the matching stage decide its fill (a model's setting,
     e.g. Avellaneda-Stoikov 2008, whose quotes around the reservation price may cross the mid).
     """
 
@@ -109,7 +127,7 @@ class Venue:
     lot_sizes: tuple[tuple[str, float], ...] = attrs.field(
         factory=tuple, converter=_frozen_map, validator=_positive_map
     )
-    post_only: bool = attrs.field(default=True, validator=v.instance_of(bool))
+    post_only: str | bool = attrs.field(default="clamp", converter=_post_only_mode)
 
     def __attrs_post_init__(self):
         if self.max_participation is not None and self.max_participation > 1:

@@ -44,7 +44,17 @@ _CSP = (
     "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
     "img-src data: blob:; font-src data:"
 )
-_PERCENT = {"return", "annual_return", "max_drawdown", "fill_rate", "time_at_cap", "time_quoting"}
+_PERCENT = {
+    "return",
+    "annual_return",
+    "max_drawdown",
+    "fill_rate",
+    "time_quoting",
+    "quoting_both",
+    "quoting_one_side",
+    "quoting_none",
+    "clamped_share",
+}
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;
 max-width:1180px;
@@ -299,6 +309,18 @@ def render_report(
                 "fees",
                 "funding",
                 "final_position",
+            )
+        ),
+        "<h3>Quoting (share of bars)</h3>",
+        table_html(
+            metrics.trading.select(
+                "symbol",
+                "quoting_both",
+                "quoting_one_side",
+                "quoting_none",
+                "clamped",
+                "clamped_share",
+                "rejected",
             )
         ),
         _definitions(),

@@ -408,16 +408,23 @@ def check_missing_bars(result, bars: pl.DataFrame) -> list[Violation]:
 
 
 def check_placement(result, bars: pl.DataFrame) -> list[Violation]:
-    """Posted quotes are on the tick grid (qty on the lot grid) and, post-only, a bid rests
-    below the close and an ask above it; maker fills are on both grids too."""
-    post_only = result.config["venue"].get("post_only", True)
+    """Posted quotes are on the tick grid (qty on the lot grid) and, post-only ("clamp" or
+    "reject"), a bid rests below the close and an ask above it, on the tick grid (a
+    millionth of a tick apart counts as equal); maker fills are on both grids too."""
+    post_only = result.config["venue"].get("post_only", True) is not False
     sym = result.symbols.join(
         _bars(bars).select("ts", "symbol", "close"), on=["ts", "symbol"], how="inner"
     ).join(_specs(result), on="symbol")
     out = []
+    # ticks by which the quote is ahead of the close (on the side that trades at once)
+    ahead = {
+        "bid": (pl.col("bid") - pl.col("close")) / pl.col("tick"),
+        "ask": (pl.col("close") - pl.col("ask")) / pl.col("tick"),
+    }
+    tolerance = 1e-6 + 1e-15 * (pl.col("close") / pl.col("tick")).abs()
     for side, price, qty, crossed in (
-        ("bid", pl.col("bid"), pl.col("bid_qty"), pl.col("bid") >= pl.col("close")),
-        ("ask", pl.col("ask"), pl.col("ask_qty"), pl.col("ask") <= pl.col("close")),
+        ("bid", pl.col("bid"), pl.col("bid_qty"), ahead["bid"] >= -tolerance),
+        ("ask", pl.col("ask"), pl.col("ask_qty"), ahead["ask"] >= -tolerance),
     ):
         posted = sym.filter(price.is_not_null())
         if post_only:

@@ -114,11 +114,14 @@ def bars_frames(
 
 
 def venues(
-    prices: Mapping[str, float] | None = None, *, bars=None, post_only: bool | None = None
+    prices: Mapping[str, float] | None = None,
+    *,
+    bars=None,
+    post_only: str | bool | None = None,
 ) -> st.SearchStrategy[mmsim.Venue]:
     """Venues: maker fees from a 2.5 bps rebate to 10 bps, taker fees, 0-2 ticks of
-    penetration, participation caps, market slippage, maintenance margin rates, post-only or
-    not (`post_only` fixes it); with `prices`
+    penetration, participation caps, market slippage, maintenance margin rates, each post-only
+    mode ("clamp", "reject", False; `post_only` fixes it); with `prices`
     (symbol -> first close) or `bars`, per-symbol tick sizes of 0.1x-1000x and lot sizes of
     0.01x-100x the inferred ones (or the inferred ones: None)."""
     if bars is not None:
@@ -156,9 +159,9 @@ def venues(
         **sizes,
     )
     if "post_only" in attrs.fields_dict(mmsim.Venue):
-        # post-only (the default) or not (a quote through the close rests; matching decides)
+        # a quote through the close clamped behind it (the default), refused, or left to rest
         kwargs["post_only"] = (
-            st.booleans().map(lambda off: not off) if post_only is None else st.just(post_only)
+            st.sampled_from(["clamp", "reject", False]) if post_only is None else st.just(post_only)
         )
     return st.builds(mmsim.Venue, **kwargs)
 

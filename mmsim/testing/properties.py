@@ -1,7 +1,7 @@
 """Strategy-level properties, each one line to apply to any strategy on any bars frame.
 
     assert_bid_below_ask(strategy, bars)           every bid below every ask of the same quotes
-    assert_quotes_never_cross(strategy, bars)      bids below the close, asks above (post-only passes them)
+    assert_quotes_never_cross(strategy, bars)      bids below the close, asks above (none needs clamping)
     assert_skew_reduces_inventory(strategy, bars)  a longer position never moves the quotes up
     assert_no_quotes_without_bar(strategy, bars)   nothing posted or filled on a missing bar or after a halt
     assert_deterministic(strategy, bars)           same input => same quotes (and a second call agrees)
@@ -96,8 +96,8 @@ def check_bid_below_ask(strategy, bars: pl.DataFrame, **kwargs) -> list[Violatio
 
 def check_quotes_never_cross(strategy, bars: pl.DataFrame, **kwargs) -> list[Violation]:
     """Every bid is below the bar's close and every ask above it: no quote would trade at once
-    (the venue's post-only rule refuses those; a strategy that leans through the market on
-    purpose fails this property and should skip it)."""
+    (the venue moves those one tick behind the close, or refuses them in "reject" mode; a
+    strategy that leans through the market on purpose fails this property and should skip it)."""
     out = []
     for call in quote_trace(bars, strategy, **_run_kwargs(kwargs)):
         close = call.bar.close
