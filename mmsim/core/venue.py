@@ -86,12 +86,23 @@ def round_qty(qty: float, lot_size: float) -> float:
     return on_grid(n, lot_size)
 
 
+SPEC_SOURCES = ("given", "venue", "prices", "volumes", "rule")
+
+
 @attrs.frozen(slots=True)
 class SymbolSpec:
-    """A symbol's trading grid: tick size (USDT) and lot size (base units)."""
+    """A symbol's trading grid: tick size (USDT) and lot size (base units) (immutable).
+
+    tick_source / lot_source: where each size came from: "venue" (Venue.tick_sizes or
+    lot_sizes), "prices" (the finest decimal grid of the symbol's OHLC prices), "volumes" (that
+    of its volumes), "rule" (`infer_tick_size` / `infer_lot_size` of its first close) or
+    "given" (built by hand).
+    """
 
     tick_size: float = attrs.field(validator=_optional_positive)
     lot_size: float = attrs.field(validator=_optional_positive)
+    tick_source: str = attrs.field(default="given", validator=v.in_(SPEC_SOURCES))
+    lot_source: str = attrs.field(default="given", validator=v.in_(SPEC_SOURCES))
 
 
 @attrs.frozen(slots=True)
@@ -103,8 +114,9 @@ class Venue:
     max_participation: cap on filled quantity per side as a fraction of the bar's volume (None: no cap).
     market_slippage_bps: market orders fill at open*(1 + side*slippage/1e4) (against the trader).
     maintenance_margin_rate: margin ratio = sum(notional*rate)/equity; liquidation at ratio >= 1.
-    tick_sizes / lot_sizes: per-symbol overrides; symbols not listed get a size inferred from
-    their first close (see `infer_tick_size`, `infer_lot_size`).
+    tick_sizes / lot_sizes: per-symbol sizes; a symbol not listed gets the finest decimal grid
+    its prices (volumes) sit on, or, when the data shows none, a size from its first close
+    (see `mmsim.core.specs`, `infer_tick_size`, `infer_lot_size`).
     post_only: what placement does with a bid at or above the close or an ask at or below it
     (compared on the tick grid): "clamp" (the default) moves it to the best price behind the
     close, one tick away (bid close - tick, ask close + tick), as a bot joins the best price
@@ -133,9 +145,29 @@ class Venue:
         if self.max_participation is not None and self.max_participation > 1:
             raise ValueError(f"max_participation must be in (0, 1], got {self.max_participation}")
 
-    def spec(self, symbol: str, reference_price: float) -> SymbolSpec:
-        """The tick and lot size of `symbol`; inferred from `reference_price` when not given."""
-        return SymbolSpec(
-            tick_size=dict(self.tick_sizes).get(symbol) or infer_tick_size(reference_price),
-            lot_size=dict(self.lot_sizes).get(symbol) or infer_lot_size(reference_price),
+    def spec(
+        self,
+        symbol: str,
+        reference_price: float,
+        *,
+        tick_size: float | None = None,
+        lot_size: float | None = None,
+    ) -> SymbolSpec:
+        """The tick and lot size of `symbol`: the venue's when it lists them, else tick_size /
+        lot_size read from the data (`mmsim.core.specs`), else the rule of thumb at
+        `reference_price`."""
+        tick, tick_source = _pick(
+            dict(self.tick_sizes).get(symbol), tick_size, "prices", infer_tick_size, reference_price
         )
+        lot, lot_source = _pick(
+            dict(self.lot_sizes).get(symbol), lot_size, "volumes", infer_lot_size, reference_price
+        )
+        return SymbolSpec(tick, lot, tick_source, lot_source)
+
+
+def _pick(listed, from_data, data_source, rule, reference_price):
+    if listed:
+        return listed, "venue"
+    if from_data:
+        return from_data, data_source
+    return rule(reference_price), "rule"

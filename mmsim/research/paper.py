@@ -36,6 +36,7 @@ from mmsim.core.bars import bar_interval_us, validate_bars
 from mmsim.core.intensity import IntensityParams, intensity_matching, is_filled, quote_distance
 from mmsim.core.orders import Quotes
 from mmsim.core.placement import behind_close, crosses
+from mmsim.core.specs import symbol_specs
 from mmsim.core.venue import Venue, round_price, round_qty
 from mmsim.strategies.avellaneda_stoikov import optimal_spread, reservation_price
 from mmsim.strategies.base import (
@@ -385,8 +386,8 @@ def _run_fast(frame, symbols, strategy, matching, venue) -> pl.DataFrame:
     n = len(symbols)
     if frame.height % n:
         raise ValueError("every path must have a bar at every timestamp for the fast path")
-    first_close = frame.head(n)["close"].to_list()
-    specs = [venue.spec(s, c) for s, c in zip(symbols, first_close, strict=True)]
+    by_symbol = symbol_specs(frame, venue)  # the engine's specs
+    specs = [by_symbol[s] for s in symbols]
     ticks = [sp.tick_size for sp in specs]
     tick = np.array(ticks)
     qty = np.array([round_qty(params.order_qty, sp.lot_size) for sp in specs])

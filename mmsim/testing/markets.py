@@ -376,8 +376,9 @@ def strategy_inputs(
     equity: float = 100_000.0,
 ):
     """What `strategy.update` sees at one bar close: a close from 0.01 to 200,000, a position
-    worth up to +-max_position_value USDT entered within 5 % of the close, a timestamp, and a
-    value for every feature it reads (see `feature_values`)."""
+    worth up to +-max_position_value USDT entered within 5 % of the close, a timestamp, a
+    value for every feature it reads (see `feature_values`), and the rule-of-thumb tick and
+    lot at the close."""
     from mmsim.core.bars import Bar
     from mmsim.strategies.base import StrategyInput
 
@@ -398,7 +399,15 @@ def strategy_inputs(
         0.0,
         draw(feature_values(strategy, close, features), label="features"),
     )
-    return StrategyInput(bar, position, entry, equity, interval_us)
+    return StrategyInput(
+        bar,
+        position,
+        entry,
+        equity,
+        interval_us,
+        tick_size=infer_tick_size(close),
+        lot_size=infer_lot_size(close),
+    )
 
 
 @st.composite
