@@ -8,10 +8,15 @@ volumes. A grid is read only from at least `MIN_DISTINCT` distinct values (a han
 numbers says nothing about the grid); otherwise, or when no d <= 8 fits (float-noisy data),
 the venue's rule of thumb at the first close applies. `Venue.tick_sizes` / `lot_sizes` win
 over both. The source of each size is kept in the spec and shown in result.config["specs"].
+Like the bar interval, the sizes are read from the whole frame before the fold: they are the
+venue's static grid, not a decision taken at a bar (`with_specs` pins them for a partial run).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+import attrs
 import polars as pl
 
 from mmsim.core.venue import SymbolSpec, Venue
@@ -32,7 +37,7 @@ def decimal_grids(frame: pl.DataFrame, columns: tuple[str, ...]) -> dict[str, fl
     None when none fits or the symbol has fewer than MIN_DISTINCT distinct nonzero values."""
     values = frame.select("symbol", *columns).unpivot(index="symbol", value_name="x").unique()
     fits = [on_decimal_grid(pl.col("x"), d).all().alias(f"d{d}") for d in range(MAX_DECIMALS + 1)]
-    table = values.group_by("symbol").agg(
+    table = values.group_by("symbol", maintain_order=True).agg(
         *fits, pl.col("x").filter(pl.col("x") != 0).n_unique().alias("distinct")
     )
     finest = pl.coalesce(
@@ -57,3 +62,14 @@ def symbol_specs(frame: pl.DataFrame, venue: Venue) -> dict[str, SymbolSpec]:
         s: venue.spec(s, first_close[s], tick_size=ticks.get(s), lot_size=lots.get(s))
         for s in sorted(first_close)
     }
+
+
+def with_specs(venue: Venue, specs: Mapping[str, SymbolSpec]) -> Venue:
+    """The venue with these symbols' tick and lot sizes listed, so a run on part of a frame
+    (or on a changed one) trades on the grid read from the whole: the sizes read from the data
+    are, like the bar interval, read from the whole frame before the fold."""
+    return attrs.evolve(
+        venue,
+        tick_sizes={**dict(venue.tick_sizes), **{s: sp.tick_size for s, sp in specs.items()}},
+        lot_sizes={**dict(venue.lot_sizes), **{s: sp.lot_size for s, sp in specs.items()}},
+    )

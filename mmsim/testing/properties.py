@@ -27,6 +27,7 @@ import polars as pl
 from mmsim.core.backtest import backtest
 from mmsim.core.orders import Quotes
 from mmsim.core.risk import NO_RISK
+from mmsim.core.specs import with_specs
 from mmsim.testing.fixtures import then_halt
 from mmsim.testing.invariants import (
     Violation,
@@ -311,7 +312,13 @@ def check_no_look_ahead(
     ts_col = pl.col("ts").cast(pl.Datetime("us"))
     for cut in picks:
         short = bars.filter(ts_col <= _when(ts[cut]))
-        truncated = quote_trace(short, strategy, **{**run, "interval_us": setup.interval_us})
+        # the bar interval and the tick and lot read from the data are the whole frame's
+        pinned = {
+            **run,
+            "interval_us": setup.interval_us,
+            "venue": with_specs(setup.venue, setup.specs),
+        }
+        truncated = quote_trace(short, strategy, **pinned)
         upto = [c for c in full if c.k <= cut]
         for a, b in zip(upto, truncated):
             if (a.k, a.symbol) != (b.k, b.symbol) or not _same(a.quotes, b.quotes):
