@@ -138,7 +138,7 @@ weights_check: Check = (
 
 @attrs.frozen(slots=True)
 class ParamInfo:
-    """One parameter as `mmsim strategies` and the README show it."""
+    """One parameter as `mmsim strategies` and docs/strategies.md show it."""
 
     name: str
     default: Any
