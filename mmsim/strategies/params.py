@@ -23,7 +23,8 @@ from typing import Any
 
 import attrs
 
-from mmsim.strategies.base import Strategy, parse_duration_us
+from mmsim.core.clock import parse_duration_us
+from mmsim.strategies.base import Strategy
 
 
 class StrategyError(ValueError):
