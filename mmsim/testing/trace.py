@@ -142,7 +142,7 @@ def engine_run(bars: pl.DataFrame, strategies, **kwargs) -> EngineRun:
 
 @attrs.frozen(slots=True)
 class QuoteCall:
-    """One strategy call: at step k, for symbol i, `update(state, inputs) -> (new_state, quotes)`."""
+    """One strategy call: at step k, for symbol i, `update(state, inputs) -> (state, quotes)`."""
 
     k: int
     symbol: str
