@@ -38,9 +38,8 @@ def main() -> None:
     if args.days:
         start = bars["ts"].min()
         bars = bars.filter(pl.col("ts") < start + pl.duration(minutes=int(args.days * 1440)))
-    print(
-        f"{args.folder.name}: {bars['ts'].n_unique():,} bars of {bars['symbol'].unique().sort().to_list()}"
-    )
+    symbols = bars["symbol"].unique().sort().to_list()
+    print(f"{args.folder.name}: {bars['ts'].n_unique():,} bars of {symbols}")
     rows = []
     for name in ("avellaneda_stoikov", "glft"):
         for mode in ("reject", "clamp"):
@@ -82,7 +81,8 @@ def main() -> None:
                 for s, v in result.config["specs"].items()
             }
             print(
-                f"{name} / {mode}: {seconds:.0f} s, specs {specs}, {violations} invariant violations"
+                f"{name} / {mode}: {seconds:.0f} s, specs {specs}, "
+                f"{violations} invariant violations"
             )
     with pl.Config(tbl_cols=-1, tbl_width_chars=250, tbl_rows=-1, float_precision=4):
         print(pl.concat(rows))

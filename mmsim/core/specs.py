@@ -1,4 +1,4 @@
-"""Each symbol's trading grid read from its bars: the tick from its prices, the lot from its volumes.
+"""Each symbol's trading grid read from its bars: the tick from its prices, the lot from volumes.
 
 An exchange's prices sit on its tick grid and a bar's volume, a sum of whole lots, on its lot
 grid. The tick read from the data is the finest decimal grid 10^-d (d = 0..8) that every one
