@@ -120,8 +120,8 @@ def venues(
     post_only: str | bool | None = None,
 ) -> st.SearchStrategy[mmsim.Venue]:
     """Venues: maker fees from a 2.5 bps rebate to 10 bps, taker fees, 0-2 ticks of
-    penetration, participation caps, market slippage, maintenance margin rates, each post-only
-    mode ("clamp", "reject", False; `post_only` fixes it); with `prices`
+    penetration, participation caps, market slippage, maintenance margin rates, post-only
+    "clamp" or False (`post_only` fixes any mode, "reject" too); with `prices`
     (symbol -> first close) or `bars`, per-symbol tick sizes of 0.1x-1000x and lot sizes of
     0.01x-100x the inferred ones (or the inferred ones: None)."""
     if bars is not None:
@@ -159,9 +159,12 @@ def venues(
         **sizes,
     )
     if "post_only" in attrs.fields_dict(mmsim.Venue):
-        # a quote through the close clamped behind it (the default), refused, or left to rest
+        # a quote through the close clamped behind it (the default) or left to rest; "reject"
+        # differs from "clamp" only in refusing the quote instead (pass post_only="reject")
         kwargs["post_only"] = (
-            st.sampled_from(["clamp", "reject", False]) if post_only is None else st.just(post_only)
+            st.booleans().map(lambda off: False if off else "clamp")
+            if post_only is None
+            else st.just(post_only)
         )
     return st.builds(mmsim.Venue, **kwargs)
 
