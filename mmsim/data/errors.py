@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import polars as pl
 
+from mmsim.core.bars import BarsError
+
 
 class DataError(ValueError):
     """Input that cannot become a bars frame; the message names the file, line or row at fault."""
+
+
+class MissingBarsError(DataError, BarsError):
+    """Bars missing inside a symbol's history (a hole in time) in a run that does not allow gaps.
+
+    Also a BarsError: `validate_bars` raises it for a frame the engine cannot fold as given.
+    """
 
 
 class FetchError(DataError):
@@ -33,4 +42,4 @@ class DroppedRowsWarning(UserWarning):
         )
 
 
-__all__ = ["DataError", "DroppedRowsWarning", "FetchError"]
+__all__ = ["DataError", "DroppedRowsWarning", "FetchError", "MissingBarsError"]

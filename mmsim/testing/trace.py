@@ -17,7 +17,7 @@ import polars as pl
 
 from mmsim.core.account import Account
 from mmsim.core.backtest import _resolve_strategies
-from mmsim.core.bars import Bar, Step, bar_interval_us, iter_steps, validate_bars
+from mmsim.core.bars import Bar, Step, bar_interval_us, iter_steps, missing_bars, validate_bars
 from mmsim.core.engine import EngineState, account_bar, initial_state, make_step
 from mmsim.core.matching import match_bar
 from mmsim.core.orders import Fill, Quotes
@@ -30,9 +30,13 @@ BASE_COLUMNS = ("ts", "symbol", "open", "high", "low", "close", "volume", "fundi
 
 
 def has_gaps(bars: pl.DataFrame) -> bool:
-    """True when some symbol lacks a bar at a timestamp another symbol has."""
+    """True when some symbol lacks a bar at a timestamp another symbol has, or misses bars
+    inside its own history (a hole in time, even one every symbol shares)."""
     counts = bars.group_by("symbol", maintain_order=True).agg(pl.col("ts").n_unique())["ts"]
-    return bool((counts < bars["ts"].n_unique()).any())
+    if (counts < bars["ts"].n_unique()).any():
+        return True
+    frame = bars.select("symbol", "ts").sort("symbol", "ts")
+    return missing_bars(frame, bar_interval_us(frame)).height > 0
 
 
 @attrs.frozen(slots=True)
