@@ -12,12 +12,20 @@ from collections.abc import Iterator, Sequence
 import attrs
 import polars as pl
 
+from mmsim.core.clock import interval_name
+from mmsim.core.errors import DataError
+
 REQUIRED = ("ts", "symbol", "open", "high", "low", "close", "volume")
 PRICES = ("open", "high", "low", "close")
 
 
 class BarsError(ValueError):
     """A bars frame that cannot be backtested; the message names the column, symbol and row."""
+
+
+class MissingBarsError(BarsError, DataError):
+    """Bars missing inside a symbol's history (a hole in time) in a run that does not allow
+    gaps: a BarsError of `validate_bars` and a DataError of bad input."""
 
 
 @attrs.frozen(slots=True)
@@ -176,10 +184,6 @@ def missing_bars(frame: pl.DataFrame, interval_us: int) -> pl.DataFrame:
 
 
 def _missing_bars_error(holes: pl.DataFrame, interval_us: int) -> Exception:
-    # data imports core, so its names are imported here, not at the top
-    from mmsim.data.errors import MissingBarsError
-    from mmsim.data.timestamps import interval_name
-
     first = holes.row(0, named=True)
     name = interval_name(interval_us)
     if first["on_grid"]:

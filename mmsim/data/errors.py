@@ -4,18 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from mmsim.core.bars import BarsError
-
-
-class DataError(ValueError):
-    """Input that cannot become a bars frame; the message names the file, line or row at fault."""
-
-
-class MissingBarsError(DataError, BarsError):
-    """Bars missing inside a symbol's history (a hole in time) in a run that does not allow gaps.
-
-    Also a BarsError: `validate_bars` raises it for a frame the engine cannot fold as given.
-    """
+from mmsim.core.bars import MissingBarsError
+from mmsim.core.errors import DataError
 
 
 class FetchError(DataError):
