@@ -87,10 +87,6 @@ def parse_iso(expr: pl.Expr, time_format: str | None = None) -> pl.Expr:
     )
 
 
-
-
-
-
 def interval_us(text: str | int) -> int:
     """'1m', '4h', '1d', '1w' (Binance names too) or an int of µs -> µs; monthly bars refused."""
     if isinstance(text, int):
