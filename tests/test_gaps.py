@@ -1,4 +1,4 @@
-"""Holes in time: missing bars are an error unless allowed; allowed, an order never rests across one."""
+"""Holes in time: missing bars are an error unless allowed; allowed, no order rests across one."""
 
 from __future__ import annotations
 
