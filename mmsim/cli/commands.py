@@ -98,7 +98,8 @@ def _run_config_of(args: argparse.Namespace):
         extra = given + [f"--{k}" for k in ("days", "seed") if getattr(args, k) is not None]
         if extra:
             raise ConfigError(
-                f"{' '.join(extra)} cannot be combined with --config; set them in the file"
+                f"{' '.join(extra)} cannot be combined with --config; with --config set them in "
+                "[data.synthetic], [data], [strategies], [venue] or [risk] of the file"
             )
         return load_config(args.config)
     if args.data is not None and (args.days is not None or args.seed is not None):
@@ -553,26 +554,10 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-def period_warnings(results) -> list[str]:
-    """What differs between runs compared side by side: their periods and bar counts."""
-    spans = {
-        name: (
-            str(r.config.get("bars", {}).get("start")),
-            str(r.config.get("bars", {}).get("end")),
-            r.equity.height,
-        )
-        for name, r in results.items()
-    }
-    if len(set(spans.values())) <= 1:
-        return []
-    listing = "; ".join(f"{n}: {a} to {b}, {k:,} bars" for n, (a, b, k) in spans.items())
-    return [f"the runs cover different periods or bar counts ({listing}); compare with care"]
-
-
 def _compare(args: argparse.Namespace) -> int:
     from mmsim.cli.console import Phases, make_console, print_comparison
     from mmsim.results.metrics import compare
-    from mmsim.results.report import write_comparison
+    from mmsim.results.report import period_warnings, write_comparison
 
     console, note, phases = make_console(), make_console(stderr=True), Phases()
     results: dict[str, mmsim.Result] = {}
