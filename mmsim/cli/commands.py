@@ -132,15 +132,17 @@ def _run_config_of(args: argparse.Namespace):
     return parse_config(doc, source=COMMAND_LINE)
 
 
-def _strategy_names(config) -> str:
-    """'avellaneda_stoikov on BTCUSDT, fixed_spread on ETHUSDT' (and the set, when several)."""
+def _strategy_names(config, symbols) -> str:
+    """'avellaneda_stoikov on BTCUSDT, ETHUSDT' per set (the set named when there are several)."""
     names = []
-    for set_name, chosen in config.sets.items():
-        described = ", ".join(
-            st.name if symbol == "*" else f"{st.name} on {symbol}" for symbol, st in chosen.items()
-        )
-        names.append(described if len(config.sets) == 1 else f"{set_name} ({described})")
-    return "; ".join(names)
+    for set_name in config.sets:
+        chosen = config.strategies_for(set_name, tuple(symbols))
+        by_name: dict[str, list[str]] = {}
+        for symbol, strategy in chosen.items():
+            by_name.setdefault(strategy.name, []).append(symbol)
+        described = "; ".join(f"{n} on {', '.join(s)}" for n, s in by_name.items())
+        names.append(described if len(config.sets) == 1 else f"{set_name}: {described}")
+    return " | ".join(names)
 
 
 def _describe_data(record: dict) -> str:
@@ -169,7 +171,7 @@ def _run(args: argparse.Namespace) -> int:
         bars = config.load_bars()
     record = data_record(config, bars)
     note.print(f"data: {_describe_data(record)}", highlight=False)
-    note.print(f"strategies: {_strategy_names(config)}", highlight=False)
+    note.print(f"strategies: {_strategy_names(config, record['symbols'])}", highlight=False)
     if not record["funding"]:
         note.print(
             "note: the data has no funding_rate column (spot data?): it runs as a perpetual "

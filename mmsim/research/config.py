@@ -494,9 +494,9 @@ def package_versions() -> dict[str, str]:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             out[name] = "not installed"
-    import mmsim
+    from mmsim._version import __version__
 
-    out["mmsim"] = mmsim.__version__
+    out["mmsim"] = __version__
     return out
 
 

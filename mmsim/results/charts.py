@@ -163,7 +163,7 @@ def price_chart(
     fills_all = result.fills.filter(pl.col("symbol") == symbol)
     low = min(float(sym["mark"].min()), float(fills_all["price"].min() or sym["mark"].min()))
     high = max(float(sym["mark"].max()), float(fills_all["price"].max() or sym["mark"].max()))
-    pad = max((high - low) * 0.08, abs(high) * 1e-4)
+    pad = max((high - low) * 0.15, abs(high) * 1e-4)
     domain = [low - pad, high + pad]
     beyond = sym.select(
         sum(
