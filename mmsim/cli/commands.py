@@ -208,7 +208,8 @@ def _run(args: argparse.Namespace) -> int:
         print_comparison(
             _sets_table(outcome), console, title="strategy sets compared", fmt=args.format
         )
-    with phases("writing results and report"), note.status("writing results and the report"):
+    writing = "writing results" + ("" if args.no_report else " and report")
+    with phases(writing), note.status(writing):
         saved = Path(outcome.save(out, overwrite=True, report=not args.no_report))
         # the document as run, so `mmsim run --config RESULTS/config.toml` repeats it
         with atomic_write(saved / "config.toml", "w") as handle:
