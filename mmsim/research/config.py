@@ -222,16 +222,43 @@ def parse_config(
     """Validate a config mapping (a parsed TOML document); relative paths resolve from `base`."""
     base = base or Path.cwd()
     _check_keys(source, "top level", doc, _TOP_KEYS)
-    symbols = doc.get("symbols")
-    if symbols is not None:
-        if not (isinstance(symbols, list) and symbols and all(isinstance(s, str) for s in symbols)):
-            raise ConfigError(
-                f"{source}: symbols must be a non-empty list of names, got {symbols!r}"
-            )
-        if len(set(symbols)) != len(symbols):
-            raise ConfigError(f"{source}: symbols repeat a name: {symbols!r}")
-        symbols = tuple(symbols)
+    venue, risk_opts = _parse_venue_and_risk(source, doc)
+    data = _parse_data(source, doc, base)
+    return RunConfig(
+        source=source,
+        document=_as_run(doc, data),
+        text=text,
+        data=data,
+        symbols=_parse_symbols(source, doc),
+        venue=venue,
+        risk_options=risk_opts,
+        sets=_parse_sets(source, doc),
+        initial_cash=_parse_cash(source, doc),
+        allow_gaps=_parse_allow_gaps(source, doc),
+        out=_parse_out(source, doc, base),
+    )
 
+
+def _as_run(doc: Mapping[str, Any], data: DataSpec) -> dict[str, Any]:
+    """The document as it runs anywhere: the data path made absolute, `out` left out."""
+    document = {k: v for k, v in doc.items() if k != "out"}
+    if data.path is not None:
+        document["data"] = {**doc["data"], "path": str(data.path)}
+    return document
+
+
+def _parse_symbols(source: str, doc: Mapping[str, Any]) -> tuple[str, ...] | None:
+    symbols = doc.get("symbols")
+    if symbols is None:
+        return None
+    if not (isinstance(symbols, list) and symbols and all(isinstance(s, str) for s in symbols)):
+        raise ConfigError(f"{source}: symbols must be a non-empty list of names, got {symbols!r}")
+    if len(set(symbols)) != len(symbols):
+        raise ConfigError(f"{source}: symbols repeat a name: {symbols!r}")
+    return tuple(symbols)
+
+
+def _parse_data(source: str, doc: Mapping[str, Any], base: Path) -> DataSpec:
     data = _table(source, doc, "data", "[data]")
     _check_keys(source, "[data]", data, ("synthetic", "path", "options"))
     if ("synthetic" in data) == ("path" in data):
@@ -241,76 +268,71 @@ def parse_config(
         _check_keys(source, "[data.synthetic]", synthetic, _SYNTHETIC_KEYS)
         if "options" in data:
             raise ConfigError(f"{source}: [data] options apply to a path, not to synthetic data")
-        spec = DataSpec(synthetic=synthetic)
-    else:
-        if not isinstance(data["path"], str):
-            raise ConfigError(f"{source}: [data] path must be a string, got {data['path']!r}")
-        path = Path(os.path.expanduser(data["path"]))
-        spec = DataSpec(
-            path=path if path.is_absolute() else base / path,
-            options=_table(source, data, "options", "[data.options]"),
-        )
+        return DataSpec(synthetic=synthetic)
+    if not isinstance(data["path"], str):
+        raise ConfigError(f"{source}: [data] path must be a string, got {data['path']!r}")
+    path = Path(os.path.expanduser(data["path"]))
+    return DataSpec(
+        path=path if path.is_absolute() else base / path,
+        options=_table(source, data, "options", "[data.options]"),
+    )
 
+
+def _parse_venue_and_risk(source: str, doc: Mapping[str, Any]) -> tuple[Venue, dict[str, Any]]:
     venue_opts = _table(source, doc, "venue", "[venue]")
     _check_keys(source, "[venue]", venue_opts, [f.name for f in attrs.fields(Venue)])
     try:
         venue = Venue(**venue_opts)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{source}: [venue]: {exc}") from None
-
     risk_opts = _table(source, doc, "risk", "[risk]")
     _check_keys(source, "[risk]", risk_opts, list(inspect.signature(basic_risk).parameters))
     try:
         basic_risk(**risk_opts)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{source}: [risk]: {exc}") from None
+    return venue, risk_opts
 
+
+def _parse_sets(source: str, doc: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     if ("strategies" in doc) == ("sets" in doc):
         raise ConfigError(
             f"{source}: give either [strategies] (one set) or [sets.NAME] tables (sets to compare)"
         )
     if "strategies" in doc:
-        sets = {
-            "main": _strategy_set(
-                source, "[strategies]", _table(source, doc, "strategies", "[strategies]")
-            )
-        }
-    else:
-        sets = {}
-        for name, table in _table(source, doc, "sets", "[sets]").items():
-            if not isinstance(table, Mapping):
-                raise ConfigError(f"{source}: [sets.{name}] must be a table of symbol -> strategy")
-            sets[name] = _strategy_set(source, f"[sets.{name}]", table)
-        if not sets:
-            raise ConfigError(f"{source}: [sets] holds no set")
+        table = _table(source, doc, "strategies", "[strategies]")
+        return {"main": _strategy_set(source, "[strategies]", table)}
+    sets = {}
+    for name, table in _table(source, doc, "sets", "[sets]").items():
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{source}: [sets.{name}] must be a table of symbol -> strategy")
+        sets[name] = _strategy_set(source, f"[sets.{name}]", table)
+    if not sets:
+        raise ConfigError(f"{source}: [sets] holds no set")
+    return sets
 
+
+def _parse_cash(source: str, doc: Mapping[str, Any]) -> float:
     cash = doc.get("initial_cash", 100_000.0)
     if isinstance(cash, bool) or not isinstance(cash, int | float) or not cash > 0:
         raise ConfigError(f"{source}: initial_cash must be a positive number of USDT, got {cash!r}")
+    return float(cash)
+
+
+def _parse_allow_gaps(source: str, doc: Mapping[str, Any]) -> bool:
     allow_gaps = doc.get("allow_gaps", False)
     if not isinstance(allow_gaps, bool):
         raise ConfigError(f"{source}: allow_gaps must be true or false, got {allow_gaps!r}")
+    return allow_gaps
+
+
+def _parse_out(source: str, doc: Mapping[str, Any], base: Path) -> Path | None:
     out = doc.get("out")
-    if out is not None:
-        if not isinstance(out, str):
-            raise ConfigError(f"{source}: out must be a folder name, got {out!r}")
-        out = Path(out) if Path(out).is_absolute() else (base / out).resolve()
-    document = {k: v for k, v in doc.items() if k != "out"}
-    if spec.path is not None:
-        document["data"] = {**data, "path": str(spec.path)}
-    return RunConfig(
-        source=source,
-        document=document,
-        text=text,
-        data=spec,
-        symbols=symbols,
-        venue=venue,
-        risk_options=risk_opts,
-        sets=sets,
-        initial_cash=float(cash),
-        allow_gaps=allow_gaps,
-        out=out,
-    )
+    if out is None:
+        return None
+    if not isinstance(out, str):
+        raise ConfigError(f"{source}: out must be a folder name, got {out!r}")
+    return Path(out) if Path(out).is_absolute() else (base / out).resolve()
 
 
 def load_config(path: str | os.PathLike) -> RunConfig:
@@ -464,7 +486,7 @@ def to_toml(doc: Mapping[str, Any]) -> str:
 
 
 def bars_fingerprint(bars: pl.DataFrame) -> str:
-    """sha256 of the bars' timestamps, symbols, prices, volumes and funding: same bars, same hash."""
+    """sha256 of the bars' times, symbols, prices, volumes and funding: same bars, same hash."""
     import hashlib
 
     digest = hashlib.sha256()
@@ -549,7 +571,7 @@ def run_config(
     bars: pl.DataFrame | None = None,
     on_set=None,
 ):
-    """Run a configuration: a `Result` for one set, a `mmsim.research.compare.Comparison` for several.
+    """Run a configuration: a `Result` for one set, a `research.compare.Comparison` for several.
 
     progress(done, total) follows the bars of the set being run; on_set(name, k, n) is called
     as set k of n starts (one process only: with jobs > 1 the sets run in workers at once).
