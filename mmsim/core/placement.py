@@ -15,14 +15,21 @@ import math
 import sys
 
 from mmsim.core.orders import Order, Quotes, Rejection
-from mmsim.core.venue import SymbolSpec, _post_only_mode, on_grid, round_price, round_qty
+from mmsim.core.venue import (
+    TICK_TOLERANCE,
+    SymbolSpec,
+    _post_only_mode,
+    on_grid,
+    round_price,
+    round_qty,
+)
 
 _EPS = sys.float_info.epsilon
 
 
 def _grid_tolerance(ticks):
-    """A millionth of a tick, or the float noise of a price divided by its tick if larger."""
-    return 1e-6 + 4 * _EPS * abs(ticks)
+    """A millionth of a tick (TICK_TOLERANCE), plus the float noise of a price over its tick."""
+    return TICK_TOLERANCE + 4 * _EPS * abs(ticks)
 
 
 def crosses(side: int, price, close, tick_size: float | None = None):
