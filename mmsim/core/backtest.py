@@ -76,6 +76,7 @@ def backtest(
     matching: Matching = match_bar,
     accounting: Accounting = account_bar,
     progress: Callable[[int, int], None] | None = None,
+    engine: str = "auto",
 ) -> Result:
     """Run a multi-symbol market-making backtest on a long bars frame.
 
@@ -83,7 +84,12 @@ def backtest(
     strategies: one Strategy for every symbol, or a mapping symbol -> Strategy.
     risk: a RiskRule (compose several with `mmsim.core.risk.chain`); venue: fees and fill rule.
     initial_cash: USDT in the shared wallet at the start.
+    engine: "reference" (the fold of `step`), "fast" (compiled kernels of the built-in stages,
+    proven to give the same frames) or "auto" (fast when every stage has a kernel); which one
+    ran and why is in `result.config["engine"]`.
     """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     venue = venue or Venue()
     frame = validate_bars(bars, allow_gaps=allow_gaps)
     symbols = tuple(frame["symbol"].unique(maintain_order=True).sort().to_list())
@@ -114,6 +120,86 @@ def backtest(
     specs = {s: venue.spec(s, first_close[s]) for s in symbols}
     interval_us = bar_interval_us(frame)
 
+    chosen, why, plan = choose_engine(engine, per_symbol, risk, matching, accounting, symbols, frame)
+    n_steps = frame["ts"].n_unique()
+    if chosen == "fast":
+        from mmsim.fast.run import run_fast
+
+        (equity, sym_frame, fills, rejections, events, posted, ts_values, halted) = run_fast(
+            frame, symbols, plan, venue, specs, initial_cash, interval_us, first_close
+        )
+        if progress is not None:
+            progress(n_steps, n_steps)
+    else:
+        equity, sym_frame, fills, rejections, events, posted, halted = _reference_fold(
+            frame, symbols, per_symbol, risk, venue, specs, initial_cash, interval_us,
+            matching, accounting, readable, first_close, progress, n_steps,
+        )  # fmt: skip
+    config = {
+        "symbols": list(symbols),
+        "strategies": {
+            s: {"name": st.name, "params": _params_dict(st.params)}
+            for s, st in zip(symbols, per_symbol)
+        },
+        "risk": risk.name,
+        "venue": _params_dict(venue),
+        "specs": {s: attrs.asdict(sp) for s, sp in specs.items()},
+        "initial_cash": initial_cash,
+        "interval_us": interval_us,
+        "bars": {
+            "rows": frame.height,
+            "start": str(frame["ts"].min()),
+            "end": str(frame["ts"].max()),
+        },
+        "halted": halted if halted else _first_halt(events),
+        "engine": {"name": chosen, "reason": why},
+    }
+    summary = summarize(
+        equity,
+        sym_frame,
+        fills,
+        initial_cash,
+        interval_us,
+        rejections=rejections,
+        events=events,
+        posted=posted,
+    )
+    return Result(fills, equity, sym_frame, rejections, events, summary, config, posted=posted)
+
+
+ENGINES = ("auto", "fast", "reference")
+
+
+def choose_engine(engine, strategies, risk, matching, accounting, symbols, frame):
+    """(engine to run, why, the fast plan or None) for `backtest(..., engine=engine)`."""
+    if engine == "reference":
+        return "reference", "asked for", None
+    from mmsim.fast.plan import fast_plan
+
+    plan, why = fast_plan(strategies, risk, matching, accounting, symbols)
+    if plan is not None:
+        absent = [c for c in (*plan.features, *plan.draws) if c not in frame.columns]
+        if absent:
+            plan, why = None, f"the bars lack column(s) {absent} the stages read"
+    if plan is not None:
+        try:
+            import numba  # noqa: F401
+        except ImportError:
+            plan, why = None, "numba is not installed"
+    if plan is None:
+        if engine == "fast":
+            raise ValueError(
+                f"engine='fast' cannot run this backtest: {why}; use engine='reference' or 'auto'"
+            )
+        return "reference", why, None
+    return "fast", why, plan
+
+
+def _reference_fold(
+    frame, symbols, per_symbol, risk, venue, specs, initial_cash, interval_us,
+    matching, accounting, readable, first_close, progress, n_steps,
+):  # fmt: skip
+    """The reference engine: fold `step` over the bars and record every state."""
     account = Account.open(symbols, initial_cash, tuple(first_close[s] for s in symbols))
     step = make_step(
         symbols=symbols,
@@ -131,7 +217,6 @@ def backtest(
     path = accumulate(lambda acc, bars_t: step(acc[0], bars_t), steps, (state0, ()))
     next(path)  # the initial state is not a bar
 
-    n_steps = frame["ts"].n_unique()
     rec = _Recorder(symbols, venue.maintenance_margin_rate)
     for k, (state, fills) in enumerate(path):
         rec.add(state, fills)
@@ -141,35 +226,7 @@ def backtest(
     ts_values = frame["ts"].unique(maintain_order=True).dt.epoch("us").to_list()
     equity, sym_frame, fills, rejections, events, posted = rec.frames(ts_values)
     last_state = state if n_steps else state0
-    config = {
-        "symbols": list(symbols),
-        "strategies": {
-            s: {"name": st.name, "params": _params_dict(st.params)}
-            for s, st in zip(symbols, per_symbol)
-        },
-        "risk": risk.name,
-        "venue": _params_dict(venue),
-        "specs": {s: attrs.asdict(sp) for s, sp in specs.items()},
-        "initial_cash": initial_cash,
-        "interval_us": interval_us,
-        "bars": {
-            "rows": frame.height,
-            "start": str(frame["ts"].min()),
-            "end": str(frame["ts"].max()),
-        },
-        "halted": last_state.halted if last_state.halted else _first_halt(events),
-    }
-    summary = summarize(
-        equity,
-        sym_frame,
-        fills,
-        initial_cash,
-        interval_us,
-        rejections=rejections,
-        events=events,
-        posted=posted,
-    )
-    return Result(fills, equity, sym_frame, rejections, events, summary, config, posted=posted)
+    return equity, sym_frame, fills, rejections, events, posted, last_state.halted
 
 
 def _first_halt(events: pl.DataFrame) -> str | None:
