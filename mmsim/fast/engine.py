@@ -141,7 +141,7 @@ def record(k, rec, counts, bars, acct, wallet, resting, n_rest, step_rej, nr, ha
 def run(
     ts, present, opens, highs, lows, closes, volumes, rates, feats, u_bid, u_ask,
     ticks, lots, dec_ticks, dec_lots, kinds, params, slots, skews, skew_slots, two,
-    venue, rules, matching, mp, initial_cash, interval_us, levels, first_marks,
+    venue, rules, matching, mp, initial_cash, interval_us, levels, first_marks, expire_by_ts,
 ):  # fmt: skip
     """The whole backtest. Returns (per symbol-bar floats, per symbol-bar counts (orders,
     rejected), per bar floats (+ halted), fills, rejections, events, posted counts, posted
@@ -184,7 +184,7 @@ def run(
         t = ts[k]
         # 1. matching
         sf = 0
-        due = t == rest_due
+        due = t == rest_due or not expire_by_ts
         lo = 0
         for s in range(S):
             hi = lo

@@ -84,11 +84,24 @@ def _risk_rows(risk) -> np.ndarray:
             )
         elif rule.name == "leverage_caps":
             rows.append(
-                (kind, _none(p["max_leverage"]), _none(p["max_symbol_leverage"]), math.nan)
+                (
+                    kind,
+                    _none(p["max_leverage"]),
+                    _none(p["max_symbol_leverage"]),
+                    float(_symbol_cap_holds()),
+                )
             )
         else:
             rows.append((kind, p["value"], math.nan, math.nan))
     return np.array(rows, dtype=np.float64).reshape(len(rows), 4)
+
+
+def _symbol_cap_holds() -> bool:
+    """Whether the reference's leverage_caps holds each symbol to its own cap when the total
+    cap scales every symbol's added exposure (the releases that split `side_notionals` out)."""
+    from mmsim.core import risk
+
+    return hasattr(risk, "side_notionals")
 
 
 def _matching(matching) -> tuple[int, np.ndarray, tuple[str, ...]]:

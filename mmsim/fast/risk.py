@@ -19,8 +19,6 @@ from mmsim.fast.placement import REJECT_EVENT, REJECT_LEVERAGE, REJECT_MIN_VALUE
 
 EARLY_STOP, EMERGENCY_EXIT, LEVERAGE_CAPS, MIN_ORDER_VALUE = 0, 1, 2, 3
 EVENT_LIQUIDATION, EVENT_LEVERAGE, EVENT_MARGIN, EVENT_DRAWDOWN, EVENT_EARLY_STOP = 0, 1, 2, 3, 4
-# leverage_caps: when the total cap binds, each symbol's share is also held to its own cap
-SYMBOL_CAP_UNDER_TOTAL = True
 
 
 @kernel
@@ -63,9 +61,11 @@ def trim_symbol(src, lo, hi, signed_notional, cap, lot, dec_lot, dst, md, rej, n
 
 @kernel
 def leverage_caps(
-    src, m, dst, acct, equity_, max_leverage, max_symbol_leverage, lots, dec_lots, rej, nr, work
-):
-    """`leverage_caps`: per-symbol caps, then one scale factor on every symbol's added exposure."""
+    src, m, dst, acct, equity_, max_leverage, max_symbol_leverage, symbol_cap_holds, lots,
+    dec_lots, rej, nr, work,
+):  # fmt: skip
+    """`leverage_caps`: per-symbol caps, then one scale factor on every symbol's added exposure
+    (with `symbol_cap_holds`, each symbol's scaled cap is also held to its own cap)."""
     eq = max(equity_, 0.0)
     symbol_cap = math.inf if math.isnan(max_symbol_leverage) else max_symbol_leverage * eq
     # work[g] = (first row, end row, symbol, n0, worst) of each symbol's group of orders
@@ -102,7 +102,7 @@ def leverage_caps(
                 s = int(work[g, 2])
                 n0 = work[g, 3]
                 cap = abs(n0) + k * max(work[g, 4] - abs(n0), 0.0)
-                if SYMBOL_CAP_UNDER_TOTAL:
+                if symbol_cap_holds:
                     cap = min(cap, symbol_cap)
                 md, nr, _ = trim_symbol(
                     src, int(work[g, 0]), int(work[g, 1]), n0, cap, lots[s], dec_lots[s], dst, md, rej, nr
@@ -173,8 +173,9 @@ def risk_chain(
         kind = int(rules[r, 0])
         if kind == LEVERAGE_CAPS:
             m, nr = leverage_caps(
-                src, m, dst, acct, equity_, rules[r, 1], rules[r, 2], lots, dec_lots, rej, nr, work
-            )
+                src, m, dst, acct, equity_, rules[r, 1], rules[r, 2], rules[r, 3] == 1.0, lots,
+                dec_lots, rej, nr, work,
+            )  # fmt: skip
             src, dst = dst, src
             in_spare = not in_spare
         elif kind == MIN_ORDER_VALUE:

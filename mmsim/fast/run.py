@@ -44,6 +44,8 @@ from mmsim.fast.risk import (
 
 _REJECT_REASONS = ("tick_size", "lot_size", "post_only", "leverage", "min_order_value")
 _TWO = np.array([2.0])
+# a limit order rests only during the bar that opens at the close it was placed at
+EXPIRE_BY_TIMESTAMP = False
 
 
 def _event_text(code: int, value: float, rule: np.ndarray | None, initial_cash: float) -> str:
@@ -135,7 +137,7 @@ def run_fast(
         rates, feats, u_bid, u_ask, ticks, lots, dec_ticks, dec_lots, plan.kinds, plan.params,
         plan.slots, plan.skews, plan.skew_slots, _TWO, venue_row, plan.risk, plan.matching,
         plan.matching_params, float(initial_cash), int(interval_us), int(plan.levels),
-        np.array([float(first_close[s]) for s in symbols]),
+        np.array([float(first_close[s]) for s in symbols]), EXPIRE_BY_TIMESTAMP,
     )  # fmt: skip
     rec, counts, bars, fills, rejs, evs, posted_n, posted_q, halted_ev, error = out
     if not np.isnan(error[0]):
