@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from mmsim.fast._jit import kernel
+from mmsim.fast._jit import entry, kernel
 from mmsim.fast.account import (
     ENTRY,
     FEES,
@@ -137,7 +137,7 @@ def record(k, rec, counts, bars, acct, wallet, resting, n_rest, step_rej, nr, ha
     bars[N_BAR, k] = 1.0 if halted else 0.0
 
 
-@kernel
+@entry
 def run(
     ts, present, opens, highs, lows, closes, volumes, rates, feats, u_bid, u_ask,
     ticks, lots, dec_ticks, dec_lots, kinds, params, slots, skews, skew_slots, two,

@@ -84,7 +84,7 @@ def _float(frame: pl.DataFrame, name: str) -> np.ndarray:
     return frame[name].cast(pl.Float64).fill_null(np.nan).to_numpy()
 
 
-def run_fast(
+def kernel_inputs(
     frame: pl.DataFrame,
     symbols: tuple[str, ...],
     plan: FastPlan,
@@ -93,9 +93,8 @@ def run_fast(
     initial_cash: float,
     interval_us: int,
     first_close: dict,
-):
-    """Run the kernel on a validated frame with features; returns the reference's frames:
-    (equity, symbols, fills, rejections, events, posted, ts values, halted text or None)."""
+) -> tuple:
+    """The arguments of `mmsim.fast.engine.run` for a validated frame with features."""
     ts, step, sym = columns(frame, symbols)
     T, S = len(ts), len(symbols)
     present = np.zeros((T, S), dtype=np.bool_)
@@ -132,13 +131,32 @@ def run_fast(
             float(POST_ONLY_REJECT if venue.post_only else POST_ONLY_OFF),
         ]
     )
-    out = run(
+    return (
         ts, present, grid["open"], grid["high"], grid["low"], grid["close"], grid["volume"],
         rates, feats, u_bid, u_ask, ticks, lots, dec_ticks, dec_lots, plan.kinds, plan.params,
         plan.slots, plan.skews, plan.skew_slots, _TWO, venue_row, plan.risk, plan.matching,
         plan.matching_params, float(initial_cash), int(interval_us), int(plan.levels),
         np.array([float(first_close[s]) for s in symbols]), EXPIRE_BY_TIMESTAMP,
     )  # fmt: skip
+
+
+def run_fast(
+    frame: pl.DataFrame,
+    symbols: tuple[str, ...],
+    plan: FastPlan,
+    venue,
+    specs,
+    initial_cash: float,
+    interval_us: int,
+    first_close: dict,
+):
+    """Run the kernel on a validated frame with features; returns the reference's frames:
+    (equity, symbols, fills, rejections, events, posted, ts values, halted text or None)."""
+    inputs = kernel_inputs(
+        frame, symbols, plan, venue, specs, initial_cash, interval_us, first_close
+    )
+    ts = inputs[0]
+    out = run(*inputs)
     rec, counts, bars, fills, rejs, evs, posted_n, posted_q, halted_ev, error = out
     if not np.isnan(error[0]):
         _raise(error, symbols, ts, plan)
