@@ -153,3 +153,22 @@ def test_an_invalid_quote_raises_the_reference_error():
             mmsim.backtest(bars, strategy, engine=engine)
         messages.append(str(err.value))
     assert messages[0] == messages[1]
+
+
+def test_sweep_rows_are_the_same_on_both_engines():
+    bars = mmsim.testing.MarketSpec(
+        (mmsim.testing.SymbolPath("AAAUSDT", volatility=0.01, seed=5),), n_bars=120
+    ).bars()
+    setup = dict(
+        strategy=mmsim.avellaneda_stoikov,
+        grid={"gamma": [1e-4, 1e-3, 1e-2], "kappa": [0.1, 1.0]},
+        params={"vol_window": 5},
+        risk={"max_leverage": 2.0, "emergency_drawdown": 0.01},
+        executor="inprocess",
+    )
+    fast = mmsim.sweep(bars, engine="fast", **setup)
+    reference = mmsim.sweep(bars, engine="reference", **setup)
+    assert (fast["status"] == "ok").all()
+    assert_frame_equal(fast.drop("elapsed_s"), reference.drop("elapsed_s"), rel_tol=1e-9)
+    with pytest.raises(ValueError, match="engine must be one of"):
+        mmsim.sweep(bars, engine="numba", **setup)
