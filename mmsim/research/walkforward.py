@@ -24,6 +24,7 @@ import polars as pl
 
 from mmsim.atomic import atomic_dir
 from mmsim.core.bars import bar_interval_us, validate_bars
+from mmsim.core.clock import parse_duration_us
 from mmsim.core.venue import Venue
 from mmsim.research.sweep import (
     Grid,
@@ -39,7 +40,6 @@ from mmsim.research.sweep import (
     strategy_label,
 )
 from mmsim.results.metrics import max_drawdown, sharpe_ratio
-from mmsim.strategies.base import parse_duration_us
 
 _DAY_US = 86_400 * 1_000_000
 
