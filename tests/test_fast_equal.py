@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+from conftest import scaled
 from hypothesis import given
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
@@ -16,8 +17,6 @@ from mmsim.testing import has_gaps
 from mmsim.testing.markets import cash, market_specs, risk_rules, venues
 from mmsim.testing.params import strategy_space
 from mmsim.testing.suite import backtest_settings
-
-from conftest import scaled
 
 FRAMES = ("fills", "equity", "symbols", "rejections", "events", "posted", "summary")
 FILL_KEYS = ("ts", "symbol", "side", "price", "qty", "fee", "liquidity", "reason", "level")
@@ -137,7 +136,9 @@ def test_auto_runs_a_users_strategy_on_the_reference():
     }
     with pytest.raises(ValueError, match="engine='fast' cannot run this backtest"):
         mmsim.backtest(bars, mine, engine="fast")
-    custom = mmsim.core.risk.stateless_rule("mine", lambda i: mmsim.core.risk.RiskDecision(i.orders))
+    custom = mmsim.core.risk.stateless_rule(
+        "mine", lambda i: mmsim.core.risk.RiskDecision(i.orders)
+    )
     result = mmsim.backtest(bars, mmsim.fixed_spread(), risk=custom)
     assert result.config["engine"]["name"] == "reference"
     assert "risk rule 'mine'" in result.config["engine"]["reason"]

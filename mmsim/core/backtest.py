@@ -21,28 +21,11 @@ from mmsim.core.venue import Venue
 from mmsim.data.features import add_features
 from mmsim.results.metrics import summarize
 from mmsim.results.result import POSTED_SCHEMA, Result
+from mmsim.results.schema import FILL_SCHEMA, REJECTION_SCHEMA
 from mmsim.strategies.base import Strategy
 
-_FILL_SCHEMA = {
-    "ts": pl.Int64,
-    "symbol": pl.String,
-    "side": pl.Int8,
-    "price": pl.Float64,
-    "qty": pl.Float64,
-    "fee": pl.Float64,
-    "liquidity": pl.String,
-    "reason": pl.String,
-    "level": pl.Int32,
-}
-_REJECTION_SCHEMA = {
-    "ts": pl.Int64,
-    "symbol": pl.String,
-    "side": pl.Int8,
-    "level": pl.Int32,
-    "price": pl.Float64,
-    "qty": pl.Float64,
-    "reason": pl.String,
-}
+_FILL_SCHEMA = FILL_SCHEMA
+_REJECTION_SCHEMA = REJECTION_SCHEMA
 
 
 def _resolve_strategies(
@@ -120,7 +103,9 @@ def backtest(
     specs = {s: venue.spec(s, first_close[s]) for s in symbols}
     interval_us = bar_interval_us(frame)
 
-    chosen, why, plan = choose_engine(engine, per_symbol, risk, matching, accounting, symbols, frame)
+    chosen, why, plan = choose_engine(
+        engine, per_symbol, risk, matching, accounting, symbols, frame
+    )
     n_steps = frame["ts"].n_unique()
     if chosen == "fast":
         from mmsim.fast.run import run_fast

@@ -290,9 +290,7 @@ def early_stop(*, min_equity_fraction: float) -> RiskRule:
         reason = f"early_stop: equity {equity:.2f} < {min_equity_fraction:g} x initial {inputs.initial_cash:.2f}"
         return _exit(inputs, reason, halt=True)
 
-    return stateless_rule(
-        "early_stop", decide, params={"min_equity_fraction": min_equity_fraction}
-    )
+    return stateless_rule("early_stop", decide, params={"min_equity_fraction": min_equity_fraction})
 
 
 def basic_risk(

@@ -149,7 +149,13 @@ def run(
     T, S = present.shape
     L = levels
     M = S * 2 * L
-    maker_fee, taker_fee, slippage, mmr, post_only = venue[0], venue[1], venue[4], venue[5], venue[6]
+    maker_fee, taker_fee, slippage, mmr, post_only = (
+        venue[0],
+        venue[1],
+        venue[4],
+        venue[5],
+        venue[6],
+    )
     rec = np.full((N_REC, T, S), np.nan)
     counts = np.zeros((2, T, S), dtype=np.int64)
     bars = np.zeros((N_BAR + 1, T))
@@ -294,7 +300,12 @@ def run(
         )  # fmt: skip
         evs = ensure(evs, ne + n_ev)
         for j in range(n_ev):
-            evs[ne, 0], evs[ne, 1], evs[ne, 2], evs[ne, 3] = k, step_ev[j, 0], step_ev[j, 1], step_ev[j, 2]
+            evs[ne, 0], evs[ne, 1], evs[ne, 2], evs[ne, 3] = (
+                k,
+                step_ev[j, 0],
+                step_ev[j, 1],
+                step_ev[j, 2],
+            )
             ne += 1
         rejs = ensure(rejs, nr_total + nr)
         for i in range(nr):
@@ -314,7 +325,11 @@ def run(
             rest_due = t + interval_us
             if k < T - 1:
                 for i in range(n_rest):
-                    s, side_i, level = int(resting[i, 0]), 0 if resting[i, 1] > 0 else 1, int(resting[i, 4])
+                    s, side_i, level = (
+                        int(resting[i, 0]),
+                        0 if resting[i, 1] > 0 else 1,
+                        int(resting[i, 4]),
+                    )
                     posted_n[s, side_i, level] += 1
                     posted_q[s, side_i, level] += resting[i, 3]
         record(k, rec, counts, bars, acct, wallet, resting, n_rest, step_rej, nr, halted_ev >= 0)

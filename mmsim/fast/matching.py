@@ -41,9 +41,7 @@ def limit_traded(side, price, low, high, tick, penetration):
 
 
 @kernel
-def fill_trade_through(
-    fills, nf, ts, orders, lo, hi, low, high, volume, tick, lot, dec_lot, venue
-):
+def fill_trade_through(fills, nf, ts, orders, lo, hi, low, high, volume, tick, lot, dec_lot, venue):
     """`fill_limit_orders` on one symbol's orders (rows lo..hi, bids then asks by level)."""
     penetration, max_participation, maker_fee = venue[2], venue[3], venue[0]
     capped = not math.isnan(max_participation)

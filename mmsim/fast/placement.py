@@ -18,18 +18,24 @@ POST_ONLY_OFF, POST_ONLY_REJECT = 0, 1
 
 
 @kernel
-def round_price(price, tick, side, decimals):
-    """`mmsim.core.venue.round_price`: bids down, asks up to the tick grid."""
-    ticks = price / tick
-    n = math.floor(ticks + 1e-9) if side > 0 else math.ceil(ticks - 1e-9)
-    return round(n * tick, decimals + 1)
+def on_grid(n, step, digits):
+    """n steps as a float rounded to `digits` decimals (none when digits < 0)."""
+    return round(n * step, digits) if digits >= 0 else n * step
 
 
 @kernel
-def round_qty(qty, lot, decimals):
+def round_price(price, tick, side, digits):
+    """`mmsim.core.venue.round_price`: bids down, asks up to the tick grid."""
+    ticks = price / tick
+    n = math.floor(ticks + 1e-9) if side > 0 else math.ceil(ticks - 1e-9)
+    return on_grid(n, tick, digits)
+
+
+@kernel
+def round_qty(qty, lot, digits):
     """`mmsim.core.venue.round_qty`: down to whole lots."""
     n = math.floor(qty / lot + 1e-9)
-    return round(n * lot, decimals + 1)
+    return on_grid(n, lot, digits)
 
 
 @kernel

@@ -84,7 +84,17 @@ def leverage_caps(
         s = int(work[g, 2])
         n0 = acct[QTY, s] * acct[MARK, s]
         md, nr, worst = trim_symbol(
-            src, int(work[g, 0]), int(work[g, 1]), n0, symbol_cap, lots[s], dec_lots[s], dst, md, rej, nr
+            src,
+            int(work[g, 0]),
+            int(work[g, 1]),
+            n0,
+            symbol_cap,
+            lots[s],
+            dec_lots[s],
+            dst,
+            md,
+            rej,
+            nr,
         )
         work[g, 3], work[g, 4] = n0, worst
     if not math.isnan(max_leverage):
@@ -105,7 +115,17 @@ def leverage_caps(
                 if symbol_cap_holds:
                     cap = min(cap, symbol_cap)
                 md, nr, _ = trim_symbol(
-                    src, int(work[g, 0]), int(work[g, 1]), n0, cap, lots[s], dec_lots[s], dst, md, rej, nr
+                    src,
+                    int(work[g, 0]),
+                    int(work[g, 1]),
+                    n0,
+                    cap,
+                    lots[s],
+                    dec_lots[s],
+                    dst,
+                    md,
+                    rej,
+                    nr,
                 )
     return md, nr
 
@@ -185,7 +205,9 @@ def risk_chain(
         elif kind == EARLY_STOP:
             if not equity_ >= rules[r, 1] * initial_cash:
                 events[ne, 0], events[ne, 1], events[ne, 2] = EVENT_EARLY_STOP, equity_, r
-                nr = exit_all(src, m, acct, event_base + ne, rej, nr, mo_side, mo_qty, mo_reason, sent)
+                nr = exit_all(
+                    src, m, acct, event_base + ne, rej, nr, mo_side, mo_qty, mo_reason, sent
+                )
                 if halt < 0:
                     halt = event_base + ne
                 ne += 1
@@ -206,7 +228,9 @@ def risk_chain(
             else:
                 states[r] = equity_
                 events[ne, 0], events[ne, 1], events[ne, 2] = code, value, r
-                nr = exit_all(src, m, acct, event_base + ne, rej, nr, mo_side, mo_qty, mo_reason, sent)
+                nr = exit_all(
+                    src, m, acct, event_base + ne, rej, nr, mo_side, mo_qty, mo_reason, sent
+                )
                 ne += 1
                 m = 0
     return m, nr, ne, halt, in_spare

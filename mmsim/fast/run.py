@@ -48,6 +48,17 @@ _TWO = np.array([2.0])
 EXPIRE_BY_TIMESTAMP = False
 
 
+def grid_digits(step: float) -> int:
+    """The decimals a price or quantity on the grid of `step` is rounded to, as the venue's
+    `round_price` / `round_qty` do (-1: not rounded)."""
+    from mmsim.core import venue
+
+    if not hasattr(venue, "on_grid"):
+        return _decimals(step) + 1
+    digits = _decimals(step)
+    return -1 if digits is None else digits
+
+
 def _event_text(code: int, value: float, rule: np.ndarray | None, initial_cash: float) -> str:
     if code == EVENT_LIQUIDATION:
         return f"liquidation: margin ratio {value:.3g} >= 1"
@@ -58,9 +69,7 @@ def _event_text(code: int, value: float, rule: np.ndarray | None, initial_cash: 
     if code == EVENT_DRAWDOWN:
         return f"emergency_exit: drawdown {value:.3g} > {rule[3]:g}"
     if code == EVENT_EARLY_STOP:
-        return (
-            f"early_stop: equity {value:.2f} < {rule[1]:g} x initial {initial_cash:.2f}"
-        )
+        return f"early_stop: equity {value:.2f} < {rule[1]:g} x initial {initial_cash:.2f}"
     raise AssertionError(f"unknown event code {code}")
 
 
@@ -118,8 +127,8 @@ def kernel_inputs(
         u_bid = u_ask = np.zeros((1, 1))
     ticks = np.array([specs[s].tick_size for s in symbols])
     lots = np.array([specs[s].lot_size for s in symbols])
-    dec_ticks = np.array([_decimals(x) for x in ticks], dtype=np.int64)
-    dec_lots = np.array([_decimals(x) for x in lots], dtype=np.int64)
+    dec_ticks = np.array([grid_digits(x) for x in ticks], dtype=np.int64)
+    dec_lots = np.array([grid_digits(x) for x in lots], dtype=np.int64)
     venue_row = np.array(
         [
             venue.maker_fee,
@@ -199,9 +208,10 @@ def _ratio(numerator: np.ndarray, equity: np.ndarray) -> np.ndarray:
     return np.where(numerator == 0, 0.0, out)
 
 
-def _frames(rec, counts, bars, fills, rejs, evs, events_text, posted_n, posted_q, ts, symbols, venue):
-    from mmsim.core.backtest import _FILL_SCHEMA, _REJECTION_SCHEMA
-    from mmsim.results.result import POSTED_SCHEMA
+def _frames(
+    rec, counts, bars, fills, rejs, evs, events_text, posted_n, posted_q, ts, symbols, venue
+):
+    from mmsim.results.schema import FILL_SCHEMA, POSTED_SCHEMA, REJECTION_SCHEMA
 
     T, S = len(ts), len(symbols)
     equity = bars[B_EQUITY]
@@ -269,7 +279,7 @@ def _frames(rec, counts, bars, fills, rejs, evs, events_text, posted_n, posted_q
             "reason": event_reasons[fills[:, 7].astype(np.int64)].tolist(),
             "level": fills[:, 8].astype(np.int32),
         },
-        schema=_FILL_SCHEMA,
+        schema=FILL_SCHEMA,
     ).with_columns(_datetime("ts"))
     reject_reasons = np.array(
         [*_REJECT_REASONS, *([""] * (REJECT_EVENT - len(_REJECT_REASONS))), *events_text],
@@ -285,7 +295,7 @@ def _frames(rec, counts, bars, fills, rejs, evs, events_text, posted_n, posted_q
             "qty": rejs[:, 5],
             "reason": reject_reasons[rejs[:, 6].astype(np.int64)].tolist(),
         },
-        schema=_REJECTION_SCHEMA,
+        schema=REJECTION_SCHEMA,
     ).with_columns(_datetime("ts"))
     event_frame = pl.DataFrame(
         {"ts": ts[evs[:, 0].astype(np.int64)], "event": events_text},

@@ -192,7 +192,9 @@ def mexico(p, f, slots, skews, skew_slots, close, position, entry, two, bid_p, b
         unrealized = position * (c - entry)
         skew += p[11] * math.copysign(1.0, position) * unrealized / cap
     if slots[1] >= 0:
-        skew += p[12] * (math.log(c / f[slots[1]]) / (sigma * math.sqrt(p[15])) if sigma > 0 else 0.0)
+        skew += p[12] * (
+            math.log(c / f[slots[1]]) / (sigma * math.sqrt(p[15])) if sigma > 0 else 0.0
+        )
     skew += p[13] * s_mom
     for j in range(skew_slots.shape[0]):
         if not math.isnan(skews[j]):
@@ -214,7 +216,11 @@ def mexico(p, f, slots, skews, skew_slots, close, position, entry, two, bid_p, b
             else:
                 values[i] = base
         if side > 0:
-            counts[0] = ladder(r, spacing, p[14], sigma_bps, volume_value, values, side, room, bid_p, bid_q)
+            counts[0] = ladder(
+                r, spacing, p[14], sigma_bps, volume_value, values, side, room, bid_p, bid_q
+            )
         else:
-            counts[1] = ladder(r, spacing, p[14], sigma_bps, volume_value, values, side, room, ask_p, ask_q)
+            counts[1] = ladder(
+                r, spacing, p[14], sigma_bps, volume_value, values, side, room, ask_p, ask_q
+            )
     return counts[0], counts[1], (r if r > 0 else math.nan)
