@@ -151,7 +151,8 @@ COMPILE_CHILD = """
 import time, polars as pl, mmsim, sys
 bars = pl.read_parquet(sys.argv[1]).head(500)
 t = time.process_time()
-mmsim.backtest(bars, mmsim.avellaneda_stoikov(vol_window=60), risk=mmsim.basic_risk(), engine="fast")
+strategy = mmsim.avellaneda_stoikov(vol_window=60)
+mmsim.backtest(bars, strategy, risk=mmsim.basic_risk(), engine="fast")
 print(time.process_time() - t)
 """
 

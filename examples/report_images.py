@@ -1,4 +1,4 @@
-"""Make the report images of docs/results.md: the default 30-day run of `mmsim run`, its main charts.
+"""Make the report images of docs/results.md: the default 30-day run of `mmsim run`, its charts.
 
     python examples/report_images.py                      # writes docs/images/*.png
     python examples/report_images.py --small              # a 1-day run, writes ./report-images/

@@ -12,13 +12,11 @@ import attrs
 import polars as pl
 from toolz import accumulate
 
-from mmsim.core.account import Account
-from mmsim.core.bars import bar_interval_us, iter_steps, validate_bars
-from mmsim.core.engine import Accounting, Matching, account_bar, initial_state, make_step
+from mmsim.core.engine import Accounting, Matching, account_bar
 from mmsim.core.matching import match_bar
 from mmsim.core.risk import NO_RISK, RiskRule
+from mmsim.core.setup import prepare_run
 from mmsim.core.venue import Venue
-from mmsim.data.features import add_features
 from mmsim.results.metrics import summarize
 from mmsim.results.result import POSTED_SCHEMA, Result
 from mmsim.results.schema import FILL_SCHEMA, REJECTION_SCHEMA
@@ -26,22 +24,6 @@ from mmsim.strategies.base import Strategy
 
 _FILL_SCHEMA = FILL_SCHEMA
 _REJECTION_SCHEMA = REJECTION_SCHEMA
-
-
-def _resolve_strategies(
-    strategies: Strategy | Mapping[str, Strategy], symbols: tuple[str, ...]
-) -> tuple[Strategy, ...]:
-    if isinstance(strategies, Strategy):
-        return (strategies,) * len(symbols)
-    unknown = sorted(set(strategies) - set(symbols))
-    if unknown:
-        raise ValueError(
-            f"strategies given for symbols not in the bars: {unknown}; bars have {list(symbols)}"
-        )
-    missing = [s for s in symbols if s not in strategies]
-    if missing:
-        raise ValueError(f"no strategy for symbol(s) {missing}: give one per symbol or one for all")
-    return tuple(strategies[s] for s in symbols)
 
 
 def _to_datetime(column: str) -> pl.Expr:
@@ -73,53 +55,35 @@ def backtest(
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
-    venue = venue or Venue()
-    frame = validate_bars(bars, allow_gaps=allow_gaps)
-    symbols = tuple(frame["symbol"].unique(maintain_order=True).sort().to_list())
-    per_symbol = _resolve_strategies(strategies, symbols)
-    features = tuple({f.name: f for s in per_symbol for f in s.features}.values())
-    frame = add_features(frame, features)
-    feature_names = tuple(dict.fromkeys(f.name for f in features))
-    extra = [
-        c
-        for c in frame.columns
-        if c
-        not in (
-            *feature_names,
-            "ts",
-            "symbol",
-            "open",
-            "high",
-            "low",
-            "close",
-            "volume",
-            "funding_rate",
-        )
-    ]
-    readable = feature_names + tuple(c for c in extra if frame.schema[c].is_numeric())
-    first_close = dict(
-        frame.group_by("symbol", maintain_order=True).agg(pl.col("close").first()).iter_rows()
+    setup = prepare_run(
+        bars,
+        strategies,
+        risk=risk,
+        venue=venue,
+        initial_cash=initial_cash,
+        allow_gaps=allow_gaps,
+        matching=matching,
+        accounting=accounting,
     )
-    specs = {s: venue.spec(s, first_close[s]) for s in symbols}
-    interval_us = bar_interval_us(frame)
-
+    frame, symbols, per_symbol = setup.frame, setup.symbols, setup.strategies
+    venue, specs, interval_us, state0 = setup.venue, setup.specs, setup.interval_us, setup.state0
+    n_steps = frame["ts"].n_unique()
     chosen, why, plan = choose_engine(
         engine, per_symbol, risk, matching, accounting, symbols, frame
     )
-    n_steps = frame["ts"].n_unique()
     if chosen == "fast":
         from mmsim.fast.run import run_fast
 
-        (equity, sym_frame, fills, rejections, events, posted, ts_values, halted) = run_fast(
+        first_close = dict(zip(symbols, state0.account.marks))
+        (equity, sym_frame, fills, rejections, events, posted, _, halted) = run_fast(
             frame, symbols, plan, venue, specs, initial_cash, interval_us, first_close
         )
         if progress is not None:
             progress(n_steps, n_steps)
     else:
         equity, sym_frame, fills, rejections, events, posted, halted = _reference_fold(
-            frame, symbols, per_symbol, risk, venue, specs, initial_cash, interval_us,
-            matching, accounting, readable, first_close, progress, n_steps,
-        )  # fmt: skip
+            setup, progress, n_steps
+        )
     config = {
         "symbols": list(symbols),
         "strategies": {
@@ -180,38 +144,20 @@ def choose_engine(engine, strategies, risk, matching, accounting, symbols, frame
     return "fast", why, plan
 
 
-def _reference_fold(
-    frame, symbols, per_symbol, risk, venue, specs, initial_cash, interval_us,
-    matching, accounting, readable, first_close, progress, n_steps,
-):  # fmt: skip
+def _reference_fold(setup, progress, n_steps):
     """The reference engine: fold `step` over the bars and record every state."""
-    account = Account.open(symbols, initial_cash, tuple(first_close[s] for s in symbols))
-    step = make_step(
-        symbols=symbols,
-        strategies=per_symbol,
-        risk=risk,
-        venue=venue,
-        specs=specs,
-        initial_cash=initial_cash,
-        interval_us=interval_us,
-        matching=matching,
-        accounting=accounting,
-    )
-    state0 = initial_state(account, per_symbol, risk)
-    steps = iter_steps(frame, symbols, readable)
-    path = accumulate(lambda acc, bars_t: step(acc[0], bars_t), steps, (state0, ()))
+    frame, symbols, venue = setup.frame, setup.symbols, setup.venue
+    state0, step, interval_us = setup.state0, setup.step, setup.interval_us
+    path = accumulate(lambda acc, bars_t: step(acc[0], bars_t), setup.steps(), (state0, ()))
     next(path)  # the initial state is not a bar
-
-    rec = _Recorder(symbols, venue.maintenance_margin_rate)
+    rec = _Recorder(symbols, venue.maintenance_margin_rate, interval_us)
+    state = state0
     for k, (state, fills) in enumerate(path):
         rec.add(state, fills)
         if progress is not None and (k % 5000 == 0 or k == n_steps - 1):
             progress(k + 1, n_steps)
-
     ts_values = frame["ts"].unique(maintain_order=True).dt.epoch("us").to_list()
-    equity, sym_frame, fills, rejections, events, posted = rec.frames(ts_values)
-    last_state = state if n_steps else state0
-    return equity, sym_frame, fills, rejections, events, posted, last_state.halted
+    return (*rec.frames(ts_values), state.halted)
 
 
 def _first_halt(events: pl.DataFrame) -> str | None:
@@ -236,8 +182,9 @@ def _params_dict(params) -> dict | None:
 class _Recorder:
     """Collects per-bar rows as plain lists (the impure edge); frames are built once at the end."""
 
-    def __init__(self, symbols: tuple[str, ...], maintenance_margin_rate: float):
+    def __init__(self, symbols: tuple[str, ...], maintenance_margin_rate: float, interval_us: int):
         self.symbols = symbols
+        self.interval_us = interval_us
         self.eq: dict[str, list] = {
             k: []
             for k in (
@@ -281,6 +228,7 @@ class _Recorder:
         # bar's orders never meet a bar, so they are kept apart and left out
         self.posted: dict = {}
         self.last_posted: dict = {}
+        self.last_ts: int | None = None
         self.k = 0
         self.mmr = maintenance_margin_rate
 
@@ -313,9 +261,12 @@ class _Recorder:
                 best[key] = o
         counts: dict = {}
         posted = self.posted
-        for key, (n, qty) in self.last_posted.items():
-            had = posted.get(key, (0, 0.0))
-            posted[key] = (had[0] + n, had[1] + qty)
+        # the last close's orders rested during this bar unless a hole in time expired them
+        if self.last_ts is not None and state.ts - self.last_ts == self.interval_us:
+            for key, (n, qty) in self.last_posted.items():
+                had = posted.get(key, (0, 0.0))
+                posted[key] = (had[0] + n, had[1] + qty)
+        self.last_ts = state.ts
         now: dict = {}
         for o in state.resting:
             counts[o.symbol] = counts.get(o.symbol, 0) + 1
@@ -348,8 +299,21 @@ class _Recorder:
             sym["orders"].append(counts.get(s, 0))
             sym["rejected"].append(refused.get(s, 0))
         for f in fills:
+            # bars a market order waited because its symbol had none (0: the next bar)
+            waited = 0 if f.placed_ts is None else (f.ts - f.placed_ts) // self.interval_us - 1
             self.fills.append(
-                (f.ts, f.symbol, f.side, f.price, f.qty, f.fee, f.liquidity, f.reason, f.level)
+                (
+                    f.ts,
+                    f.symbol,
+                    f.side,
+                    f.price,
+                    f.qty,
+                    f.fee,
+                    f.liquidity,
+                    f.reason,
+                    f.level,
+                    waited,
+                )
             )
         k = self.k
         for r in state.rejected:

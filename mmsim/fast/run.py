@@ -44,8 +44,6 @@ from mmsim.fast.risk import (
 
 _REJECT_REASONS = ("tick_size", "lot_size", "post_only", "leverage", "min_order_value")
 _TWO = np.array([2.0])
-# a limit order rests only during the bar that opens at the close it was placed at
-EXPIRE_BY_TIMESTAMP = False
 
 
 def grid_digits(step: float) -> int:
@@ -145,7 +143,7 @@ def kernel_inputs(
         rates, feats, u_bid, u_ask, ticks, lots, dec_ticks, dec_lots, plan.kinds, plan.params,
         plan.slots, plan.skews, plan.skew_slots, _TWO, venue_row, plan.risk, plan.matching,
         plan.matching_params, float(initial_cash), int(interval_us), int(plan.levels),
-        np.array([float(first_close[s]) for s in symbols]), EXPIRE_BY_TIMESTAMP,
+        np.array([float(first_close[s]) for s in symbols]),
     )  # fmt: skip
 
 
@@ -278,6 +276,7 @@ def _frames(
             "liquidity": np.where(fills[:, 6] > 0, "taker", "maker").tolist(),
             "reason": event_reasons[fills[:, 7].astype(np.int64)].tolist(),
             "level": fills[:, 8].astype(np.int32),
+            "bars_waited": fills[:, 9].astype(np.int64),
         },
         schema=FILL_SCHEMA,
     ).with_columns(_datetime("ts"))

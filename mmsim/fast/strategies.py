@@ -42,11 +42,33 @@ def fixed_spread(p, close, position, bid_p, bid_q, ask_p, ask_q):
 
 
 @kernel
+def infinite_horizon(p, q, mid, sigma, kappa, two):
+    """The infinite-horizon quotes: (bid, ask, reservation, has bid, has ask)."""
+    gamma, cap, discount = p[0], p[4], p[8]
+    q_model = q if math.isnan(cap) else max(-cap, min(cap, q))
+    if not math.isnan(discount):
+        omega = discount
+    else:
+        omega = 0.5 * math.pow(gamma, two) * math.pow(sigma, two) * math.pow(cap + 1.0, two)
+    g2s2 = math.pow(gamma, two) * math.pow(sigma, two)
+    denominator = 2.0 * omega - g2s2 * math.pow(q_model, two)
+    depth = math.log1p(gamma / kappa) / gamma
+    r_side = np.full(2, math.nan)
+    for j, side in enumerate((1, -1)):
+        arg = 1.0 + (-side - 2.0 * q_model) * g2s2 / denominator if denominator > 0 else -1.0
+        if arg > 0:
+            r_side[j] = mid + math.log(arg) / gamma
+    has_bid, has_ask = not math.isnan(r_side[0]), not math.isnan(r_side[1])
+    r = (r_side[0] + r_side[1]) / 2 if has_bid and has_ask else math.nan
+    return r_side[0] - depth, r_side[1] + depth, r, has_bid, has_ask
+
+
+@kernel
 def avellaneda_stoikov(
     p, f, slots, close, close_ts, interval_us, position, two, bid_p, bid_q, ask_p, ask_q
 ):
     gamma, kappa, horizon_us, order_value = p[0], p[1], p[2], p[3]
-    cap, bps, eta, min_spread, discount = p[4], p[5] == 1.0, p[6], p[7], p[8]
+    cap, bps, eta, min_spread = p[4], p[5] == 1.0, p[6], p[7]
     sigma_ret = feature(f, slots[0])
     if math.isnan(sigma_ret):
         return 0, 0, math.nan
@@ -59,41 +81,17 @@ def avellaneda_stoikov(
         sigma, mid, floor = sigma_ret * 1e4, 0.0, min_spread
     else:
         sigma, mid, floor = sigma_ret * s, s, min_spread * s / 1e4
-    has_bid = has_ask = True
-    bid = ask = r = r_bid = r_ask = math.nan
-    if horizon_us < 0:  # infinite horizon
-        q_model = q if math.isnan(cap) else max(-cap, min(cap, q))
-        if not math.isnan(discount):
-            omega = discount
-        else:
-            omega = 0.5 * math.pow(gamma, two) * math.pow(sigma, two) * math.pow(cap + 1.0, two)
-        g2s2 = math.pow(gamma, two) * math.pow(sigma, two)
-        denominator = 2.0 * omega - g2s2 * math.pow(q_model, two)
-        depth = math.log1p(gamma / kappa) / gamma
-        for side in (1, -1):
-            arg = 1.0 + (-side - 2.0 * q_model) * g2s2 / denominator if denominator > 0 else -1.0
-            if arg > 0:
-                r_side = mid + math.log(arg) / gamma
-                if side > 0:
-                    r_bid, bid = r_side, r_side - depth
-                else:
-                    r_ask, ask = r_side, r_side + depth
-            elif side > 0:
-                has_bid = False
-            else:
-                has_ask = False
-        if has_bid and has_ask:
-            r = (r_bid + r_ask) / 2
+    if horizon_us < 0:
+        bid, ask, r, has_bid, has_ask = infinite_horizon(p, q, mid, sigma, kappa, two)
     else:
         h_us = int(horizon_us)
-        left = h_us - close_ts % h_us
-        bars_left = left / interval_us
+        bars_left = (h_us - close_ts % h_us) / interval_us
         r = mid - q * gamma * math.pow(sigma, two) * bars_left
         spread = gamma * math.pow(sigma, two) * bars_left + (2.0 / gamma) * math.log1p(
             gamma / kappa
         )
         half = spread / 2
-        bid, ask = r - half, r + half
+        bid, ask, has_bid, has_ask = r - half, r + half, True, True
     if has_bid and has_ask and ask - bid < floor:
         centre, half = (bid + ask) / 2, floor / 2
         bid, ask = centre - half, centre + half

@@ -25,6 +25,7 @@ FILL_SCHEMA = {
     "liquidity": pl.String,
     "reason": pl.String,
     "level": pl.Int32,
+    "bars_waited": pl.Int64,
 }
 REJECTION_SCHEMA = {
     "ts": pl.Int64,
