@@ -10,12 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mmsim
-from mmsim.core.bars import Bar, bar_interval_us, validate_bars
+from mmsim.core.bars import Bar
 from mmsim.core.orders import Order
 from mmsim.core.trade_matching import slice_tape, trade_limit_fills, trade_matching
 from mmsim.core.venue import SymbolSpec, Venue
 from mmsim.testing import REGIMES, has_gaps
-from mmsim.testing.markets import bars_frames, market_makers, risk_rules, venues
+from mmsim.testing.markets import market_makers, market_specs, risk_rules, venues
 from mmsim.testing.tapes import tape_from_bars
 
 MINUTE = 60_000_000
@@ -98,6 +98,14 @@ def test_prints_of_the_next_bar_do_not_fill_this_bar():
     assert got == ()
 
 
+def test_a_bar_off_the_tapes_grid_is_an_error_not_an_empty_bar():
+    sliced = slice_tape(tape((1, 99.0, 1.0, -1)), "1h")
+    with pytest.raises(ValueError, match="not on the tape's bar grid"):
+        trade_limit_fills((Order("BTCUSD", 1, 99.5, 1.0),), bar(MINUTE), SPEC, VENUE, sliced, 0.5)
+    shifted = slice_tape(tape((1, 99.0, 1.0, -1)), "1h", origin="2024-01-01T00:00:00")
+    assert shifted.bar("BTCUSD", 0)[0] == (99.0,)
+
+
 def test_queue_share_outside_zero_one_is_refused():
     with pytest.raises(ValueError, match="queue_ahead must be a share in"):
         trade_matching(tape((1, 100.0, 1.0, 1)), interval="1m", queue_ahead=1.5)
@@ -127,26 +135,28 @@ def test_backtest_with_trade_matching_books_partial_fills_in_the_ledger():
 
 @settings(max_examples=scaled(40))
 @given(
-    bars=bars_frames(regimes=REGIMES, intervals=("1m", "1h"), max_bars=30),
+    market=market_specs(regimes=REGIMES, intervals=("1m", "1h"), max_bars=30),
     strategy=market_makers(),
     risk=st.one_of(st.just(mmsim.chain()), risk_rules()),
     data=st.data(),
 )
 def test_a_tape_touching_each_bars_prices_fills_as_the_bar_rule_on_touch(
-    bars, strategy, risk, data
+    market, strategy, risk, data
 ):
     """On a tape that prints each bar's open, high, low and close (both sides, unlimited size,
     nothing queued ahead), trade-level fills equal the bar rule with penetration_ticks=0."""
+    bars = market.bars()
     venue = attrs.evolve(
         data.draw(venues(bars=bars), label="venue"), penetration_ticks=0, max_participation=None
     )
-    interval = bar_interval_us(validate_bars(bars, allow_gaps=True))
     common = dict(risk=risk, venue=venue, allow_gaps=has_gaps(bars))
     by_bars = mmsim.backtest(bars, strategy, **common)
     by_tape = mmsim.backtest(
         bars,
         strategy,
-        matching=trade_matching(tape_from_bars(bars), interval=interval, queue_ahead=0.0),
+        matching=trade_matching(
+            tape_from_bars(bars), interval=market.interval, queue_ahead=0.0, origin=market.start
+        ),
         **common,
     )
     assert by_tape.fills.equals(by_bars.fills)

@@ -15,6 +15,8 @@ Units: prices in the quote currency, qty in base units; bar ts and the tape's ts
 
 from __future__ import annotations
 
+import datetime as dt
+
 import attrs
 import polars as pl
 from attrs import validators as v
@@ -37,32 +39,55 @@ def _unit_interval(instance, attribute, value):
 class TapeSlices:
     """The tape cut into bars before the fold (immutable).
 
-    interval_us: the bar length; slices: (symbol, bar open ts in µs) -> (sell prices, sell
-    sizes, buy prices, buy sizes), each a tuple of floats in tape order (side = the aggressor's).
+    interval_us: the bar length; origin_us: a bar open on the grid (µs since the epoch);
+    slices: (symbol, bar open ts in µs) -> (sell prices, sell sizes, buy prices, buy sizes),
+    each a tuple of floats in tape order (side = the aggressor's).
     """
 
     interval_us: int
+    origin_us: int
     slices: dict = attrs.field(eq=False, repr=False)
 
     def bar(self, symbol: str, ts: int) -> tuple:
+        """The prints of the bar of `symbol` opening at `ts` (µs); refuses a bar off the grid."""
+        if (ts - self.origin_us) % self.interval_us:
+            raise ValueError(
+                f"bar of {symbol!r} at ts {ts} (µs) is not on the tape's bar grid (every "
+                f"{self.interval_us} µs from {self.origin_us}); pass the bars' interval and "
+                "origin=<the first bar's open> to trade_matching"
+            )
         return self.slices.get((symbol, ts), _EMPTY)
 
 
 _EMPTY = ((), (), (), ())
 
 
-def slice_tape(trades: pl.DataFrame, interval: str | int) -> TapeSlices:
-    """Cut a trades frame (ts, symbol, price, qty, side) into per-bar, per-side price/size lists."""
+def _as_us(value) -> int:
+    if isinstance(value, int):
+        return value
+    if isinstance(value, dt.datetime):
+        stamp = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+        return round(stamp.timestamp() * 1e6)
+    return _as_us(dt.datetime.fromisoformat(str(value)))
+
+
+def slice_tape(trades: pl.DataFrame, interval: str | int, origin=0) -> TapeSlices:
+    """Cut a trades frame (ts, symbol, price, qty, side) into per-bar, per-side price/size lists.
+
+    Bars open every `interval` from `origin` (µs since the epoch, a datetime or ISO text; the
+    default, the epoch, puts bars on the UTC minute/hour/day grid).
+    """
     missing = [c for c in ("ts", "symbol", "price", "qty", "side") if c not in trades.columns]
     if missing:
         raise ValueError(f"trades frame is missing column(s) {missing}; it has {trades.columns}")
     step = parse_interval(interval)
+    origin_us = _as_us(origin) % step
     ts = pl.col("ts")
     ts_us = ts.dt.epoch("us") if isinstance(trades.schema["ts"], pl.Datetime) else ts
     grouped = (
         trades.select(
             pl.col("symbol").cast(pl.String),
-            (ts_us // step * step).alias("bar"),
+            ((ts_us - origin_us) // step * step + origin_us).alias("bar"),
             pl.col("side").cast(pl.Int8),
             pl.col("price").cast(pl.Float64),
             pl.col("qty").cast(pl.Float64),
@@ -75,7 +100,7 @@ def slice_tape(trades: pl.DataFrame, interval: str | int) -> TapeSlices:
         entry = slices.setdefault((symbol, bar), [(), (), (), ()])
         k = 0 if side < 0 else 2
         entry[k], entry[k + 1] = tuple(prices), tuple(qtys)
-    return TapeSlices(step, {key: tuple(val) for key, val in slices.items()})
+    return TapeSlices(step, origin_us, {key: tuple(val) for key, val in slices.items()})
 
 
 @attrs.frozen(slots=True)
@@ -145,16 +170,20 @@ def trade_limit_fills(
     return tuple(sorted(fills, key=lambda f: (-f.side, f.level)))
 
 
-def trade_matching(trades: pl.DataFrame, *, interval: str | int, queue_ahead: float = 0.5):
+def trade_matching(
+    trades: pl.DataFrame, *, interval: str | int, queue_ahead: float = 0.5, origin=0
+):
     """A matching stage for `backtest(..., matching=...)` that fills resting orders from a tape.
 
     trades: a trades frame (`mmsim.read_trades`); interval: the bars' interval ('1m'), which
     cuts the tape into bars; queue_ahead: the share of prints at an order's price assumed to
-    fill orders queued ahead of it (0 to 1; see the module docstring). Returns
+    fill orders queued ahead of it (0 to 1; see the module docstring); origin: any bar's open
+    when the bars are not on the UTC grid of their interval (a bar off the grid is an error).
+    Returns
     `match(resting, market_orders, bars, symbols, specs, venue) -> fills`, the signature of
     `match_bar`; `match.params` and `match.tape` hold the settings and the sliced tape.
     """
-    tape = slice_tape(trades, interval)
+    tape = slice_tape(trades, interval, origin)
     params = TradeMatchingParams(float(queue_ahead), tape.interval_us)
     match = per_symbol_matching(
         lambda orders, bar, spec, venue: trade_limit_fills(
