@@ -199,6 +199,13 @@ def _read_binance(data: bytes, where: str, symbol: str, kind: str | None) -> pl.
     names, header = _binance_layout(data, where, kind)
     raw = _csv_strings(data, where, None if header else names)
     raw = raw.rename({c: c.lower() for c in raw.columns})
+    short = _line_of(raw, pl.any_horizontal(pl.col(c).is_null() for c in names))
+    if short is not None:
+        have = sum(short[c] is not None for c in names)
+        raise DataError(
+            f"{where} line {short['line']}: {have} fields, expected {len(names)} "
+            f"({', '.join(names)})"
+        )
     agg = names[0] == "agg_trade_id"
     time_col = "transact_time" if agg else "time"
     qty_col = "quantity" if agg else "qty"
@@ -439,7 +446,8 @@ def _check_rows(frame: pl.DataFrame, where: str) -> None:
             "timestamp earlier than the previous trade's (a tape is in time order)",
         ),
         (
-            pl.col("trade_id").is_not_null() & pl.col("trade_id").is_duplicated().over("symbol"),
+            pl.col("trade_id").is_not_null()
+            & (pl.int_range(pl.len()).over("symbol", "trade_id") > 0),
             "trade_id",
             "repeated trade id",
         ),
