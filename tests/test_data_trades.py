@@ -145,8 +145,11 @@ def test_a_generic_table_maps_columns_and_the_makers_side(tmp_path):
     assert got["ts"].dt.epoch("ms").to_list() == [1704412800100, 1704412801000]
     path.write_text("when,px,amount,maker_side\n1704412800100,100.5,2,up\n")
     with pytest.raises(DataError, match="line 2: column 'maker_side' is 'up'"):
-        read_trades(path, symbol="ETHUSD", columns={"ts": "when", "price": "px", "qty": "amount",
-                                                     "side": "maker_side"})
+        read_trades(
+            path,
+            symbol="ETHUSD",
+            columns={"ts": "when", "price": "px", "qty": "amount", "side": "maker_side"},
+        )
 
 
 def test_a_recorder_row_that_is_neither_a_trade_nor_a_book_row_is_named(tmp_path):
@@ -227,7 +230,11 @@ def test_bars_from_trades_are_binance_klines_flat_bars_included():
 
 def test_fetch_trades_and_aggtrades_in_the_servers_layout_verified_and_cached(tmp_path):
     plan = plan_files(
-        market="um", symbols=["BTCUSDT"], interval=None, start="2024-01-05", end="2024-01-05",
+        market="um",
+        symbols=["BTCUSDT"],
+        interval=None,
+        start="2024-01-05",
+        end="2024-01-05",
         kind="aggTrades",
     )
     assert [f.path for f in plan] == [
@@ -240,23 +247,54 @@ def test_fetch_trades_and_aggtrades_in_the_servers_layout_verified_and_cached(tm
         )
         server.add_dump(plan[0].path, agg_csv(header=True, spot=False), corrupt=True)
         report = fetch_binance(
-            market="spot", symbols=["BTCUSDT"], kind="trades", start="2024-01-05",
-            end="2024-01-05", dest=tmp_path, base_url=server.url, backoff=0.01, progress=False,
+            market="spot",
+            symbols=["BTCUSDT"],
+            kind="trades",
+            start="2024-01-05",
+            end="2024-01-05",
+            dest=tmp_path,
+            base_url=server.url,
+            backoff=0.01,
+            progress=False,
         )
         assert report.files["status"].to_list() == ["downloaded"]
         assert read_trades(report.cache["BTCUSDT"]).equals(expected())
         with pytest.raises(mmsim.FetchError, match="checksum mismatch"):
             fetch_binance(
-                market="um", symbols=["BTCUSDT"], kind="aggTrades", start="2024-01-05",
-                end="2024-01-05", dest=tmp_path, base_url=server.url, backoff=0.01, retries=1,
+                market="um",
+                symbols=["BTCUSDT"],
+                kind="aggTrades",
+                start="2024-01-05",
+                end="2024-01-05",
+                dest=tmp_path,
+                base_url=server.url,
+                backoff=0.01,
+                retries=1,
                 progress=False,
             )
         assert not (tmp_path / plan[0].path).exists()
         server.add_dump(plan[0].path, agg_csv(header=True, spot=False))
         code = main(
-            ["data", "fetch", "binance", "--market", "um", "--kind", "aggTrades", "--symbols",
-             "BTCUSDT", "--start", "2024-01-05", "--end", "2024-01-05", "--dir", str(tmp_path),
-             "--base-url", server.url, "--quiet"]
+            [
+                "data",
+                "fetch",
+                "binance",
+                "--market",
+                "um",
+                "--kind",
+                "aggTrades",
+                "--symbols",
+                "BTCUSDT",
+                "--start",
+                "2024-01-05",
+                "--end",
+                "2024-01-05",
+                "--dir",
+                str(tmp_path),
+                "--base-url",
+                server.url,
+                "--quiet",
+            ]
         )
     assert code == 0
     cached = tmp_path / "parquet" / "um" / "aggTrades" / "BTCUSDT.parquet"

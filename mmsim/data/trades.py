@@ -173,9 +173,7 @@ def _binance_layout(data: bytes, where: str, kind: str | None) -> tuple[tuple[st
         for (k, _), names in _BINANCE.items():
             if tuple(f.lower() for f in fields) == names and kind in (None, k):
                 return names, True
-        raise DataError(
-            f"{where} line 1: not a Binance trades/aggTrades header ({first[:80]!r})"
-        )
+        raise DataError(f"{where} line 1: not a Binance trades/aggTrades header ({first[:80]!r})")
     candidates = [
         (k, names) for (k, n), names in _BINANCE.items() if n == len(fields) and kind in (None, k)
     ]
@@ -183,9 +181,7 @@ def _binance_layout(data: bytes, where: str, kind: str | None) -> tuple[tuple[st
         # 7 fields is spot trades or USDT-M aggTrades: the 6th field is a flag in the first
         is_flag = fields[5].lower() in ("true", "false") if len(fields) > 5 else False
         candidates = [
-            (k, names)
-            for k, names in candidates
-            if (names[5] == "is_buyer_maker") == is_flag
+            (k, names) for k, names in candidates if (names[5] == "is_buyer_maker") == is_flag
         ]
     if len(candidates) != 1:
         raise DataError(
@@ -301,17 +297,21 @@ def _from_table(
         side = _side_expr(mapping["side"], side_of)
         side_source = mapping["side"]
     else:
-        maker = _bool(mapping["is_buyer_maker"]) if raw.schema[
-            mapping["is_buyer_maker"]
-        ] == pl.String else pl.col(mapping["is_buyer_maker"]).cast(pl.Boolean)
+        maker = (
+            _bool(mapping["is_buyer_maker"])
+            if raw.schema[mapping["is_buyer_maker"]] == pl.String
+            else pl.col(mapping["is_buyer_maker"]).cast(pl.Boolean)
+        )
         side = (maker.not_().cast(pl.Int8) * 2 - 1).cast(pl.Int8)
         side_source = mapping["is_buyer_maker"]
 
     def num(c):
         col = pl.col(c)
-        return col.str.strip_chars().cast(pl.Float64, strict=False) if raw.schema[
-            c
-        ] == pl.String else col.cast(pl.Float64)
+        return (
+            col.str.strip_chars().cast(pl.Float64, strict=False)
+            if raw.schema[c] == pl.String
+            else col.cast(pl.Float64)
+        )
 
     exprs = {"ts": ts, "price": num(mapping["price"]), "qty": num(mapping["qty"]), "side": side}
     sources = {"ts": ts_col, "price": mapping["price"], "qty": mapping["qty"], "side": side_source}
@@ -367,9 +367,7 @@ def _resolve(names: list[str], columns: Mapping[str, str] | None, where: str) ->
         if target in mapping or (target == "is_buyer_maker" and "side" in mapping):
             continue
         for alias in aliases:
-            match = next(
-                (n for n in names if keys[n] == alias and n not in mapping.values()), None
-            )
+            match = next((n for n in names if keys[n] == alias and n not in mapping.values()), None)
             if match is not None:
                 mapping[target] = match
                 break
@@ -417,9 +415,11 @@ def _read_one(
     first = data[:4096].split(b"\n", 1)[0].decode("utf-8", "replace").strip().lstrip("\ufeff")
     header = [f.strip().strip('"') for f in first.split(",")]
     if layout == "auto":
-        if named or (header and header[0].lstrip("-").isdigit()):
-            layout = "binance"
-        elif tuple(h.lower() for h in header) in _BINANCE.values():
+        if (
+            named
+            or (header and header[0].lstrip("-").isdigit())
+            or tuple(h.lower() for h in header) in _BINANCE.values()
+        ):
             layout = "binance"
         elif header[:2] == ["topBid", "topAsk"] and "sequence" in header:
             layout = "coinbase_recorder"
@@ -537,9 +537,9 @@ def bars_from_trades(
     if trades.height == 0:
         raise DataError("trades frame is empty: no bars to build")
     step = interval_us(interval)
-    bucket = pl.from_epoch(
-        pl.col("ts").dt.epoch("us") // step * step, time_unit="us"
-    ).alias("bucket")
+    bucket = pl.from_epoch(pl.col("ts").dt.epoch("us") // step * step, time_unit="us").alias(
+        "bucket"
+    )
     buy = pl.col("side") > 0
     bars = (
         trades.with_columns(bucket)
@@ -564,7 +564,9 @@ def bars_from_trades(
             .agg(
                 pl.datetime_ranges(
                     pl.col("ts").min(), pl.col("ts").max(), interval=f"{step}us", time_unit="us"
-                ).first().alias("ts")
+                )
+                .first()
+                .alias("ts")
             )
             .explode("ts")
         )
@@ -572,13 +574,16 @@ def bars_from_trades(
             grid.join(bars, on=["symbol", "ts"], how="left")
             .sort("symbol", "ts")
             .with_columns(pl.col("close").forward_fill().over("symbol"))
-            .with_columns(
-                pl.col(c).fill_null(pl.col("close")) for c in ("open", "high", "low")
-            )
+            .with_columns(pl.col(c).fill_null(pl.col("close")) for c in ("open", "high", "low"))
             .with_columns(
                 pl.col(c).fill_null(0)
-                for c in ("volume", "quote_volume", "trades", "taker_buy_volume",
-                          "taker_buy_quote_volume")
+                for c in (
+                    "volume",
+                    "quote_volume",
+                    "trades",
+                    "taker_buy_volume",
+                    "taker_buy_quote_volume",
+                )
             )
         )
     return bars.select(
