@@ -58,7 +58,7 @@ Accounting = Callable[
 def account_bar(
     account: Account, fills: tuple[Fill, ...], step: Step, venue: Venue
 ) -> tuple[Account, tuple[Fill, ...], str | None]:
-    """The default accounting stage: book fills, mark to close, pay funding, liquidate at ratio >= 1.
+    """The default accounting stage: book fills, mark to close, pay funding, liquidate at ratio 1.
 
     Liquidation closes every position at this bar's close with the taker fee; it returns those
     fills and the halt reason.

@@ -10,8 +10,8 @@ import re
 
 import polars as pl
 
+from mmsim.core.clock import parse_duration_us
 from mmsim.data.errors import DataError
-from mmsim.strategies.base import parse_duration_us
 
 # Plausible magnitudes of "now-ish" epochs (1973 .. 5138) in each unit, and the factor to µs.
 _BANDS = (

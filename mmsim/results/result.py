@@ -27,15 +27,7 @@ import attrs
 import polars as pl
 
 from mmsim.atomic import atomic_dir
-
-FRAMES = ("fills", "equity", "symbols", "rejections", "events", "summary", "posted")
-POSTED_SCHEMA = {
-    "symbol": pl.String,
-    "side": pl.Int8,
-    "level": pl.Int32,
-    "orders": pl.Int64,
-    "qty": pl.Float64,
-}
+from mmsim.results.schema import FRAMES, POSTED_SCHEMA
 
 
 def _no_posted() -> pl.DataFrame:
