@@ -329,7 +329,8 @@ def fetch_binance(
     """Download, verify and cache Binance klines for `symbols` over [start, end] (whole days, UTC).
 
     market: 'spot' or 'um' (USDT-M futures). kind: "klines" (bars of `interval`), "trades" or
-    "aggTrades" (the tape; its cache is the trades frame of `mmsim.read_trades`). base_url: the server (tests point it at 127.0.0.1).
+    "aggTrades" (the tape; its cache is the trades frame of `mmsim.read_trades`).
+    base_url: the server (tests point it at 127.0.0.1).
     retries: extra attempts per file after a transient failure, waiting backoff * 2**k seconds.
     cache: write dest/parquet/<market>/<interval>/<SYMBOL>.parquet from every verified ZIP of
     that symbol under dest. extract: also unpack each ZIP's CSV to dest/csv/... (safely).
@@ -460,7 +461,7 @@ def build_cache(dest: str | os.PathLike, *, market: str, symbol: str, interval: 
 def build_trades_cache(
     dest: str | os.PathLike, files: list[RemoteFile], *, market: str, kind: str
 ) -> Path | None:
-    """Rewrite dest/parquet/<market>/<kind>/<symbol>.parquet from verified trade ZIPs, atomically."""
+    """Rewrite dest/parquet/<market>/<kind>/<symbol>.parquet from verified trade ZIPs (atomic)."""
     if not files:
         return None
     trades = read_trades([Path(dest) / f.path for f in files])
