@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import io
 import warnings
-from pathlib import Path
 
 import polars as pl
 import pytest
-from data_support import DumpServer, zip_bytes
+from data_support import REAL, DumpServer, zip_bytes
 
 import mmsim
 from mmsim.cli import main
@@ -16,8 +15,6 @@ from mmsim.data import DataError
 from mmsim.data.fetch import fetch_binance, plan_files
 from mmsim.data.trades import bars_from_trades, read_trades
 
-REAL = Path(__file__).resolve().parents[1].parent.parent / "shared" / "data" / "real"
-REAL = REAL if REAL.exists() else Path("/work/shared/data/real")
 TAPES = REAL / "trades"
 BINANCE_2017 = TAPES / "avishj19_tradeops__binance_spot_trades_dump/BTCUSDT-trades-2017-08-17.csv"
 COINBASE = TAPES / "andronovDR_data__coinbase_btcusd_trades_2018"

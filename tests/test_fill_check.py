@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import polars as pl
 import pytest
+from data_support import REAL
 
 import mmsim
 from mmsim.cli import main
 from mmsim.research.fill_check import fill_markouts, fill_model_chart, fill_model_report
 from mmsim.testing.tapes import tape_from_bars
 
-TAPE = Path("/work/shared/data/real/trades/andronovDR_data__coinbase_btcusd_trades_2018")
+TAPE = REAL / "trades" / "andronovDR_data__coinbase_btcusd_trades_2018"
 VENUE = mmsim.Venue(maker_fee=0.0, tick_sizes={"BTCUSDT": 0.1}, lot_sizes={"BTCUSDT": 1e-6})
 
 
