@@ -225,6 +225,20 @@ def test_bars_from_trades_are_binance_klines_flat_bars_included():
     mmsim.validate_bars(flat)
 
 
+def test_plan_refuses_an_unknown_kind():
+    with pytest.raises(
+        DataError, match="kind='bookTicker': choose one of klines, trades, aggTrades"
+    ):
+        plan_files(
+            market="spot",
+            symbols=["BTCUSDT"],
+            interval=None,
+            start="2024-01-05",
+            end="2024-01-05",
+            kind="bookTicker",
+        )
+
+
 def test_fetch_trades_and_aggtrades_in_the_servers_layout_verified_and_cached(tmp_path):
     plan = plan_files(
         market="um",
