@@ -101,7 +101,7 @@ def pnl_interval(result: Result, block: int) -> tuple[float, float | None]:
     sums = (
         pl.DataFrame({"d": steps})
         .with_row_index("k")
-        .group_by(pl.col("k") // block)
+        .group_by(pl.col("k") // block, maintain_order=True)
         .agg(pl.col("d").sum())["d"]
     )
     total = float(equity[-1] - start)
