@@ -9,7 +9,8 @@ unfilled at the bar's end is cancelled (orders rest one bar). Fills are at the l
 the maker fee; partial fills are rounded down to the lot. The trade-through settings
 (penetration_ticks, max_participation) do not apply: the tape is the fill rule and its cap.
 Market orders fill at the bar's open as in `match_bar`.
-Prices are compared on the tick grid: a print and a limit within 1e-6 tick are the same price.
+Prices are compared on the tick grid as in `match_bar`: a print within TICK_TOLERANCE (1e-6) of
+a tick from a limit is at that limit.
 Units: prices in the quote currency, qty in base units; bar ts and the tape's ts in µs (UTC).
 """
 
@@ -23,11 +24,8 @@ from attrs import validators as v
 
 from mmsim.core.matching import per_symbol_matching
 from mmsim.core.orders import MAKER, Fill, Order
-from mmsim.core.venue import SymbolSpec, Venue, round_qty
+from mmsim.core.venue import TICK_TOLERANCE, SymbolSpec, Venue, round_qty, ticks_through
 from mmsim.data.timestamps import interval_us as parse_interval
-
-# a print within this fraction of a tick of a limit is at that limit (float noise, not a tick)
-TICK_TOLERANCE = 1e-6
 
 
 def _unit_interval(instance, attribute, value):
@@ -136,7 +134,8 @@ def trade_limit_fills(
         for price, size in zip(prices, sizes):
             budget = size
             for k, order in enumerate(mine):
-                through = side * (order.price - price) / tick  # > 0: printed through the limit
+                # > 0: printed through the limit; within TICK_TOLERANCE of 0: at it
+                through = ticks_through(side, order.price, price, price, tick)
                 if through < -TICK_TOLERANCE:
                     break  # this print did not reach the order, nor any deeper one
                 if left[k] <= 0.0:
@@ -196,7 +195,6 @@ def trade_matching(
 
 
 __all__ = [
-    "TICK_TOLERANCE",
     "TapeSlices",
     "TradeMatchingParams",
     "slice_tape",
