@@ -310,3 +310,30 @@ def test_fetch_trades_and_aggtrades_in_the_servers_layout_verified_and_cached(tm
     assert code == 0
     cached = tmp_path / "parquet" / "um" / "aggTrades" / "BTCUSDT.parquet"
     assert read_trades(cached).equals(expected())
+
+
+def test_a_websocket_recording_keeps_its_trade_messages_in_exchange_time(tmp_path):
+    path = tmp_path / "feed.txt"
+    path.write_text(
+        '1723161253937085768 {"stream":"btcusdt@bookTicker","data":{"u":1,"b":"1","B":"1"}}\n'
+        '1723161254087896568 {"stream":"btcusdt@trade","data":{"e":"trade","E":1723161255343,'
+        '"s":"BTCUSDT","t":7,"p":"61837.63","q":"0.02","T":1723161255342,"m":true,"M":true}}\n'
+    )
+    got = read_trades(path)
+    assert got.select("symbol", "price", "qty", "side", "trade_id").rows() == [
+        ("BTCUSDT", 61837.63, 0.02, -1, 7)
+    ]
+    assert got["ts"].dt.epoch("ms").to_list() == [1723161255342]
+    with path.open("a") as handle:
+        handle.write('1723161254087896569 {"stream":"btcusdt@trade","data":{"e":"trade"}}\n')
+    with pytest.raises(DataError, match="line 3: not a Binance trade message"):
+        read_trades(path)
+
+
+@needs_real
+def test_the_raw_binance_feed_gives_every_trade_id_once_across_its_two_files():
+    tape = read_trades(REAL / "hftbacktest__binance_spot_raw_feed")
+    assert tape.height == 19_904
+    assert tape["trade_id"].to_list() == list(range(3_735_683_259, 3_735_703_163))
+    bars = bars_from_trades(tape, "1m")
+    assert bars.height == 12 and bars["trades"].sum() == 19_904

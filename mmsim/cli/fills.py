@@ -8,6 +8,8 @@ from pathlib import Path
 
 import polars as pl
 
+from mmsim.data.trades import LAYOUTS
+
 
 def _value(text: str):
     try:
@@ -85,7 +87,7 @@ def add_fills_command(subparsers) -> None:
     p.add_argument(
         "--layout",
         default="auto",
-        choices=("auto", "binance", "coinbase_recorder", "table"),
+        choices=LAYOUTS,
         help="file layout (default: detected per file)",
     )
     p.add_argument("--interval", default="1m", help="bars built from the tape (default 1m)")

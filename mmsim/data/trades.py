@@ -13,6 +13,8 @@ Layouts read (per file, detected from the name and the first line, or named with
 - "coinbase_recorder": a websocket recorder's CSV (topBid, topAsk[, bidVol, askVol], sequence,
   time as M/D/YYYY H:MM:SS UTC, side as the maker's, size, price) whose top-of-book rows (the
   first fields only) are mixed in with the trade rows and skipped;
+- "binance_stream": a recording of Binance's websocket streams, one `<receive time> <json>` per
+  line (gzip or plain); the `trade` messages are kept (t, p, q, T in ms, m), the others skipped;
 - "table": any CSV/Parquet with columns found by name or mapped with `columns=` (targets ts,
   price, qty, side or is_buyer_maker, symbol, trade_id), `side_of` saying whose side the file
   names ("aggressor" or "maker").
@@ -23,6 +25,7 @@ sizes, unknown sides, timestamps that go backwards, repeated trade ids.
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -49,9 +52,10 @@ TRADE_SCHEMA = {
     "side": pl.Int8,
     "trade_id": pl.Int64,
 }
-LAYOUTS = ("auto", "binance", "coinbase_recorder", "table")
+LAYOUTS = ("auto", "binance", "coinbase_recorder", "binance_stream", "table")
 SIDES_OF = ("aggressor", "maker")
-TRADE_SUFFIXES = (".csv", ".zip", ".txt", ".parquet", ".pq")
+TRADE_SUFFIXES = (".csv", ".zip", ".txt", ".parquet", ".pq", ".gz", ".jsonl")
+_STREAM_LINE = re.compile(rb"\d+ \{")
 
 # Binance dump columns by (kind, number of fields)
 _BINANCE = {
@@ -264,6 +268,49 @@ def _read_recorder(data: bytes, where: str, symbol: str) -> pl.DataFrame:
     )
 
 
+def _read_stream(data: bytes, where: str, symbol: str | None) -> pl.DataFrame:
+    """The trade messages of a websocket recording (other streams skipped)."""
+    rows = []
+    for k, line in enumerate(data.splitlines(), start=1):
+        if b'"trade"' not in line:
+            continue
+        _, _, body = line.partition(b" ")
+        try:
+            message = json.loads(body)
+            trade = message.get("data", message)
+            if trade.get("e") != "trade":
+                continue
+            rows.append(
+                (
+                    k,
+                    int(trade["T"]) * 1000,
+                    trade["s"],
+                    float(trade["p"]),
+                    float(trade["q"]),
+                    -1 if trade["m"] else 1,
+                    int(trade["t"]),
+                )
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise DataError(f"{where} line {k}: not a Binance trade message ({exc!r})") from None
+    frame = pl.DataFrame(
+        rows,
+        schema={
+            "line": pl.UInt32,
+            "ts": pl.Int64,
+            "symbol": pl.String,
+            "price": pl.Float64,
+            "qty": pl.Float64,
+            "side": pl.Int8,
+            "trade_id": pl.Int64,
+        },
+        orient="row",
+    )
+    if frame.height == 0:
+        raise DataError(f"{where}: no trade messages in this stream recording")
+    return frame if symbol is None else frame.with_columns(pl.lit(symbol).alias("symbol"))
+
+
 def _side_expr(column: str, side_of: str) -> pl.Expr:
     text = pl.col(column).cast(pl.String).str.strip_chars().str.to_lowercase()
     side = pl.when(text.is_in(_BUY)).then(1).when(text.is_in(_SELL)).then(-1).otherwise(None)
@@ -414,6 +461,10 @@ def _read_one(
     data = _file_bytes(path)
     first = data[:4096].split(b"\n", 1)[0].decode("utf-8", "replace").strip().lstrip("\ufeff")
     header = [f.strip().strip('"') for f in first.split(",")]
+    if layout == "auto" and _STREAM_LINE.match(data[:64]):
+        layout = "binance_stream"
+    if layout == "binance_stream":
+        return _read_stream(data, where, symbol)
     if layout == "auto":
         if (
             named
