@@ -69,7 +69,7 @@ def backtest(
     venue, specs, interval_us, state0 = setup.venue, setup.specs, setup.interval_us, setup.state0
     n_steps = frame["ts"].n_unique()
     chosen, why, plan = choose_engine(
-        engine, per_symbol, risk, matching, accounting, symbols, frame
+        engine, per_symbol, risk, matching, accounting, symbols, frame, venue=venue
     )
     if chosen == "fast":
         from mmsim.fast.run import run_fast
@@ -119,13 +119,16 @@ def backtest(
 ENGINES = ("auto", "fast", "reference")
 
 
-def choose_engine(engine, strategies, risk, matching, accounting, symbols, frame):
+def choose_engine(engine, strategies, risk, matching, accounting, symbols, frame, venue=None):
     """(engine to run, why, the fast plan or None) for `backtest(..., engine=engine)`."""
     if engine == "reference":
         return "reference", "asked for", None
     from mmsim.fast.plan import fast_plan
 
     plan, why = fast_plan(strategies, risk, matching, accounting, symbols)
+    if plan is not None and venue is not None and venue.post_only == "clamp":
+        # the placement kernel refuses or lets rest a crossing quote; it does not move it yet
+        plan, why = None, 'the kernels have no post_only="clamp" placement'
     if plan is not None:
         absent = [c for c in (*plan.features, *plan.draws) if c not in frame.columns]
         if absent:
