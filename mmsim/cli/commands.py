@@ -7,6 +7,7 @@ lists the strategies with their parameters, defaults and units.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -94,6 +95,18 @@ def print_summary(result: mmsim.Result, console=None) -> None:
         console.print(f"[bold red]halted[/]: {result.halted}")
 
 
+@contextlib.contextmanager
+def _results_folder(out, console, kinds=("run", "comparison")):
+    """Lock the results folder `out` for this run, refuse it early unless mmsim may replace it."""
+    from mmsim.atomic import check_replaceable, folder_lock
+
+    target = Path(out).expanduser().absolute()
+    with folder_lock(target):
+        check_replaceable(target, kinds)
+        console.print(f"results will go to {target}/")
+        yield target
+
+
 def _run(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
@@ -107,15 +120,16 @@ def _run(args: argparse.Namespace) -> int:
     )
     bars: pl.DataFrame = setup.pop("bars")
     n = bars["ts"].n_unique()
-    started = time.perf_counter()
-    with Progress(console=console, transient=True, disable=args.quiet) as progress:
-        task = progress.add_task("backtesting", total=n)
-        result = mmsim.backtest(
-            bars, **setup, progress=lambda done, total: progress.update(task, completed=done)
-        )
-    elapsed = time.perf_counter() - started
-    print_summary(result, console)
-    out = result.save(args.out or DEFAULT_OUT, overwrite=True)
+    with _results_folder(args.out or DEFAULT_OUT, console) as target:
+        started = time.perf_counter()
+        with Progress(console=console, transient=True, disable=args.quiet) as progress:
+            task = progress.add_task("backtesting", total=n)
+            result = mmsim.backtest(
+                bars, **setup, progress=lambda done, total: progress.update(task, completed=done)
+            )
+        elapsed = time.perf_counter() - started
+        print_summary(result, console)
+        out = result.save(target, overwrite=True)
     console.print(
         f"{bars.height:,} symbol-bars in {elapsed:.2f} s ({bars.height / elapsed:,.0f}/s); "
         f"results in {out}/"
@@ -252,7 +266,8 @@ def _walk_forward(args: argparse.Namespace) -> int:
     title = f"walk-forward windows (best {metric} on train)"
     _print_frame(wf.windows.select(shown), title, console)
     _print_frame(wf.summary, "in-sample vs out-of-sample", console)
-    console.print(f"results in {wf.save(out / 'result', overwrite=True)}/")
+    with _results_folder(out / "result", console, kinds=("walk-forward",)) as target:
+        console.print(f"results in {wf.save(target, overwrite=True)}/")
     return 0
 
 
@@ -316,22 +331,24 @@ def _run_config(args: argparse.Namespace) -> int:
         )
     console = _console()
     config = load_config(args.config)
+    # --out is relative to the current folder, a config's `out` to the config file
     out = args.out or config.out or Path(DEFAULT_OUT)
-    started = time.perf_counter()
-    quiet = args.quiet or len(config.sets) > 1  # sets report when each finishes, not per bar
-    with Progress(console=console, transient=True, disable=quiet) as bar:
-        task = bar.add_task("backtesting", total=None)
-        outcome = run_config(
-            config,
-            jobs=args.jobs or 1,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
-    elapsed = time.perf_counter() - started
-    if isinstance(outcome, mmsim.Result):
-        print_summary(outcome, console)
-    else:
-        print_comparison(outcome.table, console)
-    saved = outcome.save(out, overwrite=True)
+    with _results_folder(out, console) as target:
+        started = time.perf_counter()
+        quiet = args.quiet or len(config.sets) > 1  # sets report when each finishes, not per bar
+        with Progress(console=console, transient=True, disable=quiet) as bar:
+            task = bar.add_task("backtesting", total=None)
+            outcome = run_config(
+                config,
+                jobs=args.jobs or 1,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        elapsed = time.perf_counter() - started
+        if isinstance(outcome, mmsim.Result):
+            print_summary(outcome, console)
+        else:
+            print_comparison(outcome.table, console)
+        saved = outcome.save(target, overwrite=True)
     console.print(f"{len(config.sets)} strategy set(s) in {elapsed:.2f} s; results in {saved}/")
     return 0
 

@@ -30,7 +30,7 @@ import polars as pl
 from mmsim.atomic import atomic_dir
 from mmsim.core.backtest import backtest
 from mmsim.core.risk import RiskRule, basic_risk
-from mmsim.results.result import Result
+from mmsim.results.result import REPLACES, Result
 from mmsim.strategies.base import Strategy
 
 StrategySet = Strategy | Mapping[str, Strategy]
@@ -67,7 +67,7 @@ class Comparison:
         Written beside the destination under a temporary name and renamed into place when
         complete, so an interrupted save never leaves a folder that looks whole.
         """
-        with atomic_dir(path, overwrite=overwrite) as tmp:
+        with atomic_dir(path, overwrite=overwrite, kind="comparison", replaces=REPLACES) as tmp:
             for name, result in self.results.items():
                 result.save(tmp / name, report=report)
             self.table.write_csv(tmp / "comparison.csv")

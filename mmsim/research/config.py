@@ -286,7 +286,8 @@ def parse_config(
     if out is not None:
         if not isinstance(out, str):
             raise ConfigError(f"{source}: out must be a folder name, got {out!r}")
-        out = Path(out) if Path(out).is_absolute() else (base / out).resolve()
+        out = Path(os.path.expanduser(out))
+        out = out if out.is_absolute() else (base / out).resolve()
     return RunConfig(
         source=source,
         data=spec,

@@ -48,7 +48,7 @@ from typing import Any
 import attrs
 import polars as pl
 
-from mmsim.atomic import atomic_write
+from mmsim.atomic import MARKER, NotResultsFolderError, atomic_write, read_marker, write_marker
 from mmsim.core.backtest import backtest
 from mmsim.core.bars import validate_bars
 from mmsim.core.risk import NO_RISK, basic_risk
@@ -442,6 +442,33 @@ def write_row(out: Path, row: pl.DataFrame) -> Path:
     with atomic_write(target) as handle:
         row.write_parquet(handle)
     return target
+
+
+def claim_sweep_folder(folder: Path) -> None:
+    """Create (or reuse) a sweep folder; refuse a folder holding anything but mmsim's files."""
+    if folder.exists() and not folder.is_dir():
+        raise NotResultsFolderError(f"{folder} is not a folder; choose another sweep folder")
+    marker = read_marker(folder) if folder.is_dir() else None
+    if marker is not None and marker.get("kind") != "sweep":
+        raise NotResultsFolderError(
+            f"{folder} holds mmsim's {marker.get('kind')} results, not a sweep; "
+            "choose another sweep folder"
+        )
+    if marker is None and folder.is_dir():
+        foreign = [
+            p.name
+            for p in folder.iterdir()
+            if not (p.name.startswith((".run-", "run-")) and p.name.endswith((".parquet", ".part")))
+        ]
+        if foreign:
+            raise NotResultsFolderError(
+                f"refusing to write sweep rows into {folder.resolve()}: it holds files mmsim did "
+                f"not write ({', '.join(sorted(foreign)[:3])}) and no {MARKER}; choose another "
+                "sweep folder"
+            )
+    folder.mkdir(parents=True, exist_ok=True)
+    if marker is None:
+        write_marker(folder, "sweep")
 
 
 def stored_run_ids(out: str | os.PathLike) -> set[str]:
@@ -868,7 +895,7 @@ def run_jobs(
     folder = Path(out) if out is not None else None
     stored: set[str] = set()
     if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
+        claim_sweep_folder(folder)
         for stale in folder.glob(".run-*.part"):  # left by a driver killed mid-write
             stale.unlink(missing_ok=True)
         stored = stored_run_ids(folder) & set(unique)

@@ -1,0 +1,419 @@
+"""The hostile-input catalogue: what a careless user or an attacker may hand mmsim.
+
+Each case sets up real files in a temporary folder (the current folder while it runs), does the
+hostile thing, expects a clear error (an exception `mmsim` prints as one line, whose message
+matches) and then checks that nothing was lost: the user's files, the previous results. The
+reliability section of the documentation counts this table (`catalogue_counts`).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+import mmsim
+from mmsim.atomic import (
+    MARKER,
+    FolderBusyError,
+    IncompleteResultsError,
+    NotResultsFolderError,
+    folder_lock,
+)
+from mmsim.cli.commands import build_parser
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@attrs.frozen
+class Hostile:
+    """One hostile input: `act` must raise `error` (type, message pattern); `kept` then holds."""
+
+    name: str
+    act: Callable[[Path, Any], Any]
+    error: tuple[type[BaseException], str] | None
+    kept: Callable[[Path, Any], None] | None = None
+    setup: Callable[[Path], Any] | None = None
+
+
+CASES: list[Hostile] = []
+
+
+def hostile(name, *, error=None, setup=None, kept=None):
+    def register(act):
+        CASES.append(Hostile(name, act, error, kept, setup))
+        return act
+
+    return register
+
+
+def catalogue_counts() -> dict[str, int]:
+    """tried / clear error / nothing lost, as the reliability documentation states them."""
+    return {
+        "tried": len(CASES),
+        "clear error": sum(c.error is not None for c in CASES),
+        "nothing lost": sum(c.kept is not None for c in CASES),
+    }
+
+
+def cli(*argv: str) -> int:
+    """Run a command as `mmsim` does, but let its error propagate (main prints it as one line)."""
+    args = build_parser().parse_args([str(a) for a in argv])
+    return args.func(args)
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers: a user's files, and small results folders
+
+
+def user_files(tmp: Path, folder: str = "DATA") -> dict[Path, bytes]:
+    """A folder of the user's own files (CSVs, notes); returns their contents to compare later."""
+    files = {
+        tmp / folder / "BTCUSDT.csv": b"ts,open,high,low,close,volume\n",
+        tmp / folder / "notes.md": b"# my notes\n",
+        tmp / folder / "sub" / "keep.txt": b"keep me\n",
+    }
+    for path, body in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+    return files
+
+
+def all_there(files: dict[Path, bytes]) -> None:
+    for path, body in files.items():
+        assert path.read_bytes() == body, f"{path} was lost or changed"
+
+
+def only_these(folder: Path, files: dict[Path, bytes]) -> None:
+    """The user's files are all there, and nothing was added among them."""
+    all_there(files)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        {p.relative_to(folder).parts[0] for p in files}
+    )
+
+
+def small_result(seed: int) -> mmsim.Result:
+    bars = mmsim.synthetic_bars(("BTCUSDT",), days=0.01, seed=seed)
+    return mmsim.backtest(bars, mmsim.fixed_spread())
+
+
+def saved(tmp: Path, seed: int = 1, name: str = "res") -> mmsim.Result:
+    result = small_result(seed)
+    result.save(tmp / name, report=False)
+    return result
+
+
+def hidden(tmp: Path) -> list[str]:
+    return sorted(p.name for p in tmp.iterdir() if p.name.startswith("."))
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. `--out` and a config's `out` replace only a results folder mmsim wrote
+
+REFUSED = (NotResultsFolderError, r"refusing to replace .*not a results folder written by mmsim")
+
+
+@hostile(
+    "run --out a folder of data files",
+    error=REFUSED,
+    setup=user_files,
+    kept=lambda tmp, files: all_there(files),
+)
+def _(tmp, files):
+    cli("run", "--days", "0.01", "--out", "DATA", "--quiet")
+
+
+@hostile(
+    "run --out the current folder",
+    error=(NotResultsFolderError, r"refusing to replace .*holds the current folder"),
+    setup=lambda tmp: user_files(tmp, "."),
+    kept=lambda tmp, files: all_there(files),
+)
+def _(tmp, files):
+    cli("run", "--days", "0.01", "--out", ".", "--quiet")
+
+
+@hostile(
+    "run --out the parent of the current folder",
+    error=(NotResultsFolderError, r"holds the current folder"),
+    setup=lambda tmp: (user_files(tmp, "."), os.chdir(tmp / "sub"))[0],
+    kept=lambda tmp, files: all_there(files),
+)
+def _(tmp, files):
+    cli("run", "--days", "0.01", "--out", "..", "--quiet")
+
+
+def config_two_levels_down(tmp: Path) -> dict[Path, bytes]:
+    files = user_files(tmp, "work/project")
+    config = tmp / "work" / "project" / "configs" / "run.toml"
+    config.parent.mkdir()
+    config.write_text(
+        'out = "../.."\n[data]\nsynthetic = { days = 0.01 }\n'
+        '[strategies]\n"*" = { strategy = "fixed_spread" }\n'
+    )
+    files[config] = config.read_bytes()
+    return files
+
+
+@hostile(
+    'config with out = "../.." (the folder above the project)',
+    error=REFUSED,
+    setup=config_two_levels_down,
+    kept=lambda tmp, files: all_there(files),
+)
+def _(tmp, files):
+    cli("run", "--config", tmp / "work" / "project" / "configs" / "run.toml", "--quiet")
+
+
+@hostile(
+    "run --out a file",
+    error=(NotResultsFolderError, r"refusing to replace .*not a folder"),
+    setup=lambda tmp: user_files(tmp, "."),
+    kept=lambda tmp, files: all_there(files),
+)
+def _(tmp, files):
+    cli("run", "--days", "0.01", "--out", "notes.md", "--quiet")
+
+
+@hostile(
+    "save(overwrite=True) onto a folder of data files",
+    error=REFUSED,
+    setup=user_files,
+    kept=lambda tmp, files: all_there(files),
+)
+def _(tmp, files):
+    small_result(1).save(tmp / "DATA", overwrite=True, report=False)
+
+
+def sweep_folder(tmp: Path) -> pl.DataFrame:
+    bars = mmsim.synthetic_bars(("BTCUSDT",), days=0.01, seed=1)
+    return mmsim.sweep(
+        bars,
+        strategy=mmsim.fixed_spread,
+        grid={"half_spread_bps": [5, 10]},
+        executor="inprocess",
+        out=tmp / "rows",
+    )
+
+
+@hostile(
+    "run --out a sweep's folder",
+    error=(NotResultsFolderError, r"holds mmsim's sweep results, not a run or comparison"),
+    setup=sweep_folder,
+    kept=lambda tmp, rows: assert_frame_equal(
+        mmsim.load_sweep(tmp / "rows").sort("run_id"), rows.sort("run_id")
+    ),
+)
+def _(tmp, rows):
+    cli("run", "--days", "0.01", "--out", "rows", "--quiet")
+
+
+@hostile(
+    "sweep rows written into a folder of data files",
+    error=(NotResultsFolderError, r"refusing to write sweep rows into .*holds files mmsim did not"),
+    setup=user_files,
+    kept=lambda tmp, files: only_these(tmp / "DATA", files),
+)
+def _(tmp, files):
+    bars = mmsim.synthetic_bars(("BTCUSDT",), days=0.01, seed=1)
+    mmsim.sweep(bars, strategy=mmsim.fixed_spread, grid={"half_spread_bps": [5]}, out=tmp / "DATA")
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. replacing a results folder, killed (SIGKILL) or interrupted (Ctrl-C) at each step
+
+SAVE = """
+import sys, mmsim
+bars = mmsim.synthetic_bars(("BTCUSDT",), days=0.01, seed=2)
+mmsim.backtest(bars, mmsim.fixed_spread()).save(sys.argv[1], overwrite=True, report=False)
+"""
+
+
+def replaced_at(point: str) -> Callable[[Path, Any], subprocess.CompletedProcess]:
+    def act(tmp, old):
+        env = {**os.environ, "MMSIM_CRASH_AT": point}
+        return subprocess.run(
+            [sys.executable, "-c", SAVE, str(tmp / "res")],
+            env=env,
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    return act
+
+
+def same(a: mmsim.Result, b: mmsim.Result) -> None:
+    assert_frame_equal(a.fills, b.fills)
+    assert_frame_equal(a.equity, b.equity)
+
+
+def recovers(tmp: Path) -> None:
+    """The next save to the folder succeeds and removes what the interrupted one left."""
+    new = small_result(2)
+    new.save(tmp / "res", overwrite=True, report=False)
+    same(mmsim.load_result(tmp / "res"), new)
+    assert hidden(tmp) == []
+
+
+def killed_before_the_swap(tmp, old):
+    same(mmsim.load_result(tmp / "res"), old)  # the old results, whole
+    (new,) = [p for p in tmp.iterdir() if p.name.startswith(".res.mmsim-new-")]
+    same(mmsim.load_result(new), small_result(2))  # the new ones, complete, beside it
+    recovers(tmp)
+
+
+def killed_between_aside_and_in(tmp, old):
+    (aside,) = [p for p in tmp.iterdir() if p.name.startswith(".res.mmsim-old-")]
+    (new,) = [p for p in tmp.iterdir() if p.name.startswith(".res.mmsim-new-")]
+    same(mmsim.load_result(aside), old)  # neither is lost
+    same(mmsim.load_result(new), small_result(2))
+    recovers(tmp)
+
+
+def interrupted_keeps_the_old(tmp, old):
+    same(mmsim.load_result(tmp / "res"), old)
+    assert hidden(tmp) == []
+
+
+def killed_after_the_swap(tmp, old):
+    same(mmsim.load_result(tmp / "res"), small_result(2))
+    recovers(tmp)
+
+
+def killed_while_removing_the_old(tmp, old):
+    same(mmsim.load_result(tmp / "res"), small_result(2))
+    (aside,) = [p for p in tmp.iterdir() if p.name.startswith(".res.mmsim-old-")]
+    with pytest.raises(IncompleteResultsError, match=f"no {MARKER}"):
+        mmsim.load_result(aside)  # half removed: never loads as if whole
+    recovers(tmp)
+
+
+for point, check in [
+    ("built", killed_before_the_swap),
+    ("built:INT", interrupted_keeps_the_old),
+    ("aside", killed_between_aside_and_in),
+    ("aside:INT", interrupted_keeps_the_old),
+    ("in", killed_after_the_swap),
+    ("removing", killed_while_removing_the_old),
+]:
+    hostile(
+        f"replacing results, {'Ctrl-C' if point.endswith('INT') else 'killed'} at {point}",
+        setup=saved,
+        kept=check,
+    )(replaced_at(point))
+
+
+@hostile(
+    "load a folder missing its completion marker",
+    error=(IncompleteResultsError, r"not a complete mmsim results folder.*write was interrupted"),
+    setup=lambda tmp: (saved(tmp), (tmp / "res" / MARKER).unlink()),
+)
+def _(tmp, state):
+    mmsim.load_result(tmp / "res")
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. two runs writing the same folder at once
+
+
+def other_process_writing(tmp: Path) -> mmsim.Result:
+    return saved(tmp)
+
+
+@hostile(
+    "run --out a folder another process is writing",
+    error=(FolderBusyError, r"being written by another mmsim process \(pid \d+"),
+    setup=other_process_writing,
+    kept=lambda tmp, old: same(mmsim.load_result(tmp / "res"), old),
+)
+def _(tmp, old):
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom mmsim.atomic import folder_lock\n"
+            "with folder_lock(sys.argv[1]):\n    print('locked', flush=True)\n    time.sleep(600)",
+            str(tmp / "res"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        cli("run", "--days", "0.01", "--out", "res", "--quiet")
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+# ---------------------------------------------------------------------------------------------
+# the harness
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_hostile_input(case: Hostile, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    state = case.setup(tmp_path) if case.setup else None
+    if case.error is None:
+        case.act(tmp_path, state)
+    else:
+        kind, pattern = case.error
+        assert issubclass(
+            kind, ValueError | FileNotFoundError | FileExistsError
+        )  # printed, no traceback
+        with pytest.raises(kind, match=pattern):
+            case.act(tmp_path, state)
+    if case.kept is not None:
+        case.kept(tmp_path, state)
+
+
+def test_two_runs_at_once_to_one_folder_both_end_cleanly(tmp_path):
+    """Two real `mmsim run`s race for one --out: each finishes or fails clearly; it loads."""
+    argv = [sys.executable, "-m", "mmsim.cli", "run", "--days", "0.01", "--out", "res", "--quiet"]
+    procs = [
+        subprocess.Popen(
+            argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    outcomes = [(p.wait(timeout=600), p.stderr.read()) for p in procs]
+    for code, err in outcomes:
+        assert code == 0 or (code == 2 and "being written by another mmsim process" in err), err
+    assert any(code == 0 for code, _ in outcomes)
+    assert mmsim.load_result(tmp_path / "res").equity.height > 0
+    assert hidden(tmp_path) == []
+
+
+def test_a_config_out_is_relative_to_the_config_and_announced(tmp_path, capsys, monkeypatch):
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "cfg" / "run.toml").write_text(
+        'out = "results/one"\n[data]\nsynthetic = { days = 0.01 }\n'
+        '[strategies]\n"*" = { strategy = "fixed_spread" }\n'
+    )
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert cli("run", "--config", "../cfg/run.toml", "--quiet") == 0
+    target = (tmp_path / "cfg" / "results" / "one").resolve()
+    assert f"results will go to {target}/" in capsys.readouterr().out.replace("\n", "")
+    assert mmsim.load_result(target).equity.height > 0
+    assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+def test_rerunning_replaces_mmsim_s_own_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    old = saved(tmp_path)
+    with folder_lock(tmp_path / "res"):  # the lock is re-entrant within a process
+        small_result(2).save(tmp_path / "res", overwrite=True, report=False)
+    with pytest.raises(AssertionError):
+        same(mmsim.load_result(tmp_path / "res"), old)
+    assert hidden(tmp_path) == []
