@@ -357,6 +357,265 @@ def _(tmp, old):
 
 
 # ---------------------------------------------------------------------------------------------
+# 4. infinities and NaN in every numeric input column
+
+T0 = "2024-01-01"
+
+
+def frame_with(column: str, value: float, row: int = 3) -> pl.DataFrame:
+    bars = mmsim.synthetic_bars(("BTCUSDT", "ETHUSDT"), days=0.01, seed=3, start=T0)
+    if column == "high":  # keep the bar consistent apart from the poison
+        bars = bars.with_columns(pl.col("high").cast(pl.Float64))
+    values = bars[column].cast(pl.Float64).to_list()
+    values[row] = value
+    return bars.with_columns(pl.Series(column, values))
+
+
+for column, value in [
+    ("high", float("inf")),
+    ("close", float("-inf")),
+    ("volume", float("inf")),
+    ("funding_rate", float("nan")),
+    ("funding_rate", float("inf")),
+]:
+    hostile(
+        f"{value} {column} in a bars frame",
+        error=(mmsim.BarsError, rf"{value} in column '{column}' at symbol '\w+', row 3 \(ts "),
+    )(
+        lambda tmp, _, column=column, value=value: mmsim.backtest(
+            frame_with(column, value), mmsim.fixed_spread()
+        )
+    )
+
+
+CSV_HEAD = "ts,symbol,open,high,low,close,volume\n"
+
+
+def csv_rows(*rows: str) -> str:
+    good = [f"2024-01-01T00:0{k}:00,BTCUSDT,100,101,99,100,{5 + k}" for k in range(4)]
+    return CSV_HEAD + "\n".join(good + list(rows)) + "\n"
+
+
+@hostile(
+    "inf in a CSV, read by `mmsim data check`",
+    error=(mmsim.DataError, r"bars\.csv line 6 \(symbol 'BTCUSDT'\): inf in column 'high'"),
+    setup=lambda tmp: (tmp / "bars.csv").write_text(
+        csv_rows("2024-01-01T00:04:00,BTCUSDT,100,inf,99,100,5")
+    ),
+)
+def _(tmp, _):
+    cli("data", "check", "bars.csv")
+
+
+@hostile(
+    "inf in an extra CSV column",
+    error=(mmsim.DataError, r"line 3 \(symbol 'BTCUSDT'\): inf in column 'quote_volume'"),
+    setup=lambda tmp: (tmp / "bars.csv").write_text(
+        "ts,symbol,open,high,low,close,volume,quote_volume\n"
+        "2024-01-01T00:00:00,BTCUSDT,100,101,99,100,5,500\n"
+        "2024-01-01T00:01:00,BTCUSDT,100,101,99,100,5,inf\n"
+    ),
+)
+def _(tmp, _):
+    mmsim.data.load_bars(tmp / "bars.csv")
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. timestamps no market has: negative epochs, seconds too large (read as ms), 1916 dates
+
+for label, stamps in [
+    ("negative epoch seconds", (-1_700_000_000 + 60 * k for k in range(3))),
+    ("epoch seconds >= 1e11", (100_000_000_000 + 60 * k for k in range(3))),
+    ("epoch ms before 1980", (100_000_000_000 + 60_000 * k for k in range(3))),
+]:
+    body = CSV_HEAD + "".join(f"{t},BTCUSDT,100,101,99,100,5\n" for t in stamps)
+    hostile(
+        f"{label} in a CSV",
+        error=(mmsim.DataError, r"is in an unknown unit: no market time \(.*expected seconds"),
+        setup=lambda tmp, body=body: (tmp / "bars.csv").write_text(body),
+    )(lambda tmp, _: mmsim.data.load_bars(tmp / "bars.csv"))
+
+
+@hostile(
+    "an ISO date in 1916",
+    error=(mmsim.DataError, r"time 1916-03-01 00:00:00 is not a market time"),
+    setup=lambda tmp: (tmp / "bars.csv").write_text(
+        CSV_HEAD + "".join(f"1916-03-01T00:0{k}:00,BTCUSDT,100,101,99,100,5\n" for k in range(3))
+    ),
+)
+def _(tmp, _):
+    mmsim.data.load_bars(tmp / "bars.csv")
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. a ZIP that declares 100 bytes and inflates to hundreds of MB
+
+BOMB_MB = 400
+READ_ZIP = r"""
+import re, sys
+from pathlib import Path
+from mmsim.data.files import read_zip_csv
+try:
+    read_zip_csv(sys.argv[1])
+    print("read")
+except Exception as exc:
+    print(type(exc).__name__, exc)
+# this process's peak resident memory (ru_maxrss would include the parent's, before exec)
+print(int(re.search(r"VmHWM:\s+(\d+)", Path("/proc/self/status").read_text())[1]) // 1024)
+"""
+
+
+def zip_bomb(tmp: Path) -> tuple[Path, Path]:
+    """A ZIP of BOMB_MB MiB of zeros whose headers declare 100 bytes, and a small honest ZIP."""
+    import struct
+    import zipfile
+
+    bomb = tmp / "BTCUSDT-1m-2024-01.zip"
+    zeros = bytes(1 << 20)
+    with (
+        zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open("BTCUSDT-1m-2024-01.csv", "w") as member,
+    ):
+        for _ in range(BOMB_MB):
+            member.write(zeros)
+    data = bytearray(bomb.read_bytes())
+    struct.pack_into("<I", data, 22, 100)  # the local header's uncompressed size
+    central = data.find(b"PK\x01\x02")
+    struct.pack_into("<I", data, central + 24, 100)  # and the central directory's
+    bomb.write_bytes(bytes(data))
+    honest = tmp / "honest" / bomb.name
+    honest.parent.mkdir()
+    with zipfile.ZipFile(honest, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("BTCUSDT-1m-2024-01.csv", "x" * 100)
+    return bomb, honest
+
+
+def peak_mb(path: Path) -> tuple[str, int]:
+    out = subprocess.run(
+        [sys.executable, "-c", READ_ZIP, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout.splitlines()
+    return out[0], int(out[-1])
+
+
+def bounded_memory(tmp: Path, paths: tuple[Path, Path]) -> None:
+    bomb, honest = paths
+    message, bomb_mb = peak_mb(bomb)
+    _, honest_mb = peak_mb(honest)
+    assert message.startswith("DataError"), message
+    assert bomb_mb < honest_mb + BOMB_MB / 4, (bomb_mb, honest_mb)  # never inflated whole
+
+
+@hostile(
+    "a ZIP declaring 100 B that inflates to 400 MiB",
+    error=(mmsim.DataError, r"BTCUSDT-1m-2024-01\.zip: .*(CRC|corrupt|more than)"),
+    setup=zip_bomb,
+    kept=bounded_memory,
+)
+def _(tmp, paths):
+    mmsim.data.load_bars(paths[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. downloads: a trickling server, stale .part files, a corrupt ZIP the checksum vouches for
+
+
+def served(tmp: Path, fault: str = "", corrupt_zip: bool = False):
+    from data_support import DumpServer, checksum_text, kline_csv
+
+    server = DumpServer().__enter__()
+    bars = mmsim.synthetic_bars(("BTCUSDT",), days=1, interval="1h", start=T0, funding=False)
+    path = "data/futures/um/daily/klines/BTCUSDT/1h/BTCUSDT-1h-2024-01-01.zip"
+    good = server.add_dump(path, kline_csv(bars, interval_ms=3_600_000))
+    if corrupt_zip:  # a damaged file whose published checksum is of the damage
+        bad = good[:-40] + bytes(40)
+        server.files[path], server.files[path + ".CHECKSUM"] = (
+            bad,
+            checksum_text(bad, Path(path).name),
+        )
+        server.good = (path, good, checksum_text(good, Path(path).name))
+    if fault:
+        server.faults[path].append(fault)
+    server.target = tmp / "dl" / path
+    return server
+
+
+def fetch_day(tmp: Path, server, **kw):
+    return mmsim.data.fetch_binance(
+        market="um",
+        symbols=["BTCUSDT"],
+        interval="1h",
+        start=T0,
+        end=T0,
+        dest=tmp / "dl",
+        base_url=server.url,
+        progress=False,
+        backoff=0.01,
+        **kw,
+    )
+
+
+def nothing_partial(tmp: Path, server) -> None:
+    assert not server.target.exists()
+    assert not list(server.target.parent.glob(".*.part"))
+
+
+@hostile(
+    "a server sending a byte every 0.2 s (--timeout 1)",
+    error=(mmsim.FetchError, r"too slow: .* bytes in \d+ s"),
+    setup=lambda tmp: served(tmp, "trickle"),
+    kept=nothing_partial,
+)
+def _(tmp, server):
+    fetch_day(tmp, server, timeout=1.0, retries=0)
+
+
+def stale_part(tmp: Path):
+    server = served(tmp)
+    server.target.parent.mkdir(parents=True)
+    server.stale = server.target.parent / f".{server.target.name}.k3j2.part"
+    server.stale.write_bytes(b"half a download")
+    return server
+
+
+@hostile(
+    "a stale .part file of an interrupted fetch",
+    setup=stale_part,
+    kept=lambda tmp, server: (
+        (server.target.is_file() and not server.stale.exists())
+        or pytest.fail("the stale .part file is still there")
+    ),
+)
+def _(tmp, server):
+    fetch_day(tmp, server, timeout=5.0)
+
+
+def refetched_once_fixed(tmp: Path, server) -> None:
+    nothing_partial(tmp, server)
+    path, good, checksum = server.good
+    server.files[path], server.files[path + ".CHECKSUM"] = good, checksum
+    report = fetch_day(tmp, server, timeout=5.0)  # the corrupt file does not block this
+    assert report.files["status"].to_list() == ["downloaded"]
+    assert mmsim.data.load_bars(server.target).height == 24
+
+
+@hostile(
+    "a corrupt ZIP whose server checksum matches",
+    error=(
+        mmsim.FetchError,
+        r"corrupt: matches the server's checksum but is not a readable ZIP",
+    ),
+    setup=lambda tmp: served(tmp, corrupt_zip=True),
+    kept=refetched_once_fixed,
+)
+def _(tmp, server):
+    fetch_day(tmp, server, timeout=5.0, retries=0)
+
+
+# ---------------------------------------------------------------------------------------------
 # the harness
 
 
@@ -364,17 +623,20 @@ def _(tmp, old):
 def test_hostile_input(case: Hostile, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     state = case.setup(tmp_path) if case.setup else None
-    if case.error is None:
-        case.act(tmp_path, state)
-    else:
-        kind, pattern = case.error
-        assert issubclass(
-            kind, ValueError | FileNotFoundError | FileExistsError
-        )  # printed, no traceback
-        with pytest.raises(kind, match=pattern):
+    try:
+        if case.error is None:
             case.act(tmp_path, state)
-    if case.kept is not None:
-        case.kept(tmp_path, state)
+        else:
+            kind, pattern = case.error
+            # the errors `mmsim` prints as one line, without a traceback
+            assert issubclass(kind, ValueError | FileNotFoundError | FileExistsError)
+            with pytest.raises(kind, match=pattern):
+                case.act(tmp_path, state)
+        if case.kept is not None:
+            case.kept(tmp_path, state)
+    finally:
+        if hasattr(state, "__exit__"):  # a server started for the case
+            state.__exit__(None, None, None)
 
 
 def test_two_runs_at_once_to_one_folder_both_end_cleanly(tmp_path):

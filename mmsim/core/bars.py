@@ -60,7 +60,7 @@ def validate_bars(bars: pl.DataFrame, *, allow_gaps: bool = False) -> pl.DataFra
     """Check a bars frame and return it sorted by (ts, symbol) with float64 prices.
 
     Raises BarsError naming the column, symbol and row of the first problem found: a missing
-    column, a null or NaN, a non-positive price, high < max(open, close), low > min(open, close),
+    column, a null or NaN, an infinite number (or a NaN funding_rate), a non-positive price, high < max(open, close), low > min(open, close),
     negative volume, a duplicate timestamp or unsorted timestamps within a symbol, or symbols on
     different timestamp grids (unless allow_gaps=True: then a symbol with no row at a timestamp
     neither quotes nor fills there, and its mark carries forward).
@@ -89,6 +89,15 @@ def validate_bars(bars: pl.DataFrame, *, allow_gaps: bool = False) -> pl.DataFra
         row = _first_bad_row(frame, null)
         if row is not None:
             raise BarsError(f"null or NaN in column {column!r} at {_describe(row)}")
+    # every number the fold reads must be finite (a null funding_rate means no funding)
+    extras = [c for c, t in frame.schema.items() if t.is_float() and c not in numeric]
+    for column in [*numeric, *extras]:
+        bad = pl.col(column).is_infinite()
+        if column in numeric:
+            bad = bad | pl.col(column).is_nan()
+        row = _first_bad_row(frame, bad)
+        if row is not None:
+            raise BarsError(f"{row[column]} in column {column!r} at {_describe(row)}")
     checks = [
         (pl.min_horizontal(*PRICES) <= 0, "non-positive price"),
         (pl.col("high") < pl.max_horizontal("open", "close"), "high < max(open, close)"),
