@@ -8,7 +8,10 @@ reliability section of the documentation counts this table (`catalogue_counts`).
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -29,6 +32,8 @@ from mmsim.atomic import (
     folder_lock,
 )
 from mmsim.cli.commands import build_parser
+from mmsim.core.engine import StrategyRunError
+from mmsim.research.config import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -616,6 +621,279 @@ def _(tmp, server):
 
 
 # ---------------------------------------------------------------------------------------------
+# 8. symbol names are not paths; 9. nor markup; set names neither
+
+ESCAPE = "A/../../../../x"
+PAYLOAD = "<!--<script>"
+
+
+def doctored(symbol: str, name: str = "fixed_spread") -> mmsim.Result:
+    """A run whose symbol (and strategy name) were rewritten after the fact, as in an edited
+    results folder: the writers must stay safe even for names the bars check would refuse."""
+    bars = mmsim.synthetic_bars(("BTCUSDT",), days=0.05, seed=5)
+    result = mmsim.backtest(bars, mmsim.fixed_spread())
+    rename = {
+        frame: getattr(result, frame).with_columns(pl.col("symbol").replace("BTCUSDT", symbol))
+        for frame in ("fills", "symbols", "rejections", "summary", "posted")
+    }
+    text = json.dumps(result.config, default=str).replace('"BTCUSDT"', json.dumps(symbol))
+    config = {**json.loads(text), "strategies": {symbol: name}}
+    return attrs.evolve(result, **rename, config=config)
+
+
+@hostile(
+    "a symbol with '/..' in a bars frame",
+    error=(mmsim.BarsError, r"symbol 'A/\.\./\.\./\.\./\.\./x' is not a symbol name"),
+)
+def _(tmp, _):
+    bars = mmsim.synthetic_bars(("BTCUSDT",), days=0.01, seed=1)
+    mmsim.backtest(bars.with_columns(pl.lit(ESCAPE).alias("symbol")), mmsim.fixed_spread())
+
+
+@hostile(
+    "a symbol with '/..' in a run TOML",
+    error=(ConfigError, r"run\.toml: symbols: symbol 'A/\.\./.*' is not a symbol name"),
+    setup=lambda tmp: (tmp / "run.toml").write_text(
+        f'symbols = ["{ESCAPE}"]\n[data]\nsynthetic = {{ days = 0.01 }}\n'
+        '[strategies]\n"*" = { strategy = "fixed_spread" }\n'
+    ),
+)
+def _(tmp, _):
+    cli("run", "--config", "run.toml", "--quiet")
+
+
+@hostile(
+    "a symbol with '/..' in a saved run's frames (its chart file names)",
+    kept=lambda tmp, _: only_inside(tmp, tmp / "work" / "res"),
+    setup=lambda tmp: (tmp / "work").mkdir(),
+)
+def _(tmp, _):
+    doctored(ESCAPE).save(tmp / "work" / "res")
+
+
+def only_inside(tmp: Path, folder: Path) -> None:
+    """Every file under tmp lies inside `folder`."""
+    strays = [p for p in tmp.rglob("*") if p.is_file() and folder not in p.parents]
+    assert strays == [], strays
+    assert any(p.suffix == ".png" for p in (folder / "charts").iterdir())
+
+
+@hostile(
+    "a set name with '/..' in a comparison",
+    error=(ValueError, r"set names must be non-empty folder-safe strings, got '\.\./\.\./evil'"),
+    kept=lambda tmp, _: only_these(tmp, {}),
+)
+def _(tmp, _):
+    bars = mmsim.synthetic_bars(("BTCUSDT",), days=0.01, seed=1)
+    comparison = mmsim.compare(bars, {"../../evil": mmsim.fixed_spread(), "b": mmsim.tokyo()})
+    comparison.save(tmp / "cmp", report=False)
+
+
+def chart_specs(page: str) -> list[str]:
+    return re.findall(r'<script type="application/json" id="[^"]*">(.*?)</script>', page, re.S)
+
+
+def markup_stays_data(tmp: Path, _) -> None:
+    page = (tmp / "report.html").read_text()
+    specs = chart_specs(page)
+    assert specs and all("<" not in text for text in specs)  # nothing a parser could read as a tag
+    decoded = [json.loads(text) for text in specs]
+    assert any(PAYLOAD in json.dumps(spec) for spec in decoded)  # the name is kept, as data
+    assert page.count("<script") == page.count("</script>")
+
+
+@hostile(
+    f"{PAYLOAD} as a symbol and a strategy name in report.html",
+    kept=markup_stays_data,
+)
+def _(tmp, _):
+    doctored(PAYLOAD, name=PAYLOAD).report(tmp / "report.html")
+
+
+# ---------------------------------------------------------------------------------------------
+# 10. a config's "module:function" is code: it must name a strategy factory
+
+SWEEP_TOML = """
+[data.synthetic]
+symbols = ["BTCUSDT"]
+days = 0.02
+[strategy]
+name = "{name}"
+[grid]
+command = ["touch pwned"]
+[sweep]
+executor = "inprocess"
+out = "rows"
+"""
+
+
+@hostile(
+    'a sweep TOML with [strategy] name = "os:system"',
+    error=(ConfigError, r"sweep\.toml: \[strategy\] name: strategy 'os:system' is not a Python"),
+    setup=lambda tmp: (tmp / "sweep.toml").write_text(SWEEP_TOML.format(name="os:system")),
+    kept=lambda tmp, _: [p.name for p in tmp.iterdir()] == ["sweep.toml"] or pytest.fail("wrote"),
+)
+def _(tmp, _):
+    cli("sweep", "sweep.toml", "--quiet")
+
+
+@hostile(
+    "a sweep TOML naming a function not annotated -> Strategy",
+    error=(ConfigError, r"'shutil:rmtree' is not annotated to return a Strategy"),
+    setup=lambda tmp: (tmp / "sweep.toml").write_text(SWEEP_TOML.format(name="shutil:rmtree")),
+)
+def _(tmp, _):
+    cli("sweep", "sweep.toml", "--quiet")
+
+
+# ---------------------------------------------------------------------------------------------
+# 11. a strategy that raises or returns nonsense: named, with the symbol and the bar
+
+
+def run_strategy(propose: Callable) -> mmsim.Result:
+    bars = mmsim.synthetic_bars(("BTCUSDT",), days=0.01, seed=1, start=T0)
+    return mmsim.backtest(bars, mmsim.stateless("wobbly", propose))
+
+
+def third_bar(make: Callable) -> Callable:
+    """Quote normally, then return `make(inputs)` from the bar at 00:02 on."""
+    start = dt.datetime(2024, 1, 1, 0, 2, tzinfo=dt.timezone.utc).timestamp() * 1e6
+
+    def propose(inputs):
+        if inputs.bar.ts < start - 0.5:
+            return mmsim.Quotes(
+                ((inputs.bar.close * 0.99, 0.01),), ((inputs.bar.close * 1.01, 0.01),)
+            )
+        return make(inputs)
+
+    return propose
+
+
+def _raise(inputs):
+    raise KeyError("spread")
+
+
+AT_BAR = r"strategy 'wobbly' on BTCUSDT at the bar of ts 2024-01-01 00:02:00 "
+for label, make, expected in [
+    ("raises", _raise, r"raised KeyError: 'spread'"),
+    ("returns None", lambda inputs: None, r"returned quotes None; expected a Quotes"),
+    (
+        "returns NaN as reservation price",
+        lambda inputs: mmsim.Quotes(reservation_price=float("nan")),
+        r"returned reservation_price nan; expected a finite number or None",
+    ),
+    (
+        "returns a text quantity",
+        lambda inputs: mmsim.Quotes(bids=((inputs.bar.close, "1"),)),
+        r"returned bid level 0 \(price [\d.]+, qty '1'\); expected finite numbers",
+    ),
+]:
+    hostile(f"a strategy that {label}", error=(StrategyRunError, AT_BAR + expected))(
+        lambda tmp, _, make=make: run_strategy(third_bar(make))
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# 12. validation of risk, venue and config values
+
+
+for label, act, error in [
+    (
+        "basic_risk(min_order_value=-5)",
+        lambda: mmsim.basic_risk(min_order_value=-5),
+        r"min_order_value must be a finite number >= 0, got -5",
+    ),
+    (
+        "basic_risk(min_order_value=nan)",
+        lambda: mmsim.basic_risk(min_order_value=float("nan")),
+        r"min_order_value must be a finite number >= 0, got nan",
+    ),
+    (
+        "basic_risk(emergency_drawdown=inf)",
+        lambda: mmsim.basic_risk(emergency_drawdown=float("inf")),
+        r"emergency_drawdown must be a finite number > 0 or None, got inf",
+    ),
+    (
+        "Venue(market_slippage_bps=10000)",
+        lambda: mmsim.Venue(market_slippage_bps=10_000),
+        r"'market_slippage_bps' must be < 1000",
+    ),
+    (
+        'Venue(maker_fee="0.1")',
+        lambda: mmsim.Venue(maker_fee="0.1"),
+        r"maker_fee must be a finite number, got '0.1'",
+    ),
+]:
+    hostile(label, error=(ValueError, error))(lambda tmp, _, act=act: act())
+
+
+def small_bars() -> pl.DataFrame:
+    return mmsim.synthetic_bars(("BTCUSDT",), days=0.01, seed=1)
+
+
+for label, kwargs, error in [
+    ("backtest(risk=None)", {"risk": None}, r"risk must be a RiskRule such as mmsim\.basic_risk"),
+    ("backtest(venue={...})", {"venue": {"maker_fee": 0.0}}, r"venue must be a mmsim\.Venue"),
+    (
+        "backtest(initial_cash=inf)",
+        {"initial_cash": float("inf")},
+        r"initial_cash must be a finite",
+    ),
+]:
+    hostile(label, error=((TypeError, ValueError)[label.endswith("inf)")], error))(
+        lambda tmp, _, kwargs=kwargs: mmsim.backtest(small_bars(), mmsim.fixed_spread(), **kwargs)
+    )
+
+
+def run_toml(extra: str, table: str = "") -> Callable[[Path], None]:
+    def write(tmp: Path) -> None:
+        (tmp / "run.toml").write_text(
+            f"{extra}\n[data]\nsynthetic = {{ days = 0.01 }}\n{table}\n"
+            '[strategies]\n"*" = { strategy = "fixed_spread" }\n'
+        )
+
+    return write
+
+
+for label, setup, error in [
+    (
+        "a wrongly typed [venue] value in a run TOML",
+        run_toml("", '[venue]\nmaker_fee = "0.1"'),
+        r"run\.toml: \[venue\] maker_fee: maker_fee must be a finite number",
+    ),
+    (
+        "a wrongly typed [risk] value in a run TOML",
+        run_toml("", '[risk]\nmax_leverage = "3"'),
+        r"run\.toml: \[risk\] max_leverage: basic_risk: max_leverage must be",
+    ),
+    (
+        "initial_cash = inf in a run TOML",
+        run_toml("initial_cash = inf"),
+        r"run\.toml: initial_cash must be a positive number of USDT, got inf",
+    ),
+    (
+        "a [sets] name with '/..' in a run TOML",
+        lambda tmp: (tmp / "run.toml").write_text(
+            '[data]\nsynthetic = { days = 0.01 }\n[sets."../x"]\n"*" = { strategy = "tokyo" }\n'
+        ),
+        r"run\.toml: \[sets\] name '\.\./x' cannot name a folder",
+    ),
+]:
+    hostile(label, error=(ConfigError, error), setup=setup)(
+        lambda tmp, _: cli("run", "--config", "run.toml", "--quiet")
+    )
+
+
+@hostile(
+    "deeply nested JSON read by `mmsim data check`",
+    error=(mmsim.DataError, r"deep\.json: JSON nested too deeply"),
+    setup=lambda tmp: (tmp / "deep.json").write_text("[" * 100_000 + "]" * 100_000),
+)
+def _(tmp, _):
+    cli("data", "check", "deep.json")
+
+
+# ---------------------------------------------------------------------------------------------
 # the harness
 
 
@@ -628,8 +906,8 @@ def test_hostile_input(case: Hostile, tmp_path, monkeypatch):
             case.act(tmp_path, state)
         else:
             kind, pattern = case.error
-            # the errors `mmsim` prints as one line, without a traceback
-            assert issubclass(kind, ValueError | FileNotFoundError | FileExistsError)
+            # the errors `mmsim` prints as one line (TypeError: a wrongly typed API argument)
+            assert issubclass(kind, ValueError | FileNotFoundError | FileExistsError | TypeError)
             with pytest.raises(kind, match=pattern):
                 case.act(tmp_path, state)
         if case.kept is not None:

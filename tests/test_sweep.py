@@ -214,7 +214,10 @@ def test_a_run_that_raises_is_recorded_and_the_sweep_goes_on(bars):
     )
     assert rows["status"].to_list() == ["ok", "failed", "failed"]
     assert rows["pnl"][0] is not None and rows["pnl"][1] is None
-    assert rows["error"][1].startswith("ZeroDivisionError: broken strategy at")
+    assert rows["error"][1].startswith(
+        "StrategyRunError: strategy 'broken' on BTCUSDT at the bar of ts 2024-01-01 00:00:00 "
+        "raised ZeroDivisionError: broken strategy at"
+    )
     assert "half_spread_bps" in rows["error"][2]  # invalid at build time: attrs names the field
 
 

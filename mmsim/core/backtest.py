@@ -6,6 +6,7 @@ itself is `toolz.accumulate` of the step built by `make_step`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 
 import attrs
@@ -84,7 +85,22 @@ def backtest(
     risk: a RiskRule (compose several with `mmsim.core.risk.chain`); venue: fees and fill rule.
     initial_cash: USDT in the shared wallet at the start.
     """
-    venue = venue or Venue()
+    venue = Venue() if venue is None else venue
+    if not isinstance(venue, Venue):
+        raise TypeError(
+            f"venue must be a mmsim.Venue (e.g. Venue(maker_fee=0.0002)), got {venue!r:.80}"
+        )
+    if not isinstance(risk, RiskRule):
+        raise TypeError(
+            f"risk must be a RiskRule such as mmsim.basic_risk(...) (omit it for no rule), "
+            f"got {risk!r:.80}"
+        )
+    if isinstance(initial_cash, bool) or not (
+        isinstance(initial_cash, int | float) and math.isfinite(initial_cash) and initial_cash > 0
+    ):
+        raise ValueError(
+            f"initial_cash must be a finite positive number of USDT, got {initial_cash!r}"
+        )
     frame = validate_bars(bars, allow_gaps=allow_gaps)
     symbols = tuple(frame["symbol"].unique(maintain_order=True).sort().to_list())
     per_symbol = _resolve_strategies(strategies, symbols)

@@ -272,6 +272,24 @@ def early_stop(*, min_equity_fraction: float) -> RiskRule:
     return stateless_rule("early_stop", decide)
 
 
+def _check_threshold(name: str, value, *, optional: bool = True, zero: bool = False) -> None:
+    if value is None and optional:
+        return
+    ok = (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and (value >= 0 if zero else value > 0)
+    )
+    if not ok:
+        allowed = (
+            "a finite number >= 0"
+            if zero
+            else "a finite number > 0" + (" or None" if optional else "")
+        )
+        raise ValueError(f"basic_risk: {name} must be {allowed}, got {value!r}")
+
+
 def basic_risk(
     *,
     max_leverage: float | None = 3.0,
@@ -282,7 +300,20 @@ def basic_risk(
     emergency_drawdown: float | None = None,
     stop_equity_fraction: float | None = None,
 ) -> RiskRule:
-    """The classic rule set, in order: early stop, emergency exit, leverage caps, minimum order value."""
+    """The classic rule set, in order: early stop, emergency exit, leverage caps, minimum order value.
+
+    Every threshold is a finite number > 0 or None (off); min_order_value (USDT) is >= 0 (0: off).
+    """
+    _check_threshold("min_order_value", min_order_value, optional=False, zero=True)
+    for name, value in (
+        ("max_leverage", max_leverage),
+        ("max_symbol_leverage", max_symbol_leverage),
+        ("emergency_leverage", emergency_leverage),
+        ("emergency_margin_ratio", emergency_margin_ratio),
+        ("emergency_drawdown", emergency_drawdown),
+        ("stop_equity_fraction", stop_equity_fraction),
+    ):
+        _check_threshold(name, value)
     rules = []
     if stop_equity_fraction is not None:
         rules.append(early_stop(min_equity_fraction=stop_equity_fraction))

@@ -15,7 +15,7 @@ import attrs
 import numpy as np
 import polars as pl
 
-from mmsim.core.bars import PRICES
+from mmsim.core.bars import PRICES, SYMBOL_PATTERN, bad_symbol
 from mmsim.data.errors import DataError, DroppedRowsWarning
 from mmsim.data.timestamps import EARLIEST, LATEST, interval_name
 
@@ -151,6 +151,9 @@ def finish(
                 f"{column!r}; every number must be finite"
             )
     frame = _check_time_range(frame, sources)
+    rows = frame.filter(~pl.col("symbol").str.contains(SYMBOL_PATTERN))
+    if rows.height:
+        raise DataError(f"{_where(rows, sources)}: {bad_symbol(rows['symbol'][0])}")
     frame = _apply(
         frame, pl.min_horizontal(*PRICES) <= 0, "non-positive price", _values, sources, drop, "ohlc"
     )

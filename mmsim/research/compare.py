@@ -19,6 +19,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import re
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -27,8 +28,9 @@ from typing import Any
 import attrs
 import polars as pl
 
-from mmsim.atomic import atomic_dir
+from mmsim.atomic import MARKER, atomic_dir
 from mmsim.core.backtest import backtest
+from mmsim.core.bars import SYMBOL_PATTERN
 from mmsim.core.risk import RiskRule, basic_risk
 from mmsim.results.result import REPLACES, Result
 from mmsim.strategies.base import Strategy
@@ -67,6 +69,11 @@ class Comparison:
         Written beside the destination under a temporary name and renamed into place when
         complete, so an interrupted save never leaves a folder that looks whole.
         """
+        for name in self.results:  # each names a folder: no path, no markup
+            if re.fullmatch(SYMBOL_PATTERN, name) is None or name == MARKER:
+                raise ValueError(
+                    f"set name {name!r} cannot name a folder: use letters, digits, '.', '_', '-'"
+                )
         with atomic_dir(path, overwrite=overwrite, kind="comparison", replaces=REPLACES) as tmp:
             for name, result in self.results.items():
                 result.save(tmp / name, report=report)

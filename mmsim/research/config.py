@@ -29,6 +29,7 @@ parameter fails before any data is loaded.
 from __future__ import annotations
 
 import inspect
+import math
 import os
 import sys
 from collections.abc import Mapping
@@ -38,6 +39,7 @@ from typing import Any
 import attrs
 import polars as pl
 
+from mmsim.core.bars import bad_symbol
 from mmsim.core.risk import RiskRule, basic_risk
 from mmsim.core.venue import Venue
 from mmsim.data.synthetic import synthetic_bars
@@ -208,6 +210,16 @@ def _strategy_set(source: str, where: str, table: Mapping) -> dict[str, Strategy
     return out
 
 
+def _key_at_fault(build, options: Mapping[str, Any]) -> str:
+    """' key' of the first option that `build` refuses on its own (for the error), or ''."""
+    for key, value in options.items():
+        try:
+            build(**{key: value})
+        except (TypeError, ValueError):
+            return f" {key}"
+    return ""
+
+
 def parse_config(
     doc: Mapping[str, Any], *, source: str = "<config>", base: Path | None = None
 ) -> RunConfig:
@@ -220,6 +232,9 @@ def parse_config(
             raise ConfigError(
                 f"{source}: symbols must be a non-empty list of names, got {symbols!r}"
             )
+        for symbol in symbols:
+            if (problem := bad_symbol(symbol)) is not None:
+                raise ConfigError(f"{source}: symbols: {problem}")
         if len(set(symbols)) != len(symbols):
             raise ConfigError(f"{source}: symbols repeat a name: {symbols!r}")
         symbols = tuple(symbols)
@@ -248,14 +263,16 @@ def parse_config(
     try:
         venue = Venue(**venue_opts)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{source}: [venue]: {exc}") from None
+        raise ConfigError(f"{source}: [venue]{_key_at_fault(Venue, venue_opts)}: {exc}") from None
 
     risk_opts = _table(source, doc, "risk", "[risk]")
     _check_keys(source, "[risk]", risk_opts, list(inspect.signature(basic_risk).parameters))
     try:
         basic_risk(**risk_opts)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{source}: [risk]: {exc}") from None
+        raise ConfigError(
+            f"{source}: [risk]{_key_at_fault(basic_risk, risk_opts)}: {exc}"
+        ) from None
 
     if ("strategies" in doc) == ("sets" in doc):
         raise ConfigError(
@@ -272,12 +289,17 @@ def parse_config(
         for name, table in _table(source, doc, "sets", "[sets]").items():
             if not isinstance(table, Mapping):
                 raise ConfigError(f"{source}: [sets.{name}] must be a table of symbol -> strategy")
+            if bad_symbol(name) is not None:  # a set's results go to a folder of its name
+                raise ConfigError(
+                    f"{source}: [sets] name {name!r} cannot name a folder: use letters, digits, "
+                    "'.', '_' or '-'"
+                )
             sets[name] = _strategy_set(source, f"[sets.{name}]", table)
         if not sets:
             raise ConfigError(f"{source}: [sets] holds no set")
 
     cash = doc.get("initial_cash", 100_000.0)
-    if isinstance(cash, bool) or not isinstance(cash, int | float) or not cash > 0:
+    if isinstance(cash, bool) or not isinstance(cash, int | float) or not 0 < cash < math.inf:
         raise ConfigError(f"{source}: initial_cash must be a positive number of USDT, got {cash!r}")
     allow_gaps = doc.get("allow_gaps", False)
     if not isinstance(allow_gaps, bool):

@@ -140,6 +140,32 @@ class RunSpec:
     keep_equity: bool = attrs.field(default=False, eq=False)
 
 
+def _strategy_factory(factory: Any, ref: str) -> Callable[..., Strategy]:
+    """`factory` if it is a Python function annotated `-> Strategy`; checked before any call.
+
+    A name from a config file runs as code, so it must name a strategy factory, never an
+    arbitrary callable such as "os:system".
+    """
+    import inspect
+    import typing
+
+    if not inspect.isfunction(factory):
+        raise ValueError(
+            f"strategy {ref!r} is not a Python function; name a strategy factory "
+            "(def make(**params) -> mmsim.Strategy)"
+        )
+    try:
+        returns = typing.get_type_hints(factory).get("return")
+    except Exception:  # unresolvable annotations: treated as none
+        returns = None
+    if not (isinstance(returns, type) and issubclass(returns, Strategy)):
+        raise ValueError(
+            f"strategy {ref!r} is not annotated to return a Strategy; a 'module:function' "
+            "must name a strategy factory (def make(**params) -> mmsim.Strategy)"
+        )
+    return factory
+
+
 def resolve_strategy(ref: StrategyRef) -> Callable[..., Strategy]:
     """A factory `f(**params) -> Strategy` from a callable, "module:function" or a registry name."""
     if callable(ref):
@@ -156,9 +182,7 @@ def resolve_strategy(ref: StrategyRef) -> Callable[..., Strategy]:
             raise ValueError(
                 f"strategy {ref!r}: cannot import {name!r} from {module!r} ({exc})"
             ) from exc
-        if not callable(factory):
-            raise ValueError(f"strategy {ref!r} is not callable")
-        return factory
+        return _strategy_factory(factory, ref)
     try:
         from mmsim.strategies import make_strategy
     except ImportError as exc:
@@ -372,7 +396,8 @@ def run_spec(data: pl.DataFrame | DataRef, spec: RunSpec) -> dict[str, Any]:
             if spec.keep_equity:
                 out["equity"] = result.equity.select("ts", "equity")
         except Exception as exc:
-            tb = traceback.extract_tb(exc.__traceback__)
+            origin = exc.__cause__ or exc  # a strategy's own error: point at its line
+            tb = traceback.extract_tb(origin.__traceback__)
             where = f" (at {Path(tb[-1].filename).name}:{tb[-1].lineno})" if tb else ""
             out["error"] = f"{type(exc).__name__}: {exc}{where}"
     out["elapsed_s"] = time.perf_counter() - started
