@@ -78,14 +78,17 @@ def main() -> None:
     t_fold = best_of(args.repeat, fold)
     t_all = best_of(args.repeat, whole)
     print(
-        f"default run: {n:,} symbol-bars ({len(symbols)} symbols x {n // len(symbols):,} bars), best of {args.repeat}"
+        f"default run: {n:,} symbol-bars ({len(symbols)} symbols x {n // len(symbols):,} bars),"
+        f" best of {args.repeat}"
     )
     print(f"  iterate frame only : {t_iter:7.3f} s  {n / t_iter:12,.0f} symbol-bars/s")
     print(
-        f"  fold of step       : {t_fold:7.3f} s  {n / t_fold:12,.0f} symbol-bars/s  ({t_fold / t_iter:.1f}x iteration)"
+        f"  fold of step       : {t_fold:7.3f} s  {n / t_fold:12,.0f} symbol-bars/s"
+        f"  ({t_fold / t_iter:.1f}x iteration)"
     )
     print(
-        f"  whole backtest     : {t_all:7.3f} s  {n / t_all:12,.0f} symbol-bars/s  ({t_all / t_fold:.2f}x the fold)"
+        f"  whole backtest     : {t_all:7.3f} s  {n / t_all:12,.0f} symbol-bars/s"
+        f"  ({t_all / t_fold:.2f}x the fold)"
     )
 
 

@@ -94,7 +94,8 @@ def main() -> None:
             )
         )
     print(
-        f"{len(specs)} generated markets, {sum(f.height for f in frames)} symbol-bars, best of {args.repeat}"
+        f"{len(specs)} generated markets, {sum(f.height for f in frames)} symbol-bars,"
+        f" best of {args.repeat}"
     )
     print(f"{'step':<36}{'ms/example':>12}{'x backtest':>12}")
     for label, ms in rows:

@@ -1,4 +1,5 @@
-"""Quick start: a two-symbol backtest on the embedded synthetic market, summary printed, folder written.
+"""Quick start: a two-symbol backtest on the embedded synthetic market, summary printed, folder
+written.
 
     python examples/quickstart.py [--small] [--out DIR]
 --small (or MMSIM_SMALL=1) runs 2 days instead of 30, for CI.
@@ -40,7 +41,8 @@ def main() -> None:
     with pl.Config(tbl_cols=-1, tbl_width_chars=160, float_precision=2):
         print(result.summary)
     print(
-        f"final equity {result.final_equity:,.2f} USDT; results in {result.save(args.out, overwrite=True, report=not args.small)}"
+        f"final equity {result.final_equity:,.2f} USDT; results in "
+        f"{result.save(args.out, overwrite=True, report=not args.small)}"
     )
 
 

@@ -1,7 +1,10 @@
-"""Make the README's report images: the default 30-day run of `mmsim run`, its main charts as PNG.
+"""Make the report images of docs/results.md: the default 30-day run of `mmsim run`, its charts.
 
     python examples/report_images.py                      # writes docs/images/*.png
+    python examples/report_images.py --small              # a 1-day run, writes ./report-images/
     python examples/report_images.py --small --out DIR --report DIR/report.html   # what CI runs
+
+Only the full run writes into docs/images (the images that page shows are of that run).
 
 Deterministic: the same arguments give the same run, figures and charts.
 """
@@ -28,9 +31,15 @@ MAIN_CHARTS = ("price_BTCUSDT", "equity", "drawdown", "attribution", "inventory"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="a 1-day run (for CI)")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images", help="PNG folder")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="PNG folder (docs/images; --small: ./report-images)",
+    )
     parser.add_argument("--report", type=Path, help="also write the whole HTML report here")
     args = parser.parse_args()
+    if args.out is None:
+        args.out = Path("report-images") if args.small else ROOT / "docs" / "images"
     setup = default_setup(days=1 if args.small else 30, seed=7)
     bars = setup.pop("bars")
     result = mmsim.backtest(bars, **setup)

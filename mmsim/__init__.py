@@ -4,6 +4,7 @@ Each bar is a pure `step(state, bars) -> (state, fills)` composed of matching, a
 strategy and risk functions over frozen attrs values, folded over a Polars frame.
 """
 
+from mmsim._version import __version__
 from mmsim.core.account import Account, Position, trade
 from mmsim.core.backtest import backtest, run_backtests
 from mmsim.core.bars import Bar, BarsError, Step, validate_bars
@@ -69,8 +70,6 @@ from mmsim.strategies import (
     stateless,
     tokyo,
 )
-
-__version__ = "0.1.0"
 
 # charts and reports import Altair (about half a second): loaded on first use only
 _LAZY = {

@@ -45,7 +45,7 @@ class IncompleteResultsError(FileNotFoundError):
 
 
 def _crash_point(point: str) -> None:
-    """Fault injection for the crash tests: MMSIM_CRASH_AT=point[:INT] kills (or interrupts) here."""
+    """Fault injection for the crash tests: MMSIM_CRASH_AT=point[:INT] kills (interrupts) here."""
     spec = os.environ.get("MMSIM_CRASH_AT")
     if not spec:
         return
@@ -97,7 +97,7 @@ def read_marker(folder: str | os.PathLike) -> dict | None:
 
 
 def check_replaceable(target: str | os.PathLike, kinds: Iterable[str]) -> None:
-    """Raise NotResultsFolderError unless `target` is absent, empty, or mmsim's folder of `kinds`."""
+    """NotResultsFolderError unless `target` is absent, empty, or mmsim's folder of `kinds`."""
     target = Path(target)
     if not (target.exists() or target.is_symlink()):
         return

@@ -1,4 +1,4 @@
-"""The ledger: the five trade cases by hand, fees and rebates, funding, and a stateful model check."""
+"""The ledger: the five trade cases by hand, fees and rebates, funding, a stateful model check."""
 
 from __future__ import annotations
 

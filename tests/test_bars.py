@@ -1,4 +1,4 @@
-"""The bars validator names the column, symbol and row of the first problem; the synthetic market."""
+"""The bars validator names the column, symbol and row of the first problem; synthetic markets."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""End to end, as the README shows: a folder of Binance ZIP dumps, a TOML config naming it, `mmsim run`."""
+"""End to end, as docs/real-data.md shows: Binance ZIP dumps, a TOML config naming them, the run."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ allow_gaps = true
 out = "results/binance"
 
 [data]
-path = "DATA"                       # the folder `mmsim data fetch` filled (ZIPs, or its Parquet cache)
+path = "DATA"                       # the folder `mmsim data fetch` filled (ZIPs or Parquet cache)
 options = { interval = "1m" }       # keywords of mmsim.load_bars
 
 [venue]

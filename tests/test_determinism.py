@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_every_group_by_in_mmsim_keeps_order():
-    """Polars' parallel hash aggregation adds floats in a run-dependent order (pola-rs/polars#25163):
+    """Polars' parallel hash aggregation adds floats in a run-dependent order
+    (pola-rs/polars#25163):
     the same run could print a last-digit-different summary in another process. maintain_order=True
     takes the ordered path, which is reproducible."""
     offenders = []

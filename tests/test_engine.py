@@ -1,4 +1,4 @@
-"""Hand-computed runs through the whole step: timing, funding, liquidation, exits, early stop, gaps."""
+"""Hand-computed runs through the whole step: timing, funding, liquidation, exits, stops, gaps."""
 
 from __future__ import annotations
 

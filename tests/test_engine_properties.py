@@ -146,7 +146,7 @@ def test_a_step_never_changes_its_input_state(bars, strategy, risk, venue):
 @settings(max_examples=scaled(100))
 @given(bars=bars_frames(max_bars=15), strategy=market_makers(), risk=risk_rules(), venue=venues())
 def test_backtest_is_the_fold_of_step(bars, strategy, risk, venue):
-    """backtest() equals folding make_step by hand with toolz.accumulate: same fills, same final account."""
+    """backtest() equals folding make_step by hand with toolz.accumulate: same fills and account."""
     step, state0, steps = _fold(bars, strategy, risk, venue, 100_000.0)
     path = list(accumulate(lambda acc, b: step(acc[0], b), steps, (state0, ())))
     fills = [f for _, fs in path[1:] for f in fs]

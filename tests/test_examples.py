@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from repo_support import repo_snapshot, written
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.py"))
 # examples whose own test runs them twice and compares what they write
@@ -39,7 +40,9 @@ def test_example_runs_and_is_deterministic(script, tmp_path):
     for name in ("a", "b"):
         cwd = tmp_path / name
         cwd.mkdir()
+        before = repo_snapshot()
         proc = _run(script, cwd)
+        assert not written(before, repo_snapshot()), "the small run wrote into the repository"
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert proc.stdout.strip(), "an example must print what it found"
         outputs.append(proc.stdout.replace(str(cwd), "<tmp>"))

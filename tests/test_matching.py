@@ -1,4 +1,4 @@
-"""The bar fill rule: trade-through by n ticks, fill at the limit price, participation cap, market orders."""
+"""The bar fill rule: trade-through by n ticks, fill at the limit, volume cap, market orders."""
 
 from __future__ import annotations
 

@@ -1,19 +1,25 @@
-"""Every ```python block of the README runs, in order, in one namespace (a promise checked)."""
+"""Every ```python block of the README and of each page in docs/ runs, in order, one namespace
+per page (a promise checked); every page is linked from the README and every relative link
+resolves."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]
 
 
-def python_blocks() -> list[str]:
-    return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+def python_blocks(page: Path) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S)
 
 
 def _binance_folder(folder: Path) -> None:
-    """What `mmsim data fetch` leaves for the README's real-data walk-through: Binance ZIP dumps."""
+    """What `mmsim data fetch` leaves for the real-data walk-through: Binance ZIP dumps."""
     from data_support import kline_csv, write_dump
 
     import mmsim
@@ -24,15 +30,38 @@ def _binance_folder(folder: Path) -> None:
         write_dump(folder, f"{symbol}-1m-2024-01.zip", kline_csv(one))
 
 
-def test_readme_python_examples_run(tmp_path, monkeypatch):
-    blocks = python_blocks()
-    assert blocks, "the README has no python example"
-    monkeypatch.chdir(tmp_path)
-    _binance_folder(tmp_path / "DATA")
+def run_page(page: Path, folder: Path, monkeypatch) -> dict:
+    """Execute the page's python blocks in order in one fresh namespace, inside `folder`."""
+    monkeypatch.chdir(folder)
+    if "DATA/" in page.read_text():
+        _binance_folder(folder / "DATA")
     namespace: dict = {"__name__": "readme"}
-    for k, block in enumerate(blocks):
+    for k, block in enumerate(python_blocks(page)):
+        name = page.relative_to(ROOT)
         try:
-            exec(compile(block, f"README.md python block {k}", "exec"), namespace)
+            exec(compile(block, f"{name} python block {k}", "exec"), namespace)
         except Exception as exc:  # name the block that broke
-            raise AssertionError(f"README python block {k} failed: {exc!r}\n{block}") from exc
-    assert "result" in namespace and namespace["result"].equity.height > 0
+            raise AssertionError(f"{name} python block {k} failed: {exc!r}\n{block}") from exc
+    return namespace
+
+
+def test_the_readme_quick_start_runs(tmp_path, monkeypatch):
+    assert python_blocks(README), "the README has no python example"
+    namespace = run_page(README, tmp_path, monkeypatch)
+    assert namespace["result"].equity.height > 0
+
+
+@pytest.mark.parametrize(
+    "page", [p for p in PAGES if p != README and python_blocks(p)], ids=lambda p: p.name
+)
+def test_docs_python_examples_run(page, tmp_path, monkeypatch):
+    namespace = run_page(page, tmp_path, monkeypatch)
+    assert any(not name.startswith("__") for name in namespace)
+
+
+def test_every_docs_page_is_linked_from_the_readme_and_every_link_resolves():
+    linked = set(re.findall(r"\]\((docs/[^)#]+\.md)\)", README.read_text()))
+    assert linked == {f"docs/{p.name}" for p in PAGES if p != README}
+    for page in PAGES:
+        for target in re.findall(r"\]\(([^)#:]+)\)", page.read_text()):
+            assert (page.parent / target).exists(), f"{page.name} links to missing {target}"

@@ -110,11 +110,10 @@ def test_config_mistakes_are_caught_before_running(tmp_path, edit, message):
         load_sweep_config(path)
 
 
-def test_the_readme_sweep_toml_loads(tmp_path):
+def test_the_docs_sweep_toml_loads(tmp_path):
     import re
 
-    text = (ROOT / "README.md").read_text()
-    section = text[text.index("\n## Parameter sweeps and walk-forward\n") :]
+    section = (ROOT / "docs" / "sweeps.md").read_text()
     block = re.search(r"```toml\n(.*?)```", section, flags=re.DOTALL).group(1)
     path = tmp_path / "as.toml"
     path.write_text(block)

@@ -20,7 +20,8 @@ SCRIPT = textwrap.dedent(
     import mmsim
     import mmsim.testing as kit
 
-    bars = kit.MarketSpec((kit.SymbolPath("AAAUSDT", "flash_crash", 50.0, 0.01, 0.5, 1),), n_bars=20).bars()
+    path = kit.SymbolPath("AAAUSDT", "flash_crash", 50.0, 0.01, 0.5, 1)
+    bars = kit.MarketSpec((path,), n_bars=20).bars()
     result = mmsim.backtest(bars, kit.ladder())
     print("invariants", kit.check_invariants(result, bars))
     print("skew", kit.check_skew_reduces_inventory(kit.ladder(skew_bps=-3.0), bars)[0].invariant)
@@ -59,7 +60,10 @@ def test_the_kit_imports_and_checks_without_pytest_or_hypothesis(tmp_path):
     assert out[1] == "skew skew_reduces_inventory"
     assert out[2] == "domains ['levels', 'order_value', 'skew_bps', 'spacing_bps']"
     assert out[3] == "replay 1"
-    extra = "needs Hypothesis, which is not installed; install the testing extra: pip install 'mmsim[testing]'"
+    extra = (
+        "needs Hypothesis, which is not installed; install the testing extra:"
+        " pip install 'mmsim[testing]'"
+    )
     assert out[4] == f"bars_frames ImportError: mmsim.testing.bars_frames {extra}"
     assert out[5] == f"strategy_properties ImportError: mmsim.testing.strategy_properties {extra}"
     assert out[6] == f"strategy_space ImportError: mmsim.testing.strategy_space {extra}"

@@ -70,7 +70,11 @@ def test_a_crossed_book_is_caught_and_named():
     assert check_bid_below_ask(SANE[0], BARS) == []
     with pytest.raises(
         AssertionError,
-        match=r"bid_below_ask: every bid is below every ask\n60 violation\(s\):\n  \[bid_below_ask\] at 2024-01-01 00:00:00 AAAUSDT: best bid [\d.]+ >= best ask [\d.]+: bids \[",
+        match=(
+            r"bid_below_ask: every bid is below every ask\n60 violation\(s\):\n"
+            r"  \[bid_below_ask\] at 2024-01-01 00:00:00 AAAUSDT:"
+            r" best bid [\d.]+ >= best ask [\d.]+: bids \["
+        ),
     ):
         assert_bid_below_ask(crossed, BARS)
 

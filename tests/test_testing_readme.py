@@ -1,6 +1,6 @@
-"""The README's "Test your strategy" section, run as a user would: its strategy, conftest and
-five-line test pass; with the skew's sign flipped the test fails with exactly the output the
-README shows; and its regression workflow keeps the failing market and replays it."""
+"""The "Test your strategy" page (docs/testing.md), run as a user would: its strategy, conftest
+and five-line test pass; with the skew's sign flipped the test fails with exactly the output the
+page shows; and its regression workflow keeps the failing market and replays it."""
 
 from __future__ import annotations
 
@@ -11,16 +11,13 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-README = ROOT / "README.md"
+PAGE = ROOT / "docs" / "testing.md"
 RIGHT = "centre = close * (1 - p.skew_bps * q / 1e4)"
 WRONG = "centre = close * (1 + p.skew_bps * q / 1e4)"
 
 
 def section() -> str:
-    text = README.read_text()
-    start = text.index("## Test your strategy")
-    end = text.find("\n## ", start + 1)
-    return text[start:] if end < 0 else text[start:end]
+    return PAGE.read_text()
 
 
 def blocks(kind: str) -> list[str]:
@@ -30,7 +27,7 @@ def blocks(kind: str) -> list[str]:
 def write_project(folder: Path, *, broken: bool, keep: bool = False, suite: bool = False) -> None:
     strategy, conftest, test, properties, kept = blocks("python")
     assert strategy.count(RIGHT) == 1, (
-        "the README's strategy no longer has the skew line this test flips"
+        "the page's strategy no longer has the skew line this test flips"
     )
     if broken:
         strategy = strategy.replace(RIGHT, WRONG)
@@ -40,7 +37,7 @@ def write_project(folder: Path, *, broken: bool, keep: bool = False, suite: bool
 
 
 def pytest_in(folder: Path, *args: str) -> subprocess.CompletedProcess:
-    # the README shows what a user's 80-column terminal prints; pytest stops truncating the
+    # the page shows what a user's 80-column terminal prints; pytest stops truncating the
     # short summary when it sees CI or BUILD_NUMBER, so the user's run is reproduced without them
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "80"}
     for name in ("MMSIM_SAVE_FAILURES", "CI", "BUILD_NUMBER"):
@@ -65,7 +62,7 @@ def pytest_in(folder: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_the_readme_example_fails_on_the_flipped_skew_exactly_as_shown(tmp_path):
+def test_the_docs_example_fails_on_the_flipped_skew_exactly_as_shown(tmp_path):
     write_project(tmp_path, broken=True)
     proc = pytest_in(tmp_path, "test_skewed_mm.py", "-q")
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -74,14 +71,14 @@ def test_the_readme_example_fails_on_the_flipped_skew_exactly_as_shown(tmp_path)
     shown = [same(line) for line in blocks("text")[0].splitlines() if line.strip()]
     printed = [same(line) for line in proc.stdout.splitlines()]
     position = 0
-    for line in shown:  # every line the README shows, in the order it shows them
+    for line in shown:  # every line the page shows, in the order it shows them
         assert line in printed[position:], (
-            f"README line not printed (in order): {line!r}\n{proc.stdout[-4000:]}"
+            f"page line not printed (in order): {line!r}\n{proc.stdout[-4000:]}"
         )
         position = printed.index(line, position) + 1
 
 
-def test_the_readme_example_passes_with_the_skew_the_right_way_round(tmp_path):
+def test_the_docs_example_passes_with_the_skew_the_right_way_round(tmp_path):
     write_project(tmp_path, broken=False, suite=True)
     proc = pytest_in(tmp_path, "test_skewed_mm.py", "-q", "-k", "not TestSkewedMM")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -94,7 +91,7 @@ def test_the_readme_example_passes_with_the_skew_the_right_way_round(tmp_path):
     assert "7 passed" in suite.stdout
 
 
-def test_the_readme_regression_workflow_keeps_and_replays_the_market(tmp_path):
+def test_the_docs_regression_workflow_keeps_and_replays_the_market(tmp_path):
     write_project(tmp_path, broken=True, keep=True)
     kept = pytest_in(tmp_path, "test_skewed_mm.py", "-q", "-k", "test_skewed_mm_kept")
     assert (

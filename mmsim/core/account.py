@@ -1,4 +1,5 @@
-"""The ledger of a cross-margin account on linear USDT perpetuals: pure functions over frozen values.
+"""The ledger of a cross-margin account on linear USDT perpetuals: pure functions over frozen
+values.
 
 All amounts in USDT; positions in signed base units (+ long). Average-entry-price accounting:
 a fill that adds to a position moves the entry price to the size-weighted average; a fill that

@@ -6,20 +6,17 @@ itself is `toolz.accumulate` of the step built by `make_step`.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 
 import attrs
 import polars as pl
 from toolz import accumulate
 
-from mmsim.core.account import Account
-from mmsim.core.bars import bar_interval_us, iter_steps, validate_bars
-from mmsim.core.engine import Accounting, Matching, account_bar, initial_state, make_step
+from mmsim.core.engine import Accounting, Matching, account_bar
 from mmsim.core.matching import match_bar
 from mmsim.core.risk import NO_RISK, RiskRule
+from mmsim.core.setup import prepare_run
 from mmsim.core.venue import Venue
-from mmsim.data.features import add_features
 from mmsim.results.metrics import summarize
 from mmsim.results.result import POSTED_SCHEMA, Result
 from mmsim.strategies.base import Strategy
@@ -46,22 +43,6 @@ _REJECTION_SCHEMA = {
 }
 
 
-def _resolve_strategies(
-    strategies: Strategy | Mapping[str, Strategy], symbols: tuple[str, ...]
-) -> tuple[Strategy, ...]:
-    if isinstance(strategies, Strategy):
-        return (strategies,) * len(symbols)
-    unknown = sorted(set(strategies) - set(symbols))
-    if unknown:
-        raise ValueError(
-            f"strategies given for symbols not in the bars: {unknown}; bars have {list(symbols)}"
-        )
-    missing = [s for s in symbols if s not in strategies]
-    if missing:
-        raise ValueError(f"no strategy for symbol(s) {missing}: give one per symbol or one for all")
-    return tuple(strategies[s] for s in symbols)
-
-
 def _to_datetime(column: str) -> pl.Expr:
     return pl.from_epoch(pl.col(column), time_unit="us").alias(column)
 
@@ -85,66 +66,20 @@ def backtest(
     risk: a RiskRule (compose several with `mmsim.core.risk.chain`); venue: fees and fill rule.
     initial_cash: USDT in the shared wallet at the start.
     """
-    venue = Venue() if venue is None else venue
-    if not isinstance(venue, Venue):
-        raise TypeError(
-            f"venue must be a mmsim.Venue (e.g. Venue(maker_fee=0.0002)), got {venue!r:.80}"
-        )
-    if not isinstance(risk, RiskRule):
-        raise TypeError(
-            f"risk must be a RiskRule such as mmsim.basic_risk(...) (omit it for no rule), "
-            f"got {risk!r:.80}"
-        )
-    if isinstance(initial_cash, bool) or not (
-        isinstance(initial_cash, int | float) and math.isfinite(initial_cash) and initial_cash > 0
-    ):
-        raise ValueError(
-            f"initial_cash must be a finite positive number of USDT, got {initial_cash!r}"
-        )
-    frame = validate_bars(bars, allow_gaps=allow_gaps)
-    symbols = tuple(frame["symbol"].unique(maintain_order=True).sort().to_list())
-    per_symbol = _resolve_strategies(strategies, symbols)
-    features = tuple({f.name: f for s in per_symbol for f in s.features}.values())
-    frame = add_features(frame, features)
-    feature_names = tuple(dict.fromkeys(f.name for f in features))
-    extra = [
-        c
-        for c in frame.columns
-        if c
-        not in (
-            *feature_names,
-            "ts",
-            "symbol",
-            "open",
-            "high",
-            "low",
-            "close",
-            "volume",
-            "funding_rate",
-        )
-    ]
-    readable = feature_names + tuple(c for c in extra if frame.schema[c].is_numeric())
-    first_close = dict(
-        frame.group_by("symbol", maintain_order=True).agg(pl.col("close").first()).iter_rows()
-    )
-    specs = {s: venue.spec(s, first_close[s]) for s in symbols}
-    interval_us = bar_interval_us(frame)
-
-    account = Account.open(symbols, initial_cash, tuple(first_close[s] for s in symbols))
-    step = make_step(
-        symbols=symbols,
-        strategies=per_symbol,
+    setup = prepare_run(
+        bars,
+        strategies,
         risk=risk,
         venue=venue,
-        specs=specs,
         initial_cash=initial_cash,
-        interval_us=interval_us,
+        allow_gaps=allow_gaps,
         matching=matching,
         accounting=accounting,
     )
-    state0 = initial_state(account, per_symbol, risk)
-    steps = iter_steps(frame, symbols, readable)
-    path = accumulate(lambda acc, bars_t: step(acc[0], bars_t), steps, (state0, ()))
+    frame, symbols, per_symbol = setup.frame, setup.symbols, setup.strategies
+    venue, specs, interval_us, state0 = setup.venue, setup.specs, setup.interval_us, setup.state0
+    step = setup.step
+    path = accumulate(lambda acc, bars_t: step(acc[0], bars_t), setup.steps(), (state0, ()))
     next(path)  # the initial state is not a bar
 
     n_steps = frame["ts"].n_unique()

@@ -76,11 +76,27 @@ def validate_bars(bars: pl.DataFrame, *, allow_gaps: bool = False) -> pl.DataFra
     """Check a bars frame and return it sorted by (ts, symbol) with float64 prices.
 
     Raises BarsError naming the column, symbol and row of the first problem found: a missing
-    column, a symbol that is not a plain name (SYMBOL_PATTERN), a null or NaN, an infinite number (or a NaN funding_rate), a non-positive price, high < max(open, close), low > min(open, close),
-    negative volume, a duplicate timestamp or unsorted timestamps within a symbol, or symbols on
+    column, a symbol that is not a plain name (SYMBOL_PATTERN), a null or NaN, an infinite
+    number (or a NaN funding_rate), a non-positive price, high < max(open, close),
+    low > min(open, close), negative volume, a duplicate timestamp or unsorted timestamps within a symbol, or symbols on
     different timestamp grids (unless allow_gaps=True: then a symbol with no row at a timestamp
     neither quotes nor fills there, and its mark carries forward).
     """
+    numeric = _check_schema(bars)
+    frame = bars.with_columns(
+        pl.col("symbol").cast(pl.String),
+        *(pl.col(c).cast(pl.Float64) for c in numeric),
+    )
+    _check_values(frame, numeric)
+    _check_order(frame)
+    frame = frame.sort("ts", "symbol", maintain_order=True)
+    if not allow_gaps:
+        _check_one_grid(frame)
+    return frame
+
+
+def _check_schema(bars: pl.DataFrame) -> list[str]:
+    """The frame has every required column with the right types; returns the numeric columns."""
     if not isinstance(bars, pl.DataFrame):
         raise BarsError(f"bars must be a polars DataFrame, got {type(bars).__name__}")
     missing = [c for c in REQUIRED if c not in bars.columns]
@@ -94,10 +110,11 @@ def validate_bars(bars: pl.DataFrame, *, allow_gaps: bool = False) -> pl.DataFra
     for column in numeric:
         if not bars.schema[column].is_numeric():
             raise BarsError(f"column {column!r} must be numeric, got {bars.schema[column]}")
-    frame = bars.with_columns(
-        pl.col("symbol").cast(pl.String),
-        *(pl.col(c).cast(pl.Float64) for c in numeric),
-    )
+    return numeric
+
+
+def _check_values(frame: pl.DataFrame, numeric: list[str]) -> None:
+    """No null or NaN, positive prices inside the bar's range, non-negative volume."""
     for column in REQUIRED:
         null = pl.col(column).is_null()
         if column in numeric:
@@ -128,28 +145,31 @@ def validate_bars(bars: pl.DataFrame, *, allow_gaps: bool = False) -> pl.DataFra
         if row is not None:
             ohlc = ", ".join(f"{c}={row[c]}" for c in PRICES)
             raise BarsError(f"{problem} at {_describe(row)}: {ohlc}")
+
+
+def _check_order(frame: pl.DataFrame) -> None:
+    """Timestamps strictly increase within each symbol."""
     step = pl.col("ts").diff().over("symbol")
     row = _first_bad_row(frame, step <= pl.duration(microseconds=0))
     if row is not None:
-        kind = "duplicate" if row is not None and _is_duplicate(frame, row) else "unsorted"
+        kind = "duplicate" if _is_duplicate(frame, row) else "unsorted"
         raise BarsError(
             f"{kind} timestamp at {_describe(row)}: timestamps must increase per symbol"
         )
-    frame = frame.sort("ts", "symbol", maintain_order=True)
-    if not allow_gaps:
-        grids = frame.group_by("symbol", maintain_order=True).agg(
-            pl.col("ts").alias("grid"), pl.len()
-        )
-        reference = grids.row(0, named=True)
-        for other in grids.iter_rows(named=True):
-            if other["grid"] != reference["grid"]:
-                missing_ts = sorted(set(reference["grid"]) ^ set(other["grid"]))[:3]
-                raise BarsError(
-                    f"symbols {reference['symbol']!r} ({reference['len']} bars) and "
-                    f"{other['symbol']!r} ({other['len']} bars) are on different timestamp grids, "
-                    f"e.g. at {missing_ts}; align them first or pass allow_gaps=True"
-                )
-    return frame
+
+
+def _check_one_grid(frame: pl.DataFrame) -> None:
+    """Every symbol has a bar at the same timestamps."""
+    grids = frame.group_by("symbol", maintain_order=True).agg(pl.col("ts").alias("grid"), pl.len())
+    reference = grids.row(0, named=True)
+    for other in grids.iter_rows(named=True):
+        if other["grid"] != reference["grid"]:
+            missing_ts = sorted(set(reference["grid"]) ^ set(other["grid"]))[:3]
+            raise BarsError(
+                f"symbols {reference['symbol']!r} ({reference['len']} bars) and "
+                f"{other['symbol']!r} ({other['len']} bars) are on different timestamp grids, "
+                f"e.g. at {missing_ts}; align them first or pass allow_gaps=True"
+            )
 
 
 def _is_duplicate(frame: pl.DataFrame, row: dict) -> bool:

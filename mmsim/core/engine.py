@@ -86,7 +86,7 @@ def _bad_quotes(out: object) -> str | None:
 
 
 def propose(strategy: Strategy, state: Any, inputs: StrategyInput) -> tuple[Any, Quotes]:
-    """`strategy.update`, checked: an exception or a bad value names the strategy, symbol and bar."""
+    """`strategy.update`, checked: an exception or a bad value names strategy, symbol and bar."""
     try:
         out = strategy.update(state, inputs)
         problem = _bad_quotes(out)
@@ -114,7 +114,7 @@ Accounting = Callable[
 def account_bar(
     account: Account, fills: tuple[Fill, ...], step: Step, venue: Venue
 ) -> tuple[Account, tuple[Fill, ...], str | None]:
-    """The default accounting stage: book fills, mark to close, pay funding, liquidate at ratio >= 1.
+    """The default accounting stage: book fills, mark to close, pay funding, liquidate at ratio 1.
 
     Liquidation closes every position at this bar's close with the taker fee; it returns those
     fills and the halt reason.

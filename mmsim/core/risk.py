@@ -266,7 +266,10 @@ def early_stop(*, min_equity_fraction: float) -> RiskRule:
         equity = inputs.account.equity
         if equity >= min_equity_fraction * inputs.initial_cash:
             return RiskDecision(inputs.orders)
-        reason = f"early_stop: equity {equity:.2f} < {min_equity_fraction:g} x initial {inputs.initial_cash:.2f}"
+        reason = (
+            f"early_stop: equity {equity:.2f} < {min_equity_fraction:g} x initial"
+            f" {inputs.initial_cash:.2f}"
+        )
         return _exit(inputs, reason, halt=True)
 
     return stateless_rule("early_stop", decide)
@@ -300,7 +303,7 @@ def basic_risk(
     emergency_drawdown: float | None = None,
     stop_equity_fraction: float | None = None,
 ) -> RiskRule:
-    """The classic rule set, in order: early stop, emergency exit, leverage caps, minimum order value.
+    """The classic rule set, in order: early stop, emergency exit, leverage caps, minimum value.
 
     Every threshold is a finite number > 0 or None (off); min_order_value (USDT) is >= 0 (0: off).
     """

@@ -78,7 +78,8 @@ class Venue:
 
     maker_fee / taker_fee: fraction of fill notional paid (negative maker_fee = rebate).
     penetration_ticks: a resting buy at p fills when low <= p - n*tick (sell: high >= p + n*tick).
-    max_participation: cap on filled quantity per side as a fraction of the bar's volume (None: no cap).
+    max_participation: cap on filled quantity per side as a fraction of the bar's volume
+        (None: no cap).
     market_slippage_bps: market orders fill at open*(1 + side*slippage/1e4) (against the trader);
         below 1,000 bps.
     maintenance_margin_rate: margin ratio = sum(notional*rate)/equity; liquidation at ratio >= 1.

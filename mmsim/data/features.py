@@ -34,6 +34,8 @@ from collections.abc import Callable, Iterable
 import attrs
 import polars as pl
 
+from mmsim.core.clock import parse_duration_us
+
 _YEAR_US = 365 * 86_400 * 1_000_000
 
 
@@ -103,8 +105,6 @@ def garman_klass_volatility(window: int = 60) -> Feature:
 
 def annualization_factor(interval: str | int) -> float:
     """sqrt(bars per 365-day year) for `interval` ('1m', '1h' or µs): per-bar vol -> annual."""
-    from mmsim.strategies.base import parse_duration_us
-
     step = interval if isinstance(interval, int) else parse_duration_us(interval)
     if step <= 0:
         raise ValueError(f"interval must be positive, got {interval!r}")

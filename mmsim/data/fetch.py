@@ -206,6 +206,31 @@ def _zip_problem(path: Path) -> str | None:
         return f"{type(exc).__name__}: {exc}"
 
 
+class _CorruptZip(FetchError):
+    status = "corrupt"
+
+
+def _install(tmp: Path, target: Path) -> None:
+    """Rename a verified download onto `target`, unless it is not a readable ZIP."""
+    problem = _zip_problem(tmp)
+    if problem is not None:
+        kept = _quarantine(tmp, target)
+        raise _CorruptZip(
+            f"matches the server's checksum but is not a readable ZIP ({problem}); "
+            f"kept as {kept} for inspection (delete it when done)"
+        )
+    os.replace(tmp, target)
+
+
+def _tidy(target: Path, checksum_path: Path) -> None:
+    """Remove what earlier runs left: stale .part files, and an unreadable ZIP (set aside)."""
+    for stale in target.parent.glob(f".{target.name}.*.part"):
+        stale.unlink(missing_ok=True)
+    if target.exists() and _zip_problem(target) is not None:
+        _quarantine(target)  # fetched again below
+        checksum_path.unlink(missing_ok=True)
+
+
 def _quarantine(path: Path, name: Path | None = None) -> Path:
     """Move an unreadable ZIP aside as NAME.corrupt, so it no longer passes for a good one."""
     kept = (name or path).with_name((name or path).name + ".corrupt")
@@ -235,11 +260,7 @@ def _fetch_one(
     target = dest / remote.path
     checksum_path = target.with_name(target.name + ".CHECKSUM")
     url = f"{base_url}/{remote.path}"
-    for stale in target.parent.glob(f".{target.name}.*.part"):  # left by an interrupted run
-        stale.unlink(missing_ok=True)
-    if target.exists() and _zip_problem(target) is not None:
-        _quarantine(target)  # an unreadable ZIP from an earlier run: fetch it again
-        checksum_path.unlink(missing_ok=True)
+    _tidy(target, checksum_path)
     if target.exists() and checksum_path.exists():
         try:
             expected = parse_checksum(checksum_path.read_text(), remote.name, str(checksum_path))
@@ -279,18 +300,7 @@ def _fetch_one(
                 if got != expected:
                     status = "corrupt"
                     raise _Transient(f"checksum mismatch: expected sha256 {expected}, got {got}")
-                problem = _zip_problem(Path(tmp))
-                if problem is not None:
-                    kept = _quarantine(Path(tmp), target)
-                    return _Outcome(
-                        remote,
-                        "corrupt",
-                        0,
-                        attempts,
-                        f"matches the server's checksum but is not a readable ZIP ({problem}); "
-                        f"kept as {kept} for inspection (delete it when done)",
-                    )
-                os.replace(tmp, target)
+                _install(Path(tmp), target)
             finally:
                 if os.path.exists(tmp):
                     os.unlink(tmp)
@@ -304,7 +314,7 @@ def _fetch_one(
             if not last_error.startswith("checksum mismatch"):
                 status = "error"
         except FetchError as exc:
-            return _Outcome(remote, "error", 0, attempts, str(exc))
+            return _Outcome(remote, getattr(exc, "status", "error"), 0, attempts, str(exc))
     return _Outcome(
         remote, status, 0, attempts, f"{last_error} (after {attempts} attempts) at {url}"
     )

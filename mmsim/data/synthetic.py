@@ -20,8 +20,8 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
+from mmsim.core.clock import parse_duration_us
 from mmsim.core.venue import infer_tick_size
-from mmsim.strategies.base import parse_duration_us
 
 # start price, annual volatility, typical volume per minute (base units)
 _PROFILES = {

@@ -10,8 +10,8 @@ import re
 
 import polars as pl
 
+from mmsim.core.clock import parse_duration_us
 from mmsim.data.errors import DataError
-from mmsim.strategies.base import parse_duration_us
 
 # Market times are 1980 .. 2100; a number is read in the one unit that puts it there.
 EARLIEST = dt.datetime(1980, 1, 1)
@@ -44,9 +44,8 @@ def _readings(value: float) -> str:
     out = []
     for unit, scale in (("s", 1), ("ms", 1e3), ("us", 1e6), ("ns", 1e9)):
         try:
-            out.append(
-                f"as {unit} {dt.datetime(1970, 1, 1) + dt.timedelta(seconds=value / scale):%Y-%m-%d}"
-            )
+            when = dt.datetime(1970, 1, 1) + dt.timedelta(seconds=value / scale)
+            out.append(f"as {unit} {when:%Y-%m-%d}")
         except (OverflowError, ValueError):
             continue
     return "; ".join(out) or "no date in any unit"

@@ -1,1 +1,2 @@
-"""Research on top of the core: configs, comparisons, sweeps, walk-forward, calibration, the A-S 2008 paper."""
+"""Research on top of the core: configs, comparisons, sweeps, walk-forward, calibration and the
+Avellaneda-Stoikov 2008 paper."""

@@ -462,7 +462,7 @@ def intensity_bars(
     """
     if not (A > 0 and kappa > 0 and n >= 2):
         raise ValueError(f"need A > 0, kappa > 0, n >= 2; got A={A}, kappa={kappa}, n={n}")
-    from mmsim.strategies.base import parse_duration_us
+    from mmsim.core.clock import parse_duration_us
 
     rng = np.random.default_rng(seed)
     u = rng.random((n, 2))

@@ -226,19 +226,35 @@ def parse_config(
     """Validate a config mapping (a parsed TOML document); relative paths resolve from `base`."""
     base = base or Path.cwd()
     _check_keys(source, "top level", doc, _TOP_KEYS)
-    symbols = doc.get("symbols")
-    if symbols is not None:
-        if not (isinstance(symbols, list) and symbols and all(isinstance(s, str) for s in symbols)):
-            raise ConfigError(
-                f"{source}: symbols must be a non-empty list of names, got {symbols!r}"
-            )
-        for symbol in symbols:
-            if (problem := bad_symbol(symbol)) is not None:
-                raise ConfigError(f"{source}: symbols: {problem}")
-        if len(set(symbols)) != len(symbols):
-            raise ConfigError(f"{source}: symbols repeat a name: {symbols!r}")
-        symbols = tuple(symbols)
+    venue, risk_opts = _parse_venue_and_risk(source, doc)
+    return RunConfig(
+        source=source,
+        data=_parse_data(source, doc, base),
+        symbols=_parse_symbols(source, doc),
+        venue=venue,
+        risk_options=risk_opts,
+        sets=_parse_sets(source, doc),
+        initial_cash=_parse_cash(source, doc),
+        allow_gaps=_parse_allow_gaps(source, doc),
+        out=_parse_out(source, doc, base),
+    )
 
+
+def _parse_symbols(source: str, doc: Mapping[str, Any]) -> tuple[str, ...] | None:
+    symbols = doc.get("symbols")
+    if symbols is None:
+        return None
+    if not (isinstance(symbols, list) and symbols and all(isinstance(s, str) for s in symbols)):
+        raise ConfigError(f"{source}: symbols must be a non-empty list of names, got {symbols!r}")
+    for symbol in symbols:
+        if (problem := bad_symbol(symbol)) is not None:
+            raise ConfigError(f"{source}: symbols: {problem}")
+    if len(set(symbols)) != len(symbols):
+        raise ConfigError(f"{source}: symbols repeat a name: {symbols!r}")
+    return tuple(symbols)
+
+
+def _parse_data(source: str, doc: Mapping[str, Any], base: Path) -> DataSpec:
     data = _table(source, doc, "data", "[data]")
     _check_keys(source, "[data]", data, ("synthetic", "path", "options"))
     if ("synthetic" in data) == ("path" in data):
@@ -248,79 +264,78 @@ def parse_config(
         _check_keys(source, "[data.synthetic]", synthetic, _SYNTHETIC_KEYS)
         if "options" in data:
             raise ConfigError(f"{source}: [data] options apply to a path, not to synthetic data")
-        spec = DataSpec(synthetic=synthetic)
-    else:
-        if not isinstance(data["path"], str):
-            raise ConfigError(f"{source}: [data] path must be a string, got {data['path']!r}")
-        path = Path(os.path.expanduser(data["path"]))
-        spec = DataSpec(
-            path=path if path.is_absolute() else base / path,
-            options=_table(source, data, "options", "[data.options]"),
-        )
+        return DataSpec(synthetic=synthetic)
+    if not isinstance(data["path"], str):
+        raise ConfigError(f"{source}: [data] path must be a string, got {data['path']!r}")
+    path = Path(os.path.expanduser(data["path"]))
+    return DataSpec(
+        path=path if path.is_absolute() else base / path,
+        options=_table(source, data, "options", "[data.options]"),
+    )
 
+
+def _parse_venue_and_risk(source: str, doc: Mapping[str, Any]) -> tuple[Venue, dict[str, Any]]:
     venue_opts = _table(source, doc, "venue", "[venue]")
     _check_keys(source, "[venue]", venue_opts, [f.name for f in attrs.fields(Venue)])
     try:
         venue = Venue(**venue_opts)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{source}: [venue]{_key_at_fault(Venue, venue_opts)}: {exc}") from None
-
     risk_opts = _table(source, doc, "risk", "[risk]")
     _check_keys(source, "[risk]", risk_opts, list(inspect.signature(basic_risk).parameters))
     try:
         basic_risk(**risk_opts)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(
-            f"{source}: [risk]{_key_at_fault(basic_risk, risk_opts)}: {exc}"
-        ) from None
+        where = f"[risk]{_key_at_fault(basic_risk, risk_opts)}"
+        raise ConfigError(f"{source}: {where}: {exc}") from None
+    return venue, risk_opts
 
+
+def _parse_sets(source: str, doc: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     if ("strategies" in doc) == ("sets" in doc):
         raise ConfigError(
             f"{source}: give either [strategies] (one set) or [sets.NAME] tables (sets to compare)"
         )
     if "strategies" in doc:
-        sets = {
-            "main": _strategy_set(
-                source, "[strategies]", _table(source, doc, "strategies", "[strategies]")
+        table = _table(source, doc, "strategies", "[strategies]")
+        return {"main": _strategy_set(source, "[strategies]", table)}
+    sets = {}
+    for name, table in _table(source, doc, "sets", "[sets]").items():
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{source}: [sets.{name}] must be a table of symbol -> strategy")
+        if bad_symbol(name) is not None:  # a set's results go to a folder of its name
+            raise ConfigError(
+                f"{source}: [sets] name {name!r} cannot name a folder: use letters, digits, "
+                "'.', '_' or '-'"
             )
-        }
-    else:
-        sets = {}
-        for name, table in _table(source, doc, "sets", "[sets]").items():
-            if not isinstance(table, Mapping):
-                raise ConfigError(f"{source}: [sets.{name}] must be a table of symbol -> strategy")
-            if bad_symbol(name) is not None:  # a set's results go to a folder of its name
-                raise ConfigError(
-                    f"{source}: [sets] name {name!r} cannot name a folder: use letters, digits, "
-                    "'.', '_' or '-'"
-                )
-            sets[name] = _strategy_set(source, f"[sets.{name}]", table)
-        if not sets:
-            raise ConfigError(f"{source}: [sets] holds no set")
+        sets[name] = _strategy_set(source, f"[sets.{name}]", table)
+    if not sets:
+        raise ConfigError(f"{source}: [sets] holds no set")
+    return sets
 
+
+def _parse_cash(source: str, doc: Mapping[str, Any]) -> float:
     cash = doc.get("initial_cash", 100_000.0)
     if isinstance(cash, bool) or not isinstance(cash, int | float) or not 0 < cash < math.inf:
         raise ConfigError(f"{source}: initial_cash must be a positive number of USDT, got {cash!r}")
+    return float(cash)
+
+
+def _parse_allow_gaps(source: str, doc: Mapping[str, Any]) -> bool:
     allow_gaps = doc.get("allow_gaps", False)
     if not isinstance(allow_gaps, bool):
         raise ConfigError(f"{source}: allow_gaps must be true or false, got {allow_gaps!r}")
+    return allow_gaps
+
+
+def _parse_out(source: str, doc: Mapping[str, Any], base: Path) -> Path | None:
     out = doc.get("out")
-    if out is not None:
-        if not isinstance(out, str):
-            raise ConfigError(f"{source}: out must be a folder name, got {out!r}")
-        out = Path(os.path.expanduser(out))
-        out = out if out.is_absolute() else (base / out).resolve()
-    return RunConfig(
-        source=source,
-        data=spec,
-        symbols=symbols,
-        venue=venue,
-        risk_options=risk_opts,
-        sets=sets,
-        initial_cash=float(cash),
-        allow_gaps=allow_gaps,
-        out=out,
-    )
+    if out is None:
+        return None
+    if not isinstance(out, str):
+        raise ConfigError(f"{source}: out must be a folder name, got {out!r}")
+    path = Path(os.path.expanduser(out))
+    return path if path.is_absolute() else (base / path).resolve()
 
 
 def load_config(path: str | os.PathLike) -> RunConfig:
@@ -338,7 +353,7 @@ def load_config(path: str | os.PathLike) -> RunConfig:
 
 
 def run_config(config: RunConfig, *, jobs: int | None = 1, progress=None):
-    """Run a configuration: a `Result` for one set, a `mmsim.research.compare.Comparison` for several."""
+    """Run a configuration: a `Result` for one set, a `research.compare.Comparison` for several."""
     from mmsim.core.backtest import backtest
     from mmsim.data.features import FeatureError
     from mmsim.research.compare import compare

@@ -33,6 +33,7 @@ from attrs import validators as v
 
 from mmsim.core.backtest import backtest
 from mmsim.core.bars import bar_interval_us, validate_bars
+from mmsim.core.clock import parse_duration_us, time_left_us
 from mmsim.core.intensity import IntensityParams, intensity_matching, is_filled, quote_distance
 from mmsim.core.orders import Quotes
 from mmsim.core.placement import crosses
@@ -41,9 +42,7 @@ from mmsim.strategies.avellaneda_stoikov import optimal_spread, reservation_pric
 from mmsim.strategies.base import (
     Strategy,
     StrategyInput,
-    parse_duration_us,
     stateless,
-    time_left_us,
 )
 
 # The paper's section 3.3 settings.

@@ -154,63 +154,16 @@ def load_sweep_config(path: str | os.PathLike) -> SweepConfig:
     if unknown:
         raise ConfigError(f"{source}: unknown table(s) {unknown}; known: {sorted(_TABLES)}")
 
-    data = _check_keys(source, "data", doc.get("data", {}), _DATA)
-    if ("path" in data) == ("synthetic" in data):
-        raise ConfigError(f"{source}: [data] needs exactly one of path = '...' or [data.synthetic]")
-    data_path = _resolve(source, data.get("path"))
-    if data_path is not None and not data_path.is_file():
-        raise ConfigError(f"{source}: [data] path {data_path} does not exist")
-    synthetic = data.get("synthetic")
-    if synthetic is not None and not isinstance(synthetic, dict):
-        raise ConfigError(f"{source}: [data.synthetic] must be a table")
-
-    strategy = _check_keys(source, "strategy", doc.get("strategy", {}), _STRATEGY)
-    name = strategy.get("name")
-    if not isinstance(name, str) or not name:
-        raise ConfigError(f"{source}: [strategy] name must be a registry name or 'module:function'")
-    if ":" in name:  # a config naming code: it must be a strategy factory, checked now
-        from mmsim.research.sweep import resolve_strategy
-
-        try:
-            resolve_strategy(name)
-        except ValueError as exc:
-            raise ConfigError(f"{source}: [strategy] name: {exc}") from None
-    params = strategy.get("params", {})
-    if not isinstance(params, dict):
-        raise ConfigError(f"{source}: [strategy] params must be a table")
-
-    if ("grid" in doc) == ("points" in doc):
-        raise ConfigError(f"{source}: give exactly one of [grid] or [[points]]")
-    if "grid" in doc:
-        grid = doc["grid"]
-        if not isinstance(grid, dict) or not grid:
-            raise ConfigError(f"{source}: [grid] must be a non-empty table of key = [values]")
-        for key, values in grid.items():
-            if not isinstance(values, list) or not values:
-                raise ConfigError(f"{source}: [grid] {key} must be a non-empty list: {values!r}")
-    else:
-        grid = doc["points"]
-        if not isinstance(grid, list) or not all(isinstance(p, dict) for p in grid):
-            raise ConfigError(f"{source}: [[points]] must be an array of tables")
-
+    data_path, synthetic = _parse_data(source, doc)
+    name, params = _parse_strategy(source, doc)
+    grid = _parse_grid(source, doc)
     risk = doc.get("risk")
     if risk is not None and not isinstance(risk, dict):
         raise ConfigError(f"{source}: [risk] must be a table of mmsim.basic_risk keywords")
     venue = doc.get("venue", {})
     if not isinstance(venue, dict):
         raise ConfigError(f"{source}: [venue] must be a table of mmsim.Venue fields")
-    sweep = dict(_check_keys(source, "sweep", doc.get("sweep", {}), _SWEEP))
-    if "out" in sweep:
-        sweep["out"] = _resolve(source, sweep["out"])
-    if "heatmap" in sweep:
-        heat = dict(_check_keys(source, "sweep.heatmap", sweep["heatmap"], _HEATMAP))
-        if not {"x", "y"} <= set(heat):
-            raise ConfigError(f"{source}: [sweep] heatmap needs x and y parameter names")
-        heat["path"] = _resolve(source, heat.get("path", "heatmap.png"))
-        sweep["heatmap"] = heat
-    executor = sweep.get("executor", "processes")
-    if executor not in ("inprocess", "processes", "dask"):
-        raise ConfigError(f"{source}: [sweep] executor must be inprocess, processes or dask")
+    sweep = _parse_sweep(source, doc)
     walk = dict(_check_keys(source, "walk_forward", doc.get("walk_forward", {}), _WALK))
     if "out" in walk:
         walk["out"] = _resolve(source, walk["out"])
@@ -226,6 +179,70 @@ def load_sweep_config(path: str | os.PathLike) -> SweepConfig:
         sweep=sweep,
         walk_forward=walk,
     )
+
+
+def _parse_data(source: Path, doc: dict) -> tuple[Path | None, dict | None]:
+    data = _check_keys(source, "data", doc.get("data", {}), _DATA)
+    if ("path" in data) == ("synthetic" in data):
+        raise ConfigError(f"{source}: [data] needs exactly one of path = '...' or [data.synthetic]")
+    data_path = _resolve(source, data.get("path"))
+    if data_path is not None and not data_path.is_file():
+        raise ConfigError(f"{source}: [data] path {data_path} does not exist")
+    synthetic = data.get("synthetic")
+    if synthetic is not None and not isinstance(synthetic, dict):
+        raise ConfigError(f"{source}: [data.synthetic] must be a table")
+    return data_path, synthetic
+
+
+def _parse_strategy(source: Path, doc: dict) -> tuple[str, dict]:
+    strategy = _check_keys(source, "strategy", doc.get("strategy", {}), _STRATEGY)
+    name = strategy.get("name")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{source}: [strategy] name must be a registry name or 'module:function'")
+    if ":" in name:  # a config naming code: it must be a strategy factory, checked now
+        from mmsim.research.sweep import resolve_strategy
+
+        try:
+            resolve_strategy(name)
+        except ValueError as exc:
+            raise ConfigError(f"{source}: [strategy] name: {exc}") from None
+    params = strategy.get("params", {})
+    if not isinstance(params, dict):
+        raise ConfigError(f"{source}: [strategy] params must be a table")
+    return name, params
+
+
+def _parse_grid(source: Path, doc: dict) -> dict | list:
+    if ("grid" in doc) == ("points" in doc):
+        raise ConfigError(f"{source}: give exactly one of [grid] or [[points]]")
+    if "points" in doc:
+        points = doc["points"]
+        if not isinstance(points, list) or not all(isinstance(p, dict) for p in points):
+            raise ConfigError(f"{source}: [[points]] must be an array of tables")
+        return points
+    grid = doc["grid"]
+    if not isinstance(grid, dict) or not grid:
+        raise ConfigError(f"{source}: [grid] must be a non-empty table of key = [values]")
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"{source}: [grid] {key} must be a non-empty list: {values!r}")
+    return grid
+
+
+def _parse_sweep(source: Path, doc: dict) -> dict:
+    sweep = dict(_check_keys(source, "sweep", doc.get("sweep", {}), _SWEEP))
+    if "out" in sweep:
+        sweep["out"] = _resolve(source, sweep["out"])
+    if "heatmap" in sweep:
+        heat = dict(_check_keys(source, "sweep.heatmap", sweep["heatmap"], _HEATMAP))
+        if not {"x", "y"} <= set(heat):
+            raise ConfigError(f"{source}: [sweep] heatmap needs x and y parameter names")
+        heat["path"] = _resolve(source, heat.get("path", "heatmap.png"))
+        sweep["heatmap"] = heat
+    executor = sweep.get("executor", "processes")
+    if executor not in ("inprocess", "processes", "dask"):
+        raise ConfigError(f"{source}: [sweep] executor must be inprocess, processes or dask")
+    return sweep
 
 
 __all__ = ["ConfigError", "SweepConfig", "load_sweep_config"]

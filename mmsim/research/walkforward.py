@@ -24,6 +24,7 @@ import polars as pl
 
 from mmsim.atomic import atomic_dir
 from mmsim.core.bars import bar_interval_us, validate_bars
+from mmsim.core.clock import parse_duration_us
 from mmsim.core.venue import Venue
 from mmsim.research.sweep import (
     Grid,
@@ -39,7 +40,6 @@ from mmsim.research.sweep import (
     strategy_label,
 )
 from mmsim.results.metrics import max_drawdown, sharpe_ratio
-from mmsim.strategies.base import parse_duration_us
 
 _DAY_US = 86_400 * 1_000_000
 
@@ -156,23 +156,11 @@ def walk_forward(
     frame, path = open_bars(bars)
     frame = validate_bars(frame, allow_gaps=allow_gaps)
     fingerprint = data_fingerprint(frame)
-    symbols = tuple(frame["symbol"].unique().sort().to_list())
     interval_us = bar_interval_us(frame)
-    train_us, test_us = parse_duration_us(train), parse_duration_us(test)
-    step_us = parse_duration_us(step) if step is not None else test_us
-    ts = frame["ts"].dt.epoch("us")
-    start_us, end_us = int(ts.min()), int(ts.max()) + interval_us
-    windows = walk_windows(
-        start_us, end_us, train_us=train_us, test_us=test_us, step_us=step_us, anchored=anchored
-    )
-    if not windows:
-        raise ValueError(
-            f"walk-forward needs at least train + test = {(train_us + test_us) / _DAY_US:g} days "
-            f"of bars; these bars span {(end_us - start_us) / _DAY_US:g} days"
-        )
+    windows = _cut_windows(frame, interval_us, train, test, step, anchored)
     common = {
         "strategy": strategy,
-        "symbols": symbols,
+        "symbols": tuple(frame["symbol"].unique().sort().to_list()),
         "fingerprint": fingerprint,
         "params": params,
         "risk": risk,
@@ -181,90 +169,42 @@ def walk_forward(
         "allow_gaps": allow_gaps,
     }
     points = grid_points(grid, samples=samples, seed=seed)
-    run_options = {
+    run = {
+        "fingerprint": fingerprint,
+        "path": path,
         "executor": executor,
         "scheduler": scheduler,
         "workers": workers,
         "progress": progress,
     }
+    if maximize is None:
+        maximize = "drawdown" not in metric
     train_jobs = [
         (make_spec(p, window=(a, b), **common), {"window": k})
         for k, (a, b, _) in enumerate(windows)
         for p in points
     ]
-    train_rows = run_jobs(
-        train_jobs,
-        frame,
-        fingerprint=fingerprint,
-        path=path,
-        out=None if out is None else Path(out) / "train",
-        on_result=on_result,
-        **run_options,
-    )
-    if maximize is None:
-        maximize = "drawdown" not in metric
+    train_out = None if out is None else Path(out) / "train"
+    train_rows = run_jobs(train_jobs, frame, out=train_out, on_result=on_result, **run)
+    chosen = _choose(train_rows, len(windows), metric, maximize)
     point_of = {spec.run_id: spec.point for spec, _ in train_jobs}
-
-    chosen: dict[int, dict[str, Any]] = {}
-    any_ok = (train_rows["status"] == "ok").any()
-    for k in range(len(windows) if any_ok else 0):  # no metric column when every run failed
-        best = best_run(train_rows.filter(pl.col("window") == k), metric, maximize=maximize)
-        if best is not None:
-            chosen[k] = best
+    test_rows, curves = _test_chosen(chosen, point_of, windows, common, frame, run)
     keys = list(dict.fromkeys(key for p in points for key in p))
-    test_jobs = []
-    for k, best in chosen.items():
-        point = point_of[best["run_id"]]  # the grid's own values, not the row's cast ones
-        spec = make_spec(point, window=(windows[k][1], windows[k][2]), keep_equity=True, **common)
-        test_jobs.append((spec, {"window": k}))
-    curves: dict[str, pl.DataFrame] = {}
-
-    def keep_curve(spec: RunSpec, outcome: dict[str, Any]) -> None:
-        if outcome.get("equity") is not None:
-            curves[spec.run_id] = outcome["equity"]
-
-    test_rows = run_jobs(
-        test_jobs, frame, fingerprint=fingerprint, path=path, on_outcome=keep_curve, **run_options
-    )
-    test_by_window = {row["window"]: row for row in test_rows.iter_rows(named=True)}
-
-    records = []
-    stitched_parts = []
-    for k, (a, b, c) in enumerate(windows):
-        best, tested = chosen.get(k), test_by_window.get(k)
-        status = "ok"
-        if best is None:
-            status = "no successful train run"
-        elif tested is None or tested["status"] != "ok":
-            status = f"test run failed: {tested['error'] if tested else 'not run'}"
-        record: dict[str, Any] = {
-            "window": k,
-            "train_start": a,
-            "train_end": b,
-            "test_start": b,
-            "test_end": c,
-            "status": status,
-        }
-        for key in keys:
-            record[key] = best.get(key) if best else None
-        record["train_run_id"] = best["run_id"] if best else None
-        record["test_run_id"] = tested["run_id"] if tested else None
-        ok = status == "ok"
-        spans = (("is", best, (b - a) / _DAY_US), ("oos", tested, (c - b) / _DAY_US))
-        for prefix, row, days in spans:
-            record[f"{prefix}_{metric}"] = row.get(metric) if row and ok else None
-            pnl = row.get("pnl") if row and ok else None
-            record[f"{prefix}_pnl"] = pnl
-            record[f"{prefix}_pnl_per_day"] = pnl / days if pnl is not None else None
-        records.append(record)
-        if ok and tested["run_id"] in curves:
-            stitched_parts.append((k, curves[tested["run_id"]]))
-
+    tested_in = {row["window"]: row for row in test_rows.iter_rows(named=True)}
+    records = [
+        _window_record(k, window, chosen.get(k), tested_in.get(k), keys, metric)
+        for k, window in enumerate(windows)
+    ]
+    kept = [
+        (r["window"], curves[r["test_run_id"]])
+        for r in records
+        if r["status"] == "ok" and r["test_run_id"] in curves
+    ]
     windows_frame = pl.DataFrame(records, infer_schema_length=None).with_columns(
         pl.from_epoch(pl.col(c), time_unit="us")
         for c in ("train_start", "train_end", "test_start", "test_end")
     )
-    equity = _stitch(stitched_parts, initial_cash)
+    equity = _stitch(kept, initial_cash)
     summary = _summary(windows_frame, equity, metric, initial_cash, interval_us)
     config = {
         "strategy": strategy_label(strategy),
@@ -278,6 +218,89 @@ def walk_forward(
         "data_fingerprint": fingerprint,
     }
     return WalkForward(windows_frame, equity, summary, train_rows, metric, config)
+
+
+def _cut_windows(frame, interval_us, train, test, step, anchored) -> list[tuple[int, int, int]]:
+    """(train start, train end = test start, test end) in µs, over the span of the bars."""
+    train_us, test_us = parse_duration_us(train), parse_duration_us(test)
+    step_us = parse_duration_us(step) if step is not None else test_us
+    ts = frame["ts"].dt.epoch("us")
+    start_us, end_us = int(ts.min()), int(ts.max()) + interval_us
+    windows = walk_windows(
+        start_us, end_us, train_us=train_us, test_us=test_us, step_us=step_us, anchored=anchored
+    )
+    if not windows:
+        raise ValueError(
+            f"walk-forward needs at least train + test = {(train_us + test_us) / _DAY_US:g} days "
+            f"of bars; these bars span {(end_us - start_us) / _DAY_US:g} days"
+        )
+    return windows
+
+
+def _choose(
+    train_rows: pl.DataFrame, n_windows: int, metric: str, maximize: bool
+) -> dict[int, dict[str, Any]]:
+    """The best train run of each window by `metric` (a window whose runs all failed has none)."""
+    if not (train_rows["status"] == "ok").any():  # no metric column when every run failed
+        return {}
+    chosen = {}
+    for k in range(n_windows):
+        best = best_run(train_rows.filter(pl.col("window") == k), metric, maximize=maximize)
+        if best is not None:
+            chosen[k] = best
+    return chosen
+
+
+def _test_chosen(chosen, point_of, windows, common, frame, run):
+    """Run each window's chosen point on its test window: the rows and the equity curves."""
+    test_jobs = []
+    for k, best in chosen.items():
+        point = point_of[best["run_id"]]  # the grid's own values, not the row's cast ones
+        spec = make_spec(point, window=(windows[k][1], windows[k][2]), keep_equity=True, **common)
+        test_jobs.append((spec, {"window": k}))
+    curves: dict[str, pl.DataFrame] = {}
+
+    def keep_curve(spec: RunSpec, outcome: dict[str, Any]) -> None:
+        if outcome.get("equity") is not None:
+            curves[spec.run_id] = outcome["equity"]
+
+    return run_jobs(test_jobs, frame, on_outcome=keep_curve, **run), curves
+
+
+def _window_record(
+    k: int,
+    window: tuple[int, int, int],
+    best: dict[str, Any] | None,
+    tested: dict[str, Any] | None,
+    keys: list[str],
+    metric: str,
+) -> dict[str, Any]:
+    """One row of `WalkForward.windows`: dates, chosen point, in- and out-of-sample figures."""
+    a, b, c = window
+    status = "ok"
+    if best is None:
+        status = "no successful train run"
+    elif tested is None or tested["status"] != "ok":
+        status = f"test run failed: {tested['error'] if tested else 'not run'}"
+    record: dict[str, Any] = {
+        "window": k,
+        "train_start": a,
+        "train_end": b,
+        "test_start": b,
+        "test_end": c,
+        "status": status,
+    }
+    for key in keys:
+        record[key] = best.get(key) if best else None
+    record["train_run_id"] = best["run_id"] if best else None
+    record["test_run_id"] = tested["run_id"] if tested else None
+    ok = status == "ok"
+    for prefix, row, days in (("is", best, (b - a) / _DAY_US), ("oos", tested, (c - b) / _DAY_US)):
+        record[f"{prefix}_{metric}"] = row.get(metric) if row and ok else None
+        pnl = row.get("pnl") if row and ok else None
+        record[f"{prefix}_pnl"] = pnl
+        record[f"{prefix}_pnl_per_day"] = pnl / days if pnl is not None else None
+    return record
 
 
 def _summary(

@@ -632,7 +632,7 @@ def summarize(
     The first columns are symbol, pnl, realized, unrealized, fees (paid, + = cost), funding
     (received), fills, volume, final_position, max_drawdown, sharpe.
     """
-    from mmsim.results.result import POSTED_SCHEMA
+    from mmsim.results.schema import POSTED_SCHEMA
 
     rejections = rejections if rejections is not None else _empty_rejections()
     events = (

@@ -72,10 +72,10 @@ def vega_bundle() -> str:
 def _versions() -> dict[str, str]:
     import vl_convert
 
-    import mmsim
+    from mmsim._version import __version__
 
     return {
-        "mmsim": mmsim.__version__,
+        "mmsim": __version__,
         "python": platform.python_version(),
         "polars": pl.__version__,
         "altair": alt.__version__,

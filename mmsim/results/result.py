@@ -27,16 +27,9 @@ import attrs
 import polars as pl
 
 from mmsim.atomic import MARKER, IncompleteResultsError, atomic_dir, read_marker
+from mmsim.results.schema import FRAMES, POSTED_SCHEMA
 
 REPLACES = ("run", "comparison")  # what saving a run may replace (`mmsim run` writes either)
-FRAMES = ("fills", "equity", "symbols", "rejections", "events", "summary", "posted")
-POSTED_SCHEMA = {
-    "symbol": pl.String,
-    "side": pl.Int8,
-    "level": pl.Int32,
-    "orders": pl.Int64,
-    "qty": pl.Float64,
-}
 
 
 def _no_posted() -> pl.DataFrame:

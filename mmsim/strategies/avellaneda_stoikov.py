@@ -30,15 +30,14 @@ import math
 
 import attrs
 
+from mmsim.core.clock import parse_duration_us, time_left_us
 from mmsim.core.orders import NO_QUOTES, Quotes
 from mmsim.data.features import volatility
 from mmsim.research.calibration import intensity_features
 from mmsim.strategies.base import (
     Strategy,
     StrategyInput,
-    parse_duration_us,
     stateless,
-    time_left_us,
 )
 from mmsim.strategies.params import (
     ParamError,

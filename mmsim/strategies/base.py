@@ -10,13 +10,13 @@ bar only. It must not read anything but its input and its own state (no globals,
 from __future__ import annotations
 
 import pickle
-import re
 from collections.abc import Callable
 from typing import Any
 
 import attrs
 
 from mmsim.core.bars import Bar
+from mmsim.core.clock import parse_duration_us, time_left_us  # noqa: F401  (re-exported)
 from mmsim.core.orders import Quotes
 from mmsim.data.features import Feature
 
@@ -99,26 +99,3 @@ def stateless(
         return state, quote(inputs)
 
     return Strategy(name, lambda: EMPTY, update, params, tuple(features))
-
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration_us(text: str | int | float) -> int:
-    """'1d', '8h', '15m', '30s' or a number of seconds -> microseconds."""
-    if isinstance(text, int | float):
-        seconds = float(text)
-    else:
-        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", str(text))
-        if not match:
-            raise ValueError(f"cannot read duration {text!r}: use e.g. '30s', '15m', '8h', '1d'")
-        seconds = float(match[1]) * _UNITS[match[2]]
-    if seconds <= 0:
-        raise ValueError(f"duration must be positive, got {text!r}")
-    return int(round(seconds * 1e6))
-
-
-def time_left_us(close_ts: int, horizon_us: int) -> int:
-    """Time from `close_ts` to the end of its horizon window (windows aligned to the epoch, UTC)."""
-    left = horizon_us - close_ts % horizon_us
-    return left

@@ -23,7 +23,8 @@ from typing import Any
 
 import attrs
 
-from mmsim.strategies.base import Strategy, parse_duration_us
+from mmsim.core.clock import parse_duration_us
+from mmsim.strategies.base import Strategy
 
 
 class StrategyError(ValueError):
@@ -138,7 +139,7 @@ weights_check: Check = (
 
 @attrs.frozen(slots=True)
 class ParamInfo:
-    """One parameter as `mmsim strategies` and the README show it."""
+    """One parameter as `mmsim strategies` and docs/strategies.md show it."""
 
     name: str
     default: Any

@@ -302,7 +302,8 @@ def check_fill_prices(result, bars: pl.DataFrame) -> list[Violation]:
         joined.filter(~ok),
         "fill_price",
         lambda r: (
-            f"{r['reason']} {r['liquidity']} {'buy' if r['side'] > 0 else 'sell'} at {r['price']!r} vs bar "
+            f"{r['reason']} {r['liquidity']} {'buy' if r['side'] > 0 else 'sell'}"
+            f" at {r['price']!r} vs bar "
             f"O={r['open']} H={r['high']} L={r['low']} C={r['close']} (mark {r['mark']})"
         ),
     )
@@ -334,14 +335,16 @@ def check_maker_prices(result, rel_tol: float = 1e-12) -> list[Violation]:
         makers.filter(~ok),
         "fill_price",
         lambda r: (
-            f"maker {'buy' if r['side'] > 0 else 'sell'} (level {r['level']}) at {r['price']!r}, but the best "
-            f"{'bid' if r['side'] > 0 else 'ask'} resting was {r['bid'] if r['side'] > 0 else r['ask']!r}"
+            f"maker {'buy' if r['side'] > 0 else 'sell'} (level {r['level']})"
+            f" at {r['price']!r}, but the best "
+            f"{'bid' if r['side'] > 0 else 'ask'} resting was"
+            f" {r['bid'] if r['side'] > 0 else r['ask']!r}"
         ),
     )
 
 
 def check_participation(result, bars: pl.DataFrame, rel_tol: float = 1e-9) -> list[Violation]:
-    """With max_participation x, the maker quantity filled per bar, symbol and side <= x * volume."""
+    """With max_participation x, the maker quantity filled per bar, symbol and side <= x·volume."""
     cap = result.config["venue"].get("max_participation")
     if cap is None:
         return []
@@ -392,7 +395,8 @@ def check_missing_bars(result, bars: pl.DataFrame) -> list[Violation]:
         ),
         "missing_bar",
         lambda r: (
-            f"{r['orders']} order(s) posted (bid {r['bid']}, ask {r['ask']}) on a bar the symbol does not have"
+            f"{r['orders']} order(s) posted (bid {r['bid']}, ask {r['ask']})"
+            " on a bar the symbol does not have"
         ),
     )
     out += _rows(
@@ -401,7 +405,8 @@ def check_missing_bars(result, bars: pl.DataFrame) -> list[Violation]:
         ),
         "missing_bar",
         lambda r: (
-            f"a {r['liquidity']} fill of {r['qty']!r} at {r['price']!r} on a bar the symbol does not have"
+            f"a {r['liquidity']} fill of {r['qty']!r} at {r['price']!r}"
+            " on a bar the symbol does not have"
         ),
     )
     return out
@@ -430,7 +435,8 @@ def check_placement(result, bars: pl.DataFrame) -> list[Violation]:
             posted.filter(_off_grid(price, pl.col("tick")) | _off_grid(qty, pl.col("lot"))),
             "grid",
             lambda r, side=side: (
-                f"{side} {r[side]!r} x {r[side + '_qty']!r} is off the grid (tick {r['tick']}, lot {r['lot']})"
+                f"{side} {r[side]!r} x {r[side + '_qty']!r} is off the grid"
+                f" (tick {r['tick']}, lot {r['lot']})"
             ),
         )
     makers = result.fills.filter(pl.col("liquidity") == "maker").join(_specs(result), on="symbol")
@@ -440,7 +446,8 @@ def check_placement(result, bars: pl.DataFrame) -> list[Violation]:
         ),
         "grid",
         lambda r: (
-            f"maker fill {r['price']!r} x {r['qty']!r} off the grid (tick {r['tick']}, lot {r['lot']})"
+            f"maker fill {r['price']!r} x {r['qty']!r} off the grid"
+            f" (tick {r['tick']}, lot {r['lot']})"
         ),
     )
     return out
@@ -554,7 +561,8 @@ def check_leverage_caps(
                             "symbol_leverage",
                             ts,
                             symbol,
-                            f"orders could take notional to {worst:.6g} > {max_symbol_leverage:g} x equity "
+                            f"orders could take notional to {worst:.6g}"
+                            f" > {max_symbol_leverage:g} x equity "
                             f"{equity:.6g} (held {held:.6g})",
                         )
                     )
@@ -566,7 +574,8 @@ def check_leverage_caps(
                         "leverage",
                         ts,
                         None,
-                        f"orders could take gross notional to {total_worst:.6g} > {max_leverage:g} x equity "
+                        f"orders could take gross notional to {total_worst:.6g}"
+                        f" > {max_leverage:g} x equity "
                         f"{equity:.6g} (held {total_held:.6g})",
                     )
                 )

@@ -30,7 +30,7 @@ from typing import Any
 
 import attrs
 
-from mmsim.strategies.base import parse_duration_us
+from mmsim.core.clock import parse_duration_us
 from mmsim.testing._registry import remember
 
 KINDS = ("float", "int", "bool", "choice", "fixed")

@@ -1,13 +1,15 @@
 """Strategy-level properties, each one line to apply to any strategy on any bars frame.
 
     assert_bid_below_ask(strategy, bars)           every bid below every ask of the same quotes
-    assert_quotes_never_cross(strategy, bars)      bids below the close, asks above (post-only passes them)
+    assert_quotes_never_cross(strategy, bars)      bids below the close, asks above it
     assert_skew_reduces_inventory(strategy, bars)  a longer position never moves the quotes up
-    assert_no_quotes_without_bar(strategy, bars)   nothing posted or filled on a missing bar or after a halt
-    assert_deterministic(strategy, bars)           same input => same quotes (and a second call agrees)
+    assert_no_quotes_without_bar(strategy, bars)   nothing posted or filled on a missing bar, nor
+                                                   after a halt
+    assert_deterministic(strategy, bars)           same input => same quotes (a second call agrees)
     assert_no_look_ahead(strategy, bars)           the quotes up to t are the same on bars[:t]
     assert_strategy_invariants(strategy, bars)     the run keeps every ledger invariant
-    assert_strategy_leverage_caps(strategy, bars)  leverage_caps, then `risk`, hold the caps at placement
+    assert_strategy_leverage_caps(strategy, bars)  leverage_caps, then `risk`, hold the caps when
+                                                   orders are placed
 
 Each `assert_*` has a `check_*` twin returning the Violations. Keyword arguments: venue, risk
 (the rule the strategy runs under, default none), initial_cash, allow_gaps (None: allowed when
@@ -78,7 +80,8 @@ def _same(a, b) -> bool:
 
 
 def check_bid_below_ask(strategy, bars: pl.DataFrame, **kwargs) -> list[Violation]:
-    """Every bid of a strategy's quotes is below every ask of the same quotes (never crossed or locked)."""
+    """Every bid of a strategy's quotes is below every ask of the same quotes (never crossed nor
+    locked)."""
     out = []
     for call in quote_trace(bars, strategy, **_run_kwargs(kwargs)):
         bid, ask = _best(call.quotes)
@@ -191,7 +194,8 @@ def check_skew_reduces_inventory(
                         "skew_reduces_inventory",
                         _when(call.ts),
                         call.symbol,
-                        f"position {_fmt(a[0])} -> {_fmt(b[0])} ({_share(f_a)} -> {_share(f_b)} x equity): "
+                        f"position {_fmt(a[0])} -> {_fmt(b[0])}"
+                        f" ({_share(f_a)} -> {_share(f_b)} x equity): "
                         f"{label} rose {_fmt(x)} -> {_fmt(y)}",
                     )
                 )
@@ -320,7 +324,8 @@ def check_no_look_ahead(
                         "no_look_ahead",
                         _when(a.ts),
                         a.symbol,
-                        f"quotes change when the bars after {_when(ts[cut])} are removed: with them "
+                        f"quotes change when the bars after {_when(ts[cut])} are removed:"
+                        " with them "
                         f"{_show(a.quotes)}, without {_show(b.quotes)}",
                     )
                 )
@@ -332,7 +337,8 @@ def check_no_look_ahead(
                         "no_look_ahead",
                         _when(ts[cut]),
                         None,
-                        f"{len(upto)} strategy calls up to the cut with the future, {len(truncated)} without",
+                        f"{len(upto)} strategy calls up to the cut with the future,"
+                        f" {len(truncated)} without",
                     )
                 )
     return out
@@ -383,7 +389,7 @@ PROPERTIES: dict[str, Callable[..., list[Violation]]] = {
 
 
 def check_property(name: str, strategy, bars: pl.DataFrame, **kwargs) -> list[Violation]:
-    """Run the property `name` (a key of PROPERTIES); keywords a property does not use are ignored."""
+    """Run the property `name` (a key of PROPERTIES); keywords it does not use are ignored."""
     if name not in PROPERTIES:
         raise KeyError(f"unknown property {name!r}; the properties are {sorted(PROPERTIES)}")
     return PROPERTIES[name](strategy, bars, **kwargs)

@@ -29,8 +29,8 @@ import numpy as np
 import polars as pl
 from attrs import validators as v
 
+from mmsim.core.clock import parse_duration_us
 from mmsim.core.venue import infer_tick_size
-from mmsim.strategies.base import parse_duration_us
 from mmsim.testing._registry import recall, remember
 
 REGIMES = ("random_walk", "trending", "mean_reverting", "flash_crash", "zero_volume", "gapping")

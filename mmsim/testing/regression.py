@@ -340,7 +340,8 @@ def keep_failures(folder: str | os.PathLike | None = None) -> Callable:
                 )
                 add_note(
                     exc,
-                    f"failing market saved to {path}; replay it with mmsim.testing.replay({str(path)!r})",
+                    f"failing market saved to {path};"
+                    f" replay it with mmsim.testing.replay({str(path)!r})",
                 )
                 raise
 

@@ -142,7 +142,8 @@ def strategy_properties(
                     )
                     add_note(
                         error,
-                        f"failing market saved to {path}; replay it with mmsim.testing.replay({str(path)!r})",
+                        f"failing market saved to {path};"
+                        f" replay it with mmsim.testing.replay({str(path)!r})",
                     )
                 raise error
 

@@ -4,7 +4,7 @@
 lot sizes, the composed step, the initial state); `engine_run` keeps every state of the fold;
 `quote_trace` records every strategy call (its state, its input and the quotes it returned),
 so strategy properties can replay a call with another position, a second time, or on a
-truncated market. tests/test_testing_trace.py pins that these runs are the backtest's own.
+truncated market. Both come from `mmsim.core.setup.prepare_run`, as the backtest's own run.
 """
 
 from __future__ import annotations
@@ -15,18 +15,14 @@ from typing import Any
 import attrs
 import polars as pl
 
-from mmsim.core.account import Account
-from mmsim.core.backtest import _resolve_strategies
-from mmsim.core.bars import Bar, Step, bar_interval_us, iter_steps, validate_bars
-from mmsim.core.engine import EngineState, account_bar, initial_state, make_step
+from mmsim.core.bars import Bar, Step
+from mmsim.core.engine import EngineState, account_bar
 from mmsim.core.matching import match_bar
 from mmsim.core.orders import Fill, Quotes
 from mmsim.core.risk import NO_RISK, RiskRule
+from mmsim.core.setup import prepare_run, resolve_strategies
 from mmsim.core.venue import SymbolSpec, Venue
-from mmsim.data.features import add_features
 from mmsim.strategies.base import Strategy, StrategyInput
-
-BASE_COLUMNS = ("ts", "symbol", "open", "high", "low", "close", "volume", "funding_rate")
 
 
 def has_gaps(bars: pl.DataFrame) -> bool:
@@ -64,55 +60,37 @@ def engine_setup(
     accounting=account_bar,
     interval_us: int | None = None,
 ) -> EngineSetup:
-    """Validate, add features, infer specs and compose the step as `mmsim.backtest` does.
+    """What `mmsim.backtest` folds, from the same `mmsim.core.setup.prepare_run`, steps kept.
 
     allow_gaps=None allows them when the frame has gaps (generated gapping markets do);
     interval_us overrides the bar length inferred from the frame (a truncated market keeps
     the length of the whole one).
     """
-    venue = venue or Venue()
     if allow_gaps is None:
         allow_gaps = has_gaps(bars)
-    frame = validate_bars(bars, allow_gaps=allow_gaps)
-    symbols = tuple(frame["symbol"].unique(maintain_order=True).sort().to_list())
-    per_symbol = _resolve_strategies(strategies, symbols)
-    features = tuple({f.name: f for s in per_symbol for f in s.features}.values())
-    frame = add_features(frame, features)
-    names = tuple(dict.fromkeys(f.name for f in features))
-    extra = tuple(
-        c
-        for c in frame.columns
-        if c not in (*names, *BASE_COLUMNS) and frame.schema[c].is_numeric()
-    )
-    first_close = dict(
-        frame.group_by("symbol", maintain_order=True).agg(pl.col("close").first()).iter_rows()
-    )
-    specs = {s: venue.spec(s, first_close[s]) for s in symbols}
-    interval_us = interval_us or bar_interval_us(frame)
-    account = Account.open(symbols, initial_cash, tuple(first_close[s] for s in symbols))
-    step = make_step(
-        symbols=symbols,
-        strategies=per_symbol,
+    setup = prepare_run(
+        bars,
+        strategies,
         risk=risk,
         venue=venue,
-        specs=specs,
         initial_cash=initial_cash,
-        interval_us=interval_us,
+        allow_gaps=allow_gaps,
         matching=matching,
         accounting=accounting,
+        interval_us=interval_us,
     )
     return EngineSetup(
-        symbols,
-        per_symbol,
-        specs,
-        interval_us,
-        initial_cash,
-        venue,
-        risk,
-        frame,
-        tuple(iter_steps(frame, symbols, names + extra)),
-        step,
-        initial_state(account, per_symbol, risk),
+        setup.symbols,
+        setup.strategies,
+        setup.specs,
+        setup.interval_us,
+        setup.initial_cash,
+        setup.venue,
+        setup.risk,
+        setup.frame,
+        tuple(setup.steps()),
+        setup.step,
+        setup.state0,
     )
 
 
@@ -142,7 +120,7 @@ def engine_run(bars: pl.DataFrame, strategies, **kwargs) -> EngineRun:
 
 @attrs.frozen(slots=True)
 class QuoteCall:
-    """One strategy call: at step k, for symbol i, `update(state, inputs) -> (new_state, quotes)`."""
+    """One strategy call: at step k, for symbol i, `update(state, inputs) -> (state, quotes)`."""
 
     k: int
     symbol: str
@@ -182,7 +160,7 @@ def quote_trace(bars: pl.DataFrame, strategies, **kwargs) -> tuple[QuoteCall, ..
     k_of: dict[int, int] = {}
     wrapped = {
         s: _recording(st, calls, k_of)
-        for s, st in zip(symbols, _resolve_strategies(strategies, symbols))
+        for s, st in zip(symbols, resolve_strategies(strategies, symbols))
     }
     setup = engine_setup(bars, wrapped, **kwargs)
     k_of.update((s.ts, k) for k, s in enumerate(setup.steps))
