@@ -75,10 +75,10 @@ def _describe(row: dict) -> str:
 def validate_bars(bars: pl.DataFrame, *, allow_gaps: bool = False) -> pl.DataFrame:
     """Check a bars frame and return it sorted by (ts, symbol) with float64 prices.
 
-    Raises BarsError naming the column, symbol and row of the first problem found: a missing
-    column, a symbol that is not a plain name (SYMBOL_PATTERN), a null or NaN, an infinite
-    number (or a NaN funding_rate), a non-positive price, high < max(open, close),
-    low > min(open, close), negative volume, a duplicate timestamp or unsorted timestamps within a symbol, or symbols on
+    Raises BarsError naming the column, symbol and row of the first problem found: a missing column,
+    a symbol that is not a plain name (SYMBOL_PATTERN), a null or NaN, an infinite number (or a
+    NaN funding_rate), a non-positive price, high < max(open, close), low > min(open, close),
+    negative volume, a duplicate timestamp or unsorted timestamps within a symbol, or symbols on
     different timestamp grids (unless allow_gaps=True: then a symbol with no row at a timestamp
     neither quotes nor fills there, and its mark carries forward).
     """

@@ -121,13 +121,14 @@ def finish(
     """Check parsed rows and return them as a bars frame sorted by (ts, symbol).
 
     frame: ts (Datetime us), symbol (String), open, high, low, close, volume, extras, _src, _pos.
-    Raises DataError for: a missing value; an infinite number (in any column) or a NaN
-    funding_rate; a time outside 1980 .. 2100 (not a market's); a symbol that is not a plain
-    name; a non-positive price; high below max(open, close) or low above min(open, close)
-    ("ohlc"); the same candle twice ("duplicates", dropped only when identical); bars of one symbol on different intervals (from different files, or steps that
-    are not multiples of the symbol's interval); an open that jumps by more than max_open_jump
-    (a fraction) from the previous bar's close, or from its own close at a symbol's first bar
-    or after a gap ("jumps", a bad print such as CryptoDataDownload's first BTC candle).
+    Raises DataError for: a missing value; an infinite number (in any column) or a NaN funding_rate;
+    a time outside 1980 .. 2100 (not a market's); a symbol that is not a plain name; a
+    non-positive price; high below max(open, close) or low above min(open, close) ("ohlc"); the same
+    candle twice ("duplicates", dropped only when identical); bars of one symbol on different
+    intervals (from different files, or steps that are not multiples of the symbol's interval);
+    an open that jumps by more than max_open_jump (a fraction) from the previous bar's close, or
+    from its own close at a symbol's first bar or after a gap ("jumps", a bad print such as
+    CryptoDataDownload's first BTC candle).
     """
     if frame.height == 0:
         names = ", ".join(s.name for s in sources)
