@@ -285,12 +285,9 @@ def _check_threshold(name: str, value, *, optional: bool = True, zero: bool = Fa
         and (value >= 0 if zero else value > 0)
     )
     if not ok:
-        allowed = (
-            "a finite number >= 0"
-            if zero
-            else "a finite number > 0" + (" or None" if optional else "")
-        )
-        raise ValueError(f"basic_risk: {name} must be {allowed}, got {value!r}")
+        allowed = "a number >= 0" if zero else "a positive number"
+        allowed += " (finite)" + (" or None" if optional else "")
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
 
 
 def basic_risk(

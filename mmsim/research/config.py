@@ -210,13 +210,13 @@ def _strategy_set(source: str, where: str, table: Mapping) -> dict[str, Strategy
     return out
 
 
-def _key_at_fault(build, options: Mapping[str, Any]) -> str:
-    """' key' of the first option that `build` refuses on its own (for the error), or ''."""
+def _key_at_fault(build, options: Mapping[str, Any], exc: Exception) -> str:
+    """' key:' of the first option `build` refuses on its own, unless `exc` names it; or ''."""
     for key, value in options.items():
         try:
             build(**{key: value})
         except (TypeError, ValueError):
-            return f" {key}"
+            return "" if key in str(exc) else f" {key}:"
     return ""
 
 
@@ -280,14 +280,16 @@ def _parse_venue_and_risk(source: str, doc: Mapping[str, Any]) -> tuple[Venue, d
     try:
         venue = Venue(**venue_opts)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{source}: [venue]{_key_at_fault(Venue, venue_opts)}: {exc}") from None
+        raise ConfigError(
+            f"{source}: [venue]:{_key_at_fault(Venue, venue_opts, exc)} {exc}"
+        ) from None
     risk_opts = _table(source, doc, "risk", "[risk]")
     _check_keys(source, "[risk]", risk_opts, list(inspect.signature(basic_risk).parameters))
     try:
         basic_risk(**risk_opts)
     except (TypeError, ValueError) as exc:
-        where = f"[risk]{_key_at_fault(basic_risk, risk_opts)}"
-        raise ConfigError(f"{source}: {where}: {exc}") from None
+        key = _key_at_fault(basic_risk, risk_opts, exc)
+        raise ConfigError(f"{source}: [risk]:{key} {exc}") from None
     return venue, risk_opts
 
 
