@@ -75,7 +75,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator:
 
 def write_marker(folder: str | os.PathLike, kind: str) -> Path:
     """Write `folder/mmsim.json`, which says mmsim wrote the folder (of `kind`) completely."""
-    from mmsim import __version__
+    from mmsim._version import __version__
 
     if kind not in RESULT_KINDS:
         raise ValueError(f"kind must be one of {RESULT_KINDS}, got {kind!r}")

@@ -917,6 +917,20 @@ def test_hostile_input(case: Hostile, tmp_path, monkeypatch):
             state.__exit__(None, None, None)
 
 
+def test_the_readme_states_the_catalogue_s_counts():
+    text = " ".join((ROOT / "README.md").read_text().split())
+    stated = re.search(
+        r"(\d+) tried, (\d+) answered by a clear error, (\d+) checked to lose nothing", text
+    )
+    assert stated is not None, "the README's reliability section lost its counts"
+    counts = catalogue_counts()
+    assert tuple(map(int, stated.groups())) == (
+        counts["tried"],
+        counts["clear error"],
+        counts["nothing lost"],
+    )
+
+
 def test_two_runs_at_once_to_one_folder_both_end_cleanly(tmp_path):
     """Two real `mmsim run`s race for one --out: each finishes or fails clearly; it loads."""
     argv = [sys.executable, "-m", "mmsim.cli", "run", "--days", "0.01", "--out", "res", "--quiet"]
