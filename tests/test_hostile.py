@@ -958,7 +958,8 @@ def test_a_config_out_is_relative_to_the_config_and_announced(tmp_path, capsys, 
     monkeypatch.chdir(tmp_path / "elsewhere")
     assert cli("run", "--config", "../cfg/run.toml", "--quiet") == 0
     target = (tmp_path / "cfg" / "results" / "one").resolve()
-    assert f"results will go to {target}/" in capsys.readouterr().out.replace("\n", "")
+    said = capsys.readouterr()
+    assert f"results will go to {target}/" in (said.out + said.err).replace("\n", "")
     assert mmsim.load_result(target).equity.height > 0
     assert list((tmp_path / "elsewhere").iterdir()) == []
 
