@@ -15,12 +15,28 @@ import polars as pl
 from mmsim.core.clock import interval_name
 from mmsim.core.errors import DataError
 
+# a symbol names files (charts, caches): letters, digits, '.', '_' and '-', no path or markup
+SYMBOL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 REQUIRED = ("ts", "symbol", "open", "high", "low", "close", "volume")
 PRICES = ("open", "high", "low", "close")
 
 
 class BarsError(ValueError):
     """A bars frame that cannot be backtested; the message names the column, symbol and row."""
+
+
+def bad_symbol(symbol: object) -> str | None:
+    """Why `symbol` cannot be a symbol name, or None when it can."""
+    import re
+
+    if not isinstance(symbol, str):
+        return f"symbol {symbol!r} must be a string"
+    if re.fullmatch(SYMBOL_PATTERN, symbol) is None:
+        return (
+            f"symbol {symbol!r} is not a symbol name: use 1-64 letters, digits, '.', '_' or '-' "
+            "(starting with a letter or digit), like BTCUSDT"
+        )
+    return None
 
 
 class MissingBarsError(BarsError, DataError):
@@ -67,6 +83,12 @@ def _describe(row: dict) -> str:
 def validate_bars(bars: pl.DataFrame, *, allow_gaps: bool = False) -> pl.DataFrame:
     """Check a bars frame and return it sorted by (ts, symbol) with float64 prices.
 
+    Raises BarsError naming the column, symbol and row of the first problem found: a missing column,
+    a symbol that is not a plain name (SYMBOL_PATTERN), a null or NaN, an infinite number (or a
+    NaN funding_rate), a non-positive price, high < max(open, close), low > min(open, close),
+    negative volume, a duplicate timestamp or unsorted timestamps within a symbol, or symbols on
+    different timestamp grids (unless allow_gaps=True: then a symbol with no row at a timestamp
+    neither quotes nor fills there, and its mark carries forward).
     Raises BarsError naming the column, symbol and row of the first problem found: a missing
     column, a null or NaN, a non-positive price, high < max(open, close), low > min(open, close),
     negative volume, a duplicate timestamp or unsorted timestamps within a symbol. Unless
@@ -118,6 +140,18 @@ def _check_values(frame: pl.DataFrame, numeric: list[str]) -> None:
         row = _first_bad_row(frame, null)
         if row is not None:
             raise BarsError(f"null or NaN in column {column!r} at {_describe(row)}")
+    # every number the fold reads must be finite (a null funding_rate means no funding)
+    extras = [c for c, t in frame.schema.items() if t.is_float() and c not in numeric]
+    for column in [*numeric, *extras]:
+        bad = pl.col(column).is_infinite()
+        if column in numeric:
+            bad = bad | pl.col(column).is_nan()
+        row = _first_bad_row(frame, bad)
+        if row is not None:
+            raise BarsError(f"{row[column]} in column {column!r} at {_describe(row)}")
+    row = _first_bad_row(frame, ~pl.col("symbol").str.contains(SYMBOL_PATTERN))
+    if row is not None:
+        raise BarsError(f"{bad_symbol(row['symbol'])} (at row {row['row']}, ts {row['ts']})")
     checks = [
         (pl.min_horizontal(*PRICES) <= 0, "non-positive price"),
         (pl.col("high") < pl.max_horizontal("open", "close"), "high < max(open, close)"),

@@ -31,8 +31,10 @@ from typing import Any
 import attrs
 import polars as pl
 
-from mmsim.atomic import atomic_dir
+from mmsim.atomic import MARKER, IncompleteResultsError, atomic_dir, read_marker
 from mmsim.results.schema import FRAMES, POSTED_SCHEMA
+
+REPLACES = ("run", "comparison")  # what saving a run may replace (`mmsim run` writes either)
 
 
 def _no_posted() -> pl.DataFrame:
@@ -86,9 +88,10 @@ class Result:
 
         The folder is written beside its destination under a temporary name and renamed into
         place only when complete, so an interrupted save never leaves a folder that looks whole.
+        overwrite=True replaces only a run's or a comparison's folder that mmsim wrote.
         report=False skips report.html and the PNG charts (the slow part of a save).
         """
-        with atomic_dir(path, overwrite=overwrite) as tmp:
+        with atomic_dir(path, overwrite=overwrite, replaces=REPLACES) as tmp:
             for name in FRAMES:
                 getattr(self, name).write_parquet(tmp / f"{name}.parquet")
             (tmp / "config.json").write_text(json.dumps(self.config, indent=2, default=str))
@@ -103,10 +106,25 @@ class Result:
 
 
 def load_result(path: str | os.PathLike) -> Result:
-    """Read a folder written by `Result.save`."""
+    """Read a folder written by `Result.save`; refuses one whose write did not complete."""
     folder = Path(path)
-    if not (folder / "config.json").is_file():
-        raise FileNotFoundError(f"{folder} is not an mmsim results folder (no config.json)")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is not an mmsim results folder: no such folder")
+    marker = read_marker(folder)
+    if marker is None:
+        raise IncompleteResultsError(
+            f"{folder} is not a complete mmsim results folder: it has no {MARKER}, which mmsim "
+            "writes last (the write was interrupted, or mmsim did not write it)"
+        )
+    if marker.get("kind") != "run":
+        raise IncompleteResultsError(
+            f"{folder} holds mmsim's {marker.get('kind')} results, not one run's"
+            + (
+                "; load one of its sets, e.g. FOLDER/<set>"
+                if marker.get("kind") == "comparison"
+                else ""
+            )
+        )
     frames = {
         name: pl.read_parquet(folder / f"{name}.parquet")
         for name in FRAMES
