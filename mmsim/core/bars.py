@@ -70,8 +70,11 @@ def validate_bars(bars: pl.DataFrame, *, allow_gaps: bool = False) -> pl.DataFra
         pl.col("symbol").cast(pl.String),
         *(pl.col(c).cast(pl.Float64) for c in numeric),
     )
-    _check_values(frame, numeric)
-    _check_order(frame)
+    # one pass answers every check; only a failed one is searched again for its first row
+    flags = frame.select(c.any().alias(str(k)) for k, c in enumerate(_conditions(numeric))).row(0)
+    if any(flags):
+        _check_values(frame, numeric)
+        _check_order(frame)
     frame = frame.sort("ts", "symbol", maintain_order=True)
     if not allow_gaps:
         _check_one_grid(frame)
@@ -96,22 +99,37 @@ def _check_schema(bars: pl.DataFrame) -> list[str]:
     return numeric
 
 
+def _null(column: str, numeric: list[str]) -> pl.Expr:
+    null = pl.col(column).is_null()
+    return null | pl.col(column).is_nan() if column in numeric else null
+
+
+_VALUE_CHECKS = (
+    (pl.min_horizontal(*PRICES) <= 0, "non-positive price"),
+    (pl.col("high") < pl.max_horizontal("open", "close"), "high < max(open, close)"),
+    (pl.col("low") > pl.min_horizontal("open", "close"), "low > min(open, close)"),
+    (pl.col("volume") < 0, "negative volume"),
+)
+# a timestamp that does not increase within its symbol (the first row of each symbol is null)
+_NOT_INCREASING = pl.col("ts").diff().over("symbol") <= pl.duration(microseconds=0)
+
+
+def _conditions(numeric: list[str]) -> list[pl.Expr]:
+    """Every row-level check of `validate_bars` (true on a bad row)."""
+    return [
+        *(_null(c, numeric) for c in REQUIRED),
+        *(c for c, _ in _VALUE_CHECKS),
+        _NOT_INCREASING,
+    ]
+
+
 def _check_values(frame: pl.DataFrame, numeric: list[str]) -> None:
     """No null or NaN, positive prices inside the bar's range, non-negative volume."""
     for column in REQUIRED:
-        null = pl.col(column).is_null()
-        if column in numeric:
-            null = null | pl.col(column).is_nan()
-        row = _first_bad_row(frame, null)
+        row = _first_bad_row(frame, _null(column, numeric))
         if row is not None:
             raise BarsError(f"null or NaN in column {column!r} at {_describe(row)}")
-    checks = [
-        (pl.min_horizontal(*PRICES) <= 0, "non-positive price"),
-        (pl.col("high") < pl.max_horizontal("open", "close"), "high < max(open, close)"),
-        (pl.col("low") > pl.min_horizontal("open", "close"), "low > min(open, close)"),
-        (pl.col("volume") < 0, "negative volume"),
-    ]
-    for condition, problem in checks:
+    for condition, problem in _VALUE_CHECKS:
         row = _first_bad_row(frame, condition)
         if row is not None:
             ohlc = ", ".join(f"{c}={row[c]}" for c in PRICES)
@@ -120,8 +138,7 @@ def _check_values(frame: pl.DataFrame, numeric: list[str]) -> None:
 
 def _check_order(frame: pl.DataFrame) -> None:
     """Timestamps strictly increase within each symbol."""
-    step = pl.col("ts").diff().over("symbol")
-    row = _first_bad_row(frame, step <= pl.duration(microseconds=0))
+    row = _first_bad_row(frame, _NOT_INCREASING)
     if row is not None:
         kind = "duplicate" if _is_duplicate(frame, row) else "unsorted"
         raise BarsError(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +44,19 @@ class Result:
     symbols: pl.DataFrame
     rejections: pl.DataFrame
     events: pl.DataFrame
-    summary: pl.DataFrame
+    # the summary frame, or a picklable zero-argument callable computing it on first read
+    _summary: pl.DataFrame | Callable[[], pl.DataFrame] = attrs.field(alias="summary")
     config: dict[str, Any]
     posted: pl.DataFrame = attrs.field(factory=_no_posted, kw_only=True)
+
+    @property
+    def summary(self) -> pl.DataFrame:
+        """One row per symbol and TOTAL (see `mmsim.results.metrics.summarize`), computed once
+        on first read: runs whose summary nobody reads skip it."""
+        if not isinstance(self._summary, pl.DataFrame):
+            # the same frame every time: a cache, not a change of value
+            object.__setattr__(self, "_summary", self._summary())
+        return self._summary
 
     @property
     def halted(self) -> str | None:
