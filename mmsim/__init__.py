@@ -7,7 +7,7 @@ strategy and risk functions over frozen attrs values, folded over a Polars frame
 from mmsim._version import __version__
 from mmsim.core.account import Account, Position, trade
 from mmsim.core.backtest import backtest, run_backtests
-from mmsim.core.bars import Bar, BarsError, Step, validate_bars
+from mmsim.core.bars import Bar, BarsError, MissingBarsError, Step, validate_bars
 from mmsim.core.engine import EngineState, account_bar, initial_state, make_step
 from mmsim.core.intensity import IntensityParams, add_uniform_draws, intensity_matching
 from mmsim.core.matching import match_bar
@@ -102,6 +102,7 @@ __all__ = [
     "Comparison",
     "ConfigError",
     "DataError",
+    "MissingBarsError",
     "DroppedRowsWarning",
     "EngineState",
     "Feature",

@@ -72,9 +72,12 @@ def test_duplicate_timestamps_are_named(frame):
 
 def test_symbols_on_different_grids_are_refused_unless_gaps_are_allowed(frame):
     holed = frame.filter(~((pl.col("symbol") == "BBBUSDT") & (pl.col("ts") == frame["ts"][6])))
-    with pytest.raises(BarsError, match="different timestamp grids"):
+    with pytest.raises(BarsError, match=r"'BBBUSDT' has no bar from .*: 1 missing 1m bar"):
         validate_bars(holed)
     assert validate_bars(holed, allow_gaps=True).height == frame.height - 1
+    late = frame.filter(~((pl.col("symbol") == "BBBUSDT") & (pl.col("ts") == frame["ts"][0])))
+    with pytest.raises(BarsError, match="different timestamp grids"):
+        validate_bars(late)  # no hole inside BBBUSDT's history, but it starts a bar later
 
 
 def test_synthetic_market_is_seeded_valid_and_correlated():

@@ -95,6 +95,7 @@ def test_report_charts_cover_the_issue_list_and_compile(result):
         "price_BTCUSDT",
         "price_ETHUSDT",
         "equity",
+        "pnl_per_symbol",
         "drawdown",
         "attribution",
         "inventory",

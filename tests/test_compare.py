@@ -65,6 +65,7 @@ def test_save_writes_every_set_and_the_table(bars, tmp_path):
     out = comparison.save(tmp_path / "cmp")
     assert sorted(p.name for p in out.iterdir()) == [
         "comparison.csv",
+        "comparison.html",
         "comparison.parquet",
         "tokyo",
     ]

@@ -3,16 +3,19 @@ generators, the invariant checks and the step-by-step runs are mmsim.testing's).
 
 from __future__ import annotations
 
+import copy
 import math
 
-import attrs
 import polars as pl
+import pytest
 from conftest import scaled
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from toolz import accumulate
 
 import mmsim
+from mmsim.core.orders import Quotes
+from mmsim.core.risk import NO_RISK
 from mmsim.testing import REGIMES, check_invariants, check_leverage_caps, engine_setup, has_gaps
 from mmsim.testing.markets import bars_frames, cash, market_makers, risk_rules, venues
 
@@ -121,26 +124,28 @@ def test_runs_are_deterministic(bars, strategy, risk, venue):
 @given(bars=bars_frames(max_bars=15), strategy=market_makers(), risk=risk_rules(), venue=venues())
 def test_a_step_never_changes_its_input_state(bars, strategy, risk, venue):
     """step(state, bars) leaves `state` equal to a deep copy taken before the call."""
-    step, state, steps = _fold(bars, strategy, risk, venue, 10_000.0)
+    _assert_steps_keep_their_input(*_fold(bars, strategy, risk, venue, 10_000.0))
+
+
+def _assert_steps_keep_their_input(step, state, steps):
     for bars_t in steps:
-        before = attrs.evolve(state)
-        snapshot = (
-            state.account,
-            state.resting,
-            state.market_orders,
-            state.strategy_states,
-            state.halted,
-        )
+        before = copy.deepcopy(state)  # a deep copy: a list inside a state is copied too
         new_state, _ = step(state, bars_t)
-        assert (
-            state.account,
-            state.resting,
-            state.market_orders,
-            state.strategy_states,
-            state.halted,
-        ) == snapshot
-        assert state == before
+        assert state == before, "step changed the state it was given"
         state = new_state
+
+
+def test_a_strategy_that_appends_to_a_list_in_its_state_is_caught():
+    """The check above must fail on a strategy that mutates its own state in place."""
+
+    def update(closes, inputs):
+        closes.append(inputs.bar.close)  # mutates the state it was given
+        return closes, Quotes(((inputs.bar.close * 0.99, 0.01),), ())
+
+    appending = mmsim.Strategy("appending", list, update)
+    bars = mmsim.synthetic_bars(("AAAUSDT",), days=0.005, seed=2)
+    with pytest.raises(AssertionError, match="step changed the state"):
+        _assert_steps_keep_their_input(*_fold(bars, appending, NO_RISK, mmsim.Venue(), 1e4))
 
 
 @settings(max_examples=scaled(100))

@@ -35,7 +35,7 @@ def test_the_report_is_self_contained(result):
     assert "<link" not in page.lower()
     assert "Content-Security-Policy" in page and "default-src 'none'" in page
     assert "vegaEmbed" in page  # the libraries are inline
-    assert page.count('class="mmsim-chart"') == 10
+    assert page.count('class="mmsim-chart"') == 11
 
 
 def test_the_report_shows_tables_config_provenance_and_version(result):
@@ -127,7 +127,7 @@ def test_cli_report_and_compare(result, tmp_path):
     done = _cli("report", a, "--no-png", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert (a / "report.html").is_file() and not (a / "charts").exists()
-    assert "report:" in done.stdout
+    assert "report:" in done.stderr  # status on stderr, tables on stdout
     done = _cli("compare", a, b, "--out", tmp_path / "cmp" / "compare.html", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "cmp" / "compare.html").is_file()

@@ -47,6 +47,7 @@ def dump_dom(browser: str, page: Path, profile: Path) -> str:
             "--proxy-server=127.0.0.1:9",
             "--proxy-bypass-list=<-loopback>",  # no network at all
             "--virtual-time-budget=60000",
+            "--window-size=1280,1000",  # a laptop screen: wide tables must fit it
             "--dump-dom",
             page.as_uri(),
         ],
@@ -120,7 +121,7 @@ def test_every_chart_of_the_report_renders_without_a_script_error(browser, repor
     dom = dump_dom(browser, report, tmp_path / "profile")
     expected, rendered, charts = _check(dom)
     assert charts.errors.strip() == ""
-    assert expected == 10 and rendered == expected
+    assert expected == 11 and rendered == expected
     assert len(charts.svgs) == expected
     assert all(n >= 1 for n in charts.svgs.values()), charts.svgs
 
@@ -148,5 +149,68 @@ def test_a_run_that_never_traded_still_renders_every_chart(browser, tmp_path):
     page = result.report(tmp_path / "silent.html")
     expected, rendered, charts = _check(dump_dom(browser, page, tmp_path / "profile"))
     assert charts.errors.strip() == ""
-    assert rendered == expected == len(charts.svgs) == 9
+    assert rendered == expected == len(charts.svgs) == 10
     assert all(n >= 1 for n in charts.svgs.values()), charts.svgs
+
+
+def _recorded_run(**options):
+    """A run through the config path, so its config records data, risk settings and versions."""
+    from mmsim.research.config import options_document, parse_config, run_config
+
+    doc = options_document(
+        synthetic={"symbols": ["BTCUSDT", "ETHUSDT"], "days": 1, "seed": 4, "interval": "1m"},
+        **options,
+    )
+    return run_config(parse_config(doc, source="mmsim run"))
+
+
+def test_the_report_names_its_strategies_states_limits_and_fits_the_page(browser, tmp_path):
+    result = _recorded_run(
+        strategy="avellaneda_stoikov",
+        params={"gamma": 0.0005, "order_value": 20_000.0},
+        risk={"max_leverage": 0.5, "max_symbol_leverage": 0.3, "emergency_drawdown": 0.05},
+    )
+    page = result.report(tmp_path / "report.html")
+    dom = dump_dom(browser, page, tmp_path / "profile")
+    expected, rendered, charts = _check(dom)
+    assert charts.errors.strip() == "" and rendered == expected
+    assert "<title>mmsim report: avellaneda_stoikov on BTCUSDT, ETHUSDT</title>" in dom
+    assert 'data-wide-tables="0"' in dom  # every table fits the page width
+    assert 'data-name="pnl_per_symbol"' in dom
+    assert charts.svgs[re.search(r'id="(chart-\d+)" data-name="pnl_per_symbol"', dom)[1]] >= 1
+    limits = dom[dom.index('id="risk-limits"') :].split("</table>")[0]
+    assert "max_leverage" in limits and "0.50" in limits and "emergency_drawdown" in limits
+    reached = float(result.equity["leverage"].max())
+    assert f"{reached:,.2f}" in limits
+    if reached > 0.5:  # caps act at placement: the page says so where leverage ended above
+        assert "checked when orders are placed" in limits
+    # the note on funding appears exactly when the data had no funding_rate column
+    assert ('id="funding-note"' in dom) is (result.config["data"]["funding"] is False)
+    assert "fees as they add to PnL" in dom
+
+
+def test_a_quote_far_off_the_mark_keeps_the_price_readable(browser, tmp_path):
+    import attrs
+    import polars as pl
+
+    from mmsim.results.charts import price_chart
+
+    result = _recorded_run(strategy="fixed_spread")
+    marks = result.symbols.filter(pl.col("symbol") == "BTCUSDT")["mark"]
+    jumped = result.symbols.with_columns(
+        pl.when((pl.col("symbol") == "BTCUSDT") & (pl.int_range(pl.len()) == 400))
+        .then(pl.col("mark") * 1.15)
+        .otherwise(pl.col("ask"))
+        .alias("ask")
+    )
+    result = attrs.evolve(result, symbols=jumped)
+    spec = price_chart(result, "BTCUSDT").to_dict()
+    scale = spec["layer"][0]["encoding"]["y"]["scale"]
+    low, high = scale["domain"]
+    assert scale["clamp"] is True
+    assert high < float(marks.max()) * 1.05 and low > float(marks.min()) * 0.95
+    page = result.report(tmp_path / "jump.html")
+    dom = dump_dom(browser, page, tmp_path / "profile")
+    expected, rendered, charts = _check(dom)
+    assert charts.errors.strip() == "" and rendered == expected
+    assert "1 quotes beyond the price range drawn at the chart" in dom

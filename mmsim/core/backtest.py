@@ -32,6 +32,7 @@ _FILL_SCHEMA = {
     "liquidity": pl.String,
     "reason": pl.String,
     "level": pl.Int32,
+    "bars_waited": pl.Int64,
 }
 _REJECTION_SCHEMA = {
     "ts": pl.Int64,
@@ -84,7 +85,7 @@ def backtest(
     next(path)  # the initial state is not a bar
 
     n_steps = frame["ts"].n_unique()
-    rec = _Recorder(symbols, venue.maintenance_margin_rate)
+    rec = _Recorder(symbols, venue.maintenance_margin_rate, interval_us)
     for k, (state, fills) in enumerate(path):
         rec.add(state, fills)
         if progress is not None and (k % 5000 == 0 or k == n_steps - 1):
@@ -147,8 +148,9 @@ def _params_dict(params) -> dict | None:
 class _Recorder:
     """Collects per-bar rows as plain lists (the impure edge); frames are built once at the end."""
 
-    def __init__(self, symbols: tuple[str, ...], maintenance_margin_rate: float):
+    def __init__(self, symbols: tuple[str, ...], maintenance_margin_rate: float, interval_us: int):
         self.symbols = symbols
+        self.interval_us = interval_us
         self.eq: dict[str, list] = {
             k: []
             for k in (
@@ -192,6 +194,7 @@ class _Recorder:
         # bar's orders never meet a bar, so they are kept apart and left out
         self.posted: dict = {}
         self.last_posted: dict = {}
+        self.last_ts: int | None = None
         self.k = 0
         self.mmr = maintenance_margin_rate
 
@@ -224,9 +227,12 @@ class _Recorder:
                 best[key] = o
         counts: dict = {}
         posted = self.posted
-        for key, (n, qty) in self.last_posted.items():
-            had = posted.get(key, (0, 0.0))
-            posted[key] = (had[0] + n, had[1] + qty)
+        # the last close's orders rested during this bar unless a hole in time expired them
+        if self.last_ts is not None and state.ts - self.last_ts == self.interval_us:
+            for key, (n, qty) in self.last_posted.items():
+                had = posted.get(key, (0, 0.0))
+                posted[key] = (had[0] + n, had[1] + qty)
+        self.last_ts = state.ts
         now: dict = {}
         for o in state.resting:
             counts[o.symbol] = counts.get(o.symbol, 0) + 1
@@ -259,8 +265,21 @@ class _Recorder:
             sym["orders"].append(counts.get(s, 0))
             sym["rejected"].append(refused.get(s, 0))
         for f in fills:
+            # bars a market order waited because its symbol had none (0: the next bar)
+            waited = 0 if f.placed_ts is None else (f.ts - f.placed_ts) // self.interval_us - 1
             self.fills.append(
-                (f.ts, f.symbol, f.side, f.price, f.qty, f.fee, f.liquidity, f.reason, f.level)
+                (
+                    f.ts,
+                    f.symbol,
+                    f.side,
+                    f.price,
+                    f.qty,
+                    f.fee,
+                    f.liquidity,
+                    f.reason,
+                    f.level,
+                    waited,
+                )
             )
         k = self.k
         for r in state.rejected:

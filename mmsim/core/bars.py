@@ -12,12 +12,20 @@ from collections.abc import Iterator, Sequence
 import attrs
 import polars as pl
 
+from mmsim.core.clock import interval_name
+from mmsim.core.errors import DataError
+
 REQUIRED = ("ts", "symbol", "open", "high", "low", "close", "volume")
 PRICES = ("open", "high", "low", "close")
 
 
 class BarsError(ValueError):
     """A bars frame that cannot be backtested; the message names the column, symbol and row."""
+
+
+class MissingBarsError(BarsError, DataError):
+    """Bars missing inside a symbol's history (a hole in time) in a run that does not allow
+    gaps: a BarsError of `validate_bars` and a DataError of bad input."""
 
 
 @attrs.frozen(slots=True)
@@ -61,9 +69,13 @@ def validate_bars(bars: pl.DataFrame, *, allow_gaps: bool = False) -> pl.DataFra
 
     Raises BarsError naming the column, symbol and row of the first problem found: a missing
     column, a null or NaN, a non-positive price, high < max(open, close), low > min(open, close),
-    negative volume, a duplicate timestamp or unsorted timestamps within a symbol, or symbols on
-    different timestamp grids (unless allow_gaps=True: then a symbol with no row at a timestamp
-    neither quotes nor fills there, and its mark carries forward).
+    negative volume, a duplicate timestamp or unsorted timestamps within a symbol. Unless
+    allow_gaps=True, also missing bars: two consecutive bars of a symbol further apart than
+    the bar interval (`bar_interval_us`) raise a MissingBarsError (a DataError and a BarsError)
+    naming the symbol, the first missing bar and how many are missing, even when every symbol
+    misses them; and symbols on different timestamp grids raise a BarsError naming them.
+    With allow_gaps=True a symbol with no row at a timestamp neither quotes nor fills there, its
+    mark carries forward, and an order whose next bar is missing expires (`mmsim.core.engine`).
     """
     numeric = _check_schema(bars)
     frame = bars.with_columns(
@@ -77,6 +89,7 @@ def validate_bars(bars: pl.DataFrame, *, allow_gaps: bool = False) -> pl.DataFra
         _check_order(frame)
     frame = frame.sort("ts", "symbol", maintain_order=True)
     if not allow_gaps:
+        _check_no_holes(frame)
         _check_one_grid(frame)
     return frame
 
@@ -146,6 +159,14 @@ def _check_order(frame: pl.DataFrame) -> None:
         )
 
 
+def _check_no_holes(frame: pl.DataFrame) -> None:
+    """No symbol misses a bar between its first and last (`missing_bars` finds none)."""
+    interval = bar_interval_us(frame)
+    holes = missing_bars(frame, interval)
+    if holes.height:
+        raise _missing_bars_error(holes, interval)
+
+
 def _check_one_grid(frame: pl.DataFrame) -> None:
     """Every symbol has a bar at the same timestamps."""
     grids = frame.group_by("symbol", maintain_order=True).agg(pl.col("ts").alias("grid"), pl.len())
@@ -166,12 +187,67 @@ def _is_duplicate(frame: pl.DataFrame, row: dict) -> bool:
 
 
 def bar_interval_us(frame: pl.DataFrame) -> int:
-    """The bar length in µs: the most common timestamp step of the frame's first symbol."""
-    first = frame["symbol"][0]
-    steps = frame.filter(pl.col("symbol") == first)["ts"].dt.epoch("us").diff().drop_nulls()
-    if steps.len() == 0:
-        return 60_000_000
-    return int(steps.mode().sort()[0])
+    """The bar length in µs: the smallest step between consecutive bars of any symbol.
+
+    The smallest, not the most common, so a frame missing most of its bars still shows its
+    grid; 60 s when no symbol has two bars. Expects each symbol's timestamps increasing.
+    """
+    steps = frame.select(pl.col("ts").dt.epoch("us").diff().over("symbol").alias("step"))["step"]
+    steps = steps.filter(steps > 0)
+    return int(steps.min()) if steps.len() else 60_000_000
+
+
+def missing_bars(frame: pl.DataFrame, interval_us: int) -> pl.DataFrame:
+    """Every hole in a symbol's history: two consecutive bars further apart than `interval_us`.
+
+    One row per hole, sorted by (first_missing, symbol): symbol, last_bar (open time of the bar
+    before the hole), next_bar (of the bar after it), first_missing (last_bar + interval) and
+    missing (whole bars that fit in the hole, (next_bar - last_bar) // interval - 1) and on_grid
+    (False when next_bar is not a whole number of intervals after last_bar). Expects each
+    symbol's timestamps increasing.
+    """
+    ts = pl.col("ts")
+    step = ts.dt.epoch("us") - ts.shift(1).dt.epoch("us")
+    return (
+        frame.select("symbol", "ts")
+        .with_columns(pl.col("symbol").cast(pl.String), step.over("symbol").alias("step"))
+        .filter(pl.col("step") > interval_us)
+        .select(
+            "symbol",
+            (ts - pl.duration(microseconds=pl.col("step"))).alias("last_bar"),
+            ts.alias("next_bar"),
+            (ts - pl.duration(microseconds=pl.col("step") - interval_us)).alias("first_missing"),
+            (pl.col("step") // interval_us - 1).alias("missing"),
+            (pl.col("step") % interval_us == 0).alias("on_grid"),
+        )
+        .sort("first_missing", "symbol")
+    )
+
+
+def _missing_bars_error(holes: pl.DataFrame, interval_us: int) -> Exception:
+    first = holes.row(0, named=True)
+    name = interval_name(interval_us)
+    if first["on_grid"]:
+        what = (
+            f"has no bar from {first['first_missing']}: {first['missing']} missing {name} "
+            f"bar(s) before its bar at {first['next_bar']}"
+        )
+    else:
+        what = (
+            f"has a bar at {first['next_bar']} that is off the {name} grid of its bar at "
+            f"{first['last_bar']}"
+        )
+    more = (
+        f" ({holes.height} holes in all: mmsim.gap_report(bars) lists them)"
+        if holes.height > 1
+        else ""
+    )
+    return MissingBarsError(
+        f"symbol {first['symbol']!r} {what}{more}. An order cannot rest across missing bars: "
+        "pass allow_gaps=True to run across them (an order whose next bar is missing expires, "
+        "a market order waits for its symbol's next bar), or fill them first with "
+        "mmsim.align_bars(bars, missing='ffill') (flat zero-volume bars at the last close)"
+    )
 
 
 def iter_steps(

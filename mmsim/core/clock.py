@@ -24,3 +24,23 @@ def parse_duration_us(text: str | int | float) -> int:
 def time_left_us(close_ts: int, horizon_us: int) -> int:
     """Time from `close_ts` to the end of its horizon window (windows aligned to the epoch, UTC)."""
     return horizon_us - close_ts % horizon_us
+
+
+_INTERVAL_NAMES = (
+    (604_800, "w"),
+    (86_400, "d"),
+    (3_600, "h"),
+    (60, "m"),
+    (1, "s"),
+)
+
+
+def interval_name(interval_us: int) -> str:
+    """60_000_000 -> '1m', 3_600_000_000 -> '1h'; the largest unit that divides it."""
+    seconds, rest = divmod(int(interval_us), 1_000_000)
+    if rest or seconds <= 0:
+        return f"{interval_us}us"
+    for size, name in _INTERVAL_NAMES:
+        if seconds % size == 0:
+            return f"{seconds // size}{name}"
+    return f"{seconds}s"

@@ -2,6 +2,10 @@
 
 A step, at bar t:
   1. matching   - orders resting since bar t-1's close meet bar t (market orders at its open);
+                  a limit order meets only the bar that opens one interval after the bar at
+                  whose close it was placed: after a hole in time (bars missing for every
+                  symbol) it has expired unfilled; a market order waits for its symbol's next
+                  bar however late, and its fill records when it was sent (`Fill.placed_ts`);
   2. accounting - fills hit the ledger, marks move to bar t's close, funding is paid, and the
                   account is liquidated if its margin ratio reached 1;
   3. strategy   - each symbol's strategy proposes quotes from bar t (and its features), its
@@ -35,7 +39,8 @@ class EngineState:
     resting: limit orders that rest during the next bar; market_orders: executed at the next
     bar's open; quotes: each symbol's last proposal (None where it had no bar); rejected and
     events: what the last step's placement and risk stages refused or decided; halted: the
-    reason the run stopped trading, or None.
+    reason the run stopped trading, or None; ts: the open time (µs) of the bar at whose close
+    this state was made, when `resting` was placed (None before the first bar).
     """
 
     account: Account
@@ -47,6 +52,7 @@ class EngineState:
     rejected: tuple[Rejection, ...] = ()
     events: tuple[str, ...] = ()
     halted: str | None = None
+    ts: int | None = None
 
 
 Matching = Callable[..., tuple[Fill, ...]]
@@ -107,7 +113,12 @@ def make_step(
     index = {s: i for i, s in enumerate(symbols)}
 
     def step(state: EngineState, bars: Step) -> tuple[EngineState, tuple[Fill, ...]]:
-        fills = matching(state.resting, state.market_orders, bars.bars, symbols, specs, venue)
+        # limit orders rest during the one bar after the close they were placed at, by
+        # timestamp: after a hole in time that bar is missing for every symbol and they expire
+        # (a symbol that alone misses the bar gets None: matching skips its orders)
+        in_time = state.ts is None or bars.ts - state.ts == interval_us
+        resting = state.resting if in_time else ()
+        fills = matching(resting, state.market_orders, bars.bars, symbols, specs, venue)
         # a market order for a symbol with no bar waits for that symbol's next bar
         waiting = tuple(o for o in state.market_orders if bars.bars[index[o.symbol]] is None)
         account, forced, liquidated = accounting(state.account, fills, bars, venue)
@@ -123,6 +134,7 @@ def make_step(
                 rejected=(),
                 events=(liquidated,) if liquidated else (),
                 halted=halted,
+                ts=bars.ts,
             ), fills
 
         equity = account.equity
@@ -151,17 +163,22 @@ def make_step(
             RiskInput(bars.ts, tuple(proposed), account, initial_cash, venue, specs),
         )
         sent = {o.symbol for o in decision.market_orders}
+        # stamped with this close, so a late fill can tell how many bars it waited
+        market_orders = tuple(
+            o if o.placed_ts is not None else attrs.evolve(o, placed_ts=bars.ts)
+            for o in decision.market_orders
+        )
         return EngineState(
             account=account,
             strategy_states=tuple(strategy_states),
             risk_state=risk_state,
             resting=() if decision.halt else decision.orders,  # a halt cancels every quote
-            market_orders=tuple(o for o in waiting if o.symbol not in sent)
-            + decision.market_orders,
+            market_orders=tuple(o for o in waiting if o.symbol not in sent) + market_orders,
             quotes=tuple(quotes),
             rejected=tuple(rejected) + decision.rejected,
             events=decision.events,
             halted=decision.halt,
+            ts=bars.ts,
         ), fills
 
     return step

@@ -9,7 +9,9 @@ Probability per bar: λ(δ)·dt (probability="linear", the paper's; a value >= 1
 
 Within-bar assumptions (the bar carries no order of events):
 - the reference mid is the bar's open: the price at which the quotes were set (the previous
-  close); a bid at p has δ = open − p, an ask δ = p − open; a quote on the far side of the mid
+  close); a bid at p has δ = open − p, an ask δ = p − open, measured on the tick grid (a
+  difference within 1e-6 tick of a whole number k of ticks is exactly k·tick: a quote one tick
+  from the open has δ = tick, not 0.0099999999997635); a quote on the far side of the mid
   has δ < 0 and fills with a probability above A·dt;
 - the decision is u < probability, with u a uniform draw in [0, 1) read from the bar's column
   `bid_draw` (bids) or `ask_draw` (asks): one draw per side and bar, shared by all levels of the
@@ -35,7 +37,7 @@ from attrs import validators as v
 
 from mmsim.core.matching import per_symbol_matching
 from mmsim.core.orders import MAKER, Fill, Order
-from mmsim.core.venue import Venue
+from mmsim.core.venue import SymbolSpec, Venue, snap_to_ticks
 
 PROBABILITIES = ("linear", "poisson")
 UNITS = ("price", "bps")
@@ -77,12 +79,16 @@ class IntensityParams:
             )
 
 
-def quote_distance(mid, price, side: int, units: str):
+def quote_distance(mid, price, side: int, units: str, tick_size=None):
     """δ of a quote from `mid`: mid − price for a bid (side +1), price − mid for an ask.
 
-    In price units, or in bps of `mid` with units="bps". Elementwise on numpy arrays too.
+    In price units, or in bps of `mid` with units="bps". With `tick_size`, the price difference
+    is first snapped to whole ticks where float noise hides them (`snap_to_ticks`).
+    Elementwise on numpy arrays too (tick_size may be an array).
     """
     delta = (mid - price) if side > 0 else (price - mid)
+    if tick_size is not None:
+        delta = snap_to_ticks(delta, tick_size)
     return delta if units == "price" else delta / mid * 1e4
 
 
@@ -122,10 +128,18 @@ def _draw(bar, column: str) -> float:
 
 
 def intensity_limit_fills(
-    orders: tuple[Order, ...], bar, params: IntensityParams, venue: Venue
+    orders: tuple[Order, ...],
+    bar,
+    params: IntensityParams,
+    venue: Venue,
+    spec: SymbolSpec | None = None,
 ) -> tuple[Fill, ...]:
-    """Fills of one symbol's resting limit orders in its bar under the intensity model."""
+    """Fills of one symbol's resting limit orders in its bar under the intensity model.
+
+    spec: the symbol's tick (δ on the tick grid); None measures δ in raw floats.
+    """
     mid = bar.open
+    tick = None if spec is None else spec.tick_size
     fills = []
     for side, column in ((1, params.bid_draw), (-1, params.ask_draw)):
         mine = sorted((o for o in orders if o.side == side), key=lambda o: o.level)
@@ -133,7 +147,7 @@ def intensity_limit_fills(
             continue
         u = _draw(bar, column)
         for order in mine:
-            delta = quote_distance(mid, order.price, side, params.units)
+            delta = quote_distance(mid, order.price, side, params.units, tick)
             if not is_filled(params, delta, u):
                 continue
             fills.append(
@@ -171,7 +185,7 @@ def intensity_matching(
     params = IntensityParams(A, kappa, dt, probability, units, bid_draw, ask_draw)
 
     match = per_symbol_matching(
-        lambda orders, bar, spec, venue: intensity_limit_fills(orders, bar, params, venue)
+        lambda orders, bar, spec, venue: intensity_limit_fills(orders, bar, params, venue, spec)
     )
 
     match.params = params

@@ -2,11 +2,18 @@
 
 Within-bar assumptions (bars carry no order of events):
 - a resting buy at p fills in full at p when low <= p - n*tick; a sell when high >= p + n*tick
-  (n = venue.penetration_ticks; n = 0 fills on touch); both sides may fill in one bar;
-- with venue.max_participation = x, the filled quantity per side is capped at x * volume,
-  allotted to the innermost levels first; the unfilled rest is cancelled;
+  (n = venue.penetration_ticks; n = 0 fills on touch); both sides may fill in one bar. Prices
+  are compared on the tick grid, in ticks: a buy fills when (p - low) / tick >= n - 1e-6, a
+  sell when (high - p) / tick >= n - 1e-6 (`mmsim.core.venue.at_or_through`), so float noise
+  (2146.45 - 0.01 = 2146.4399999999996) never decides a fill;
+- with venue.max_participation = x, the filled quantity per side is capped at x * volume, in
+  whole lots (`whole_lots(x * volume, lot)`, rounded down), allotted to the orders that traded
+  in level order (level 0, the innermost, first): each takes min(its lots, the lots left); the
+  unfilled rest is cancelled;
 - market orders fill at open * (1 + side * slippage_bps / 1e4) with the taker fee.
-A symbol with no bar this step (None) fills nothing; its orders expire with the bar.
+A symbol with no bar this step (None) fills nothing; its orders expire with the bar (its market
+orders wait for its next bar). The engine hands matching only the orders placed at the close one
+interval before the step: after a hole in time the resting orders have expired.
 """
 
 from __future__ import annotations
@@ -14,32 +21,32 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from mmsim.core.orders import MAKER, TAKER, Fill, MarketOrder, Order
-from mmsim.core.venue import SymbolSpec, Venue, round_qty
+from mmsim.core.venue import SymbolSpec, Venue, at_or_through, round_qty, whole_lots
 
 
 def fill_limit_orders(
     orders: tuple[Order, ...], bar, spec: SymbolSpec, venue: Venue
 ) -> tuple[Fill, ...]:
     """Fills of one symbol's resting limit orders against its bar (trade-through rule)."""
-    through = venue.penetration_ticks * spec.tick_size
-    cap = None if venue.max_participation is None else venue.max_participation * bar.volume
+    n, tick, lot = venue.penetration_ticks, spec.tick_size, spec.lot_size
+    cap = None
+    if venue.max_participation is not None:
+        cap = whole_lots(venue.max_participation * bar.volume, lot)
     fills = []
     for side in (1, -1):
-        room = cap
+        room = cap  # lots this side may still fill
         for order in sorted((o for o in orders if o.side == side), key=lambda o: o.level):
-            traded = (
-                (bar.low <= order.price - through)
-                if side > 0
-                else (bar.high >= order.price + through)
-            )
-            if not traded:
+            if not at_or_through(side, order.price, bar.low, bar.high, n, tick):
                 continue
             qty = order.qty
             if room is not None:
-                qty = round_qty(min(qty, room), spec.lot_size)
-                room -= qty
-                if qty <= 0:
+                own = round(order.qty / lot)  # orders are placed on the lot grid
+                take = min(own, room)
+                if take <= 0:
                     break
+                room -= take
+                if take < own:
+                    qty = round_qty(take * lot, lot)
             fills.append(
                 Fill(
                     ts=bar.ts,
@@ -71,6 +78,7 @@ def fill_market_orders(orders: tuple[MarketOrder, ...], bar, venue: Venue) -> tu
                 fee=price * order.qty * venue.taker_fee,
                 liquidity=TAKER,
                 reason=order.reason,
+                placed_ts=order.placed_ts,
             )
         )
     return tuple(fills)

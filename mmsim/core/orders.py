@@ -60,12 +60,17 @@ class Order:
 
 @attrs.frozen(slots=True)
 class MarketOrder:
-    """A market order executed at the next bar's open with the taker fee (immutable)."""
+    """A market order executed at the next bar's open with the taker fee (immutable).
+
+    placed_ts: the open time (µs) of the bar at whose close it was sent; the engine stamps it.
+    If its symbol has no next bar, it waits for the symbol's next bar, however late.
+    """
 
     symbol: str
     side: int = attrs.field(validator=_side)
     qty: float = attrs.field(validator=_positive)
     reason: str = "market"
+    placed_ts: int | None = None
 
 
 @attrs.frozen(slots=True)
@@ -82,6 +87,10 @@ class Fill:
 
     ts: the open time (µs since epoch) of the bar in which the fill happened.
     reason: "quote" for maker fills, else what sent the market order (e.g. "emergency_exit").
+    placed_ts: for a market order's fill, the open time of the bar at whose close the order was
+    sent (ts - placed_ts is one interval unless its symbol's bars were missing); None for a
+    maker fill (its order was placed at the close one interval before ts, always) and for a
+    liquidation (at this bar's close, no order).
     """
 
     ts: int
@@ -93,6 +102,7 @@ class Fill:
     liquidity: str
     reason: str = "quote"
     level: int = -1
+    placed_ts: int | None = None
 
     @property
     def signed_qty(self) -> float:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 import attrs
+import numpy as np
 from attrs import validators as v
 
 
@@ -46,6 +47,48 @@ def _decimals(step: float) -> int:
     return max(0, -math.floor(math.log10(step)) + 1) if step < 1 else 0
 
 
+# Prices on the tick grid are compared in ticks, up to this fraction of a tick: the float noise
+# of a difference of two grid prices is about 1e-9 tick (for prices below ~1e8 ticks), a real
+# difference is at least one tick.
+TICK_TOLERANCE = 1e-6
+
+
+def ticks_through(side, price, low, high, tick_size):
+    """How far, in ticks, a bar traded through a resting order at `price`: (price - low) / tick
+    for a buy (side +1), (high - price) / tick for a sell (-1); negative when it did not reach it.
+
+    Elementwise on numpy arrays and Polars expressions of prices too (side is a plain int).
+    """
+    return (price - low) / tick_size if side > 0 else (high - price) / tick_size
+
+
+def at_or_through(side, price, low, high, penetration_ticks, tick_size):
+    """The trade-through rule on the tick grid: a buy at p fills when low <= p - n*tick, a sell
+    when high >= p + n*tick (n = penetration_ticks; n = 0: on touch), compared in ticks as
+    `ticks_through(...) >= n - TICK_TOLERANCE`, so a low exactly n ticks below a bid fills
+    whatever the floats of p - n*tick (2146.45 - 0.01 is 2146.4399999999996).
+
+    Elementwise on numpy arrays and Polars expressions of prices too (side is a plain int).
+    """
+    return ticks_through(side, price, low, high, tick_size) >= penetration_ticks - TICK_TOLERANCE
+
+
+def snap_to_ticks(distance, tick_size):
+    """A price distance made a whole number of ticks when it is within TICK_TOLERANCE of one
+    (the float noise of a difference of grid prices); left as it is otherwise (elementwise)."""
+    ticks = np.asarray(distance, dtype=float) / tick_size
+    whole = np.round(ticks)
+    snapped = np.where(np.abs(ticks - whole) <= TICK_TOLERANCE, whole * tick_size, distance)
+    return snapped if snapped.ndim else float(snapped)
+
+
+def whole_lots(qty: float, lot_size: float) -> int:
+    """The whole number of lots in `qty`, rounded down, float noise forgiven (1e-9 lot plus a
+    relative 1e-12, since the noise grows with the count): 0.3 / 0.1 = 2.9999999999999996 is 3."""
+    lots = qty / lot_size
+    return math.floor(lots + 1e-9 + 1e-12 * abs(lots))
+
+
 def round_price(price: float, tick_size: float, side: int) -> float:
     """Round a limit price to the tick grid: bids (side=+1) down, asks (side=-1) up."""
     ticks = price / tick_size
@@ -73,7 +116,8 @@ class Venue:
     """Fees, fill rule and margin rules of a linear USDT-margined perpetual venue (immutable).
 
     maker_fee / taker_fee: fraction of fill notional paid (negative maker_fee = rebate).
-    penetration_ticks: a resting buy at p fills when low <= p - n*tick (sell: high >= p + n*tick).
+    penetration_ticks: a resting buy at p fills when low <= p - n*tick (sell: high >= p + n*tick),
+        compared on the tick grid (`at_or_through`).
     max_participation: cap on filled quantity per side as a fraction of the bar's volume
         (None: no cap).
     market_slippage_bps: market orders fill at open*(1 + side*slippage/1e4) (against the trader).

@@ -11,7 +11,7 @@ reporting them as a DroppedRowsWarning.
 
 from mmsim.data.align import align_bars, bars_interval, describe_bars, gap_report
 from mmsim.data.binance import parse_kline_name, read_binance_klines
-from mmsim.data.errors import DataError, DroppedRowsWarning, FetchError
+from mmsim.data.errors import DataError, DroppedRowsWarning, FetchError, MissingBarsError
 from mmsim.data.fetch import FetchReport, build_cache, fetch_binance, plan_files
 from mmsim.data.files import safe_extract
 from mmsim.data.load import load_bars
@@ -23,6 +23,7 @@ __all__ = [
     "DroppedRowsWarning",
     "FetchError",
     "FetchReport",
+    "MissingBarsError",
     "align_bars",
     "bars_interval",
     "build_cache",

@@ -140,6 +140,7 @@ def finish(
         "ohlc",
     )
     frame = _apply(frame, pl.col("volume") < 0, "negative volume", _values, sources, drop, "ohlc")
+    _check_file_intervals(frame, sources)  # before duplicates: a 1h file repeats 1m opens
     frame = frame.sort("symbol", "ts", "_src", "_pos")
     frame = _dedupe(frame, sources, drop)
     interval = _check_intervals(frame, sources)
@@ -218,8 +219,37 @@ def _check_jumps(
     )
 
 
+def _check_file_intervals(frame: pl.DataFrame, sources: Sequence[Source]) -> None:
+    """The files of one symbol have the same typical step (1m and 1h files of it do not mix)."""
+    if len(sources) < 2:
+        return
+    us = pl.col("ts").dt.epoch("us")
+    per_file = (
+        frame.select("symbol", "_src", "ts")
+        .sort("symbol", "_src", "ts")
+        .with_columns((us - us.shift(1)).over("symbol", "_src").alias("_step"))
+        .group_by("symbol", "_src", maintain_order=True)
+        .agg(pl.col("_step").drop_nulls().mode().min().alias("_interval"))
+        .drop_nulls("_interval")
+    )
+    mixed = per_file.filter(pl.col("_interval").n_unique().over("symbol") > 1)
+    if mixed.height == 0:
+        return
+    symbol = mixed["symbol"][0]
+    files = mixed.filter(pl.col("symbol") == symbol)
+    a = files.row(0, named=True)
+    b = files.filter(pl.col("_interval") != a["_interval"]).row(0, named=True)
+    name_a, name_b = interval_name(a["_interval"]), interval_name(b["_interval"])
+    raise DataError(
+        f"mixed intervals for {symbol}: {sources[a['_src']].name} has {name_a} bars but "
+        f"{sources[b['_src']].name} has {name_b} bars (files of different intervals in one "
+        f"source); load one interval (pass interval={name_a!r} to read only Binance dumps of it) "
+        "or move the other files away"
+    )
+
+
 def _check_intervals(frame: pl.DataFrame, sources: Sequence[Source]) -> pl.DataFrame:
-    """Each symbol's bars share one interval: its files' typical steps agree, every step a multiple.
+    """Each symbol's bars share one interval: every step is a multiple of its typical step.
 
     Returns each symbol's interval in µs (symbol, _interval; null for a single bar).
     """
@@ -227,23 +257,6 @@ def _check_intervals(frame: pl.DataFrame, sources: Sequence[Source]) -> pl.DataF
     steps = frame.with_columns(
         (us - us.shift(1)).over("symbol").alias("_step"),
     )
-    per_file = (
-        steps.filter(pl.col("_src") == pl.col("_src").shift(1).over("symbol"))
-        .group_by("symbol", "_src", maintain_order=True)
-        .agg(pl.col("_step").mode().min().alias("_interval"))
-        .sort("symbol", "_src")
-    )
-    for (symbol,), group in per_file.group_by("symbol", maintain_order=True):
-        if group["_interval"].n_unique() > 1:
-            a, b = (
-                group.row(0, named=True),
-                group.filter(pl.col("_interval") != group["_interval"][0]).row(0, named=True),
-            )
-            raise DataError(
-                f"mixed intervals for {symbol}: {sources[a['_src']].name} has "
-                f"{interval_name(a['_interval'])} bars but {sources[b['_src']].name} has "
-                f"{interval_name(b['_interval'])} bars; load them separately or resample"
-            )
     interval = steps.group_by("symbol", maintain_order=True).agg(
         pl.col("_step").drop_nulls().mode().min().alias("_interval")
     )

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
-
-class DataError(ValueError):
-    """Input that cannot become a bars frame; the message names the file, line or row at fault."""
+from mmsim.core.bars import MissingBarsError
+from mmsim.core.errors import DataError
 
 
 class FetchError(DataError):
@@ -33,4 +32,4 @@ class DroppedRowsWarning(UserWarning):
         )
 
 
-__all__ = ["DataError", "DroppedRowsWarning", "FetchError"]
+__all__ = ["DataError", "DroppedRowsWarning", "FetchError", "MissingBarsError"]

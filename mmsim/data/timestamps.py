@@ -10,7 +10,7 @@ import re
 
 import polars as pl
 
-from mmsim.core.clock import parse_duration_us
+from mmsim.core.clock import interval_name, parse_duration_us
 from mmsim.data.errors import DataError
 
 # Plausible magnitudes of "now-ish" epochs (1973 .. 5138) in each unit, and the factor to µs.
@@ -85,26 +85,6 @@ def parse_iso(expr: pl.Expr, time_format: str | None = None) -> pl.Expr:
         .str.to_datetime(format=time_format, time_unit="us", strict=False, time_zone="UTC")
         .dt.replace_time_zone(None)
     )
-
-
-_INTERVAL_NAMES = (
-    (604_800, "w"),
-    (86_400, "d"),
-    (3_600, "h"),
-    (60, "m"),
-    (1, "s"),
-)
-
-
-def interval_name(interval_us: int) -> str:
-    """60_000_000 -> '1m', 3_600_000_000 -> '1h'; the largest unit that divides it."""
-    seconds, rest = divmod(int(interval_us), 1_000_000)
-    if rest or seconds <= 0:
-        return f"{interval_us}us"
-    for size, name in _INTERVAL_NAMES:
-        if seconds % size == 0:
-            return f"{seconds // size}{name}"
-    return f"{seconds}s"
 
 
 def interval_us(text: str | int) -> int:

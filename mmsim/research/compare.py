@@ -61,9 +61,10 @@ class Comparison:
     def save(
         self, path: str | os.PathLike, *, overwrite: bool = False, report: bool = True
     ) -> Path:
-        """Write each set's Result into `path/<set>/` and the table as comparison.csv/.parquet.
+        """Write each set's Result into `path/<set>/`, the table as comparison.csv/.parquet and
+        the sets side by side as comparison.html.
 
-        report=False skips each set's report.html and PNG charts (the slow part of a save).
+        report=False skips the HTML pages and PNG charts (the slow part of a save).
         Written beside the destination under a temporary name and renamed into place when
         complete, so an interrupted save never leaves a folder that looks whole.
         """
@@ -72,6 +73,10 @@ class Comparison:
                 result.save(tmp / name, report=report)
             self.table.write_csv(tmp / "comparison.csv")
             self.table.write_parquet(tmp / "comparison.parquet")
+            if report:
+                from mmsim.results.report import write_comparison
+
+                write_comparison(self.results, tmp / "comparison.html")
         return Path(path)
 
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 import inspect
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +98,10 @@ class RunConfig:
     initial_cash: float = 100_000.0
     allow_gaps: bool = False
     out: Path | None = None
+    # the document as run: data paths made absolute, `out` left out; `mmsim run --config`
+    # reruns it from the results folder's config.toml or config.json
+    document: dict[str, Any] = attrs.field(factory=dict)
+    text: str | None = None  # the TOML file's own text, when there was one
 
     @property
     def risk(self) -> RiskRule:
@@ -209,15 +213,22 @@ def _strategy_set(source: str, where: str, table: Mapping) -> dict[str, Strategy
 
 
 def parse_config(
-    doc: Mapping[str, Any], *, source: str = "<config>", base: Path | None = None
+    doc: Mapping[str, Any],
+    *,
+    source: str = "<config>",
+    base: Path | None = None,
+    text: str | None = None,
 ) -> RunConfig:
     """Validate a config mapping (a parsed TOML document); relative paths resolve from `base`."""
     base = base or Path.cwd()
     _check_keys(source, "top level", doc, _TOP_KEYS)
     venue, risk_opts = _parse_venue_and_risk(source, doc)
+    data = _parse_data(source, doc, base)
     return RunConfig(
         source=source,
-        data=_parse_data(source, doc, base),
+        document=_as_run(doc, data),
+        text=text,
+        data=data,
         symbols=_parse_symbols(source, doc),
         venue=venue,
         risk_options=risk_opts,
@@ -226,6 +237,14 @@ def parse_config(
         allow_gaps=_parse_allow_gaps(source, doc),
         out=_parse_out(source, doc, base),
     )
+
+
+def _as_run(doc: Mapping[str, Any], data: DataSpec) -> dict[str, Any]:
+    """The document as it runs anywhere: the data path made absolute, `out` left out."""
+    document = {k: v for k, v in doc.items() if k != "out"}
+    if data.path is not None:
+        document["data"] = {**doc["data"], "path": str(data.path)}
+    return document
 
 
 def _parse_symbols(source: str, doc: Mapping[str, Any]) -> tuple[str, ...] | None:
@@ -317,26 +336,254 @@ def _parse_out(source: str, doc: Mapping[str, Any], base: Path) -> Path | None:
 
 
 def load_config(path: str | os.PathLike) -> RunConfig:
-    """Read and validate a TOML run configuration (see the module docstring for its format)."""
+    """Read and validate a run configuration (see the module docstring for its format).
+
+    A TOML file, or the config.json / config.toml of a results folder: those hold the
+    document as it ran, so the run can be repeated from them.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file {str(path)!r} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(
+            f"{path} is a folder; give its config.toml (a results folder) or a TOML file"
+        ) from None
+    if path.suffix.lower() == ".json":
+        return _load_json(path, text)
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(doc, source=str(path), base=path.resolve().parent, text=text)
+
+
+def _load_json(path: Path, text: str) -> RunConfig:
+    import json
+
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON: {exc}") from None
+    run = doc.get("run") if isinstance(doc, Mapping) else None
+    if isinstance(run, Mapping):  # a results folder's config.json
+        if not isinstance(run.get("document"), Mapping):
+            raise ConfigError(f"{path}: its run section holds no document to rerun")
+        doc = run["document"]
+    elif isinstance(doc, Mapping) and "strategies" in doc and "data" not in doc:
+        raise ConfigError(
+            f"{path}: this results folder was written from Python (mmsim.backtest), not by "
+            "`mmsim run`, so it does not record its data source; it cannot be rerun from here"
+        )
+    if not isinstance(doc, Mapping):
+        raise ConfigError(f"{path}: a JSON config must be an object, got {type(doc).__name__}")
     return parse_config(doc, source=str(path), base=path.resolve().parent)
 
 
-def run_config(config: RunConfig, *, jobs: int | None = 1, progress=None):
-    """Run a configuration: a `Result` for one set, a `research.compare.Comparison` for several."""
+def parse_value(text: str) -> Any:
+    """A command-line value as TOML reads it (0.001, 10, true, [1, 2]); anything else a string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_assignments(items: Sequence[str] | None, option: str) -> dict[str, Any]:
+    """["gamma=0.001", "horizon=1d"] -> {"gamma": 0.001, "horizon": "1d"}."""
+    out: dict[str, Any] = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"{option} {item!r}: write it as {option} name=value")
+        if key in out:
+            raise ConfigError(f"{option} {key} is given twice")
+        out[key] = parse_value(value.strip())
+    return out
+
+
+def options_document(
+    *,
+    data: str | None = None,
+    symbols: Sequence[str] | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    drop: Sequence[str] = (),
+    strategy: str,
+    params: Mapping[str, Any] | None = None,
+    venue: Mapping[str, Any] | None = None,
+    risk: Mapping[str, Any] | None = None,
+    initial_cash: float | None = None,
+    allow_gaps: bool = False,
+    synthetic: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The config document that `mmsim run --data ... --strategy ...` stands for."""
+    doc: dict[str, Any] = {}
+    if symbols:
+        doc["symbols"] = [s.strip().upper() for s in symbols if s.strip()]
+    if initial_cash is not None:
+        doc["initial_cash"] = initial_cash
+    if allow_gaps:
+        doc["allow_gaps"] = True
+    if data is None:
+        if start or end or drop:
+            raise ConfigError("--start, --end and --drop select from --data PATH; none was given")
+        doc["data"] = {"synthetic": dict(synthetic or {})}
+    else:
+        options: dict[str, Any] = {}
+        if start:
+            options["start"] = start
+        if end:
+            options["end"] = end
+        if drop:
+            options["drop"] = list(drop)
+        doc["data"] = {"path": str(Path(os.path.expanduser(data)).resolve())}
+        if options:
+            doc["data"]["options"] = options
+    if venue:
+        doc["venue"] = dict(venue)
+    if risk:
+        doc["risk"] = dict(risk)
+    doc["strategies"] = {ALL: {"strategy": strategy, **(params or {})}}
+    return doc
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        import json
+
+        return json.dumps(value)  # a JSON string is a valid TOML basic string
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return (
+            "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+        )
+    raise ConfigError(f"cannot write {value!r} ({type(value).__name__}) as TOML")
+
+
+def _toml_key(key: str) -> str:
+    bare = key and all(c.isalnum() or c in "-_" for c in key)
+    return key if bare else _toml_value(key)
+
+
+def to_toml(doc: Mapping[str, Any]) -> str:
+    """A config document as TOML text (read back by `load_config` to the same document)."""
+    lines = [
+        f"{_toml_key(k)} = {_toml_value(v)}" for k, v in doc.items() if not isinstance(v, Mapping)
+    ]
+    for key, table in doc.items():
+        if not isinstance(table, Mapping):
+            continue
+        lines += ["", f"[{_toml_key(key)}]"]
+        lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in table.items()]
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def bars_fingerprint(bars: pl.DataFrame) -> str:
+    """sha256 of the bars' times, symbols, prices, volumes and funding: same bars, same hash."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    frame = bars.sort("ts", "symbol")
+    for name in ("ts", "symbol", "open", "high", "low", "close", "volume", "funding_rate"):
+        if name not in frame.columns:
+            continue
+        column = frame[name]
+        if name == "ts":
+            column = column.dt.epoch("us")
+        elif name == "symbol":
+            digest.update("\n".join(column.cast(pl.String).to_list()).encode())
+            continue
+        digest.update(name.encode())
+        digest.update(column.cast(pl.Float64 if name != "ts" else pl.Int64).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def package_versions() -> dict[str, str]:
+    """mmsim's version and those of Python and the libraries a run's figures depend on."""
+    import platform
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for name in ("mmsim", "polars", "numpy", "attrs", "toolz", "altair", "vl-convert-python"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    from mmsim._version import __version__
+
+    out["mmsim"] = __version__
+    return out
+
+
+def risk_settings(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Every `basic_risk` keyword with the value the run used (its default when not given)."""
+    signature = inspect.signature(basic_risk)
+    return {
+        name: options.get(name, p.default)
+        for name, p in signature.parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    }
+
+
+def data_record(config: RunConfig, bars: pl.DataFrame) -> dict[str, Any]:
+    """Where the bars came from and a fingerprint that tells whether a rerun read the same."""
+    ts = bars["ts"]
+    source: dict[str, Any]
+    if config.data.synthetic is not None:
+        source = {"synthetic": dict(config.data.synthetic)}
+    else:
+        source = {"path": str(config.data.path), "options": dict(config.data.options)}
+    return {
+        **source,
+        "symbols": sorted(bars["symbol"].cast(pl.String).unique().to_list()),
+        "first_bar": str(ts.min()),
+        "last_bar": str(ts.max()),
+        "rows": bars.height,
+        "funding": "funding_rate" in bars.columns,
+        "fingerprint": bars_fingerprint(bars),
+    }
+
+
+def record(result, config: RunConfig, data: Mapping[str, Any], set_name: str | None = None):
+    """The result with everything needed to rerun it in its config (see `Result.config`)."""
+    extra = {
+        "set": set_name,
+        "data": dict(data),
+        "risk_settings": risk_settings(config.risk_options),
+        "versions": package_versions(),
+        "run": {"source": config.source, "document": config.document, "toml": config.text},
+    }
+    return attrs.evolve(result, config={**result.config, **extra})
+
+
+def run_config(
+    config: RunConfig,
+    *,
+    jobs: int | None = 1,
+    progress=None,
+    bars: pl.DataFrame | None = None,
+    on_set=None,
+):
+    """Run a configuration: a `Result` for one set, a `research.compare.Comparison` for several.
+
+    progress(done, total) follows the bars of the set being run; on_set(name, k, n) is called
+    as set k of n starts (one process only: with jobs > 1 the sets run in workers at once).
+    Each result's config records the data source, its fingerprint, the risk settings,
+    versions and the document, so `mmsim run --config RESULTS/config.json` repeats it.
+    """
     from mmsim.core.backtest import backtest
     from mmsim.data.features import FeatureError
-    from mmsim.research.compare import compare
+    from mmsim.research.compare import Comparison, compare, comparison_table
 
-    bars = config.load_bars()
+    bars = config.load_bars() if bars is None else bars
+    data = data_record(config, bars)
     symbols = tuple(sorted(bars["symbol"].unique().to_list()))
     per_set = {name: config.strategies_for(name, symbols) for name in config.sets}
     common = dict(
@@ -345,13 +592,38 @@ def run_config(config: RunConfig, *, jobs: int | None = 1, progress=None):
     try:
         if len(per_set) == 1:
             (strategies,) = per_set.values()
-            return backtest(bars, strategies, risk=config.risk, progress=progress, **common)
-        return compare(bars, per_set, jobs=jobs, risk=config.risk_options, **common)
+            result = backtest(bars, strategies, risk=config.risk, progress=progress, **common)
+            return record(result, config, data)
+        if jobs == 1:
+            results = {}
+            for k, (name, strategies) in enumerate(per_set.items()):
+                if on_set is not None:
+                    on_set(name, k, len(per_set))
+                results[name] = backtest(
+                    bars, strategies, risk=config.risk, progress=progress, **common
+                )
+        else:
+            results = compare(bars, per_set, jobs=jobs, risk=config.risk_options, **common).results
     except (pl.exceptions.PolarsError, FeatureError) as exc:
         # e.g. a strategy's feature needs a column the data lacks (oslo: taker_buy_volume)
         raise ConfigError(
             f"{config.source}: a strategy's features cannot be computed on the data: {exc}"
         ) from None
+    results = {name: record(r, config, data, name) for name, r in results.items()}
+    return Comparison(results, comparison_table(results, per_set))
 
 
-__all__ = ["ConfigError", "DataSpec", "RunConfig", "load_config", "parse_config", "run_config"]
+__all__ = [
+    "ConfigError",
+    "DataSpec",
+    "RunConfig",
+    "bars_fingerprint",
+    "load_config",
+    "options_document",
+    "package_versions",
+    "parse_assignments",
+    "parse_config",
+    "risk_settings",
+    "run_config",
+    "to_toml",
+]

@@ -387,6 +387,7 @@ def _run_fast(frame, symbols, strategy, matching, venue) -> pl.DataFrame:
         return frame[column].to_numpy().reshape(len(ts), n)
 
     opens, closes = grid("open"), grid("close")
+    tick_grid = np.array(ticks)
     u_bid, u_ask = grid(fills_model.bid_draw), grid(fills_model.ask_draw)
 
     q = np.zeros(n)
@@ -400,10 +401,10 @@ def _run_fast(frame, symbols, strategy, matching, venue) -> pl.DataFrame:
         if bid is not None:  # matching: the quotes set at the previous close meet bar k
             mid = opens[k]
             hit_b = has_b & is_filled(
-                fills_model, quote_distance(mid, bid, 1, fills_model.units), u_bid[k]
+                fills_model, quote_distance(mid, bid, 1, fills_model.units, tick_grid), u_bid[k]
             )
             hit_a = has_a & is_filled(
-                fills_model, quote_distance(mid, ask, -1, fills_model.units), u_ask[k]
+                fills_model, quote_distance(mid, ask, -1, fills_model.units, tick_grid), u_ask[k]
             )
             # accounting: the engine books bid fills before ask fills; cash order does not change q
             q = q + qty * hit_b - qty * hit_a

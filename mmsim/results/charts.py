@@ -159,6 +159,21 @@ def price_chart(
     long = frame.unpivot(
         index="t", on=["mark", *quotes], variable_name="series", value_name="price"
     )
+    # the axis follows the mark (and the fills); a quote far off it is drawn at the edge
+    fills_all = result.fills.filter(pl.col("symbol") == symbol)
+    low = min(float(sym["mark"].min()), float(fills_all["price"].min() or sym["mark"].min()))
+    high = max(float(sym["mark"].max()), float(fills_all["price"].max() or sym["mark"].max()))
+    pad = max((high - low) * 0.15, abs(high) * 1e-4)
+    domain = [low - pad, high + pad]
+    beyond = sym.select(
+        sum(
+            ((pl.col(q) < domain[0]) | (pl.col(q) > domain[1])).fill_null(False).sum()
+            for q in quotes
+        )
+    ).item()
+    clamp_note = (
+        f"{beyond:,} quotes beyond the price range drawn at the chart's edge" if beyond else None
+    )
     colour = alt.Color(
         "series:N",
         title=None,
@@ -174,7 +189,11 @@ def price_chart(
             strokeWidth=1, interpolate="step-after", invalid="break-paths-filter-domains"
         ).encode(
             _T,
-            alt.Y("price:Q", title="price (USDT)", scale=alt.Scale(zero=False)),
+            alt.Y(
+                "price:Q",
+                title="price (USDT)",
+                scale=alt.Scale(zero=False, domain=domain, clamp=True),
+            ),
             colour,
             opacity=alt.condition(alt.datum.series == "mark", alt.value(1.0), alt.value(0.7)),
         )
@@ -267,6 +286,8 @@ def price_chart(
             .encode(_T, alt.Y("price:Q"), tooltip=["reason:N", "price:Q", "qty:Q"])
         )
         note = (note + "; " if note else "") + f"{taker.height:,} taker fills (x), each drawn"
+    if clamp_note:
+        note = (note + "; " if note else "") + clamp_note
     return (
         alt.layer(*layers)
         .resolve_scale(color="independent", shape="independent")
@@ -325,6 +346,48 @@ def equity_chart(result: Result, *, max_points: int = MAX_POINTS) -> alt.LayerCh
         width=WIDTH,
         height=HEIGHT,
         title=_title("Equity and wallet", b, how="band = equity min-max, lines = last"),
+    )
+
+
+def symbol_pnl_chart(result: Result, *, max_points: int = MAX_POINTS) -> alt.LayerChart:
+    """Each symbol's PnL over time (realized + unrealized - fees + funding, USDT); the symbols'
+    curves add up to equity minus the initial cash, drawn as TOTAL."""
+    sym = result.symbols.with_columns(
+        (pl.col("realized") + pl.col("unrealized") - pl.col("fees") + pl.col("funding")).alias(
+            "pnl"
+        )
+    )
+    n = sym.filter(pl.col("symbol") == sym["symbol"][0]).height if sym.height else 0
+    b = buckets_for(n, int(result.config["interval_us"]), max_points)
+    per = _bucketed(sym, b, [pl.col("pnl").last()], by="symbol").with_columns(
+        pl.col("symbol").cast(pl.String)
+    )
+    cash = float(result.config["initial_cash"])
+    total = _bucketed(
+        result.equity, b, [(pl.col("equity").last() - cash).alias("pnl")]
+    ).with_columns(pl.lit(TOTAL).alias("symbol"))
+    frame = pl.concat([per.select("symbol", "t", "pnl"), total.select("symbol", "t", "pnl")])
+    return (
+        alt.Chart(_data(frame))
+        .mark_line(strokeWidth=1.2)
+        .encode(
+            _T,
+            alt.Y("pnl:Q", title="PnL (USDT)"),
+            alt.Color("symbol:N", title=None),
+            strokeDash=alt.condition(
+                alt.datum.symbol == TOTAL, alt.value([1, 0]), alt.value([4, 2])
+            ),
+            tooltip=["symbol:N", alt.Tooltip("pnl:Q", format=",.2f")],
+        )
+        .properties(
+            width=WIDTH,
+            height=HEIGHT,
+            title=_title(
+                "PnL per symbol (TOTAL = equity - initial cash)",
+                b,
+                "realized + unrealized - fees + funding",
+            ),
+        )
     )
 
 
@@ -536,14 +599,14 @@ def comparison_chart(
     from mmsim.results.metrics import compare
 
     curves = []
-    note = None
+    notes = []
     for name, r in results.items():
         b = buckets_for(r.equity.height, int(r.config["interval_us"]), max_points)
         cash = float(r.config["initial_cash"])
         frame = _bucketed(r.equity, b, [(pl.col("equity").last() / cash - 1).alias("return")])
         curves.append(frame.with_columns(pl.lit(str(name)).alias("run")))
-        if b.aggregated:
-            note = b.describe()
+        bars = r.config.get("bars", {})
+        notes.append(f"{name}: {b.describe()}; {bars.get('start', '?')} to {bars.get('end', '?')}")
     data = pl.concat(curves)
     lines = (
         alt.Chart(_data(data))
@@ -553,7 +616,11 @@ def comparison_chart(
             alt.Y("return:Q", title="return on equity", axis=alt.Axis(format="%")),
             alt.Color("run:N", title=None),
         )
-        .properties(width=WIDTH, height=HEIGHT, title=_title("Strategy sets compared", None, note))
+        .properties(
+            width=WIDTH,
+            height=HEIGHT,
+            title=alt.TitleParams("Strategy sets compared", subtitle=notes, anchor="start"),
+        )
     )
     table = compare(results)
     keys = ["return", "sharpe", "sortino", "max_drawdown", "fill_rate", "markout_1_bps"]
@@ -592,6 +659,7 @@ def report_charts(
             result, symbol, max_points=max_points, max_fills=max_fills
         )
     charts["equity"] = equity_chart(result, max_points=max_points)
+    charts["pnl_per_symbol"] = symbol_pnl_chart(result, max_points=max_points)
     charts["drawdown"] = drawdown_chart(result, max_points=max_points)
     charts["attribution"] = attribution_chart(result, max_points=max_points)
     charts["inventory"] = inventory_chart(result, max_points=max_points)
@@ -618,4 +686,5 @@ __all__ = [
     "markout_chart",
     "price_chart",
     "report_charts",
+    "symbol_pnl_chart",
 ]

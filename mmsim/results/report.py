@@ -26,6 +26,7 @@ import polars as pl
 
 from mmsim.atomic import atomic_write
 from mmsim.results.charts import MAX_FILLS, MAX_POINTS, comparison_chart, report_charts
+from mmsim.results.formats import FEE_NOTE, display_frame, format_value
 from mmsim.results.metrics import (
     COMPARE_COLUMNS,
     DEFINITIONS,
@@ -44,15 +45,15 @@ _CSP = (
     "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
     "img-src data: blob:; font-src data:"
 )
-_PERCENT = {"return", "annual_return", "max_drawdown", "fill_rate", "time_at_cap", "time_quoting"}
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;
 max-width:1180px;
 padding:16px 28px;color:#222}
 h1{font-size:24px;margin:8px 0}h2{font-size:19px;margin:28px 0 8px;border-bottom:1px solid #ddd}
 h3{font-size:15px;margin:18px 0 6px}
-table{border-collapse:collapse;margin:6px 0 14px;font-variant-numeric:tabular-nums;font-size:13px}
-th,td{padding:3px 9px;border-bottom:1px solid #eee;text-align:right}th{background:#f6f6f6}
+table{border-collapse:collapse;margin:6px 0 14px;font-variant-numeric:tabular-nums;font-size:12px}
+th,td{padding:3px 6px;border-bottom:1px solid #eee;text-align:right}
+th{background:#f6f6f6;vertical-align:bottom;font-weight:600}td{white-space:nowrap}
 td:first-child,th:first-child{text-align:left}.meta{color:#555}.halt{color:#b00020;font-weight:600}
 figure{margin:10px 0 18px}pre{background:#f7f7f7;padding:10px;overflow:auto;font-size:12px}
 #mmsim-errors{color:#b00020;background:none;padding:0}#mmsim-errors:empty{display:none}
@@ -91,24 +92,19 @@ def _versions() -> dict[str, str]:
 def _cell(column: str, value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "&ndash;"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return "inf" if value > 0 else "-inf"
-        if column in _PERCENT:
-            return f"{value:.2%}"
-        if abs(value) >= 1000:
-            return f"{value:,.2f}"
-        return f"{value:.4g}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return html.escape(str(value))
+    return html.escape(format_value(column, value))
+
+
+def _header(column: str) -> str:
+    # long metric names may break after an underscore, so wide tables fit the page
+    return "_<wbr>".join(html.escape(part) for part in column.split("_"))
 
 
 def table_html(frame: pl.DataFrame, *, max_rows: int = 500) -> str:
-    """An HTML table of a Polars frame (numbers formatted, text escaped, long frames cut)."""
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
+    """An HTML table of a Polars frame (numbers formatted by kind, fees as they add to PnL,
+    text escaped, long frames cut)."""
+    frame = display_frame(frame)
+    head = "".join(f"<th>{_header(c)}</th>" for c in frame.columns)
     rows = []
     for row in frame.head(max_rows).iter_rows():
         rows.append(
@@ -183,6 +179,10 @@ _RENDER = """<script>
     });
   });
   Promise.all(jobs).then(function () {
+    // tables wider than the page scroll sideways; count them so a check can tell
+    var wide = Array.prototype.filter.call(document.querySelectorAll("div.scroll"),
+      function (box) { return box.scrollWidth > box.clientWidth + 1; });
+    document.body.setAttribute("data-wide-tables", String(wide.length));
     document.body.setAttribute("data-charts-rendered", String(done));
   });
 })();
@@ -218,6 +218,7 @@ def _definitions() -> str:
 
 def _provenance(config: Mapping[str, Any]) -> str:
     bars = config.get("bars", {})
+    data = config.get("data") if isinstance(config.get("data"), Mapping) else {}
     facts = {
         "symbols": ", ".join(config.get("symbols", [])),
         "bar interval": f"{int(config.get('interval_us', 0)) / 60e6:g} min",
@@ -227,23 +228,153 @@ def _provenance(config: Mapping[str, Any]) -> str:
         "first bar (open, UTC)": bars.get("start", "?"),
         "last bar (open, UTC)": bars.get("end", "?"),
     }
-    for key in ("data", "source", "data_source", "config_file"):
-        if key in config:
-            facts[key] = json.dumps(config[key], default=str)
-    facts.update({f"{k} version": v for k, v in _versions().items()})
-    return (
-        "<table><tbody>"
-        + "".join(
-            f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>"
-            for k, v in facts.items()
+    if data.get("path"):
+        facts["data path"] = data["path"]
+        if data.get("options"):
+            facts["data options"] = json.dumps(data["options"], default=str)
+    elif data.get("synthetic") is not None:
+        facts["data"] = "synthetic: " + json.dumps(data["synthetic"], default=str)
+    if "funding" in data:
+        facts["funding"] = (
+            "from the data's funding_rate column"
+            if data["funding"]
+            else "none: the data has no funding_rate column (spot data run as a perpetual)"
         )
-        + "</tbody></table>"
+    if data.get("fingerprint"):
+        facts["bars fingerprint (sha256)"] = data["fingerprint"]
+    run = config.get("run") if isinstance(config.get("run"), Mapping) else {}
+    if run.get("source"):
+        facts["run from"] = run["source"]
+    versions = config.get("versions") or _versions()
+    facts.update({f"{k} version": v for k, v in versions.items()})
+    rows = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>"
+        for k, v in facts.items()
+    )
+    toml = run.get("toml")
+    text = (
+        f"<h3>The configuration file as written</h3><pre>{html.escape(toml)}</pre>" if toml else ""
+    )
+    return f'<div class="scroll"><table><tbody>{rows}</tbody></table></div>{text}'
+
+
+def strategy_title(config: Mapping[str, Any]) -> str:
+    """'avellaneda_stoikov on BTCUSDT, fixed_spread on ETHUSDT' (one name when all share it)."""
+    chosen = config.get("strategies") or {}
+    names = {s: (v.get("name") if isinstance(v, Mapping) else str(v)) for s, v in chosen.items()}
+    if not names:
+        return ", ".join(config.get("symbols", []))
+    if len(set(names.values())) == 1:
+        return f"{next(iter(names.values()))} on {', '.join(names)}"
+    return ", ".join(f"{n} on {s}" for s, n in names.items())
+
+
+def risk_limits(result: Result, metrics: Metrics) -> pl.DataFrame:
+    """Each risk limit the run set beside the extreme the run reached (empty when unrecorded).
+
+    Leverage caps are checked when orders are placed, so leverage can end above its cap as
+    prices move or fills land; the note says so where it happens.
+    """
+    settings = result.config.get("risk_settings") or {}
+    eq = result.equity
+    cash = float(result.config["initial_cash"])
+    rows = []
+    total = metrics.risk.filter(pl.col("symbol") == TOTAL)
+    per_symbol = metrics.risk.filter(pl.col("symbol") != TOTAL)
+
+    def add(rule, limit, reached, unit, note=""):
+        rows.append(
+            {"rule": rule, "limit": limit, "max reached": reached, "unit": unit, "note": note}
+        )
+
+    placement = "caps are checked when orders are placed; price moves and fills can exceed them"
+    lev = settings.get("max_leverage")
+    if lev is not None and total.height:
+        top = float(total["max_leverage"][0] or 0.0)
+        add("max_leverage", lev, top, "x", placement if top > lev else "")
+    sym = settings.get("max_symbol_leverage")
+    if sym is not None and per_symbol.height:
+        top = float(per_symbol["max_leverage"].max() or 0.0)
+        add("max_symbol_leverage", sym, top, "x", placement if top > sym else "")
+    if settings.get("emergency_leverage") is not None and total.height:
+        add(
+            "emergency_leverage",
+            settings["emergency_leverage"],
+            float(total["max_leverage"][0] or 0.0),
+            "x",
+        )
+    if settings.get("emergency_margin_ratio") is not None and eq.height:
+        add(
+            "emergency_margin_ratio",
+            settings["emergency_margin_ratio"],
+            float(eq["margin_ratio"].max()),
+            "fraction",
+        )
+    if settings.get("emergency_drawdown") is not None:
+        add(
+            "emergency_drawdown",
+            settings["emergency_drawdown"],
+            float(metrics.performance.filter(pl.col("symbol") == TOTAL)["max_drawdown"][0]),
+            "fraction of peak equity",
+        )
+    if settings.get("stop_equity_fraction") is not None and eq.height:
+        add(
+            "stop_equity_fraction (lowest equity / initial cash)",
+            settings["stop_equity_fraction"],
+            float(eq["equity"].min()) / cash,
+            "fraction",
+            "the lowest equity reached, against the floor",
+        )
+    if settings.get("min_order_value"):
+        add("min_order_value", settings["min_order_value"], None, "USDT", "per order")
+    schema = {
+        "rule": pl.String,
+        "limit": pl.Float64,
+        "max reached": pl.Float64,
+        "unit": pl.String,
+        "note": pl.String,
+    }
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def _funding_note(config: Mapping[str, Any]) -> str:
+    data = config.get("data") if isinstance(config.get("data"), Mapping) else {}
+    if data.get("funding") is False:
+        return (
+            '<p class="meta" id="funding-note">No funding: the data has no funding_rate column '
+            "(spot data), so it ran as a perpetual without funding payments.</p>"
+        )
+    return ""
+
+
+def _limits_html(limits: pl.DataFrame) -> str:
+    if limits.height == 0:
+        return ""
+    rows = []
+    for row in limits.iter_rows(named=True):
+        fmt = "max_drawdown" if "fraction" in row["unit"] else "max_leverage"
+        over = row["max reached"] is not None and row["max reached"] > row["limit"]
+        over = over and not row["rule"].startswith("stop_equity")
+        cells = [
+            html.escape(row["rule"]),
+            _cell(fmt, row["limit"]),
+            f'<span class="halt">{_cell(fmt, row["max reached"])}</span>'
+            if over
+            else _cell(fmt, row["max reached"]),
+            html.escape(row["unit"]),
+            html.escape(row["note"]),
+        ]
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    head = "".join(f"<th>{h}</th>" for h in ("rule", "limit", "max reached", "unit", "note"))
+    return (
+        '<h3>Risk limits and the extremes reached</h3><div class="scroll" id="risk-limits">'
+        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
 
 
 _SECTIONS = (
     ("Price, quotes and fills", "price_"),
-    ("Equity and drawdown", ("equity", "drawdown")),
+    ("Equity, PnL per symbol and drawdown", ("equity", "pnl_per_symbol", "drawdown")),
     ("PnL attribution", ("attribution",)),
     ("Inventory and risk", ("inventory", "leverage", "margin_ratio")),
     ("Adverse selection and fill rates", ("markouts", "fill_rates")),
@@ -267,7 +398,8 @@ def render_report(
         else report_charts(result, metrics, max_points=max_points, max_fills=max_fills)
     )
     config = result.config
-    title = title or f"mmsim report: {', '.join(config.get('symbols', []))}"
+    set_name = f" (set {config['set']})" if config.get("set") else ""
+    title = title or f"mmsim report: {strategy_title(config)}{set_name}"
     ids = {name: f"chart-{k}" for k, name in enumerate(charts)}
     specs = {ids[name]: _spec(chart) for name, chart in charts.items()}
     summary = metrics.summary
@@ -282,7 +414,9 @@ def render_report(
         f"{html.escape(str(config.get('bars', {}).get('end', '')))} UTC); "
         f"mmsim {html.escape(_versions()['mmsim'])}</p>",
         f'<p class="halt">halted: {html.escape(str(halted))}</p>' if halted else "",
+        _funding_note(config),
         "<h2>Summary</h2>",
+        f'<p class="meta">{html.escape(FEE_NOTE)}</p>',
         table_html(
             summary.select(
                 "symbol",
@@ -334,6 +468,7 @@ def render_report(
         "<h3>Rejected quotes by reason</h3>",
         table_html(metrics.rejections),
         "<h2>Risk</h2>",
+        _limits_html(risk_limits(result, metrics)),
         table_html(metrics.risk),
         "<h3>Emergency exits, early stops and liquidations</h3>",
         table_html(metrics.events, max_rows=200),
@@ -388,6 +523,9 @@ def render_comparison(results: Mapping[str, Result], *, title: str | None = None
     if not results:
         raise ValueError("render_comparison needs at least one result")
     title = title or f"mmsim comparison: {', '.join(map(str, results))}"
+    warnings = "".join(
+        f'<p class="halt">warning: {html.escape(w)}</p>' for w in period_warnings(results)
+    )
     table = compare(results)
     chart = comparison_chart(results)
     per_symbol = pl.concat(
@@ -420,6 +558,7 @@ def render_comparison(results: Mapping[str, Result], *, title: str | None = None
         [
             f"<h1>{html.escape(title)}</h1>",
             f'<p class="meta">{len(results)} runs; mmsim {html.escape(_versions()["mmsim"])}</p>',
+            warnings,
             _figure("chart-0", "comparison"),
             "<h2>Totals per strategy set</h2>",
             table_html(table.select("name", *[c for c in COMPARE_COLUMNS if c in table.columns])),
@@ -433,6 +572,22 @@ def render_comparison(results: Mapping[str, Result], *, title: str | None = None
         ]
     )
     return _page(title, body, {"chart-0": _spec(chart)})
+
+
+def period_warnings(results: Mapping[str, Result]) -> list[str]:
+    """What differs between runs compared side by side: their periods and bar counts."""
+    spans = {
+        name: (
+            str(r.config.get("bars", {}).get("start")),
+            str(r.config.get("bars", {}).get("end")),
+            r.equity.height,
+        )
+        for name, r in results.items()
+    }
+    if len(set(spans.values())) <= 1:
+        return []
+    listing = "; ".join(f"{n}: {a} to {b}, {k:,} bars" for n, (a, b, k) in spans.items())
+    return [f"the runs cover different periods or bar counts ({listing}); compare with care"]
 
 
 def write_comparison(
@@ -450,7 +605,10 @@ def write_comparison(
 
 
 __all__ = [
+    "period_warnings",
     "render_comparison",
+    "risk_limits",
+    "strategy_title",
     "render_report",
     "save_pngs",
     "table_html",

@@ -1,6 +1,9 @@
 """A backtest's result: Polars frames built after the fold, and a folder written atomically.
 
-fills:      ts, symbol, side (+1 buy / -1 sell), price, qty, fee, liquidity, reason, level
+fills:      ts, symbol, side (+1 buy / -1 sell), price, qty, fee, liquidity, reason, level,
+            bars_waited (a market order's bars of delay: 0 when it executed at the open of the
+            bar right after the close it was sent at, k when its symbol missed k bars first;
+            0 for maker fills and liquidations)
 equity:     one row per bar (state at its close): ts, wallet, equity, unrealized, notional,
             leverage, margin_ratio, fees, funding, realized (running totals, USDT), halted
 symbols:    one row per bar and symbol: ts, symbol, position, entry_price, mark, unrealized,
@@ -10,7 +13,8 @@ symbols:    one row per bar and symbol: ts, symbol, position, entry_price, mark,
 rejections: ts, symbol, side, level, price, qty, reason
 events:     ts, event (emergency exits, early stop, liquidation)
 posted:     symbol, side, level, orders, qty: limit orders posted over the run that then rested
-            during a bar (the last bar's orders never meet one), the denominators of fill rates
+            during a bar (the last bar's orders never meet one, nor those before a hole in time),
+            the denominators of fill rates
 
 A saved folder also holds config.json, summary.json, report.html (self-contained, offline) and
 charts/*.png; `load_result` reads the frames and config back.

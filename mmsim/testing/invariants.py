@@ -16,6 +16,7 @@ import polars as pl
 
 from mmsim.core.bars import validate_bars
 from mmsim.core.risk import RiskRule, leverage_caps, worst_case_notional
+from mmsim.core.venue import at_or_through
 from mmsim.strategies.base import Strategy
 
 MAX_PER_CHECK = 20
@@ -272,12 +273,14 @@ def check_halt(result, bars: pl.DataFrame | None = None) -> list[Violation]:
 
 
 def check_fill_prices(result, bars: pl.DataFrame) -> list[Violation]:
-    """Maker buys at p need low <= p - n*tick, sells high >= p + n*tick; market fills at the
-    slipped open; liquidations at the mark (the close, or the last close of a symbol with no
-    bar then). (Other fills on a missing bar: `check_missing_bars`.)"""
+    """Maker buys at p need low <= p - n*tick, sells high >= p + n*tick (on the tick grid, as
+    the engine compares them: `at_or_through`); market fills at the slipped open; liquidations
+    at the mark (the close, or the last close of a symbol with no bar then). (Other fills on a
+    missing bar: `check_missing_bars`; orders that reached their threshold unfilled:
+    `check_missed_fills`.)"""
     frame = _bars(bars)
     venue = result.config["venue"]
-    through = venue["penetration_ticks"] * pl.col("tick")
+    n = venue["penetration_ticks"]
     slip = venue["market_slippage_bps"] / 1e4
     marks = result.symbols.select("ts", "symbol", "mark")
     joined = (
@@ -291,8 +294,8 @@ def check_fill_prices(result, bars: pl.DataFrame) -> list[Violation]:
         pl.when(pl.col("liquidity") == "maker")
         .then(
             pl.when(pl.col("side") > 0)
-            .then(pl.col("low") <= pl.col("price") - through + eps)
-            .otherwise(pl.col("high") >= pl.col("price") + through - eps)
+            .then(_reached(1, pl.col("price"), n))
+            .otherwise(_reached(-1, pl.col("price"), n))
         )
         .when(pl.col("reason") == "liquidation")
         .then((pl.col("price") - pl.col("mark")).abs() <= eps)
@@ -310,27 +313,99 @@ def check_fill_prices(result, bars: pl.DataFrame) -> list[Violation]:
     return out + check_maker_prices(result)
 
 
-def check_maker_prices(result, rel_tol: float = 1e-12) -> list[Violation]:
-    """A maker fill is at the price of an order that rested during its bar: level 0 at the best
-    quote posted at the previous close, deeper levels at or beyond it."""
-    posted = (
-        result.symbols.sort("symbol", "ts")
-        .with_columns(pl.col("bid", "ask", "orders").shift(1).over("symbol"))
-        .select("ts", "symbol", "bid", "ask", "orders")
+def _reached(side: int, price: pl.Expr, n: int) -> pl.Expr:
+    """The bar's low (buy) or high (sell) reached n ticks through `price` (the engine's rule)."""
+    return at_or_through(side, price, pl.col("low"), pl.col("high"), n, pl.col("tick"))
+
+
+def check_missed_fills(result, bars: pl.DataFrame, rel_tol: float = 1e-9) -> list[Violation]:
+    """The converse of the fill rule: the best bid (ask) posted at a close fills in the bar one
+    interval later whenever that bar's low (high) reached n ticks through it, for its whole
+    quantity or, with max_participation x, for at least min(its quantity, x * volume in whole
+    lots) on that side (the cap is allotted innermost level first)."""
+    venue = result.config["venue"]
+    n, cap = venue["penetration_ticks"], venue.get("max_participation")
+    filled = (
+        result.fills.filter(pl.col("liquidity") == "maker")
+        .group_by("ts", "symbol", "side", maintain_order=True)
+        .agg(pl.col("qty").sum().alias("filled"))
     )
+    rested = _posted_before(result).join(_bars(bars), on=["ts", "symbol"], how="inner")
+    rested = rested.join(_specs(result), on="symbol")
+    out = []
+    for side, name in ((1, "bid"), (-1, "ask")):
+        owed = pl.col(f"{name}_qty")
+        if cap is not None:
+            lots = (cap * pl.col("volume") / pl.col("lot")).pipe(_whole_lots)
+            owed = pl.min_horizontal(owed, lots * pl.col("lot"))
+        due = (
+            rested.filter(pl.col(name).is_not_null() & _reached(side, pl.col(name), n))
+            .with_columns(owed.alias("owed"))
+            .join(filled.filter(pl.col("side") == side), on=["ts", "symbol"], how="left")
+            .with_columns(pl.col("filled").fill_null(0.0))
+            .filter(pl.col("filled") < pl.col("owed") * (1 - rel_tol) - 1e-12)
+        )
+        out += _rows(
+            due,
+            "missed_fill",
+            lambda r, name=name: (
+                f"the {name} {r[name]!r} x {r[name + '_qty']!r} rested during a bar with "
+                f"low {r['low']!r} / high {r['high']!r} ({n} tick(s) of {r['tick']} through it) "
+                f"but only {r['filled']!r} filled (owed {r['owed']!r})"
+            ),
+        )
+    return out
+
+
+def _whole_lots(lots: pl.Expr) -> pl.Expr:
+    """`mmsim.core.venue.whole_lots` on a number of lots (the same float-noise allowance)."""
+    return (lots + 1e-9 + 1e-12 * lots.abs()).floor()
+
+
+def _posted_before(result) -> pl.DataFrame:
+    """The best quotes posted at each close, keyed by the bar they rest during: ts + interval."""
+    interval = pl.duration(microseconds=result.config["interval_us"])
+    return result.symbols.select(
+        (pl.col("ts") + interval).alias("ts"), "symbol", "bid", "ask", "bid_qty", "ask_qty"
+    )
+
+
+def check_fill_times(result) -> list[Violation]:
+    """A maker fill is in the bar that opens one interval after the close its order was placed
+    at: its symbol posted an order on the fill's side at the close of ts - interval. (Market
+    orders are excepted: they wait for their symbol's next bar, however late.)"""
     makers = result.fills.filter(pl.col("liquidity") == "maker").join(
-        posted, on=["ts", "symbol"], how="left"
+        _posted_before(result), on=["ts", "symbol"], how="left"
     )
     best = pl.when(pl.col("side") > 0).then(pl.col("bid")).otherwise(pl.col("ask"))
+    interval = result.config["interval_us"]
+    return _rows(
+        makers.filter(best.is_null()),
+        "fill_time",
+        lambda r: (
+            f"maker {'buy' if r['side'] > 0 else 'sell'} at {r['price']!r}, but no "
+            f"{'bid' if r['side'] > 0 else 'ask'} was posted at the close one interval "
+            f"({interval / 1e6:g} s) before"
+        ),
+    )
+
+
+def check_maker_prices(result, rel_tol: float = 1e-12) -> list[Violation]:
+    """A maker fill is at the price of an order that rested during its bar: level 0 at the best
+    quote posted at the close one interval before, deeper levels at or beyond it. (A fill with
+    no such quote: `check_fill_times`.)"""
+    makers = result.fills.filter(pl.col("liquidity") == "maker").join(
+        _posted_before(result), on=["ts", "symbol"], how="inner"
+    )
+    best = pl.when(pl.col("side") > 0).then(pl.col("bid")).otherwise(pl.col("ask"))
+    makers = makers.filter(best.is_not_null())
     eps = rel_tol * pl.col("price")
     beyond = (
         pl.when(pl.col("side") > 0)
         .then(pl.col("price") <= best + eps)
         .otherwise(pl.col("price") >= best - eps)
     )
-    ok = best.is_not_null() & pl.when(pl.col("level") == 0).then(
-        (pl.col("price") - best).abs() <= eps
-    ).otherwise(beyond)
+    ok = pl.when(pl.col("level") == 0).then((pl.col("price") - best).abs() <= eps).otherwise(beyond)
     return _rows(
         makers.filter(~ok),
         "fill_price",
@@ -487,9 +562,16 @@ def check_funding(result, bars: pl.DataFrame, rel_tol: float = 1e-9) -> list[Vio
     )
 
 
-FRAME_CHECKS = (check_equity_identity, check_fees, check_positions, check_liquidation)
+FRAME_CHECKS = (
+    check_equity_identity,
+    check_fees,
+    check_positions,
+    check_liquidation,
+    check_fill_times,
+)
 BAR_CHECKS = (
     check_fill_prices,
+    check_missed_fills,
     check_participation,
     check_marks,
     check_missing_bars,
@@ -500,9 +582,11 @@ BAR_CHECKS = (
 
 def check_invariants(result, bars: pl.DataFrame | None = None) -> list[Violation]:
     """Every invariant the engine promises that a Result shows: the equity identity, fees,
-    positions, liquidation and halts; with `bars` (the input frame) also fill prices under the
-    fill rule, the participation cap, marks, missing bars, placement grids and post-only, and
-    funding. Leverage caps at placement need the orders: see `check_leverage_caps`."""
+    positions, liquidation, halts and fill times (a maker fill one interval after its order's
+    close); with `bars` (the input frame) also fill prices under the fill rule and its converse
+    (an order whose bar reached its threshold filled), the participation cap, marks, missing
+    bars, placement grids and post-only, and funding. Leverage caps at placement need the
+    orders: see `check_leverage_caps`."""
     out = [v for check in FRAME_CHECKS for v in check(result)] + check_halt(result, bars)
     if bars is not None:
         out += [v for check in BAR_CHECKS for v in check(result, bars)]

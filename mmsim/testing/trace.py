@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 import polars as pl
 
-from mmsim.core.bars import Bar, Step
+from mmsim.core.bars import Bar, Step, bar_interval_us, missing_bars
 from mmsim.core.engine import EngineState, account_bar
 from mmsim.core.matching import match_bar
 from mmsim.core.orders import Fill, Quotes
@@ -26,9 +26,13 @@ from mmsim.strategies.base import Strategy, StrategyInput
 
 
 def has_gaps(bars: pl.DataFrame) -> bool:
-    """True when some symbol lacks a bar at a timestamp another symbol has."""
+    """True when some symbol lacks a bar at a timestamp another symbol has, or misses bars
+    inside its own history (a hole in time, even one every symbol shares)."""
     counts = bars.group_by("symbol", maintain_order=True).agg(pl.col("ts").n_unique())["ts"]
-    return bool((counts < bars["ts"].n_unique()).any())
+    if (counts < bars["ts"].n_unique()).any():
+        return True
+    frame = bars.select("symbol", "ts").sort("symbol", "ts")
+    return missing_bars(frame, bar_interval_us(frame)).height > 0
 
 
 @attrs.frozen(slots=True)
