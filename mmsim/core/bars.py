@@ -14,6 +14,7 @@ import polars as pl
 
 from mmsim.core.clock import interval_name
 from mmsim.core.errors import DataError
+from mmsim.core.frozen import EMPTY, FrozenDict, frozen_dict
 
 REQUIRED = ("ts", "symbol", "open", "high", "low", "close", "volume")
 PRICES = ("open", "high", "low", "close")
@@ -44,7 +45,7 @@ class Bar:
     close: float
     volume: float
     funding_rate: float = 0.0
-    features: dict = attrs.field(factory=dict, eq=False, hash=False)
+    features: FrozenDict = attrs.field(default=EMPTY, converter=frozen_dict, eq=False, hash=False)
 
 
 @attrs.frozen(slots=True)
@@ -284,7 +285,7 @@ def iter_steps(
                 cols[3][row],
                 cols[4][row],
                 funding[row],
-                {f: feats[k][row] for k, f in enumerate(features)},
+                FrozenDict(zip(features, [c[row] for c in feats])) if feats else EMPTY,
             )
             row += 1
         yield Step(t, tuple(slots))

@@ -32,6 +32,7 @@ import attrs
 import polars as pl
 
 from mmsim.atomic import atomic_dir
+from mmsim.core.frozen import freeze
 from mmsim.results.schema import FRAMES, POSTED_SCHEMA
 
 
@@ -50,7 +51,7 @@ class Result:
     events: pl.DataFrame
     # the summary frame, or a picklable zero-argument callable computing it on first read
     _summary: pl.DataFrame | Callable[[], pl.DataFrame] = attrs.field(alias="summary")
-    config: dict[str, Any]
+    config: dict[str, Any] = attrs.field(converter=freeze)  # read-only, JSON and pickle as dicts
     posted: pl.DataFrame = attrs.field(factory=_no_posted, kw_only=True)
 
     @property
