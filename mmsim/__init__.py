@@ -23,6 +23,7 @@ from mmsim.core.risk import (
     leverage_caps,
     min_order_value,
 )
+from mmsim.core.trade_matching import trade_matching
 from mmsim.core.venue import SymbolSpec, Venue
 from mmsim.data import (
     DataError,
@@ -39,10 +40,12 @@ from mmsim.data import (
 )
 from mmsim.data.features import Feature, volatility
 from mmsim.data.synthetic import synthetic_bars
+from mmsim.data.trades import bars_from_trades, read_trades
 from mmsim.research import paper
 from mmsim.research.calibration import calibrate, estimate_sigma, fit_intensity, intensity_features
 from mmsim.research.compare import Comparison, compare
 from mmsim.research.config import ConfigError, load_config, run_config
+from mmsim.research.fill_check import FillReport, fill_model_report
 from mmsim.research.sweep import best_run, grid_points, load_sweep, sweep
 from mmsim.research.walkforward import WalkForward, walk_forward
 from mmsim.results.attribution import attribution, attribution_bars, cumulative_attribution
@@ -82,6 +85,7 @@ _LAZY = {
     "sweep_heatmap": "mmsim.research.sweep_charts",
     "top_runs": "mmsim.research.sweep_charts",
     "walk_forward_chart": "mmsim.research.sweep_charts",
+    "fill_model_chart": "mmsim.research.fill_check",
 }
 
 
@@ -106,6 +110,7 @@ __all__ = [
     "DroppedRowsWarning",
     "EngineState",
     "Feature",
+    "FillReport",
     "FetchError",
     "Fill",
     "IntensityParams",
@@ -134,6 +139,7 @@ __all__ = [
     "attribution",
     "attribution_bars",
     "avellaneda_stoikov",
+    "bars_from_trades",
     "backtest",
     "basic_risk",
     "best_run",
@@ -149,6 +155,8 @@ __all__ = [
     "emergency_exit",
     "estimate_sigma",
     "fetch_binance",
+    "fill_model_chart",
+    "fill_model_report",
     "fit_intensity",
     "fixed_spread",
     "gap_report",
@@ -175,6 +183,7 @@ __all__ = [
     "oslo",
     "paper",
     "read_bars",
+    "read_trades",
     "read_binance_klines",
     "register_strategy",
     "render_report",
@@ -192,6 +201,7 @@ __all__ = [
     "tokyo",
     "top_runs",
     "trade",
+    "trade_matching",
     "validate_bars",
     "volatility",
     "walk_forward",

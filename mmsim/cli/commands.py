@@ -526,6 +526,9 @@ def build_parser() -> argparse.ArgumentParser:
     from mmsim.cli.data import add_data_commands
 
     add_data_commands(sub)
+    from mmsim.cli.fills import add_fills_command
+
+    add_fills_command(sub)
     _add_report_commands(sub)
     _add_sweep_commands(sub)
     return parser

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mmsim.data.fetch import BASE_URL, INTERVALS, MARKETS, fetch_binance
+from mmsim.data.fetch import BASE_URL, INTERVALS, KINDS, MARKETS, fetch_binance
 
 
 def _fetch(args: argparse.Namespace) -> int:
@@ -16,6 +16,7 @@ def _fetch(args: argparse.Namespace) -> int:
         market=args.market,
         symbols=args.symbols.split(","),
         interval=args.interval,
+        kind=args.kind,
         start=args.start,
         end=args.end,
         dest=args.dir,
@@ -35,7 +36,10 @@ def _fetch(args: argparse.Namespace) -> int:
         print(f"  {row['path']}: {row['status']}: {row['error']}")
     for symbol, path in report.cache.items():
         print(f"{symbol}: {path}")
-    if report.cache:
+    if report.cache and args.kind != "klines":
+        folder = Path(args.dir) / "parquet" / args.market / args.kind
+        print(f"load with mmsim.read_trades({str(folder)!r})")
+    elif report.cache:
         folder = Path(args.dir) / "parquet" / args.market / args.interval
         print(f"load with mmsim.load_bars({str(folder)!r})")
     return 0
@@ -74,6 +78,12 @@ def add_data_commands(subparsers) -> None:
     binance.add_argument("--symbols", required=True, help="comma-separated, e.g. BTCUSDT,ETHUSDT")
     binance.add_argument(
         "--interval", default="1m", choices=INTERVALS, help="bar interval (default 1m)"
+    )
+    binance.add_argument(
+        "--kind",
+        choices=KINDS,
+        default="klines",
+        help="klines (bars, the default), trades or aggTrades (the trade tape)",
     )
     binance.add_argument("--start", required=True, help="first day, YYYY-MM-DD (UTC)")
     binance.add_argument("--end", required=True, help="last day, YYYY-MM-DD, included (UTC)")

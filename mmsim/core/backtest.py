@@ -20,29 +20,11 @@ from mmsim.core.setup import prepare_run
 from mmsim.core.venue import Venue
 from mmsim.results.metrics import summarize
 from mmsim.results.result import POSTED_SCHEMA, Result
+from mmsim.results.schema import FILL_SCHEMA, REJECTION_SCHEMA
 from mmsim.strategies.base import Strategy
 
-_FILL_SCHEMA = {
-    "ts": pl.Int64,
-    "symbol": pl.String,
-    "side": pl.Int8,
-    "price": pl.Float64,
-    "qty": pl.Float64,
-    "fee": pl.Float64,
-    "liquidity": pl.String,
-    "reason": pl.String,
-    "level": pl.Int32,
-    "bars_waited": pl.Int64,
-}
-_REJECTION_SCHEMA = {
-    "ts": pl.Int64,
-    "symbol": pl.String,
-    "side": pl.Int8,
-    "level": pl.Int32,
-    "price": pl.Float64,
-    "qty": pl.Float64,
-    "reason": pl.String,
-}
+_FILL_SCHEMA = FILL_SCHEMA
+_REJECTION_SCHEMA = REJECTION_SCHEMA
 
 
 def _to_datetime(column: str) -> pl.Expr:
@@ -60,6 +42,7 @@ def backtest(
     matching: Matching = match_bar,
     accounting: Accounting = account_bar,
     progress: Callable[[int, int], None] | None = None,
+    engine: str = "auto",
 ) -> Result:
     """Run a multi-symbol market-making backtest on a long bars frame.
 
@@ -67,7 +50,12 @@ def backtest(
     strategies: one Strategy for every symbol, or a mapping symbol -> Strategy.
     risk: a RiskRule (compose several with `mmsim.core.risk.chain`); venue: fees and fill rule.
     initial_cash: USDT in the shared wallet at the start.
+    engine: "reference" (the fold of `step`), "fast" (compiled kernels of the built-in stages,
+    proven to give the same frames) or "auto" (fast when every stage has a kernel); which one
+    ran and why is in `result.config["engine"]`.
     """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     setup = prepare_run(
         bars,
         strategies,
@@ -80,20 +68,23 @@ def backtest(
     )
     frame, symbols, per_symbol = setup.frame, setup.symbols, setup.strategies
     venue, specs, interval_us, state0 = setup.venue, setup.specs, setup.interval_us, setup.state0
-    step = setup.step
-    path = accumulate(lambda acc, bars_t: step(acc[0], bars_t), setup.steps(), (state0, ()))
-    next(path)  # the initial state is not a bar
-
     n_steps = frame["ts"].n_unique()
-    rec = _Recorder(symbols, venue.maintenance_margin_rate, interval_us)
-    for k, (state, fills) in enumerate(path):
-        rec.add(state, fills)
-        if progress is not None and (k % 5000 == 0 or k == n_steps - 1):
-            progress(k + 1, n_steps)
+    chosen, why, plan = choose_engine(
+        engine, per_symbol, risk, matching, accounting, symbols, frame
+    )
+    if chosen == "fast":
+        from mmsim.fast.run import run_fast
 
-    ts_values = frame["ts"].unique(maintain_order=True).dt.epoch("us").to_list()
-    equity, sym_frame, fills, rejections, events, posted = rec.frames(ts_values)
-    last_state = state if n_steps else state0
+        first_close = dict(zip(symbols, state0.account.marks))
+        (equity, sym_frame, fills, rejections, events, posted, _, halted) = run_fast(
+            frame, symbols, plan, venue, specs, initial_cash, interval_us, first_close
+        )
+        if progress is not None:
+            progress(n_steps, n_steps)
+    else:
+        equity, sym_frame, fills, rejections, events, posted, halted = _reference_fold(
+            setup, progress, n_steps
+        )
     config = {
         "symbols": list(symbols),
         "strategies": {
@@ -110,7 +101,8 @@ def backtest(
             "start": str(frame["ts"].min()),
             "end": str(frame["ts"].max()),
         },
-        "halted": last_state.halted if last_state.halted else _first_halt(events),
+        "halted": halted if halted else _first_halt(events),
+        "engine": {"name": chosen, "reason": why},
     }
     summary = partial(  # computed on first read of result.summary
         summarize,
@@ -124,6 +116,50 @@ def backtest(
         posted=posted,
     )
     return Result(fills, equity, sym_frame, rejections, events, summary, config, posted=posted)
+
+
+ENGINES = ("auto", "fast", "reference")
+
+
+def choose_engine(engine, strategies, risk, matching, accounting, symbols, frame):
+    """(engine to run, why, the fast plan or None) for `backtest(..., engine=engine)`."""
+    if engine == "reference":
+        return "reference", "asked for", None
+    from mmsim.fast.plan import fast_plan
+
+    plan, why = fast_plan(strategies, risk, matching, accounting, symbols)
+    if plan is not None:
+        absent = [c for c in (*plan.features, *plan.draws) if c not in frame.columns]
+        if absent:
+            plan, why = None, f"the bars lack column(s) {absent} the stages read"
+    if plan is not None:
+        try:
+            import numba  # noqa: F401
+        except ImportError:
+            plan, why = None, "numba is not installed"
+    if plan is None:
+        if engine == "fast":
+            raise ValueError(
+                f"engine='fast' cannot run this backtest: {why}; use engine='reference' or 'auto'"
+            )
+        return "reference", why, None
+    return "fast", why, plan
+
+
+def _reference_fold(setup, progress, n_steps):
+    """The reference engine: fold `step` over the bars and record every state."""
+    frame, symbols, venue = setup.frame, setup.symbols, setup.venue
+    state0, step, interval_us = setup.state0, setup.step, setup.interval_us
+    path = accumulate(lambda acc, bars_t: step(acc[0], bars_t), setup.steps(), (state0, ()))
+    next(path)  # the initial state is not a bar
+    rec = _Recorder(symbols, venue.maintenance_margin_rate, interval_us)
+    state = state0
+    for k, (state, fills) in enumerate(path):
+        rec.add(state, fills)
+        if progress is not None and (k % 5000 == 0 or k == n_steps - 1):
+            progress(k + 1, n_steps)
+    ts_values = frame["ts"].unique(maintain_order=True).dt.epoch("us").to_list()
+    return (*rec.frames(ts_values), state.halted)
 
 
 def _first_halt(events: pl.DataFrame) -> str | None:

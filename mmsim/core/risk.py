@@ -47,16 +47,24 @@ class RiskDecision:
 
 @attrs.frozen(slots=True)
 class RiskRule:
-    """A named pair of pure functions (immutable)."""
+    """A named pair of pure functions (immutable).
+
+    params: the keywords a built-in rule was made with (None for a user's own rule); parts: the
+    rules a `chain` composes. Both describe the rule, so a compiled path can run it too.
+    """
 
     name: str
     init: Callable[[], Any] = attrs.field(eq=False)
     update: Callable[[Any, RiskInput], tuple[Any, RiskDecision]] = attrs.field(eq=False)
+    params: Any = attrs.field(default=None, eq=False)
+    parts: tuple = attrs.field(default=(), eq=False, repr=False)
 
 
-def stateless_rule(name: str, decide: Callable[[RiskInput], RiskDecision]) -> RiskRule:
+def stateless_rule(
+    name: str, decide: Callable[[RiskInput], RiskDecision], *, params: Any = None
+) -> RiskRule:
     """Wrap a plain function `decide(inputs) -> RiskDecision` as a rule with no state."""
-    return RiskRule(name, lambda: None, lambda state, inputs: (state, decide(inputs)))
+    return RiskRule(name, lambda: None, lambda state, inputs: (state, decide(inputs)), params)
 
 
 def chain(*rules: RiskRule) -> RiskRule:
@@ -89,7 +97,7 @@ def chain(*rules: RiskRule) -> RiskRule:
             orders, tuple(rejected), tuple(market.values()), halt, tuple(events)
         )
 
-    return RiskRule("+".join(r.name for r in rules) or "none", init, update)
+    return RiskRule("+".join(r.name for r in rules) or "none", init, update, parts=tuple(rules))
 
 
 NO_RISK = chain()
@@ -109,7 +117,7 @@ def min_order_value(value: float) -> RiskRule:
                 keep.append(order)
         return RiskDecision(tuple(keep), tuple(rejected))
 
-    return stateless_rule("min_order_value", decide)
+    return stateless_rule("min_order_value", decide, params={"value": value})
 
 
 def _trim_side(
@@ -195,7 +203,11 @@ def leverage_caps(
             rejected.extend(rejections)
         return RiskDecision(tuple(keep), tuple(rejected))
 
-    return stateless_rule("leverage_caps", decide)
+    return stateless_rule(
+        "leverage_caps",
+        decide,
+        params={"max_leverage": max_leverage, "max_symbol_leverage": max_symbol_leverage},
+    )
 
 
 def close_all(account: Account, reason: str) -> tuple[MarketOrder, ...]:
@@ -252,7 +264,16 @@ def emergency_exit(
             return peak, RiskDecision(inputs.orders)
         return equity, _exit(inputs, reason, halt=False)
 
-    return RiskRule("emergency_exit", lambda: -math.inf, update)
+    return RiskRule(
+        "emergency_exit",
+        lambda: -math.inf,
+        update,
+        params={
+            "max_leverage": max_leverage,
+            "max_margin_ratio": max_margin_ratio,
+            "max_drawdown": max_drawdown,
+        },
+    )
 
 
 def early_stop(*, min_equity_fraction: float) -> RiskRule:
@@ -272,7 +293,7 @@ def early_stop(*, min_equity_fraction: float) -> RiskRule:
         )
         return _exit(inputs, reason, halt=True)
 
-    return stateless_rule("early_stop", decide)
+    return stateless_rule("early_stop", decide, params={"min_equity_fraction": min_equity_fraction})
 
 
 def basic_risk(

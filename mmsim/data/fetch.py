@@ -4,6 +4,10 @@ Layout under `dest` (mirrors the server, so the same files can be synced by othe
     dest/data/spot/monthly/klines/BTCUSDT/1m/BTCUSDT-1m-2024-01.zip (+ .zip.CHECKSUM)
     dest/data/futures/um/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2024-04-05.zip
     dest/parquet/<market>/<interval>/BTCUSDT.parquet      (the cache; `load_bars` reads it)
+Trade dumps (kind="trades" or "aggTrades") follow the same layout without the interval folder:
+    dest/data/spot/daily/aggTrades/BTCUSDT/BTCUSDT-aggTrades-2024-04-05.zip
+and get the same verification; their cache is dest/parquet/<market>/<kind>/<SYMBOL>.parquet,
+the trades frame of `mmsim.read_trades`.
 Whole months come as monthly ZIPs; the days of a partial month (at either end of the range)
 as daily ZIPs. Each ZIP is checked against the SHA-256 in its `.CHECKSUM` file before it is
 renamed into place, so a file under its final name is always complete and verified; a file
@@ -33,6 +37,7 @@ import polars as pl
 from mmsim.data.binance import parse_kline_name, read_binance_klines
 from mmsim.data.errors import DataError, FetchError
 from mmsim.data.files import atomic_write, safe_extract
+from mmsim.data.trades import read_trades
 
 BASE_URL = "https://data.binance.vision"
 MARKETS = {"spot": "spot", "um": "futures/um"}
@@ -53,6 +58,7 @@ INTERVALS = (
     "3d",
     "1w",
 )
+KINDS = ("klines", "trades", "aggTrades")
 _TRANSIENT_HTTP = {408, 425, 429, 500, 502, 503, 504}
 _CHUNK = 1 << 16
 
@@ -88,15 +94,32 @@ def _as_date(value: str | dt.date, name: str) -> dt.date:
 
 
 def plan_files(
-    *, market: str, symbols: Iterable[str], interval: str, start: str | dt.date, end: str | dt.date
+    *,
+    market: str,
+    symbols: Iterable[str],
+    interval: str | None,
+    start: str | dt.date,
+    end: str | dt.date,
+    kind: str = "klines",
 ) -> list[RemoteFile]:
-    """The monthly and daily files covering [start, end] (both days included), per symbol."""
+    """The monthly and daily files covering [start, end] (both days included), per symbol.
+
+    kind: "klines" (bars of `interval`), "trades" or "aggTrades" (interval unused).
+    """
     if market not in MARKETS:
         raise DataError(f"market={market!r}: choose one of {sorted(MARKETS)}")
+    if kind not in KINDS:
+        raise DataError(f"kind={kind!r}: choose one of {', '.join(KINDS)}")
+    if kind != "klines":
+        return _plan(market, symbols, kind, None, start, end)
     if interval not in INTERVALS:
         raise DataError(f"interval={interval!r}: Binance dumps have {', '.join(INTERVALS)}")
     if interval == "1s" and market != "spot":
         raise DataError("1s klines exist for the spot market only")
+    return _plan(market, symbols, "klines", interval, start, end)
+
+
+def _plan(market, symbols, kind, interval, start, end) -> list[RemoteFile]:
     first, last = _as_date(start, "start"), _as_date(end, "end")
     if first > last:
         raise DataError(f"start {first} is after end {last}")
@@ -109,23 +132,20 @@ def plan_files(
     root = f"data/{MARKETS[market]}"
     files = []
     for symbol in symbols:
+        # klines: <SYMBOL>/<interval>/<SYMBOL>-<interval>-...; trades: <SYMBOL>/<SYMBOL>-<kind>-...
+        folder = f"{kind}/{symbol}/{interval}" if interval else f"{kind}/{symbol}"
+        stem = f"{symbol}-{interval or kind}"
         month = dt.date(first.year, first.month, 1)
         while month <= last:
             lo, hi = max(month, first), min(_month_end(month), last)
             if lo == month and hi == _month_end(month):
-                name = f"{symbol}-{interval}-{month:%Y-%m}.zip"
-                files.append(
-                    RemoteFile(symbol, f"{root}/monthly/klines/{symbol}/{interval}/{name}", lo, hi)
-                )
+                name = f"{stem}-{month:%Y-%m}.zip"
+                files.append(RemoteFile(symbol, f"{root}/monthly/{folder}/{name}", lo, hi))
             else:
                 day = lo
                 while day <= hi:
-                    name = f"{symbol}-{interval}-{day:%Y-%m-%d}.zip"
-                    files.append(
-                        RemoteFile(
-                            symbol, f"{root}/daily/klines/{symbol}/{interval}/{name}", day, day
-                        )
-                    )
+                    name = f"{stem}-{day:%Y-%m-%d}.zip"
+                    files.append(RemoteFile(symbol, f"{root}/daily/{folder}/{name}", day, day))
                     day += dt.timedelta(days=1)
             month = _month_end(month) + dt.timedelta(days=1)
     return files
@@ -290,10 +310,11 @@ def fetch_binance(
     *,
     market: str,
     symbols: Iterable[str],
-    interval: str,
+    interval: str | None = "1m",
     start: str | dt.date,
     end: str | dt.date,
     dest: str | os.PathLike,
+    kind: str = "klines",
     base_url: str = BASE_URL,
     retries: int = 3,
     backoff: float = 0.5,
@@ -307,7 +328,9 @@ def fetch_binance(
 ) -> FetchReport:
     """Download, verify and cache Binance klines for `symbols` over [start, end] (whole days, UTC).
 
-    market: 'spot' or 'um' (USDT-M futures). base_url: the server (tests point it at 127.0.0.1).
+    market: 'spot' or 'um' (USDT-M futures). kind: "klines" (bars of `interval`), "trades" or
+    "aggTrades" (the tape; its cache is the trades frame of `mmsim.read_trades`).
+    base_url: the server (tests point it at 127.0.0.1).
     retries: extra attempts per file after a transient failure, waiting backoff * 2**k seconds.
     cache: write dest/parquet/<market>/<interval>/<SYMBOL>.parquet from every verified ZIP of
     that symbol under dest. extract: also unpack each ZIP's CSV to dest/csv/... (safely).
@@ -317,7 +340,9 @@ def fetch_binance(
     """
     if retries < 0 or backoff < 0 or timeout <= 0 or workers < 1:
         raise DataError("retries and backoff must be >= 0, timeout > 0 and workers >= 1")
-    files = plan_files(market=market, symbols=symbols, interval=interval, start=start, end=end)
+    files = plan_files(
+        market=market, symbols=symbols, interval=interval, start=start, end=end, kind=kind
+    )
     dest = Path(dest).expanduser()
     dest.mkdir(parents=True, exist_ok=True)
     base_url = base_url.rstrip("/")
@@ -388,6 +413,13 @@ def fetch_binance(
     written: dict[str, Path] = {}
     if cache:
         for symbol in dict.fromkeys(f.symbol for f in files):
+            if kind != "klines":
+                path = build_trades_cache(
+                    dest, [f for f in good if f.symbol == symbol], market=market, kind=kind
+                )
+                if path is not None:
+                    written[symbol] = path
+                continue
             path = build_cache(dest, market=market, symbol=symbol, interval=interval)
             if path is not None:
                 written[symbol] = path
@@ -426,8 +458,23 @@ def build_cache(dest: str | os.PathLike, *, market: str, symbol: str, interval: 
     return out
 
 
+def build_trades_cache(
+    dest: str | os.PathLike, files: list[RemoteFile], *, market: str, kind: str
+) -> Path | None:
+    """Rewrite dest/parquet/<market>/<kind>/<symbol>.parquet from verified trade ZIPs (atomic)."""
+    if not files:
+        return None
+    trades = read_trades([Path(dest) / f.path for f in files])
+    out = Path(dest) / "parquet" / market / kind / f"{files[0].symbol}.parquet"
+    with atomic_write(out) as handle:
+        trades.write_parquet(handle, compression="zstd", statistics=True)
+    return out
+
+
 __all__ = [
     "BASE_URL",
+    "KINDS",
+    "build_trades_cache",
     "FetchReport",
     "RemoteFile",
     "build_cache",

@@ -122,7 +122,8 @@ class RunSpec:
 
     strategy: a registry name, "module:function", or a factory callable; params: per symbol,
     the factory's keyword arguments; risk: `basic_risk` keywords or None (no risk rules);
-    window: [start, end) in µs since epoch, or None for all bars.
+    window: [start, end) in µs since epoch, or None for all bars. engine: the backtest engine
+    ("auto", "fast" or "reference"; every engine gives the same row, so it is not in the run id).
     """
 
     run_id: str
@@ -138,6 +139,7 @@ class RunSpec:
     config: str = attrs.field(default="", eq=False)
     error: str | None = attrs.field(default=None, eq=False)
     keep_equity: bool = attrs.field(default=False, eq=False)
+    engine: str = attrs.field(default="auto", eq=False)
 
 
 def resolve_strategy(ref: StrategyRef) -> Callable[..., Strategy]:
@@ -264,6 +266,7 @@ def make_spec(
     allow_gaps: bool = False,
     window: tuple[int, int] | None = None,
     keep_equity: bool = False,
+    engine: str = "auto",
 ) -> RunSpec:
     """Resolve one grid point into a RunSpec; the factory, Venue and risk are built here once to
     validate the point and resolve their defaults. An invalid point gives a spec with `error` set
@@ -313,6 +316,7 @@ def make_spec(
         config=json.dumps(_plain(config), sort_keys=True),
         error=error,
         keep_equity=keep_equity,
+        engine=engine,
     )
 
 
@@ -367,6 +371,7 @@ def run_spec(data: pl.DataFrame | DataRef, spec: RunSpec) -> dict[str, Any]:
                 venue=Venue(**spec.venue),
                 initial_cash=spec.initial_cash,
                 allow_gaps=spec.allow_gaps,
+                engine=spec.engine,
             )
             out.update(status="ok", summary=result.summary, halted=result.halted)
             if spec.keep_equity:
@@ -790,6 +795,7 @@ def sweep(
     progress: bool = False,
     max_runs: int | None = None,
     on_result: Callable[[pl.DataFrame], None] | None = None,
+    engine: str = "auto",
 ) -> pl.DataFrame:
     """Backtest `strategy` at every point of `grid`; one row per run (see the module docstring).
 
@@ -810,8 +816,14 @@ def sweep(
         (failed ones too, unless `retry_failed`).
     max_runs: stop after computing that many runs (the rest stays for a later call).
     on_result: called in the driver with each new run's row as it is stored.
+    engine: each run's backtest engine, "auto" (the compiled fast path when every stage has a
+        kernel), "fast" or "reference"; the rows are the same.
     """
     resolve_strategy(strategy)  # a bad reference fails the sweep, not each run
+    from mmsim.core.backtest import ENGINES
+
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     frame, path = open_bars(bars)
     frame = validate_bars(frame, allow_gaps=allow_gaps)
     fingerprint = data_fingerprint(frame)
@@ -824,6 +836,7 @@ def sweep(
         "venue": venue,
         "initial_cash": initial_cash,
         "allow_gaps": allow_gaps,
+        "engine": engine,
     }
     jobs: list[tuple[RunSpec, dict[str, Any]]] = []
     if per_symbol:

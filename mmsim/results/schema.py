@@ -13,3 +13,26 @@ POSTED_SCHEMA = {
     "orders": pl.Int64,
     "qty": pl.Float64,
 }
+
+# a run's fills and rejected orders
+FILL_SCHEMA = {
+    "ts": pl.Int64,
+    "symbol": pl.String,
+    "side": pl.Int8,
+    "price": pl.Float64,
+    "qty": pl.Float64,
+    "fee": pl.Float64,
+    "liquidity": pl.String,
+    "reason": pl.String,
+    "level": pl.Int32,
+    "bars_waited": pl.Int64,
+}
+REJECTION_SCHEMA = {
+    "ts": pl.Int64,
+    "symbol": pl.String,
+    "side": pl.Int8,
+    "level": pl.Int32,
+    "price": pl.Float64,
+    "qty": pl.Float64,
+    "reason": pl.String,
+}

@@ -1,0 +1,238 @@
+"""Throughput of the engines on real 1-minute bars, measured in one run as ratios.
+
+For fixed_spread (no risk) and for Avellaneda-Stoikov + basic_risk, on one symbol:
+  bare     a numba loop of the same fixed-spread semantics over numpy columns (the machine's
+           limit: no risk, no records; equity checked against the fast path's)
+  kernel   the fast path's fold kernel alone (columns prepared beforehand)
+  fast     backtest(..., engine="fast") end to end (validation, features, frames, summary)
+  ref      backtest(..., engine="reference")
+Also the first call's compile time (an empty on-disk cache, in a fresh process), the time to
+load the cached kernels, and the peak memory per symbol-bar of each engine (fresh processes).
+
+    python benchmarks/bench_engines.py [--bars 50000] [--data ../shared/data/real]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+import mmsim
+
+# ../shared/data/real beside the checkout (or beside the folder of worktrees holding it)
+_HERE = Path(__file__).resolve().parents[1]
+REAL = next(
+    (
+        p / "shared" / "data" / "real"
+        for p in (_HERE.parent, _HERE.parent.parent)
+        if (p / "shared").is_dir()
+    ),
+    _HERE.parent / "shared" / "data" / "real",
+)
+CSV = "benicio1007_bot_trading__binance_spot_1m/Q4_2024/BTCUSDT_1m.csv"
+
+
+def load(data: Path, n: int) -> pl.DataFrame:
+    path = data / CSV
+    if path.is_file():
+        frame = pl.read_csv(path, try_parse_dates=True).head(n)
+        return frame.select(
+            pl.col("timestamp").cast(pl.Datetime("us")).alias("ts"),
+            pl.lit("BTCUSDT").alias("symbol"),
+            "open",
+            "high",
+            "low",
+            "close",
+            "volume",
+        )
+    print(f"{path} absent: synthetic bars")
+    days = n / 1440
+    return mmsim.synthetic_bars(("BTCUSDT",), days=days, interval="1m", seed=3).head(n)
+
+
+def bare_loop():
+    from numba import njit
+
+    @njit(cache=True)
+    def loop(high, low, close, h, value, tick, lot, maker, dec_tick, dec_lot):
+        """Fixed spread at close*(1 -/+ h) on the tick/lot grid; trade-through fills; average
+        entry accounting; equity per bar."""
+        n = close.shape[0]
+        equity = np.empty(n)
+        wallet, q, entry = 1e5, 0.0, 0.0
+        bid = ask = qty = 0.0
+        for k in range(n):
+            if k > 0:
+                for side in (1, -1):
+                    price = bid if side > 0 else ask
+                    if (side > 0 and low[k] <= price - tick) or (
+                        side < 0 and high[k] >= price + tick
+                    ):
+                        signed = side * qty
+                        new_q = q + signed
+                        if q == 0.0:
+                            entry = price
+                        elif (q > 0) == (signed > 0):
+                            entry = (q * entry + signed * price) / new_q
+                        else:
+                            closed = min(abs(signed), abs(q))
+                            wallet += closed * (price - entry) * (1.0 if q > 0 else -1.0)
+                            if new_q == 0.0:
+                                entry = 0.0
+                            elif (new_q > 0) != (q > 0):
+                                entry = price
+                        q = new_q
+                        wallet -= price * qty * maker
+            c = close[k]
+            equity[k] = wallet + (q * (c - entry) if q else 0.0)
+            bid = round(math.floor(c * (1 - h) / tick + 1e-9) * tick, dec_tick)
+            ask = round(math.ceil(c * (1 + h) / tick - 1e-9) * tick, dec_tick)
+            qty = round(math.floor(value / c / lot + 1e-9) * lot, dec_lot)
+        return equity
+
+    return loop
+
+
+def timed(fn, repeat):
+    best = math.inf
+    out = None
+    for _ in range(repeat):  # CPU time: the machine is shared, wall time is not this run's
+        t = time.process_time()
+        out = fn()
+        best = min(best, time.process_time() - t)
+    return best, out
+
+
+def kernel_call(bars, strategy, risk):
+    """(call the fold kernel once, its inputs) for this backtest, columns prepared here."""
+    from mmsim.core.backtest import choose_engine
+    from mmsim.core.bars import bar_interval_us, validate_bars
+    from mmsim.core.engine import account_bar
+    from mmsim.core.matching import match_bar
+    from mmsim.data.features import add_features
+    from mmsim.fast.engine import run
+    from mmsim.fast.run import kernel_inputs
+
+    frame = add_features(validate_bars(bars), strategy.features)
+    symbols = ("BTCUSDT",)
+    _, _, plan = choose_engine("fast", (strategy,), risk, match_bar, account_bar, symbols, frame)
+    result = mmsim.backtest(bars, strategy, risk=risk, engine="fast")
+    specs = {s: mmsim.SymbolSpec(**{k: v for k, v in d.items() if k in ("tick_size", "lot_size")})
+             for s, d in result.config["specs"].items()}  # fmt: skip
+    venue = mmsim.Venue()
+    first = {"BTCUSDT": float(frame["close"][0])}
+    inputs = kernel_inputs(frame, symbols, plan, venue, specs, 1e5, bar_interval_us(frame), first)
+    return (lambda: run(*inputs)), result
+
+
+MEMORY_CHILD = """
+import resource, sys, polars as pl, mmsim
+bars = pl.read_parquet(sys.argv[1])
+strategy = mmsim.avellaneda_stoikov(vol_window=60)
+risk = mmsim.basic_risk(max_leverage=3.0, emergency_drawdown=0.2)
+small = bars.head(2000)
+mmsim.backtest(small, strategy, risk=risk, engine=sys.argv[2])  # imports, kernels loaded
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+mmsim.backtest(bars, strategy, risk=risk, engine=sys.argv[2])
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print((after - before) * 1024 / bars.height)
+"""
+
+COMPILE_CHILD = """
+import time, polars as pl, mmsim, sys
+bars = pl.read_parquet(sys.argv[1]).head(500)
+t = time.process_time()
+strategy = mmsim.avellaneda_stoikov(vol_window=60)
+mmsim.backtest(bars, strategy, risk=mmsim.basic_risk(), engine="fast")
+print(time.process_time() - t)
+"""
+
+
+def child(code: str, *args: str, env: dict | None = None) -> float:
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **(env or {})},
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bars", type=int, default=50_000)
+    parser.add_argument("--data", type=Path, default=REAL)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    bars = load(args.data, args.bars)
+    n = bars.height
+    print(f"{n:,} symbol-bars of BTCUSDT 1m; {os.cpu_count()} cores; load {os.getloadavg()[0]:.2f}")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "bars.parquet")
+        bars.write_parquet(path)
+        cold = child(COMPILE_CHILD, path, env={"NUMBA_CACHE_DIR": str(Path(tmp) / "cache")})
+        warm = child(COMPILE_CHILD, path, env={"NUMBA_CACHE_DIR": str(Path(tmp) / "cache")})
+        print(
+            f"first fast call (CPU s): {cold:.1f} s compiling (empty cache), "
+            f"{warm:.2f} s from the cache"
+        )
+        memory = {e: child(MEMORY_CHILD, path, e) for e in ("fast", "reference")}
+
+    loop = bare_loop()
+    cols = [bars[c].to_numpy() for c in ("high", "low", "close")]
+    runs = {
+        "fixed_spread": (mmsim.fixed_spread(half_spread_bps=5.0), mmsim.chain()),
+        "A-S + basic_risk": (
+            mmsim.avellaneda_stoikov(vol_window=60, gamma=0.001, kappa=0.5),
+            mmsim.basic_risk(max_leverage=3.0, emergency_drawdown=0.2, stop_equity_fraction=0.5),
+        ),
+    }
+    for label, (strategy, risk) in runs.items():
+        call, fast_result = kernel_call(bars, strategy, risk)
+        tick = fast_result.config["specs"]["BTCUSDT"]["tick_size"]
+        lot = fast_result.config["specs"]["BTCUSDT"]["lot_size"]
+        figures = {}
+        if label == "fixed_spread":
+            from mmsim.fast.run import grid_digits
+
+            grid = (tick, lot, 0.0002, grid_digits(tick), grid_digits(lot))
+            loop(*cols, 5e-4, 1000.0, *grid)
+            t, equity = timed(lambda g=grid: loop(*cols, 5e-4, 1000.0, *g), args.repeat)
+            figures["bare"] = t
+            gap = np.max(np.abs(equity - fast_result.equity["equity"].to_numpy()))
+            print(f"  bare loop's equity vs the fast path's: max difference {gap:.3g} USDT")
+        figures["kernel"], _ = timed(call, args.repeat)
+        figures["fast"], _ = timed(
+            lambda s=strategy, r=risk: mmsim.backtest(bars, s, risk=r, engine="fast"), args.repeat
+        )
+        figures["ref"], ref = timed(
+            lambda s=strategy, r=risk: mmsim.backtest(bars, s, risk=r, engine="reference"), 1
+        )
+        same = ref.fills.equals(fast_result.fills)
+        print(f"{label}: fills identical in both engines: {same}")
+        for name, t in figures.items():
+            print(f"  {name:>6}: {n / t:12,.0f} symbol-bars/s  ({t:.4f} s)")
+        base = figures["kernel"]
+        print(
+            "  ratios: "
+            + ", ".join(f"{name}/kernel {t / base:.2f}x" for name, t in figures.items())
+        )
+    print(
+        "peak memory per symbol-bar (A-S + basic_risk): "
+        + ", ".join(f"{e} {b:,.0f} bytes" for e, b in memory.items())
+    )
+
+
+if __name__ == "__main__":
+    main()

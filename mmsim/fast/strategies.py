@@ -1,0 +1,224 @@
+"""Strategy kernels: the built-in strategies' quotes at one bar close, formula for formula.
+
+Each writes a side's levels into (prices, qtys) rows and returns (n_bids, n_asks, reservation
+price or NaN). `p` is the strategy's parameter row, `f` the bar's feature row (NaN = null),
+`slots` the columns of `f` it reads, `two` the number 2.0 read from memory: Python computes
+x**2 with the C library's pow, which a compiled constant exponent would turn into x*x.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from mmsim.fast._jit import kernel
+
+FIXED_SPREAD, AVELLANEDA_STOIKOV, GLFT, MEXICO = 0, 1, 2, 3
+
+
+@kernel
+def feature(f, slot):
+    return math.nan if slot < 0 else f[slot]
+
+
+@kernel
+def fixed_spread(p, close, position, bid_p, bid_q, ask_p, ask_q):
+    h = p[0] / 1e4
+    qty = p[1] / close
+    bid_ok = ask_ok = True
+    if not math.isnan(p[2]):
+        exposure = position * close
+        bid_ok = exposure + p[1] <= p[2]
+        ask_ok = -exposure + p[1] <= p[2]
+    if not (bid_ok or ask_ok):
+        return 0, 0, math.nan
+    nb = na = 0
+    if bid_ok:
+        bid_p[0], bid_q[0], nb = close * (1 - h), qty, 1
+    if ask_ok:
+        ask_p[0], ask_q[0], na = close * (1 + h), qty, 1
+    return nb, na, close
+
+
+@kernel
+def infinite_horizon(p, q, mid, sigma, kappa, two):
+    """The infinite-horizon quotes: (bid, ask, reservation, has bid, has ask)."""
+    gamma, cap, discount = p[0], p[4], p[8]
+    q_model = q if math.isnan(cap) else max(-cap, min(cap, q))
+    if not math.isnan(discount):
+        omega = discount
+    else:
+        omega = 0.5 * math.pow(gamma, two) * math.pow(sigma, two) * math.pow(cap + 1.0, two)
+    g2s2 = math.pow(gamma, two) * math.pow(sigma, two)
+    denominator = 2.0 * omega - g2s2 * math.pow(q_model, two)
+    depth = math.log1p(gamma / kappa) / gamma
+    r_side = np.full(2, math.nan)
+    for j, side in enumerate((1, -1)):
+        arg = 1.0 + (-side - 2.0 * q_model) * g2s2 / denominator if denominator > 0 else -1.0
+        if arg > 0:
+            r_side[j] = mid + math.log(arg) / gamma
+    has_bid, has_ask = not math.isnan(r_side[0]), not math.isnan(r_side[1])
+    r = (r_side[0] + r_side[1]) / 2 if has_bid and has_ask else math.nan
+    return r_side[0] - depth, r_side[1] + depth, r, has_bid, has_ask
+
+
+@kernel
+def avellaneda_stoikov(
+    p, f, slots, close, close_ts, interval_us, position, two, bid_p, bid_q, ask_p, ask_q
+):
+    gamma, kappa, horizon_us, order_value = p[0], p[1], p[2], p[3]
+    cap, bps, eta, min_spread = p[4], p[5] == 1.0, p[6], p[7]
+    sigma_ret = feature(f, slots[0])
+    if math.isnan(sigma_ret):
+        return 0, 0, math.nan
+    s = close
+    q = position * s / order_value
+    fitted = feature(f, slots[1])
+    if slots[1] >= 0 and not math.isnan(fitted) and fitted > 0:
+        kappa = fitted if bps else fitted * 1e4 / s
+    if bps:
+        sigma, mid, floor = sigma_ret * 1e4, 0.0, min_spread
+    else:
+        sigma, mid, floor = sigma_ret * s, s, min_spread * s / 1e4
+    if horizon_us < 0:
+        bid, ask, r, has_bid, has_ask = infinite_horizon(p, q, mid, sigma, kappa, two)
+    else:
+        h_us = int(horizon_us)
+        bars_left = (h_us - close_ts % h_us) / interval_us
+        r = mid - q * gamma * math.pow(sigma, two) * bars_left
+        spread = gamma * math.pow(sigma, two) * bars_left + (2.0 / gamma) * math.log1p(
+            gamma / kappa
+        )
+        half = spread / 2
+        bid, ask, has_bid, has_ask = r - half, r + half, True, True
+    if has_bid and has_ask and ask - bid < floor:
+        centre, half = (bid + ask) / 2, floor / 2
+        bid, ask = centre - half, centre + half
+    has_r = has_bid and has_ask
+    if bps:
+        if has_r:
+            r = s * (1 + r / 1e4)
+        if has_bid:
+            bid = s * (1 + bid / 1e4)
+        if has_ask:
+            ask = s * (1 + ask / 1e4)
+    bid_value = ask_value = order_value
+    if eta != 0.0:
+        bid_value = order_value * math.exp(-eta * max(q, 0.0))
+        ask_value = order_value * math.exp(-eta * max(-q, 0.0))
+    nb = na = 0
+    if has_bid and bid > 0 and (math.isnan(cap) or q + bid_value / order_value <= cap + 1e-9):
+        bid_p[0], bid_q[0], nb = bid, bid_value / s, 1
+    if has_ask and ask > 0 and (math.isnan(cap) or -q + ask_value / order_value <= cap + 1e-9):
+        ask_p[0], ask_q[0], na = ask, ask_value / s, 1
+    return nb, na, (r if has_r and r > 0 else math.nan)
+
+
+@kernel
+def glft(p, f, slots, close, position, bid_p, bid_q, ask_p, ask_q):
+    gamma, kappa, A, order_value, cap, min_spread = p[0], p[1], p[2], p[3], p[4], p[5]
+    sigma_ret = feature(f, slots[0])
+    if math.isnan(sigma_ret):
+        return 0, 0, math.nan
+    s = close
+    q = position * s / order_value
+    if slots[1] >= 0:
+        fit_a, fit_k = f[slots[1]], f[slots[2]]
+        if not (math.isnan(fit_a) or math.isnan(fit_k)) and fit_a > 0 and fit_k > 0:
+            A, kappa = fit_a, fit_k
+    x = gamma / kappa
+    c1 = math.log1p(x) / gamma
+    c2 = math.sqrt(gamma / (2.0 * A * kappa) * math.exp((1.0 / x + 1.0) * math.log1p(x)))
+    sigma = sigma_ret * 1e4
+    d_bid = c1 + sigma * c2 * (0.5 + q)
+    d_ask = c1 + sigma * c2 * (0.5 - q)
+    short = min_spread - (d_bid + d_ask)
+    if short > 0:
+        d_bid, d_ask = d_bid + short / 2, d_ask + short / 2
+    bid = s * (1.0 - 1 * d_bid / 1e4)
+    ask = s * (1.0 - -1 * d_ask / 1e4)
+    qty = order_value / s
+    nb = na = 0
+    if bid > 0 and (math.isnan(cap) or q + 1 <= cap + 1e-9):
+        bid_p[0], bid_q[0], nb = bid, qty, 1
+    if ask > 0 and (math.isnan(cap) or -q + 1 <= cap + 1e-9):
+        ask_p[0], ask_q[0], na = ask, qty, 1
+    r = max(s * (1 + (d_ask - d_bid) / 2e4), 0.0)
+    return nb, na, (r if r != 0.0 else math.nan)
+
+
+@kernel
+def ladder(reference, spacing, impact, sigma_bps, volume_value, values, side, room, out_p, out_q):
+    """`mmsim.strategies.ladder.ladder` over Mexico's distances (i+1)*spacing (+ impact)."""
+    n = 0
+    used = 0.0
+    through = 0.0
+    for i in range(values.shape[0]):
+        d = (i + 1) * spacing
+        value = values[i]
+        if impact != 0.0 and volume_value > 0:
+            through += value
+            d += impact * sigma_bps * math.sqrt(through / volume_value)
+        price = reference * (1.0 - side * d / 1e4)
+        if price <= 0 or value <= 0:
+            continue
+        if used + value > room + 1e-9:
+            break
+        used += value
+        out_p[n], out_q[n] = price, value / price
+        n += 1
+    return n
+
+
+@kernel
+def mexico(p, f, slots, skews, skew_slots, close, position, entry, two, bid_p, bid_q, ask_p, ask_q):
+    for j in range(4):
+        if slots[j] >= 0 and math.isnan(f[slots[j]]):
+            return 0, 0, math.nan
+    order_value, levels, sizing, size_ratio, aggressiveness = p[0], int(p[1]), p[2], p[3], p[4]
+    cap = p[5]
+    c = close
+    position_value = position * c
+    sigma = f[slots[0]] if slots[0] >= 0 else 0.0
+    sigma_bps = sigma * 1e4
+    s_mom = 0.0
+    if slots[2] >= 0:
+        s_mom = f[slots[2]] / (sigma * math.sqrt(p[16])) if sigma > 0 else 0.0
+    skew = p[10] * (-position_value / cap)
+    if p[11] != 0.0 and position != 0.0:
+        unrealized = position * (c - entry)
+        skew += p[11] * math.copysign(1.0, position) * unrealized / cap
+    if slots[1] >= 0:
+        skew += p[12] * (
+            math.log(c / f[slots[1]]) / (sigma * math.sqrt(p[15])) if sigma > 0 else 0.0
+        )
+    skew += p[13] * s_mom
+    for j in range(skew_slots.shape[0]):
+        if not math.isnan(skews[j]):
+            x = f[skew_slots[j]]
+            skew += skews[j] * (0.0 if math.isnan(x) else x)
+    r = c * (1.0 + skew / 1e4)
+    spacing = max(p[9] / 2, p[6] + p[7] * sigma_bps + p[8] * abs(s_mom))
+    volume_value = f[slots[3]] if slots[3] >= 0 else 0.0
+    base = order_value * aggressiveness
+    values = np.empty(levels)
+    counts = np.zeros(2, dtype=np.int64)
+    for side in (1, -1):
+        room = max(cap - side * position_value, 0.0)
+        for i in range(levels):
+            if sizing == 1.0:
+                values[i] = base * math.pow(size_ratio, float(i))
+            elif sizing == 2.0:
+                values[i] = base * min(1.0, room / cap)
+            else:
+                values[i] = base
+        if side > 0:
+            counts[0] = ladder(
+                r, spacing, p[14], sigma_bps, volume_value, values, side, room, bid_p, bid_q
+            )
+        else:
+            counts[1] = ladder(
+                r, spacing, p[14], sigma_bps, volume_value, values, side, room, ask_p, ask_q
+            )
+    return counts[0], counts[1], (r if r > 0 else math.nan)

@@ -1,0 +1,175 @@
+"""The compiled fast path gives the reference engine's frames: identical fills (ts, symbol,
+side, price, qty, fee, liquidity, reason, level) and every frame equal to 1e-9 relative, over
+generated markets (gaps, flash crashes, zero volume), venues, risk rule sets, account sizes
+and each built-in strategy's parameter space, with trade-through and intensity matching."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from conftest import scaled
+from hypothesis import given
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+import mmsim
+from mmsim.testing import has_gaps
+from mmsim.testing.markets import cash, market_specs, risk_rules, venues
+from mmsim.testing.params import strategy_space
+from mmsim.testing.suite import backtest_settings
+
+FRAMES = ("fills", "equity", "symbols", "rejections", "events", "posted", "summary")
+FILL_KEYS = ("ts", "symbol", "side", "price", "qty", "fee", "liquidity", "reason", "level")
+
+VALUE = st.floats(50, 50_000)
+MAKERS = {
+    "fixed_spread": strategy_space(
+        mmsim.fixed_spread, half_spread_bps=st.floats(0.5, 200), order_value=VALUE
+    ),
+    "avellaneda_stoikov": strategy_space(
+        mmsim.avellaneda_stoikov,
+        gamma=st.floats(1e-5, 0.1),
+        kappa=st.floats(0.01, 5),
+        horizon=st.sampled_from(["10m", "1h", "1d", "inf"]),
+        order_value=VALUE,
+        vol_window=st.integers(2, 10),
+        calibration_window=st.none(),
+    ),
+    "glft": strategy_space(
+        mmsim.glft,
+        gamma=st.floats(1e-4, 0.1),
+        kappa=st.floats(0.01, 5),
+        order_value=VALUE,
+        vol_window=st.integers(2, 10),
+        calibration_window=st.none(),
+    ),
+    "mexico": strategy_space(
+        mmsim.mexico,
+        order_value=VALUE,
+        levels=st.integers(1, 4),
+        vol_window=st.integers(2, 10),
+        ma_window=st.integers(2, 10),
+        momentum_window=st.integers(1, 10),
+        volume_window=st.integers(1, 10),
+        feature_skews=st.sampled_from([(), (("taker_buy_volume", 0.001),)]),
+    ),
+}
+
+
+def assert_same_run(reference: mmsim.Result, fast: mmsim.Result) -> None:
+    assert reference.config["engine"]["name"] == "reference"
+    assert fast.config["engine"]["name"] == "fast"
+    # fills identical: every field exactly
+    assert fast.fills.select(FILL_KEYS).rows() == reference.fills.select(FILL_KEYS).rows()
+    for name in FRAMES:
+        assert_frame_equal(getattr(fast, name), getattr(reference, name), rel_tol=1e-9, abs_tol=0)
+    same = {k: v for k, v in reference.config.items() if k != "engine"}
+    assert {k: v for k, v in fast.config.items() if k != "engine"} == same
+
+
+def both(bars, strategies, **kwargs) -> tuple[mmsim.Result, mmsim.Result]:
+    return (
+        mmsim.backtest(bars, strategies, engine="reference", **kwargs),
+        mmsim.backtest(bars, strategies, engine="fast", **kwargs),
+    )
+
+
+@st.composite
+def setups(draw, makers, regimes=mmsim.testing.REGIMES):
+    spec = draw(market_specs(max_symbols=3, max_bars=40, regimes=regimes), label="market")
+    bars = spec.bars()
+    per_symbol = {s: draw(makers, label=f"strategy {s}") for s in spec.symbols}
+    risk = draw(st.one_of(st.just(mmsim.chain()), risk_rules()), label="risk")
+    return dict(
+        bars=bars,
+        strategies=per_symbol,
+        risk=risk,
+        venue=draw(venues(bars=bars), label="venue"),
+        initial_cash=draw(cash(), label="initial_cash"),
+        allow_gaps=has_gaps(bars),
+    )
+
+
+@pytest.mark.parametrize("name", sorted(MAKERS))
+def test_fast_equals_reference(name):
+    @given(setups(MAKERS[name]))
+    @backtest_settings(max_examples=scaled(60))
+    def check(setup):
+        assert_same_run(*both(setup.pop("bars"), setup.pop("strategies"), **setup))
+
+    check()
+
+
+@given(setups(st.one_of(*MAKERS.values())))
+@backtest_settings(max_examples=scaled(60))
+def test_fast_equals_reference_mixed_strategies(setup):
+    assert_same_run(*both(setup.pop("bars"), setup.pop("strategies"), **setup))
+
+
+@given(setups(st.one_of(MAKERS["fixed_spread"], MAKERS["avellaneda_stoikov"])), st.data())
+@backtest_settings(max_examples=scaled(40))
+def test_fast_equals_reference_with_intensity_fills(setup, data):
+    bars = mmsim.add_uniform_draws(setup.pop("bars"), seed=data.draw(st.integers(0, 99)))
+    matching = mmsim.intensity_matching(
+        A=data.draw(st.floats(0.05, 5.0)),
+        kappa=data.draw(st.floats(0.01, 2.0)),
+        probability=data.draw(st.sampled_from(["linear", "poisson"])),
+        units=data.draw(st.sampled_from(["bps", "price"])),
+    )
+    assert_same_run(*both(bars, setup.pop("strategies"), matching=matching, **setup))
+
+
+def test_auto_takes_the_fast_path_and_says_why():
+    bars = mmsim.testing.MarketSpec((mmsim.testing.SymbolPath("AAAUSDT"),), n_bars=30).bars()
+    result = mmsim.backtest(bars, mmsim.fixed_spread(), risk=mmsim.basic_risk())
+    assert result.config["engine"]["name"] == "fast"
+    assert "fixed_spread" in result.config["engine"]["reason"]
+
+
+def test_auto_runs_a_users_strategy_on_the_reference():
+    bars = mmsim.testing.MarketSpec((mmsim.testing.SymbolPath("AAAUSDT"),), n_bars=30).bars()
+    mine = mmsim.stateless("mine", lambda inputs: mmsim.Quotes())
+    result = mmsim.backtest(bars, mine)
+    assert result.config["engine"] == {
+        "name": "reference",
+        "reason": "strategy 'mine' has no kernel (a user's own strategy) for AAAUSDT",
+    }
+    with pytest.raises(ValueError, match="engine='fast' cannot run this backtest"):
+        mmsim.backtest(bars, mine, engine="fast")
+    custom = mmsim.core.risk.stateless_rule(
+        "mine", lambda i: mmsim.core.risk.RiskDecision(i.orders)
+    )
+    result = mmsim.backtest(bars, mmsim.fixed_spread(), risk=custom)
+    assert result.config["engine"]["name"] == "reference"
+    assert "risk rule 'mine'" in result.config["engine"]["reason"]
+
+
+def test_an_invalid_quote_raises_the_reference_error():
+    bars = mmsim.testing.MarketSpec((mmsim.testing.SymbolPath("AAAUSDT"),), n_bars=30).bars()
+    bars = bars.with_columns(signal=pl.lit(float("inf")))
+    strategy = mmsim.mexico(feature_skews={"signal": 1.0})
+    messages = []
+    for engine in ("reference", "fast"):
+        with pytest.raises(ValueError, match="proposed an invalid") as err:
+            mmsim.backtest(bars, strategy, engine=engine)
+        messages.append(str(err.value))
+    assert messages[0] == messages[1]
+
+
+def test_sweep_rows_are_the_same_on_both_engines():
+    bars = mmsim.testing.MarketSpec(
+        (mmsim.testing.SymbolPath("AAAUSDT", volatility=0.01, seed=5),), n_bars=120
+    ).bars()
+    setup = dict(
+        strategy=mmsim.avellaneda_stoikov,
+        grid={"gamma": [1e-4, 1e-3, 1e-2], "kappa": [0.1, 1.0]},
+        params={"vol_window": 5},
+        risk={"max_leverage": 2.0, "emergency_drawdown": 0.01},
+        executor="inprocess",
+    )
+    fast = mmsim.sweep(bars, engine="fast", **setup)
+    reference = mmsim.sweep(bars, engine="reference", **setup)
+    assert (fast["status"] == "ok").all()
+    assert_frame_equal(fast.drop("elapsed_s"), reference.drop("elapsed_s"), rel_tol=1e-9)
+    with pytest.raises(ValueError, match="engine must be one of"):
+        mmsim.sweep(bars, engine="numba", **setup)
