@@ -19,6 +19,7 @@ import mmsim
 from mmsim.cli import default_setup
 from mmsim.core.bars import bar_interval_us, iter_steps, validate_bars
 from mmsim.core.engine import initial_state, make_step
+from mmsim.core.specs import symbol_specs
 from mmsim.data.features import add_features
 
 
@@ -48,7 +49,7 @@ def main() -> None:
     names = tuple(f.name for f in features) + ("taker_buy_volume",)
     first = dict(frame.group_by("symbol").agg(pl.col("close").first()).iter_rows())
     venue = setup["venue"]
-    specs = {s: venue.spec(s, first[s]) for s in symbols}
+    specs = symbol_specs(frame, venue)
     step = make_step(
         symbols=symbols,
         strategies=per_symbol,

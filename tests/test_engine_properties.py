@@ -14,8 +14,10 @@ from hypothesis import strategies as st
 from toolz import accumulate
 
 import mmsim
+from mmsim.core.bars import validate_bars
 from mmsim.core.orders import Quotes
 from mmsim.core.risk import NO_RISK
+from mmsim.core.specs import symbol_specs, with_specs
 from mmsim.testing import REGIMES, check_invariants, check_leverage_caps, engine_setup, has_gaps
 from mmsim.testing.markets import bars_frames, cash, market_makers, risk_rules, venues
 
@@ -102,6 +104,9 @@ def test_no_look_ahead(bars, strategy, risk, venue, cut, data):
         ]
     )
     # the first later bar must still open at the previous close for the frame to stay a market
+    # the tick and lot read from the data are the venue's static grid, read from the whole
+    # frame like the bar interval: both runs trade on the first frame's
+    venue = with_specs(venue, symbol_specs(validate_bars(bars, allow_gaps=True), venue))
     a = mmsim.backtest(bars, strategy, risk=risk, venue=venue, initial_cash=50_000.0)
     b = mmsim.backtest(changed, strategy, risk=risk, venue=venue, initial_cash=50_000.0)
     upto = pl.col("ts") <= t_cut

@@ -5,6 +5,7 @@ and each built-in strategy's parameter space, with trade-through and intensity m
 
 from __future__ import annotations
 
+import attrs
 import polars as pl
 import pytest
 from conftest import scaled
@@ -84,7 +85,11 @@ def setups(draw, makers, regimes=mmsim.testing.REGIMES):
         bars=bars,
         strategies=per_symbol,
         risk=risk,
-        venue=draw(venues(bars=bars), label="venue"),
+        # the kernels run the "reject" and off post-only modes ("clamp" runs the reference)
+        venue=attrs.evolve(
+            draw(venues(bars=bars), label="venue"),
+            post_only=draw(st.sampled_from(["reject", False]), label="post_only"),
+        ),
         initial_cash=draw(cash(), label="initial_cash"),
         allow_gaps=has_gaps(bars),
     )
@@ -121,9 +126,15 @@ def test_fast_equals_reference_with_intensity_fills(setup, data):
 
 def test_auto_takes_the_fast_path_and_says_why():
     bars = mmsim.testing.MarketSpec((mmsim.testing.SymbolPath("AAAUSDT"),), n_bars=30).bars()
-    result = mmsim.backtest(bars, mmsim.fixed_spread(), risk=mmsim.basic_risk())
+    reject = mmsim.Venue(post_only="reject")
+    result = mmsim.backtest(bars, mmsim.fixed_spread(), risk=mmsim.basic_risk(), venue=reject)
     assert result.config["engine"]["name"] == "fast"
     assert "fixed_spread" in result.config["engine"]["reason"]
+    clamp = mmsim.backtest(bars, mmsim.fixed_spread(), risk=mmsim.basic_risk())
+    assert clamp.config["engine"] == {
+        "name": "reference",
+        "reason": 'the kernels have no post_only="clamp" placement',
+    }
 
 
 def test_auto_runs_a_users_strategy_on_the_reference():
@@ -151,7 +162,7 @@ def test_an_invalid_quote_raises_the_reference_error():
     messages = []
     for engine in ("reference", "fast"):
         with pytest.raises(ValueError, match="proposed an invalid") as err:
-            mmsim.backtest(bars, strategy, engine=engine)
+            mmsim.backtest(bars, strategy, engine=engine, venue=mmsim.Venue(post_only="reject"))
         messages.append(str(err.value))
     assert messages[0] == messages[1]
 
@@ -164,6 +175,7 @@ def test_sweep_rows_are_the_same_on_both_engines():
         strategy=mmsim.avellaneda_stoikov,
         grid={"gamma": [1e-4, 1e-3, 1e-2], "kappa": [0.1, 1.0]},
         params={"vol_window": 5},
+        venue={"post_only": "reject"},
         risk={"max_leverage": 2.0, "emergency_drawdown": 0.01},
         executor="inprocess",
     )

@@ -15,8 +15,8 @@ import mmsim
 from mmsim.results.metrics import (
     DAY_US,
     DEFINITIONS,
+    _empty_rejections,
     annual_return,
-    at_cap_expr,
     compare,
     fill_rates,
     markouts,
@@ -29,7 +29,9 @@ from mmsim.results.metrics import (
     sharpe_ratio,
     sortino_ratio,
     summarize,
+    trading_stats,
 )
+from mmsim.results.result import POSTED_SCHEMA
 from mmsim.testing.markets import runs
 
 MINUTE = 60_000_000
@@ -148,22 +150,40 @@ def test_fill_rates_count_every_posted_order_that_met_a_bar(result):
     assert int(rates["fills"].sum()) == maker
 
 
-def test_time_at_cap_counts_bars_quoting_only_the_reducing_side():
-    frame = pl.DataFrame(
+def test_quoting_shares_count_bars_with_both_sides_one_side_and_none():
+    symbols = pl.DataFrame(
         {
-            "position": [0.0, 1.0, 1.0, -1.0, -1.0, 1.0],
-            "bid": [1.0, None, 1.0, 1.0, None, None],
-            "ask": [2.0, 2.0, 2.0, None, 2.0, None],
+            "ts": [0, 1, 2, 3, 0, 1, 2, 3],
+            "symbol": ["A"] * 4 + ["B"] * 4,
+            "position": [0.0, 1.0, 1.0, -1.0, 0.0, 0.0, 0.0, 0.0],
+            "mark": [1.5] * 8,
+            "bid": [1.0, None, 1.0, None, None, None, None, 1.0],
+            "ask": [2.0, 2.0, 2.0, None, None, None, None, 2.0],
+            "orders": [2, 1, 2, 0, 0, 0, 0, 2],
+            "clamped": [0, 1, 1, 0, 0, 0, 0, 0],
         }
     )
-    assert frame.select(at_cap_expr()).to_series().to_list() == [
-        False,
-        True,
-        False,
-        True,
-        False,
-        False,
-    ]
+    equity = pl.DataFrame({"equity": [1.0] * 4})
+    fills = pl.DataFrame(
+        schema={
+            "ts": pl.Int64,
+            "symbol": pl.String,
+            "side": pl.Int8,
+            "price": pl.Float64,
+            "qty": pl.Float64,
+            "fee": pl.Float64,
+            "liquidity": pl.String,
+        }
+    )
+    posted = pl.DataFrame(schema=POSTED_SCHEMA)
+    table = trading_stats(equity, symbols, fills, _empty_rejections(), posted)
+    rows = {r["symbol"]: r for r in table.iter_rows(named=True)}
+    a, b, total = rows["A"], rows["B"], rows["TOTAL"]
+    assert (a["quoting_both"], a["quoting_one_side"], a["quoting_none"]) == (0.5, 0.25, 0.25)
+    assert (b["quoting_both"], b["quoting_one_side"], b["quoting_none"]) == (0.25, 0.0, 0.75)
+    assert (a["clamped"], a["clamped_share"]) == (2, 0.4)
+    assert (b["clamped"], b["clamped_share"]) == (0, 0.0)
+    assert (total["quoting_both"], total["clamped"], total["clamped_share"]) == (0.375, 2, 2 / 7)
 
 
 def _exit_run():
@@ -226,7 +246,11 @@ def test_summary_keeps_its_first_columns_and_adds_the_rest():
         "captured_spread_bps",
         "markout_1_bps",
         "markout_60_bps",
-        "time_at_cap",
+        "quoting_both",
+        "quoting_one_side",
+        "quoting_none",
+        "clamped",
+        "clamped_share",
         "max_leverage",
         "max_margin_ratio",
         "emergency_exits",

@@ -126,7 +126,7 @@ def test_average_spread_is_the_mean_over_the_200_quotes():
 
 
 @pytest.mark.parametrize("gamma", [0.1, 1.0])
-@pytest.mark.parametrize("post_only", [False, True])
+@pytest.mark.parametrize("post_only", [False, "reject", "clamp"])
 def test_engine_and_fast_path_agree_exactly_on_paths(gamma, post_only):
     """On the same paths, one mmsim.backtest per path and the vectorised fast path book the same
     fills (count, final inventory, mean quoted spread) and the same profit to 1e-9."""
@@ -158,7 +158,7 @@ def test_engine_and_fast_path_agree_exactly_on_paths(gamma, post_only):
     gamma=st.floats(0.005, 3.0),
     center=st.sampled_from(["reservation", "mid"]),
     spread=st.none() | st.floats(0.05, 5.0),
-    post_only=st.booleans(),
+    post_only=st.sampled_from([False, "reject", "clamp"]),
     probability=st.sampled_from(["linear", "poisson"]),
 )
 def test_engine_and_fast_path_agree_for_any_setting(
@@ -195,6 +195,7 @@ def test_post_only_changes_the_inventory_strategy_at_high_risk_aversion():
     strict = Venue(
         maker_fee=0.0,
         taker_fee=0.0,
+        post_only="reject",
         tick_sizes={s: 1e-9 for s in symbols},
         lot_sizes={s: 1.0 for s in symbols},
     )

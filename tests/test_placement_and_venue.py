@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from mmsim.core.orders import Quotes
@@ -61,7 +63,7 @@ def test_quotes_are_rounded_bids_down_asks_up_and_lots_down():
 
 def test_a_quote_crossing_the_close_is_rejected_post_only():
     orders, rejected = place_quotes(
-        "A", Quotes(((100.05, 1.0), (99.0, 1.0)), ((100.0, 1.0),)), 100.0, SPEC
+        "A", Quotes(((100.05, 1.0), (99.0, 1.0)), ((100.0, 1.0),)), 100.0, SPEC, post_only="reject"
     )
     assert [(o.side, o.price, o.level) for o in orders] == [(1, 99.0, 1)]
     assert sorted((r.order.side, r.reason) for r in rejected) == [
@@ -78,3 +80,18 @@ def test_a_quantity_below_one_lot_is_rejected():
 def test_a_strategy_proposing_a_nan_price_gets_a_clear_error():
     with pytest.raises(ValueError, match="strategy for A proposed an invalid bid level 0"):
         place_quotes("A", Quotes(((float("nan"), 1.0),), ()), 100.0, SPEC)
+
+
+@pytest.mark.parametrize("step", [2.0**-14, 2.0**-7, 0.25, 0.005, 1e-8, 0.1])
+def test_rounding_keeps_every_digit_of_the_step(step):
+    # 7965 lots of 2^-14 is 0.48614501953125 exactly: it must not lose its last digits
+    for n in (1, 7, 7965, 123_457):
+        exact = float(Decimal(n) * Decimal(repr(step)))  # n steps, written in decimal
+        assert round_qty(n * step, step) == exact
+        assert round_price(n * step, step, 1) == exact
+        assert round_price(n * step, step, -1) == exact
+
+
+def test_a_binary_fraction_lot_stays_on_its_grid():
+    assert round_qty(0.48614501953125, 2.0**-14) == 0.48614501953125
+    assert round_qty(0.4861451, 2.0**-14) == 0.48614501953125

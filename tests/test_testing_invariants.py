@@ -277,3 +277,16 @@ def test_leverage_caps_are_checked_step_by_step_at_placement():
     assert names(uncapped) == {"leverage", "symbol_leverage"}
     first = uncapped[0]
     assert first.symbol == "AAAUSDT" and "> 1.5 x equity" in first.detail
+
+
+def test_a_bid_a_float_hair_below_the_close_still_crosses_on_the_tick_grid():
+    result = run()
+    ticks = {s: v["tick_size"] for s, v in result.config["specs"].items()}
+    hair = result.symbols.with_columns(
+        pl.when(pl.col("bid").is_not_null())
+        .then(pl.col("mark") - pl.col("symbol").replace_strict(ticks) * 1e-8)
+        .alias("bid")
+    )
+    found = check_invariants(attrs.evolve(result, symbols=hair), BARS)
+    assert "post_only" in names(found)
+    assert "post_only" not in names(check_invariants(result, BARS))

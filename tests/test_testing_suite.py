@@ -13,7 +13,8 @@ from mmsim.testing import PROPERTIES, ladder
 from mmsim.testing.suite import backtest_settings, strategy_properties
 
 # Strategies that skew their quotes (by inventory, a signal or order flow) can move a quote
-# past the close, where post-only refuses it: they skip quotes_never_cross.
+# past the close, where placement clamps it one tick behind the close (or refuses it in
+# "reject" mode): they skip quotes_never_cross, a property of the strategy's own proposal.
 LEAN = {"avellaneda_stoikov", "glft", "mexico", "nairobi", "oslo"}
 # Lima widens both sides after any fill, so after a buy its ask rises: it does not lean against
 # its inventory (the property fails for it on purpose-built examples; see the strategies' notes).

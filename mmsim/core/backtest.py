@@ -70,7 +70,7 @@ def backtest(
     venue, specs, interval_us, state0 = setup.venue, setup.specs, setup.interval_us, setup.state0
     n_steps = frame["ts"].n_unique()
     chosen, why, plan = choose_engine(
-        engine, per_symbol, risk, matching, accounting, symbols, frame
+        engine, per_symbol, risk, matching, accounting, symbols, frame, venue=venue
     )
     if chosen == "fast":
         from mmsim.fast.run import run_fast
@@ -121,13 +121,16 @@ def backtest(
 ENGINES = ("auto", "fast", "reference")
 
 
-def choose_engine(engine, strategies, risk, matching, accounting, symbols, frame):
+def choose_engine(engine, strategies, risk, matching, accounting, symbols, frame, venue=None):
     """(engine to run, why, the fast plan or None) for `backtest(..., engine=engine)`."""
     if engine == "reference":
         return "reference", "asked for", None
     from mmsim.fast.plan import fast_plan
 
     plan, why = fast_plan(strategies, risk, matching, accounting, symbols)
+    if plan is not None and venue is not None and venue.post_only == "clamp":
+        # the placement kernel refuses or lets rest a crossing quote; it does not move it yet
+        plan, why = None, 'the kernels have no post_only="clamp" placement'
     if plan is not None:
         absent = [c for c in (*plan.features, *plan.draws) if c not in frame.columns]
         if absent:
@@ -221,6 +224,7 @@ class _Recorder:
                 "reservation_price",
                 "orders",
                 "rejected",
+                "clamped",
             )
         }
         self.fills: list = []
@@ -270,8 +274,11 @@ class _Recorder:
                 posted[key] = (had[0] + n, had[1] + qty)
         self.last_ts = state.ts
         now: dict = {}
+        clamped: dict = {}
         for o in state.resting:
             counts[o.symbol] = counts.get(o.symbol, 0) + 1
+            if o.clamped_from is not None:
+                clamped[o.symbol] = clamped.get(o.symbol, 0) + 1
             key = (o.symbol, o.side, o.level)
             had = now.get(key, (0, 0.0))
             now[key] = (had[0] + 1, had[1] + o.qty)
@@ -300,6 +307,7 @@ class _Recorder:
             sym["reservation_price"].append(q.reservation_price if q is not None else None)
             sym["orders"].append(counts.get(s, 0))
             sym["rejected"].append(refused.get(s, 0))
+            sym["clamped"].append(clamped.get(s, 0))
         for f in fills:
             # bars a market order waited because its symbol had none (0: the next bar)
             waited = 0 if f.placed_ts is None else (f.ts - f.placed_ts) // self.interval_us - 1

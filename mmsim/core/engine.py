@@ -146,14 +146,24 @@ def make_step(
                 strategy_states.append(s_state)
                 quotes.append(None)
                 continue
+            spec = specs[bar.symbol]
             s_state, q = strategy.update(
-                s_state, StrategyInput(bar, position.qty, position.entry_price, equity, interval_us)
+                s_state,
+                StrategyInput(
+                    bar,
+                    position.qty,
+                    position.entry_price,
+                    equity,
+                    interval_us,
+                    tick_size=spec.tick_size,
+                    lot_size=spec.lot_size,
+                ),
             )
             strategy_states.append(s_state)
             quotes.append(q)
             if q.bids or q.asks:
                 posted, refused = place_quotes(
-                    bar.symbol, q, bar.close, specs[bar.symbol], post_only=venue.post_only
+                    bar.symbol, q, bar.close, spec, post_only=venue.post_only
                 )
                 proposed.extend(posted)
                 rejected.extend(refused)

@@ -45,13 +45,18 @@ NO_QUOTES = Quotes()
 
 @attrs.frozen(slots=True)
 class Order:
-    """A post-only limit order resting for one bar; level 0 is the innermost (immutable)."""
+    """A post-only limit order resting for one bar; level 0 is the innermost (immutable).
+
+    clamped_from: the price the strategy asked for when placement moved a crossing quote
+    behind the close (Venue.post_only="clamp"), else None.
+    """
 
     symbol: str
     side: int = attrs.field(validator=_side)
     price: float = attrs.field(validator=_positive)
     qty: float = attrs.field(validator=_positive)
     level: int = 0
+    clamped_from: float | None = attrs.field(default=None, kw_only=True)
 
     @property
     def notional(self) -> float:

@@ -1,31 +1,79 @@
 """Placement: the venue's rules that turn a strategy's quotes into post-only limit orders.
 
 Prices go to the tick grid (bids down, asks up: never more aggressive than asked), quantities
-down to whole lots. A bid at or above the bar's close, or an ask at or below it, would trade at
-once against the last price: post-only rejects it (unless `post_only=False`, a model's setting
-where such a quote rests and the matching stage decides). A quantity below one lot is rejected too.
+down to whole lots; a quantity below one lot is rejected. A bid at or above the bar's close, or
+an ask at or below it (compared on the tick grid), would trade at once against the last price.
+The venue's `post_only` mode decides its fate: "clamp" moves it to the best price behind the
+close, one tick away (a bid to close - tick, an ask to close + tick; a close between two grid
+prices: the grid price just below it for a bid, just above for an ask) and keeps its size;
+"reject" refuses it; False lets it rest (a model's setting: the matching stage decides).
 """
 
 from __future__ import annotations
 
 import math
+import sys
 
 from mmsim.core.orders import Order, Quotes, Rejection
-from mmsim.core.venue import SymbolSpec, round_price, round_qty
+from mmsim.core.venue import (
+    TICK_TOLERANCE,
+    SymbolSpec,
+    _post_only_mode,
+    on_grid,
+    round_price,
+    round_qty,
+)
+
+_EPS = sys.float_info.epsilon
 
 
-def crosses(side: int, price, close):
+def _grid_tolerance(ticks):
+    """A millionth of a tick (TICK_TOLERANCE), plus the float noise of a price over its tick."""
+    return TICK_TOLERANCE + 4 * _EPS * abs(ticks)
+
+
+def crosses(side: int, price, close, tick_size: float | None = None):
     """True where a quote would trade at once against `close`: a bid >= close, an ask <= close.
 
-    Works elementwise on numpy arrays of prices too (used by vectorised fast paths).
+    With tick_size the comparison is on the tick grid (prices a millionth of a tick apart are
+    equal); without it, in floats. Works elementwise on numpy arrays too (vectorised paths).
     """
-    return price >= close if side > 0 else price <= close
+    if tick_size is None:
+        return price >= close if side > 0 else price <= close
+    ahead = side * (price - close) / tick_size  # ticks on the aggressive side of the close
+    return ahead >= -_grid_tolerance(close / tick_size)
+
+
+def behind_close(side: int, close: float, tick_size: float) -> float:
+    """The best price on the tick grid that does not cross `close`: one tick behind it.
+
+    A close on the grid gives close - tick for a bid and close + tick for an ask; a close
+    between two grid prices gives the grid price just below it (bid) or just above it (ask).
+    May be <= 0 for a bid when the close is under one tick.
+    """
+    ticks = close / tick_size
+    k = round(ticks)
+    if abs(ticks - k) <= _grid_tolerance(ticks):
+        k = k - side
+    else:
+        k = math.floor(ticks) if side > 0 else math.ceil(ticks)
+    return on_grid(k, tick_size)
 
 
 def place_quotes(
-    symbol: str, quotes: Quotes, close: float, spec: SymbolSpec, *, post_only: bool = True
+    symbol: str,
+    quotes: Quotes,
+    close: float,
+    spec: SymbolSpec,
+    *,
+    post_only: str | bool = "clamp",
 ) -> tuple[tuple[Order, ...], tuple[Rejection, ...]]:
-    """Orders posted and rejections for one symbol's quotes at a bar close."""
+    """Orders posted and rejections for one symbol's quotes at a bar close.
+
+    post_only: "clamp", "reject" (or True) or False, as `Venue.post_only`. A clamped order
+    keeps the price the strategy asked for in `Order.clamped_from`.
+    """
+    mode = _post_only_mode(post_only)
     orders, rejected = [], []
     for side, levels in ((1, quotes.bids), (-1, quotes.asks)):
         for level, (price, qty) in enumerate(levels):
@@ -41,8 +89,12 @@ def place_quotes(
                 rejected.append(Rejection(Order(symbol, side, price, qty, level), reason))
                 continue
             order = Order(symbol, side, p, q, level)
-            if post_only and crosses(side, p, close):
-                rejected.append(Rejection(order, "post_only"))
+            if mode and crosses(side, p, close, spec.tick_size):
+                moved = behind_close(side, close, spec.tick_size) if mode == "clamp" else 0.0
+                if moved > 0:
+                    orders.append(Order(symbol, side, moved, q, level, clamped_from=p))
+                else:
+                    rejected.append(Rejection(order, "post_only"))
             else:
                 orders.append(order)
     return tuple(orders), tuple(rejected)

@@ -150,12 +150,21 @@ def _trim_symbol(orders, signed_notional, cap, lot):
     return bids + asks, rej_b + rej_a, worst
 
 
-def worst_case_notional(orders: tuple[Order, ...], position_qty: float, mark: float) -> float:
-    """max |notional| of the position if every order of one side fills at its own price (USDT)."""
+def side_notionals(
+    orders: tuple[Order, ...], position_qty: float, mark: float
+) -> tuple[float, float]:
+    """Signed notional of the position (USDT, + long) if every buy filled at its own price, and
+    if every sell did."""
     n = position_qty * mark
     buys = n + sum(o.notional for o in orders if o.side > 0)
     sells = n - sum(o.notional for o in orders if o.side < 0)
-    return max(abs(n), abs(buys), abs(sells))
+    return buys, sells
+
+
+def worst_case_notional(orders: tuple[Order, ...], position_qty: float, mark: float) -> float:
+    """max |notional| of the position if every order of one side fills at its own price (USDT)."""
+    buys, sells = side_notionals(orders, position_qty, mark)
+    return max(abs(position_qty * mark), abs(buys), abs(sells))
 
 
 def leverage_caps(
@@ -166,9 +175,10 @@ def leverage_caps(
     Per symbol: |position*mark + sum(side*price*qty)| <= max_symbol_leverage * equity on each
     side. Total: the sum over symbols of that worst case <= max_leverage * equity; when it is
     exceeded, every symbol's added exposure is scaled by the same factor (so no symbol is
-    favoured by its order in the list). Orders are trimmed innermost-first to whole lots; an
-    order trimmed to nothing is rejected with reason "leverage". Orders that only reduce
-    exposure always pass.
+    favoured by its order in the list) and the symbol cap still holds. Orders are trimmed
+    innermost-first to whole lots; an order trimmed to nothing is rejected with reason
+    "leverage". Orders that only reduce exposure always pass; a side that would flip the
+    position is trimmed so the opposite position stays within max_symbol_leverage x equity.
     """
     for name, cap in (("max_leverage", max_leverage), ("max_symbol_leverage", max_symbol_leverage)):
         if cap is not None and not (cap > 0 and math.isfinite(cap)):
@@ -195,7 +205,9 @@ def leverage_caps(
                 k = max(0.0, (total_cap - current) / sum(added.values()))
                 for symbol, orders in groups.items():
                     _, n0, lot = trimmed[symbol]
-                    cap = abs(n0) + k * added[symbol]
+                    # the symbol cap still holds: a side that flips the position is capped by
+                    # it, not by the notional held
+                    cap = min(abs(n0) + k * added[symbol], symbol_cap)
                     trimmed[symbol] = (_trim_symbol(orders, n0, cap, lot), n0, lot)
         keep, rejected = [], []
         for (orders, rejections, _), _, _ in trimmed.values():

@@ -15,6 +15,7 @@ from mmsim.core.bars import Step, bar_interval_us, iter_steps, validate_bars
 from mmsim.core.engine import EngineState, account_bar, initial_state, make_step
 from mmsim.core.matching import match_bar
 from mmsim.core.risk import NO_RISK, RiskRule
+from mmsim.core.specs import symbol_specs
 from mmsim.core.venue import SymbolSpec, Venue
 from mmsim.data.features import add_features
 from mmsim.strategies.base import Strategy
@@ -93,7 +94,7 @@ def prepare_run(
     first_close = dict(
         frame.group_by("symbol", maintain_order=True).agg(pl.col("close").first()).iter_rows()
     )
-    specs = {s: venue.spec(s, first_close[s]) for s in symbols}
+    specs = symbol_specs(frame, venue)
     interval_us = interval_us or bar_interval_us(frame)
     account = Account.open(symbols, initial_cash, tuple(first_close[s] for s in symbols))
     step = make_step(

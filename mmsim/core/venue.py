@@ -5,6 +5,7 @@ Fees are fractions of fill notional (0.0002 = 2 bps); a negative maker fee is a 
 
 from __future__ import annotations
 
+import functools
 import math
 
 import attrs
@@ -33,6 +34,21 @@ def _frozen_map(value) -> tuple[tuple[str, float], ...]:
     return tuple(sorted((str(k), float(x)) for k, x in dict(value or {}).items()))
 
 
+POST_ONLY_MODES = ("clamp", "reject", False)
+
+
+def _post_only_mode(value):
+    # True is an exchange's plain post-only flag: it refuses a crossing order
+    if value is True:
+        return "reject"
+    if value is False or (isinstance(value, str) and value in POST_ONLY_MODES):
+        return value
+    raise ValueError(
+        f"post_only must be 'clamp' (move a crossing quote behind the close), 'reject' (refuse "
+        f"it; True means the same) or False (let it rest), got {value!r}"
+    )
+
+
 def infer_tick_size(price: float) -> float:
     """A tick of 0.1 to 1 bps of `price` (BTC at 60,000 -> 0.1, ETH at 3,000 -> 0.01)."""
     return 10.0 ** (math.floor(math.log10(price)) - 5)
@@ -43,8 +59,18 @@ def infer_lot_size(price: float) -> float:
     return 10.0 ** (-math.floor(math.log10(price)))
 
 
-def _decimals(step: float) -> int:
-    return max(0, -math.floor(math.log10(step)) + 1) if step < 1 else 0
+@functools.lru_cache(maxsize=1024)
+def _decimals(step: float) -> int | None:
+    """The decimals of `step` as written (0.01 -> 2, 2^-14 -> 14); None when it has over 17."""
+    # every whole multiple of the step has at most as many: rounding to them removes only
+    # float noise (7 x 0.1 = 0.7000000000000001 -> 0.7) and never a digit of the grid
+    return next((d for d in range(18) if round(step, d) == step), None)
+
+
+def on_grid(n: int, step: float) -> float:
+    """n steps (a whole number of ticks or lots) as the float nearest to their decimal value."""
+    d = _decimals(step)
+    return n * step if d is None else round(n * step, d)
 
 
 # Prices on the tick grid are compared in ticks, up to this fraction of a tick: the float noise
@@ -94,21 +120,32 @@ def round_price(price: float, tick_size: float, side: int) -> float:
     ticks = price / tick_size
     # a tiny tolerance so 100.0/0.1 = 999.9999999 is still 1000 ticks
     n = math.floor(ticks + 1e-9) if side > 0 else math.ceil(ticks - 1e-9)
-    return round(n * tick_size, _decimals(tick_size) + 1)
+    return on_grid(n, tick_size)
 
 
 def round_qty(qty: float, lot_size: float) -> float:
     """Round a quantity down to a whole number of lots (never up: never more than asked)."""
     n = math.floor(qty / lot_size + 1e-9)
-    return round(n * lot_size, _decimals(lot_size) + 1)
+    return on_grid(n, lot_size)
+
+
+SPEC_SOURCES = ("given", "venue", "prices", "volumes", "rule")
 
 
 @attrs.frozen(slots=True)
 class SymbolSpec:
-    """A symbol's trading grid: tick size (USDT) and lot size (base units)."""
+    """A symbol's trading grid: tick size (USDT) and lot size (base units) (immutable).
+
+    tick_source / lot_source: where each size came from: "venue" (Venue.tick_sizes or
+    lot_sizes), "prices" (the finest decimal grid of the symbol's OHLC prices), "volumes" (that
+    of its volumes), "rule" (`infer_tick_size` / `infer_lot_size` of its first close) or
+    "given" (built by hand).
+    """
 
     tick_size: float = attrs.field(validator=_optional_positive)
     lot_size: float = attrs.field(validator=_optional_positive)
+    tick_source: str = attrs.field(default="given", validator=v.in_(SPEC_SOURCES))
+    lot_source: str = attrs.field(default="given", validator=v.in_(SPEC_SOURCES))
 
 
 @attrs.frozen(slots=True)
@@ -122,10 +159,14 @@ class Venue:
         (None: no cap).
     market_slippage_bps: market orders fill at open*(1 + side*slippage/1e4) (against the trader).
     maintenance_margin_rate: margin ratio = sum(notional*rate)/equity; liquidation at ratio >= 1.
-    tick_sizes / lot_sizes: per-symbol overrides; symbols not listed get a size inferred from
-    their first close (see `infer_tick_size`, `infer_lot_size`).
-    post_only: reject a bid at or above the close and an ask at or below it (True, the default);
-    False lets such a quote rest and the matching stage decide its fill (a model's setting,
+    tick_sizes / lot_sizes: per-symbol sizes; a symbol not listed gets the finest decimal grid
+    its prices (volumes) sit on, or, when the data shows none, a size from its first close
+    (see `mmsim.core.specs`, `infer_tick_size`, `infer_lot_size`).
+    post_only: what placement does with a bid at or above the close or an ask at or below it
+    (compared on the tick grid): "clamp" (the default) moves it to the best price behind the
+    close, one tick away (bid close - tick, ask close + tick), as a bot joins the best price
+    on its side; "reject" refuses it, as an exchange's post-only flag does (True means
+    "reject"); False lets it rest and the matching stage decide its fill (a model's setting,
     e.g. Avellaneda-Stoikov 2008, whose quotes around the reservation price may cross the mid).
     """
 
@@ -143,15 +184,35 @@ class Venue:
     lot_sizes: tuple[tuple[str, float], ...] = attrs.field(
         factory=tuple, converter=_frozen_map, validator=_positive_map
     )
-    post_only: bool = attrs.field(default=True, validator=v.instance_of(bool))
+    post_only: str | bool = attrs.field(default="clamp", converter=_post_only_mode)
 
     def __attrs_post_init__(self):
         if self.max_participation is not None and self.max_participation > 1:
             raise ValueError(f"max_participation must be in (0, 1], got {self.max_participation}")
 
-    def spec(self, symbol: str, reference_price: float) -> SymbolSpec:
-        """The tick and lot size of `symbol`; inferred from `reference_price` when not given."""
-        return SymbolSpec(
-            tick_size=dict(self.tick_sizes).get(symbol) or infer_tick_size(reference_price),
-            lot_size=dict(self.lot_sizes).get(symbol) or infer_lot_size(reference_price),
+    def spec(
+        self,
+        symbol: str,
+        reference_price: float,
+        *,
+        tick_size: float | None = None,
+        lot_size: float | None = None,
+    ) -> SymbolSpec:
+        """The tick and lot size of `symbol`: the venue's when it lists them, else tick_size /
+        lot_size read from the data (`mmsim.core.specs`), else the rule of thumb at
+        `reference_price`."""
+        tick, tick_source = _pick(
+            dict(self.tick_sizes).get(symbol), tick_size, "prices", infer_tick_size, reference_price
         )
+        lot, lot_source = _pick(
+            dict(self.lot_sizes).get(symbol), lot_size, "volumes", infer_lot_size, reference_price
+        )
+        return SymbolSpec(tick, lot, tick_source, lot_source)
+
+
+def _pick(listed, from_data, data_source, rule, reference_price):
+    if listed:
+        return listed, "venue"
+    if from_data:
+        return from_data, data_source
+    return rule(reference_price), "rule"

@@ -261,6 +261,7 @@ def _frames(
             "reservation_price": _nullable(flat(rec[R_RESERVATION])),
             "orders": flat(counts[0]),
             "rejected": flat(counts[1]),
+            "clamped": np.zeros_like(flat(counts[1])),  # kernels never clamp: choose_engine
         }
     ).with_columns(_datetime("ts"))
     names = np.array(symbols, dtype=object)

@@ -36,7 +36,8 @@ from mmsim.core.bars import bar_interval_us, validate_bars
 from mmsim.core.clock import parse_duration_us, time_left_us
 from mmsim.core.intensity import IntensityParams, intensity_matching, is_filled, quote_distance
 from mmsim.core.orders import Quotes
-from mmsim.core.placement import crosses
+from mmsim.core.placement import behind_close, crosses
+from mmsim.core.specs import symbol_specs
 from mmsim.core.venue import Venue, round_price, round_qty
 from mmsim.strategies.avellaneda_stoikov import optimal_spread, reservation_price
 from mmsim.strategies.base import (
@@ -358,6 +359,16 @@ def _to_grid(prices: np.ndarray, ticks: list[float], side: int) -> np.ndarray:
     )
 
 
+def _clamp(prices: np.ndarray, closes: np.ndarray, ticks: list[float], side: int) -> np.ndarray:
+    """Placement's "clamp" on each quote: one crossing the close moves one tick behind it."""
+    return np.array(
+        [
+            behind_close(side, c, t) if p > 0 and crosses(side, p, c, t) else p
+            for p, c, t in zip(prices.tolist(), closes.tolist(), ticks, strict=True)
+        ]
+    )
+
+
 def _run_fast(frame, symbols, strategy, matching, venue) -> pl.DataFrame:
     params = strategy.params
     fills_model = getattr(matching, "params", None)
@@ -374,9 +385,10 @@ def _run_fast(frame, symbols, strategy, matching, venue) -> pl.DataFrame:
     n = len(symbols)
     if frame.height % n:
         raise ValueError("every path must have a bar at every timestamp for the fast path")
-    first_close = frame.head(n)["close"].to_list()
-    specs = [venue.spec(s, c) for s, c in zip(symbols, first_close, strict=True)]
+    by_symbol = symbol_specs(frame, venue)  # the engine's specs
+    specs = [by_symbol[s] for s in symbols]
     ticks = [sp.tick_size for sp in specs]
+    tick = np.array(ticks)
     qty = np.array([round_qty(params.order_qty, sp.lot_size) for sp in specs])
     if (qty <= 0).any():
         raise ValueError(f"order_qty {params.order_qty} is below one lot for some symbol")
@@ -421,9 +433,13 @@ def _run_fast(frame, symbols, strategy, matching, venue) -> pl.DataFrame:
         bid, ask = _to_grid(raw_bid, ticks, 1), _to_grid(raw_ask, ticks, -1)
         has_b = bid > 0
         has_a = ask > 0
-        if venue.post_only:
-            has_b &= ~crosses(1, bid, closes[k])
-            has_a &= ~crosses(-1, ask, closes[k])
+        if venue.post_only == "clamp":
+            bid = _clamp(bid, closes[k], ticks, 1)
+            ask = _clamp(ask, closes[k], ticks, -1)
+            has_b = bid > 0
+        elif venue.post_only:
+            has_b &= ~crosses(1, bid, closes[k], tick)
+            has_a &= ~crosses(-1, ask, closes[k], tick)
         both = has_b & has_a
         spread_sum += np.where(both, ask - bid, 0.0)
         spread_count += both

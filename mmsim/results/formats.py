@@ -14,13 +14,20 @@ from typing import Any
 
 import polars as pl
 
-_PERCENT_NAMES = {"return", "annual_return", "max_drawdown", "fill_rate", "time_at_cap"}
+_PERCENT_NAMES = {
+    "return",
+    "annual_return",
+    "max_drawdown",
+    "fill_rate",
+    "quoting_both",
+    "quoting_one_side",
+    "quoting_none",
+}
 _PERCENT_ENDINGS = (
     "_return",
     "drawdown",
     "_rate",
     "margin_ratio",
-    "time_at_cap",
     "time_quoting",
     "_share",
 )

@@ -78,8 +78,13 @@ DEFINITIONS: dict[str, str] = {
     "mean_abs_position / max_abs_position": (
         "mean and max |position| (base units); also mean and max notional (USDT)"
     ),
-    "time_at_cap": (
-        "share of bars quoting only the side that reduces the position (a cap stopped the other)"
+    "quoting_both / quoting_one_side / quoting_none": (
+        "shares of bars with orders resting on both sides, on one side only, on neither (an "
+        "inventory cap or a refused quote leaves one side or none)"
+    ),
+    "clamped / clamped_share": (
+        "quotes that crossed the close and were moved one tick behind it (Venue post_only="
+        '"clamp"), and their share of the orders posted'
     ),
     "max_leverage / mean_leverage": (
         "gross notional / equity per bar: max and mean (per symbol: its notional / equity)"
@@ -331,7 +336,8 @@ def trading_stats(
     posted: pl.DataFrame,
 ) -> pl.DataFrame:
     """Per symbol and TOTAL: fills (maker/taker, buys/sells), volume, turnover, fill rate,
-    rejections, round trips, average quoted and captured spread (bps).
+    rejections, round trips, average quoted and captured spread (bps), the shares of bars
+    quoting both sides, one side and none, and the quotes clamped behind the close.
 
     turnover = traded notional / mean equity; fill_rate = maker fills / orders posted;
     quoted_spread_bps = mean over bars with both sides posted of (ask - bid) / mid;
@@ -360,9 +366,19 @@ def trading_stats(
     )
     total_fill = per_fill.select(*fill_aggs, pl.col("_closes").sum().alias("round_trips"))
     spread = (pl.col("ask") - pl.col("bid")) / ((pl.col("ask") + pl.col("bid")) / 2) * 1e4
+    bid, ask = pl.col("bid").is_not_null(), pl.col("ask").is_not_null()
+    # results saved before clamping existed have no clamped column
+    clamped = pl.col("clamped") if "clamped" in symbols.columns else pl.lit(None, pl.Int64)
     quote_aggs = [
         spread.mean().alias("quoted_spread_bps"),
-        (pl.col("bid").is_not_null() | pl.col("ask").is_not_null()).mean().alias("time_quoting"),
+        (bid | ask).mean().alias("time_quoting"),
+        (bid & ask).mean().alias("quoting_both"),
+        (bid ^ ask).mean().alias("quoting_one_side"),
+        (~bid & ~ask).mean().alias("quoting_none"),
+        clamped.sum().cast(pl.Int64).alias("clamped"),
+        pl.when(pl.col("orders").sum() > 0)
+        .then(clamped.sum() / pl.col("orders").sum())
+        .alias("clamped_share"),
     ]
     by_quote = symbols.group_by("symbol", maintain_order=True).agg(*quote_aggs)
     total_quote = symbols.select(*quote_aggs)
@@ -415,6 +431,11 @@ def trading_stats(
                 "quoted_spread_bps",
                 "captured_spread_bps",
                 "time_quoting",
+                "quoting_both",
+                "quoting_one_side",
+                "quoting_none",
+                "clamped",
+                "clamped_share",
             )
         )
 
@@ -538,16 +559,6 @@ def markout_summary(
 # --- risk ------------------------------------------------------------------------------------
 
 
-def at_cap_expr() -> pl.Expr:
-    """True on a bar where only the side that reduces the position was quoted.
-
-    That is what a strategy's inventory cap or a risk rule's leverage trim does: it stops the
-    side that would grow |position| while the other keeps quoting.
-    """
-    bid, ask = pl.col("bid").is_not_null(), pl.col("ask").is_not_null()
-    return ((pl.col("position") > 0) & ~bid & ask) | ((pl.col("position") < 0) & bid & ~ask)
-
-
 def risk_events(events: pl.DataFrame, equity: pl.DataFrame) -> pl.DataFrame:
     """Emergency exits, early stops and liquidations: ts, bar (0-based index), kind, reason."""
     bars = equity.select("ts").with_row_index("bar")
@@ -561,14 +572,13 @@ def risk_events(events: pl.DataFrame, equity: pl.DataFrame) -> pl.DataFrame:
 
 def risk_stats(equity: pl.DataFrame, symbols: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
     """Per symbol and TOTAL: inventory (mean and max |position|, base units and USDT notional),
-    time at cap (share of bars), leverage (max, mean), margin ratio (TOTAL only, max and mean),
+    leverage (max, mean), margin ratio (TOTAL only, max and mean),
     emergency exits, early stops and liquidations (bars on which each happened)."""
     inventory = [
         pl.col("position").abs().mean().alias("mean_abs_position"),
         pl.col("position").abs().max().alias("max_abs_position"),
         pl.col("notional").mean().alias("mean_notional"),
         pl.col("notional").max().alias("max_notional"),
-        at_cap_expr().mean().alias("time_at_cap"),
         pl.col("leverage").max().alias("max_leverage"),
         pl.col("leverage").mean().alias("mean_leverage"),
     ]
@@ -591,7 +601,6 @@ def risk_stats(equity: pl.DataFrame, symbols: pl.DataFrame, events: pl.DataFrame
             symbols.select(
                 pl.lit(None, pl.Float64).alias("mean_abs_position"),  # base units do not add up
                 pl.lit(None, pl.Float64).alias("max_abs_position"),
-                at_cap_expr().mean().alias("time_at_cap"),
             ),
             equity.select(
                 pl.col("notional").mean().alias("mean_notional"),
@@ -816,7 +825,10 @@ COMPARE_COLUMNS = (
     "markout_5_bps",
     "max_leverage",
     "max_margin_ratio",
-    "time_at_cap",
+    "quoting_both",
+    "quoting_one_side",
+    "quoting_none",
+    "clamped",
     "emergency_exits",
     "early_stops",
     "liquidations",
@@ -844,7 +856,6 @@ __all__ = [
     "HORIZONS",
     "Metrics",
     "annual_return",
-    "at_cap_expr",
     "bar_returns",
     "compare",
     "compute_metrics",

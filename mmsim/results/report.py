@@ -372,6 +372,15 @@ def _limits_html(limits: pl.DataFrame) -> str:
     )
 
 
+_QUOTING = (
+    "symbol",
+    "quoting_both",
+    "quoting_one_side",
+    "quoting_none",
+    "clamped",
+    "clamped_share",
+)
+
 _SECTIONS = (
     ("Price, quotes and fills", "price_"),
     ("Equity, PnL per symbol and drawdown", ("equity", "pnl_per_symbol", "drawdown")),
@@ -435,6 +444,8 @@ def render_report(
                 "final_position",
             )
         ),
+        "<h3>Quoting (share of bars)</h3>",
+        table_html(metrics.trading.select(*_QUOTING, "rejected")),
         _definitions(),
     ]
     used = set()
@@ -464,7 +475,8 @@ def render_report(
         "<h2>Performance</h2>",
         table_html(metrics.performance),
         "<h2>Trading</h2>",
-        table_html(metrics.trading),
+        # the quoting shares have their own table under the summary
+        table_html(metrics.trading.drop(*_QUOTING[1:], "time_quoting")),
         "<h3>Rejected quotes by reason</h3>",
         table_html(metrics.rejections),
         "<h2>Risk</h2>",

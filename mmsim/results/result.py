@@ -9,7 +9,8 @@ equity:     one row per bar (state at its close): ts, wallet, equity, unrealized
 symbols:    one row per bar and symbol: ts, symbol, position, entry_price, mark, unrealized,
             notional, leverage, realized, fees, funding (running, USDT), bid, ask, bid_qty,
             ask_qty (the best quotes posted at that close, resting during the next bar),
-            reservation_price, orders (posted), rejected (refused at that close)
+            reservation_price, orders (posted), rejected (refused at that close), clamped
+            (posted orders that placement moved behind the close, Venue.post_only="clamp")
 rejections: ts, symbol, side, level, price, qty, reason
 events:     ts, event (emergency exits, early stop, liquidation)
 posted:     symbol, side, level, orders, qty: limit orders posted over the run that then rested

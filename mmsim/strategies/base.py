@@ -27,6 +27,8 @@ class StrategyInput:
 
     bar: this bar (OHLCV and features). position: signed base units. entry_price: USDT (0 flat).
     equity: account equity in USDT. interval_us: bar length in µs (the quote's lifetime).
+    tick_size (USDT) / lot_size (base units): the symbol's grid, for a strategy that rounds its
+    own prices and sizes (placement rounds bids down, asks up, sizes down); None when unknown.
     """
 
     bar: Bar
@@ -34,6 +36,8 @@ class StrategyInput:
     entry_price: float
     equity: float
     interval_us: int
+    tick_size: float | None = attrs.field(default=None, kw_only=True)
+    lot_size: float | None = attrs.field(default=None, kw_only=True)
 
     @property
     def close_ts(self) -> int:

@@ -13,7 +13,8 @@ quotes, which makes selling likelier). Units: δ, c1 and σ·c2 in bps of the cl
 bps; A fills per bar at zero distance; σ in bps per √bar (rolling std of log returns × 1e4);
 q = position value / order_value. The approximation assumes a bounded inventory: set
 max_inventory (q_max) so the side that would pass it is not quoted. A distance that the skew
-makes negative puts that quote through the close, where post-only placement rejects it.
+makes negative puts that quote through the close: placement moves it one tick behind the close
+(Venue post_only="clamp", the default) or refuses it ("reject").
 """
 
 from __future__ import annotations

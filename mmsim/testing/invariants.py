@@ -15,7 +15,7 @@ import attrs
 import polars as pl
 
 from mmsim.core.bars import validate_bars
-from mmsim.core.risk import RiskRule, leverage_caps, worst_case_notional
+from mmsim.core.risk import RiskRule, leverage_caps, side_notionals, worst_case_notional
 from mmsim.core.venue import at_or_through
 from mmsim.strategies.base import Strategy
 
@@ -488,16 +488,23 @@ def check_missing_bars(result, bars: pl.DataFrame) -> list[Violation]:
 
 
 def check_placement(result, bars: pl.DataFrame) -> list[Violation]:
-    """Posted quotes are on the tick grid (qty on the lot grid) and, post-only, a bid rests
-    below the close and an ask above it; maker fills are on both grids too."""
-    post_only = result.config["venue"].get("post_only", True)
+    """Posted quotes are on the tick grid (qty on the lot grid) and, post-only ("clamp" or
+    "reject"), a bid rests below the close and an ask above it, on the tick grid (a
+    millionth of a tick apart counts as equal); maker fills are on both grids too."""
+    post_only = result.config["venue"].get("post_only", True) is not False
     sym = result.symbols.join(
         _bars(bars).select("ts", "symbol", "close"), on=["ts", "symbol"], how="inner"
     ).join(_specs(result), on="symbol")
     out = []
+    # ticks by which the quote is ahead of the close (on the side that trades at once)
+    ahead = {
+        "bid": (pl.col("bid") - pl.col("close")) / pl.col("tick"),
+        "ask": (pl.col("close") - pl.col("ask")) / pl.col("tick"),
+    }
+    tolerance = 1e-6 + 1e-15 * (pl.col("close") / pl.col("tick")).abs()
     for side, price, qty, crossed in (
-        ("bid", pl.col("bid"), pl.col("bid_qty"), pl.col("bid") >= pl.col("close")),
-        ("ask", pl.col("ask"), pl.col("ask_qty"), pl.col("ask") <= pl.col("close")),
+        ("bid", pl.col("bid"), pl.col("bid_qty"), ahead["bid"] >= -tolerance),
+        ("ask", pl.col("ask"), pl.col("ask_qty"), ahead["ask"] >= -tolerance),
     ):
         posted = sym.filter(price.is_not_null())
         if post_only:
@@ -615,10 +622,12 @@ def check_leverage_caps(
     **run_kwargs,
 ) -> list[Violation]:
     """After the risk stage of every bar, if every order of a side filled at its price, no
-    symbol's notional would exceed max_symbol_leverage x equity and their sum would not exceed
-    max_leverage x equity (or the exposure already held, when prices moved it above the cap:
-    orders never add to it). risk: the rule under test (default: `leverage_caps` with the same
-    caps); run_kwargs: venue, initial_cash, allow_gaps, ... as `engine_run`.
+    symbol's long or short would exceed max_symbol_leverage x equity (or the long or short
+    already held, when prices moved it above the cap: orders never add to it, and a side that
+    flips the position is held to the cap) and the sum of the symbols' worst cases would not
+    exceed max_leverage x equity (or the gross exposure held). risk: the rule under test
+    (default: `leverage_caps` with the same caps); run_kwargs: venue, initial_cash,
+    allow_gaps, ... as `engine_run`.
     """
     from mmsim.testing.trace import engine_run
 
@@ -638,18 +647,27 @@ def check_leverage_caps(
             total_worst += worst
             total_held += held
             if max_symbol_leverage is not None:
-                cap = max(max_symbol_leverage * equity, held)
-                if worst > cap * (1 + rel_tol) + 1e-9:
-                    out.append(
-                        Violation(
-                            "symbol_leverage",
-                            ts,
-                            symbol,
-                            f"orders could take notional to {worst:.6g}"
-                            f" > {max_symbol_leverage:g} x equity "
-                            f"{equity:.6g} (held {held:.6g})",
+                # per side: the long after every buy may exceed the cap only by the long held
+                # (orders never add to it), the short after every sell only by the short held;
+                # a side that flips the position is held to the cap itself
+                cap = max_symbol_leverage * equity
+                n = account.positions[i].qty * account.marks[i]
+                buys, sells = side_notionals(orders, account.positions[i].qty, account.marks[i])
+                for way, reach, limit in (
+                    ("long", buys, max(cap, n)),
+                    ("short", -sells, max(cap, -n)),
+                ):
+                    if reach > limit * (1 + rel_tol) + 1e-9:
+                        out.append(
+                            Violation(
+                                "symbol_leverage",
+                                ts,
+                                symbol,
+                                f"orders could take the position to a {way} of {reach:.6g} USDT "
+                                f"> {max_symbol_leverage:g} x equity {equity:.6g} "
+                                f"(held {n:+.6g})",
+                            )
                         )
-                    )
         if max_leverage is not None:
             cap = max(max_leverage * equity, total_held)
             if total_worst > cap * (1 + rel_tol) + 1e-9:

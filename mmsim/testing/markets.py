@@ -114,11 +114,14 @@ def bars_frames(
 
 
 def venues(
-    prices: Mapping[str, float] | None = None, *, bars=None, post_only: bool | None = None
+    prices: Mapping[str, float] | None = None,
+    *,
+    bars=None,
+    post_only: str | bool | None = None,
 ) -> st.SearchStrategy[mmsim.Venue]:
     """Venues: maker fees from a 2.5 bps rebate to 10 bps, taker fees, 0-2 ticks of
-    penetration, participation caps, market slippage, maintenance margin rates, post-only or
-    not (`post_only` fixes it); with `prices`
+    penetration, participation caps, market slippage, maintenance margin rates, post-only
+    "clamp" or False (`post_only` fixes any mode, "reject" too); with `prices`
     (symbol -> first close) or `bars`, per-symbol tick sizes of 0.1x-1000x and lot sizes of
     0.01x-100x the inferred ones (or the inferred ones: None)."""
     if bars is not None:
@@ -156,9 +159,12 @@ def venues(
         **sizes,
     )
     if "post_only" in attrs.fields_dict(mmsim.Venue):
-        # post-only (the default) or not (a quote through the close rests; matching decides)
+        # a quote through the close clamped behind it (the default) or left to rest; "reject"
+        # differs from "clamp" only in refusing the quote instead (pass post_only="reject")
         kwargs["post_only"] = (
-            st.booleans().map(lambda off: not off) if post_only is None else st.just(post_only)
+            st.booleans().map(lambda off: False if off else "clamp")
+            if post_only is None
+            else st.just(post_only)
         )
     return st.builds(mmsim.Venue, **kwargs)
 
@@ -373,8 +379,9 @@ def strategy_inputs(
     equity: float = 100_000.0,
 ):
     """What `strategy.update` sees at one bar close: a close from 0.01 to 200,000, a position
-    worth up to +-max_position_value USDT entered within 5 % of the close, a timestamp, and a
-    value for every feature it reads (see `feature_values`)."""
+    worth up to +-max_position_value USDT entered within 5 % of the close, a timestamp, a
+    value for every feature it reads (see `feature_values`), and the rule-of-thumb tick and
+    lot at the close."""
     from mmsim.core.bars import Bar
     from mmsim.strategies.base import StrategyInput
 
@@ -395,7 +402,15 @@ def strategy_inputs(
         0.0,
         draw(feature_values(strategy, close, features), label="features"),
     )
-    return StrategyInput(bar, position, entry, equity, interval_us)
+    return StrategyInput(
+        bar,
+        position,
+        entry,
+        equity,
+        interval_us,
+        tick_size=infer_tick_size(close),
+        lot_size=infer_lot_size(close),
+    )
 
 
 @st.composite

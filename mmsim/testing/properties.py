@@ -29,6 +29,7 @@ import polars as pl
 from mmsim.core.backtest import backtest
 from mmsim.core.orders import Quotes
 from mmsim.core.risk import NO_RISK
+from mmsim.core.specs import with_specs
 from mmsim.testing.fixtures import then_halt
 from mmsim.testing.invariants import (
     Violation,
@@ -99,8 +100,8 @@ def check_bid_below_ask(strategy, bars: pl.DataFrame, **kwargs) -> list[Violatio
 
 def check_quotes_never_cross(strategy, bars: pl.DataFrame, **kwargs) -> list[Violation]:
     """Every bid is below the bar's close and every ask above it: no quote would trade at once
-    (the venue's post-only rule refuses those; a strategy that leans through the market on
-    purpose fails this property and should skip it)."""
+    (the venue moves those one tick behind the close, or refuses them in "reject" mode; a
+    strategy that leans through the market on purpose fails this property and should skip it)."""
     out = []
     for call in quote_trace(bars, strategy, **_run_kwargs(kwargs)):
         close = call.bar.close
@@ -315,7 +316,13 @@ def check_no_look_ahead(
     ts_col = pl.col("ts").cast(pl.Datetime("us"))
     for cut in picks:
         short = bars.filter(ts_col <= _when(ts[cut]))
-        truncated = quote_trace(short, strategy, **{**run, "interval_us": setup.interval_us})
+        # the bar interval and the tick and lot read from the data are the whole frame's
+        pinned = {
+            **run,
+            "interval_us": setup.interval_us,
+            "venue": with_specs(setup.venue, setup.specs),
+        }
+        truncated = quote_trace(short, strategy, **pinned)
         upto = [c for c in full if c.k <= cut]
         for a, b in zip(upto, truncated):
             if (a.k, a.symbol) != (b.k, b.symbol) or not _same(a.quotes, b.quotes):
