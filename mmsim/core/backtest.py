@@ -7,6 +7,7 @@ itself is `toolz.accumulate` of the step built by `make_step`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 
 import attrs
 import polars as pl
@@ -110,7 +111,8 @@ def backtest(
         "halted": halted if halted else _first_halt(events),
         "engine": {"name": chosen, "reason": why},
     }
-    summary = summarize(
+    summary = partial(  # computed on first read of result.summary
+        summarize,
         equity,
         sym_frame,
         fills,

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ import attrs
 import polars as pl
 
 from mmsim.atomic import MARKER, IncompleteResultsError, atomic_dir, read_marker
+from mmsim.core.frozen import freeze
 from mmsim.results.schema import FRAMES, POSTED_SCHEMA
 
 REPLACES = ("run", "comparison")  # what saving a run may replace (`mmsim run` writes either)
@@ -50,9 +52,19 @@ class Result:
     symbols: pl.DataFrame
     rejections: pl.DataFrame
     events: pl.DataFrame
-    summary: pl.DataFrame
-    config: dict[str, Any]
+    # the summary frame, or a picklable zero-argument callable computing it on first read
+    _summary: pl.DataFrame | Callable[[], pl.DataFrame] = attrs.field(alias="summary")
+    config: dict[str, Any] = attrs.field(converter=freeze)  # read-only, JSON and pickle as dicts
     posted: pl.DataFrame = attrs.field(factory=_no_posted, kw_only=True)
+
+    @property
+    def summary(self) -> pl.DataFrame:
+        """One row per symbol and TOTAL (see `mmsim.results.metrics.summarize`), computed once
+        on first read: runs whose summary nobody reads skip it."""
+        if not isinstance(self._summary, pl.DataFrame):
+            # the same frame every time: a cache, not a change of value
+            object.__setattr__(self, "_summary", self._summary())
+        return self._summary
 
     @property
     def halted(self) -> str | None:
