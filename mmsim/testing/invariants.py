@@ -183,17 +183,25 @@ def check_fees(result, rel_tol: float = 1e-9) -> list[Violation]:
 
 
 def check_positions(result, abs_tol: float = 1e-9) -> list[Violation]:
-    """position at each bar close = cumulative sum of signed fill quantities up to that bar."""
+    """position at each bar close = cumulative sum of signed fill quantities up to that bar.
+
+    The tolerance scales with the quantity traded so far: a running float sum of fills of size
+    Q carries noise of order Q * 1e-16 even when the position is back to flat (allowed: 1e-12 Q)."""
     cum = (
-        _signed_fills(result).group_by("ts", "symbol", maintain_order=True).agg(pl.col("sq").sum())
+        _signed_fills(result)
+        .group_by("ts", "symbol", maintain_order=True)
+        .agg(pl.col("sq").sum(), pl.col("qty").sum().alias("gross"))
     )
     sym = (
         result.symbols.join(cum, on=["ts", "symbol"], how="left")
         .sort("symbol", "ts")
-        .with_columns(pl.col("sq").fill_null(0.0).cum_sum().over("symbol").alias("from_fills"))
+        .with_columns(
+            pl.col("sq").fill_null(0.0).cum_sum().over("symbol").alias("from_fills"),
+            pl.col("gross").fill_null(0.0).cum_sum().over("symbol").alias("traded"),
+        )
         .filter(
             (pl.col("position") - pl.col("from_fills")).abs()
-            > abs_tol * (1 + pl.col("from_fills").abs())
+            > abs_tol * (1 + pl.col("from_fills").abs()) + 1e-12 * pl.col("traded")
         )
     )
     return _rows(
