@@ -37,7 +37,7 @@ from mmsim.fast.matching import (
     fill_trade_through,
     put_fill,
 )
-from mmsim.fast.placement import place_side
+from mmsim.fast.placement import N_ORDER, place_side
 from mmsim.fast.risk import EVENT_LIQUIDATION, risk_chain
 from mmsim.fast.strategies import (
     AVELLANEDA_STOIKOV,
@@ -113,6 +113,8 @@ def record(k, rec, counts, bars, acct, wallet, resting, n_rest, step_rej, nr, ha
     for i in range(n_rest):
         s = int(resting[i, 0])
         counts[0, k, s] += 1
+        if resting[i, 5] != 0.0:
+            counts[2, k, s] += 1
         price = resting[i, 2]
         if resting[i, 1] > 0:
             if math.isnan(rec[R_BID, k, s]) or price > rec[R_BID, k, s]:
@@ -281,7 +283,7 @@ def run(
     T, S = present.shape
     M = S * 2 * levels
     rec = np.full((N_REC, T, S), np.nan)
-    counts = np.zeros((2, T, S), dtype=np.int64)
+    counts = np.zeros((3, T, S), dtype=np.int64)  # orders, rejected, clamped
     bars = np.zeros((N_BAR + 1, T))
     fills = np.empty((max(16, T // 4), 10))
     rejs = np.empty((max(16, T // 16), 7))
@@ -292,7 +294,8 @@ def run(
     acct = np.zeros((N_FIELDS, S))
     acct[MARK, :] = first_marks
     wallet = np.array([initial_cash])
-    resting, orders, spare = np.empty((M, 5)), np.empty((M, 5)), np.empty((M, 5))
+    resting = np.empty((M, N_ORDER))
+    orders, spare = np.empty((M, N_ORDER)), np.empty((M, N_ORDER))
     n_rest = 0
     rest_due = -1
     market = np.zeros((4, S))  # side (0: none), qty, reason event, placed at (ts)

@@ -41,7 +41,7 @@ def trim_side(src, lo, hi, side, signed_notional, cap, lot, dec_lot, dst, md, re
         if new_qty <= 0:
             nr = reject(rej, nr, src, i, qty, REJECT_LEVERAGE)
             continue
-        for c in range(5):
+        for c in range(src.shape[1]):
             dst[md, c] = src[i, c]
         dst[md, 3] = new_qty
         md += 1
@@ -137,7 +137,7 @@ def min_order_value(src, m, dst, value, rej, nr):
         if src[i, 2] * src[i, 3] < value:
             nr = reject(rej, nr, src, i, src[i, 3], REJECT_MIN_VALUE)
         else:
-            for c in range(5):
+            for c in range(src.shape[1]):
                 dst[md, c] = src[i, c]
             md += 1
     return md, nr
