@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from mmsim.fast._jit import kernel
 
 FIXED_SPREAD, AVELLANEDA_STOIKOV, GLFT, MEXICO = 0, 1, 2, 3
