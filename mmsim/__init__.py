@@ -8,7 +8,13 @@ from mmsim._version import __version__
 from mmsim.core.account import Account, Position, trade
 from mmsim.core.backtest import backtest, run_backtests
 from mmsim.core.bars import Bar, BarsError, MissingBarsError, Step, validate_bars
-from mmsim.core.engine import EngineState, account_bar, initial_state, make_step
+from mmsim.core.engine import (
+    EngineState,
+    StrategyRunError,
+    account_bar,
+    initial_state,
+    make_step,
+)
 from mmsim.core.intensity import IntensityParams, add_uniform_draws, intensity_matching
 from mmsim.core.matching import match_bar
 from mmsim.core.orders import BUY, SELL, Fill, MarketOrder, Order, Quotes, Rejection
@@ -128,6 +134,7 @@ __all__ = [
     "Strategy",
     "StrategyError",
     "StrategyInput",
+    "StrategyRunError",
     "StrategySpec",
     "SymbolSpec",
     "Venue",

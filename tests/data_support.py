@@ -6,6 +6,7 @@ import hashlib
 import io
 import os
 import threading
+import time
 import zipfile
 from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -83,9 +84,10 @@ def checksum_text(data: bytes, name: str) -> bytes:
 class DumpServer:
     """A real HTTP server on 127.0.0.1 serving in-memory files, with scripted faults.
 
-    files: url path (no leading slash) -> bytes. faults: url path -> list of faults used one per
-    request ('503', 'short' = a body cut below its Content-Length, then normal service).
-    requests: every path asked for, in order.
+        files: url path (no leading slash) -> bytes. faults: url path -> list of faults used one per
+        request ('503', 'short' = a body cut below its Content-Length, 'trickle' = a byte at a time
+    for 8 s, then normal service).
+        requests: every path asked for, in order.
     """
 
     def __init__(self):
@@ -111,6 +113,13 @@ class DumpServer:
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
+                if fault == "trickle":  # a byte every 0.2 s for 8 s, then the rest at once
+                    for k in range(40):
+                        self.wfile.write(data[k : k + 1])
+                        self.wfile.flush()
+                        time.sleep(0.2)
+                    self.wfile.write(data[40:])
+                    return
                 if fault == "short":
                     self.wfile.write(data[: len(data) // 2])
                     self.wfile.flush()

@@ -75,6 +75,20 @@ def test_infinite_horizon_at_zero_inventory_is_asymmetric_as_the_formula_says():
     assert (0 - r_bid) - (r_ask - 0) == pytest.approx(-10 * math.log(1 - x * x))
 
 
+@pytest.mark.parametrize("omega", [1e-6, 0.05, 0.124, 0.5, 0.6, 2.0, 12.5])
+def test_a_discount_too_small_for_the_volatility_never_leans_the_quotes_the_wrong_way(omega):
+    """Quoted sides fall as q grows; at omega <= gamma^2 sigma^2 / 2 nothing is quoted."""
+    qs = [-3.0 + 0.05 * k for k in range(121)]
+    quotes = [infinite_horizon_reservation(0.0, q, 1.0, 1.0, omega) for q in qs]
+    if omega <= 0.5:
+        assert all(quote == (None, None) for quote in quotes)
+        return
+    for side in (0, 1):
+        quoted = [quote[side] for quote in quotes if quote[side] is not None]
+        assert len(quoted) > 10
+        assert all(b <= a + 1e-12 for a, b in zip(quoted, quoted[1:]))
+
+
 def test_infinite_horizon_stops_the_side_at_the_inventory_bound():
     strategy = mmsim.avellaneda_stoikov(gamma=0.1, kappa=0.5, horizon="inf", max_inventory=4)
     at_cap = quote(strategy, make_input(100.0, position=40.0, features={VOL: 0.001}))
@@ -139,6 +153,8 @@ variants = st.sampled_from(
         {"gamma": 0.01, "kappa": 0.2, "horizon": "8h", "eta": 0.3, "min_spread_bps": 4},
         {"gamma": 0.1, "kappa": 0.5, "horizon": "inf", "max_inventory": 5},
         {"gamma": 0.05, "kappa": 1.0, "horizon": "inf", "max_inventory": 20, "discount": 50.0},
+        # a discount far below gamma^2 sigma^2 / 8, where the raw formula leans the wrong way
+        {"gamma": 19.0, "kappa": 1.0, "horizon": "inf", "discount": 0.00390625, "units": "price"},
     ]
 )
 sigmas = st.floats(1e-5, 0.01)
@@ -197,6 +213,9 @@ def test_inventory_moves_the_reservation_price_against_the_position(
         return quote(strategy, inputs).reservation_price
 
     flat, long, short = r(0.0), r(q), r(-q)
+    if flat is None:  # the model holds no inventory at this discount and volatility
+        assert long is None and short is None
+        return
     if long is not None:
         assert long < flat
     if short is not None:

@@ -67,6 +67,7 @@ def test_save_writes_every_set_and_the_table(bars, tmp_path):
         "comparison.csv",
         "comparison.html",
         "comparison.parquet",
+        "mmsim.json",
         "tokyo",
     ]
     assert_frame_equal(mmsim.load_result(out / "tokyo").fills, comparison.results["tokyo"].fills)

@@ -17,6 +17,7 @@ DEDICATED = {
     "cities.py": "tests/test_examples_strategies.py",
     "glft.py": "tests/test_examples_strategies.py",
     "mexico.py": "tests/test_examples_strategies.py",
+    "report_images.py": "tests/test_examples_report.py",
 }
 
 

@@ -158,11 +158,12 @@ def test_auto_runs_a_users_strategy_on_the_reference():
 
 def test_an_invalid_quote_raises_the_reference_error():
     bars = mmsim.testing.MarketSpec((mmsim.testing.SymbolPath("AAAUSDT"),), n_bars=30).bars()
-    bars = bars.with_columns(signal=pl.lit(float("inf")))
-    strategy = mmsim.mexico(feature_skews={"signal": 1.0})
+    # each signal is finite (inputs must be); their weighted sum overflows to an infinite skew
+    bars = bars.with_columns(signal=pl.lit(1e308), other=pl.lit(1e308))
+    strategy = mmsim.mexico(feature_skews={"signal": 1.0, "other": 1.0})
     messages = []
     for engine in ("reference", "fast"):
-        with pytest.raises(ValueError, match="proposed an invalid") as err:
+        with pytest.raises(mmsim.StrategyRunError, match="mexico.*AAAUSDT.*inf") as err:
             mmsim.backtest(bars, strategy, engine=engine, venue=mmsim.Venue(post_only="reject"))
         messages.append(str(err.value))
     assert messages[0] == messages[1]

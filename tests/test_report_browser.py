@@ -153,6 +153,17 @@ def test_a_run_that_never_traded_still_renders_every_chart(browser, tmp_path):
     assert all(n >= 1 for n in charts.svgs.values()), charts.svgs
 
 
+def test_markup_in_names_does_not_break_the_report(browser, tmp_path):
+    """A symbol and a strategy named '<!--<script>' (an edited results folder): still renders."""
+    from test_hostile import PAYLOAD, doctored
+
+    page = doctored(PAYLOAD, name=PAYLOAD).report(tmp_path / "report.html")
+    expected, rendered, charts = _check(dump_dom(browser, page, tmp_path / "profile"))
+    assert charts.errors.strip() == ""
+    assert expected >= 9 and rendered == expected == len(charts.svgs)
+    assert all(n >= 1 for n in charts.svgs.values()), charts.svgs
+
+
 def _recorded_run(**options):
     """A run through the config path, so its config records data, risk settings and versions."""
     from mmsim.research.config import options_document, parse_config, run_config

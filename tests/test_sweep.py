@@ -214,7 +214,10 @@ def test_a_run_that_raises_is_recorded_and_the_sweep_goes_on(bars):
     )
     assert rows["status"].to_list() == ["ok", "failed", "failed"]
     assert rows["pnl"][0] is not None and rows["pnl"][1] is None
-    assert rows["error"][1].startswith("ZeroDivisionError: broken strategy at")
+    assert rows["error"][1].startswith(
+        "StrategyRunError: strategy 'broken' on BTCUSDT at the bar of ts 2024-01-01 00:00:00 "
+        "raised ZeroDivisionError: broken strategy at"
+    )
     assert "half_spread_bps" in rows["error"][2]  # invalid at build time: attrs names the field
 
 
@@ -257,7 +260,7 @@ def test_rows_are_stored_one_file_per_run_and_read_back(bars, reference, tmp_pat
     rows = sweep(bars, strategy=mmsim.fixed_spread, grid=GRID, executor="inprocess", out=tmp_path)
     same_rows(rows, reference)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        f"run-{rid}.parquet" for rid in reference["run_id"]
+        ["mmsim.json", *(f"run-{rid}.parquet" for rid in reference["run_id"])]
     )
     same_rows(load_sweep(tmp_path).sort("run_id"), reference.sort("run_id"))
 
@@ -392,7 +395,8 @@ def test_a_killed_pool_worker_loses_no_run_and_duplicates_none(bars, tmp_path):
     assert len(killed) == 1 and killed[0] != os.getpid()
     assert rows.height == 10 and rows["status"].to_list() == ["ok"] * 10
     assert rows["run_id"].n_unique() == 10
-    assert len(list(out.iterdir())) == 10 and load_sweep(out)["run_id"].n_unique() == 10
+    rows_stored = [p for p in out.iterdir() if p.name != "mmsim.json"]
+    assert len(rows_stored) == 10 and load_sweep(out)["run_id"].n_unique() == 10
 
 
 def test_any_concurrent_futures_executor_can_run_a_sweep(bars, reference):

@@ -63,7 +63,7 @@ def test_sweep_command_stores_rows_resumes_and_draws(tmp_path):
     first = mmsim_cli("sweep", "sweep.toml", "--quiet", "--max-runs", "3", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert "3 runs (3 ok, 0 failed)" in first.stdout
-    assert len(list((tmp_path / "rows").iterdir())) == 3
+    assert len(list((tmp_path / "rows").glob("run-*.parquet"))) == 3
     rest = mmsim_cli("sweep", "sweep.toml", "--quiet", cwd=tmp_path)
     assert rest.returncode == 0, rest.stderr
     assert "4 runs (4 ok, 0 failed)" in rest.stdout and "top runs by pnl" in rest.stdout

@@ -7,6 +7,7 @@ lists the strategies with their parameters, defaults and units.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import sys
 from pathlib import Path
@@ -153,6 +154,18 @@ def _describe_data(record: dict) -> str:
     )
 
 
+@contextlib.contextmanager
+def _results_folder(out, console, kinds=("run", "comparison")):
+    """Lock the results folder `out` for this run, refuse it early unless mmsim may replace it."""
+    from mmsim.atomic import check_replaceable, folder_lock
+
+    target = Path(out).expanduser().absolute()
+    with folder_lock(target):
+        check_replaceable(target, kinds)
+        console.print(f"results will go to {target}/")
+        yield target
+
+
 def _run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -167,53 +180,54 @@ def _run(args: argparse.Namespace) -> int:
     if args.jobs is not None and len(config.sets) == 1:
         raise ValueError("--jobs applies to a config with several [sets.*]; see --config")
     out = args.out or config.out or Path(DEFAULT_OUT)
-    with phases("loading data"), note.status("loading data"):
-        bars = config.load_bars()
-    record = data_record(config, bars)
-    note.print(f"data: {_describe_data(record)}", highlight=False)
-    note.print(f"strategies: {_strategy_names(config, record['symbols'])}", highlight=False)
-    if not record["funding"]:
-        note.print(
-            "note: the data has no funding_rate column (spot data?): it runs as a perpetual "
-            "without funding payments",
-            highlight=False,
+    with _results_folder(out, note) as target:  # refused or locked before any work
+        with phases("loading data"), note.status("loading data"):
+            bars = config.load_bars()
+        record = data_record(config, bars)
+        note.print(f"data: {_describe_data(record)}", highlight=False)
+        note.print(f"strategies: {_strategy_names(config, record['symbols'])}", highlight=False)
+        if not record["funding"]:
+            note.print(
+                "note: the data has no funding_rate column (spot data?): it runs as a perpetual "
+                "without funding payments",
+                highlight=False,
+            )
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:,}/{task.total:,} bars"),
+            TimeElapsedColumn(),
         )
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:,}/{task.total:,} bars"),
-        TimeElapsedColumn(),
-    )
-    with (
-        phases("backtesting"),
-        Progress(*columns, console=note, transient=True, disable=args.quiet) as bar,
-    ):
-        task = bar.add_task("backtesting", total=bars["ts"].n_unique())
+        with (
+            phases("backtesting"),
+            Progress(*columns, console=note, transient=True, disable=args.quiet) as bar,
+        ):
+            task = bar.add_task("backtesting", total=bars["ts"].n_unique())
 
-        def on_set(name: str, k: int, n: int) -> None:
-            bar.reset(task, description=f"set {k + 1}/{n}: {name}")
-            if not args.quiet:
-                note.print(f"running set {k + 1}/{n}: {name}", highlight=False)
+            def on_set(name: str, k: int, n: int) -> None:
+                bar.reset(task, description=f"set {k + 1}/{n}: {name}")
+                if not args.quiet:
+                    note.print(f"running set {k + 1}/{n}: {name}", highlight=False)
 
-        outcome = run_config(
-            config,
-            bars=bars,
-            jobs=args.jobs or 1,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-            on_set=on_set,
-        )
-    if isinstance(outcome, mmsim.Result):
-        print_summary(outcome, console, fmt=args.format)
-    else:
-        print_comparison(
-            _sets_table(outcome), console, title="strategy sets compared", fmt=args.format
-        )
-    writing = "writing results" + ("" if args.no_report else " and report")
-    with phases(writing), note.status(writing):
-        saved = Path(outcome.save(out, overwrite=True, report=not args.no_report))
-        # the document as run, so `mmsim run --config RESULTS/config.toml` repeats it
-        with atomic_write(saved / "config.toml", "w") as handle:
-            handle.write(to_toml(config.document))
+            outcome = run_config(
+                config,
+                bars=bars,
+                jobs=args.jobs or 1,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+                on_set=on_set,
+            )
+        if isinstance(outcome, mmsim.Result):
+            print_summary(outcome, console, fmt=args.format)
+        else:
+            print_comparison(
+                _sets_table(outcome), console, title="strategy sets compared", fmt=args.format
+            )
+        writing = "writing results" + ("" if args.no_report else " and report")
+        with phases(writing), note.status(writing):
+            saved = Path(outcome.save(target, overwrite=True, report=not args.no_report))
+            # the document as run, so `mmsim run --config RESULTS/config.toml` repeats it
+            with atomic_write(saved / "config.toml", "w") as handle:
+                handle.write(to_toml(config.document))
     report = saved / ("comparison.html" if len(config.sets) > 1 else "report.html")
     note.print(
         f"{bars.height:,} symbol-bars, {len(config.sets)} strategy set(s); {phases.line()}",
@@ -361,8 +375,12 @@ def _walk_forward(args: argparse.Namespace) -> int:
     title = f"walk-forward windows (best {metric} on train)"
     print_table(wf.windows.select(shown), console, title=title, fmt=args.format)
     print_table(wf.summary, console, title="in-sample vs out-of-sample", fmt=args.format)
-    with phases("writing results"), note.status("writing results"):
-        saved = wf.save(out / "result", overwrite=True)
+    with (
+        _results_folder(out / "result", note, kinds=("walk-forward",)) as target,
+        phases("writing results"),
+        note.status("writing results"),
+    ):
+        saved = wf.save(target, overwrite=True)
     note.print(f"results in {saved}/; {phases.line()}", highlight=False)
     return 0
 

@@ -7,6 +7,7 @@ itself is `toolz.accumulate` of the step built by `make_step`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 
 import attrs
 import polars as pl
@@ -71,15 +72,22 @@ def backtest(
     chosen, why, plan = choose_engine(
         engine, per_symbol, risk, matching, accounting, symbols, frame, venue=venue
     )
+    records = None
     if chosen == "fast":
-        from mmsim.fast.run import run_fast
+        from mmsim.fast.run import InvalidQuote, run_fast
 
         first_close = dict(zip(symbols, state0.account.marks))
-        (equity, sym_frame, fills, rejections, events, posted, _, halted) = run_fast(
-            frame, symbols, plan, venue, specs, initial_cash, interval_us, first_close
-        )
-        if progress is not None:
+        try:
+            records = run_fast(
+                frame, symbols, plan, venue, specs, initial_cash, interval_us, first_close
+            )
+        except InvalidQuote:
+            # the reference run raises the same failure in its own words (StrategyRunError)
+            records = None
+        if progress is not None and records is not None:
             progress(n_steps, n_steps)
+    if records is not None:
+        (equity, sym_frame, fills, rejections, events, posted, _, halted) = records
     else:
         equity, sym_frame, fills, rejections, events, posted, halted = _reference_fold(
             setup, progress, n_steps
@@ -103,7 +111,8 @@ def backtest(
         "halted": halted if halted else _first_halt(events),
         "engine": {"name": chosen, "reason": why},
     }
-    summary = summarize(
+    summary = partial(  # computed on first read of result.summary
+        summarize,
         equity,
         sym_frame,
         fills,

@@ -14,13 +14,30 @@ import polars as pl
 
 from mmsim.core.clock import interval_name
 from mmsim.core.errors import DataError
+from mmsim.core.frozen import EMPTY, FrozenDict, frozen_dict
 
+# a symbol names files (charts, caches): letters, digits, '.', '_' and '-', no path or markup
+SYMBOL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 REQUIRED = ("ts", "symbol", "open", "high", "low", "close", "volume")
 PRICES = ("open", "high", "low", "close")
 
 
 class BarsError(ValueError):
     """A bars frame that cannot be backtested; the message names the column, symbol and row."""
+
+
+def bad_symbol(symbol: object) -> str | None:
+    """Why `symbol` cannot be a symbol name, or None when it can."""
+    import re
+
+    if not isinstance(symbol, str):
+        return f"symbol {symbol!r} must be a string"
+    if re.fullmatch(SYMBOL_PATTERN, symbol) is None:
+        return (
+            f"symbol {symbol!r} is not a symbol name: use 1-64 letters, digits, '.', '_' or '-' "
+            "(starting with a letter or digit), like BTCUSDT"
+        )
+    return None
 
 
 class MissingBarsError(BarsError, DataError):
@@ -44,7 +61,7 @@ class Bar:
     close: float
     volume: float
     funding_rate: float = 0.0
-    features: dict = attrs.field(factory=dict, eq=False, hash=False)
+    features: FrozenDict = attrs.field(default=EMPTY, converter=frozen_dict, eq=False, hash=False)
 
 
 @attrs.frozen(slots=True)
@@ -67,6 +84,12 @@ def _describe(row: dict) -> str:
 def validate_bars(bars: pl.DataFrame, *, allow_gaps: bool = False) -> pl.DataFrame:
     """Check a bars frame and return it sorted by (ts, symbol) with float64 prices.
 
+    Raises BarsError naming the column, symbol and row of the first problem found: a missing column,
+    a symbol that is not a plain name (SYMBOL_PATTERN), a null or NaN, an infinite number (or a
+    NaN funding_rate), a non-positive price, high < max(open, close), low > min(open, close),
+    negative volume, a duplicate timestamp or unsorted timestamps within a symbol, or symbols on
+    different timestamp grids (unless allow_gaps=True: then a symbol with no row at a timestamp
+    neither quotes nor fills there, and its mark carries forward).
     Raises BarsError naming the column, symbol and row of the first problem found: a missing
     column, a null or NaN, a non-positive price, high < max(open, close), low > min(open, close),
     negative volume, a duplicate timestamp or unsorted timestamps within a symbol. Unless
@@ -82,8 +105,12 @@ def validate_bars(bars: pl.DataFrame, *, allow_gaps: bool = False) -> pl.DataFra
         pl.col("symbol").cast(pl.String),
         *(pl.col(c).cast(pl.Float64) for c in numeric),
     )
-    _check_values(frame, numeric)
-    _check_order(frame)
+    # one pass answers every check; only a failed one is searched again for its first row
+    conditions = _conditions(frame, numeric)
+    flags = frame.select(c.any().alias(str(k)) for k, c in enumerate(conditions)).row(0)
+    if any(flags):
+        _check_values(frame, numeric)
+        _check_order(frame)
     frame = frame.sort("ts", "symbol", maintain_order=True)
     if not allow_gaps:
         _check_no_holes(frame)
@@ -109,22 +136,56 @@ def _check_schema(bars: pl.DataFrame) -> list[str]:
     return numeric
 
 
+def _null(column: str, numeric: list[str]) -> pl.Expr:
+    null = pl.col(column).is_null()
+    return null | pl.col(column).is_nan() if column in numeric else null
+
+
+_VALUE_CHECKS = (
+    (pl.min_horizontal(*PRICES) <= 0, "non-positive price"),
+    (pl.col("high") < pl.max_horizontal("open", "close"), "high < max(open, close)"),
+    (pl.col("low") > pl.min_horizontal("open", "close"), "low > min(open, close)"),
+    (pl.col("volume") < 0, "negative volume"),
+)
+# a timestamp that does not increase within its symbol (the first row of each symbol is null)
+_NOT_INCREASING = pl.col("ts").diff().over("symbol") <= pl.duration(microseconds=0)
+
+
+_BAD_SYMBOL = ~pl.col("symbol").str.contains(SYMBOL_PATTERN)
+
+
+def _not_finite(frame: pl.DataFrame, numeric: list[str]) -> list[tuple[str, pl.Expr]]:
+    """(column, true where not finite) for every float the fold reads (null funding: none)."""
+    extras = [c for c, t in frame.schema.items() if t.is_float() and c not in numeric]
+    nan = {c: pl.col(c).is_nan() if c in numeric else pl.lit(False) for c in [*numeric, *extras]}
+    return [(c, pl.col(c).is_infinite() | nan[c]) for c in nan]
+
+
+def _conditions(frame: pl.DataFrame, numeric: list[str]) -> list[pl.Expr]:
+    """Every row-level check of `validate_bars` (true on a bad row)."""
+    return [
+        *(_null(c, numeric) for c in REQUIRED),
+        *(bad for _, bad in _not_finite(frame, numeric)),
+        _BAD_SYMBOL,
+        *(c for c, _ in _VALUE_CHECKS),
+        _NOT_INCREASING,
+    ]
+
+
 def _check_values(frame: pl.DataFrame, numeric: list[str]) -> None:
     """No null or NaN, positive prices inside the bar's range, non-negative volume."""
     for column in REQUIRED:
-        null = pl.col(column).is_null()
-        if column in numeric:
-            null = null | pl.col(column).is_nan()
-        row = _first_bad_row(frame, null)
+        row = _first_bad_row(frame, _null(column, numeric))
         if row is not None:
             raise BarsError(f"null or NaN in column {column!r} at {_describe(row)}")
-    checks = [
-        (pl.min_horizontal(*PRICES) <= 0, "non-positive price"),
-        (pl.col("high") < pl.max_horizontal("open", "close"), "high < max(open, close)"),
-        (pl.col("low") > pl.min_horizontal("open", "close"), "low > min(open, close)"),
-        (pl.col("volume") < 0, "negative volume"),
-    ]
-    for condition, problem in checks:
+    for column, bad in _not_finite(frame, numeric):
+        row = _first_bad_row(frame, bad)
+        if row is not None:
+            raise BarsError(f"{row[column]} in column {column!r} at {_describe(row)}")
+    row = _first_bad_row(frame, _BAD_SYMBOL)
+    if row is not None:
+        raise BarsError(f"{bad_symbol(row['symbol'])} (at row {row['row']}, ts {row['ts']})")
+    for condition, problem in _VALUE_CHECKS:
         row = _first_bad_row(frame, condition)
         if row is not None:
             ohlc = ", ".join(f"{c}={row[c]}" for c in PRICES)
@@ -133,8 +194,7 @@ def _check_values(frame: pl.DataFrame, numeric: list[str]) -> None:
 
 def _check_order(frame: pl.DataFrame) -> None:
     """Timestamps strictly increase within each symbol."""
-    step = pl.col("ts").diff().over("symbol")
-    row = _first_bad_row(frame, step <= pl.duration(microseconds=0))
+    row = _first_bad_row(frame, _NOT_INCREASING)
     if row is not None:
         kind = "duplicate" if _is_duplicate(frame, row) else "unsorted"
         raise BarsError(
@@ -267,7 +327,7 @@ def iter_steps(
                 cols[3][row],
                 cols[4][row],
                 funding[row],
-                {f: feats[k][row] for k, f in enumerate(features)},
+                FrozenDict(zip(features, [c[row] for c in feats])) if feats else EMPTY,
             )
             row += 1
         yield Step(t, tuple(slots))

@@ -17,6 +17,9 @@ Each stage is a plain function passed to `make_step`; replace any of them with y
 
 from __future__ import annotations
 
+import datetime as dt
+import math
+import numbers
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -53,6 +56,59 @@ class EngineState:
     events: tuple[str, ...] = ()
     halted: str | None = None
     ts: int | None = None
+
+
+class StrategyRunError(ValueError):
+    """A strategy that raised or returned something unusable; names strategy, symbol and bar."""
+
+
+def _number(x: object) -> bool:
+    if type(x) is float:  # the common case, checked first: this runs per level per bar
+        return math.isfinite(x)
+    return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _bad_quotes(out: object) -> str | None:
+    """What is wrong with a strategy's (state, Quotes) return value, or None."""
+    if not (isinstance(out, tuple) and len(out) == 2):
+        return f"returned {out!r:.80}; expected a (state, Quotes) pair"
+    q = out[1]
+    if not isinstance(q, Quotes):
+        return f"returned quotes {q!r:.80}; expected a Quotes (or NO_QUOTES)"
+    if q.reservation_price is not None and not _number(q.reservation_price):
+        return (
+            f"returned reservation_price {q.reservation_price!r}; expected a finite number or None"
+        )
+    for side, levels in (("bid", q.bids), ("ask", q.asks)):
+        for k, level in enumerate(levels):
+            if not (isinstance(level, tuple | list) and len(level) == 2):
+                return f"returned {side} level {k} {level!r:.80}; expected a (price, qty) pair"
+            if not (_number(level[0]) and _number(level[1])):
+                return (
+                    f"returned {side} level {k} (price {level[0]!r:.40}, qty {level[1]!r:.40}); "
+                    "expected finite numbers (price in USDT, qty in base units)"
+                )
+    return None
+
+
+def propose(strategy: Strategy, state: Any, inputs: StrategyInput) -> tuple[Any, Quotes]:
+    """`strategy.update`, checked: an exception or a bad value names strategy, symbol and bar."""
+    try:
+        out = strategy.update(state, inputs)
+        problem = _bad_quotes(out)
+    except Exception as exc:
+        out, problem = None, f"raised {type(exc).__name__}: {exc}"
+        cause = exc
+    else:
+        cause = None
+    if problem is not None:
+        bar = inputs.bar
+        ts = dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=bar.ts)
+        raise StrategyRunError(
+            f"strategy {strategy.name!r} on {bar.symbol} at the bar of ts {ts:%Y-%m-%d %H:%M:%S} "
+            f"{problem}"
+        ) from cause
+    return out
 
 
 Matching = Callable[..., tuple[Fill, ...]]
@@ -147,7 +203,8 @@ def make_step(
                 quotes.append(None)
                 continue
             spec = specs[bar.symbol]
-            s_state, q = strategy.update(
+            s_state, q = propose(
+                strategy,
                 s_state,
                 StrategyInput(
                     bar,

@@ -308,6 +308,21 @@ def early_stop(*, min_equity_fraction: float) -> RiskRule:
     return stateless_rule("early_stop", decide, params={"min_equity_fraction": min_equity_fraction})
 
 
+def _check_threshold(name: str, value, *, optional: bool = True, zero: bool = False) -> None:
+    if value is None and optional:
+        return
+    ok = (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and (value >= 0 if zero else value > 0)
+    )
+    if not ok:
+        allowed = "a number >= 0" if zero else "a positive number"
+        allowed += " (finite)" + (" or None" if optional else "")
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+
+
 def basic_risk(
     *,
     max_leverage: float | None = 3.0,
@@ -318,7 +333,20 @@ def basic_risk(
     emergency_drawdown: float | None = None,
     stop_equity_fraction: float | None = None,
 ) -> RiskRule:
-    """The classic rule set, in order: early stop, emergency exit, leverage caps, minimum value."""
+    """The classic rule set, in order: early stop, emergency exit, leverage caps, minimum value.
+
+    Every threshold is a finite number > 0 or None (off); min_order_value (USDT) is >= 0 (0: off).
+    """
+    _check_threshold("min_order_value", min_order_value, optional=False, zero=True)
+    for name, value in (
+        ("max_leverage", max_leverage),
+        ("max_symbol_leverage", max_symbol_leverage),
+        ("emergency_leverage", emergency_leverage),
+        ("emergency_margin_ratio", emergency_margin_ratio),
+        ("emergency_drawdown", emergency_drawdown),
+        ("stop_equity_fraction", stop_equity_fraction),
+    ):
+        _check_threshold(name, value)
     rules = []
     if stop_equity_fraction is not None:
         rules.append(early_stop(min_equity_fraction=stop_equity_fraction))

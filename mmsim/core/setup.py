@@ -4,6 +4,7 @@ folds what `prepare_run` returns; `mmsim.testing` replays the same preparation s
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -62,6 +63,25 @@ def resolve_strategies(
     return tuple(strategies[s] for s in symbols)
 
 
+def _check_arguments(venue: Any, risk: Any, initial_cash: Any) -> None:
+    """Wrongly typed run arguments fail here, by name, not as an AttributeError mid-run."""
+    if not isinstance(venue, Venue):
+        raise TypeError(
+            f"venue must be a mmsim.Venue (e.g. Venue(maker_fee=0.0002)), got {venue!r:.80}"
+        )
+    if not isinstance(risk, RiskRule):
+        raise TypeError(
+            "risk must be a RiskRule such as mmsim.basic_risk(...) (omit it for no rule), "
+            f"got {risk!r:.80}"
+        )
+    if isinstance(initial_cash, bool) or not (
+        isinstance(initial_cash, int | float) and math.isfinite(initial_cash) and initial_cash > 0
+    ):
+        raise ValueError(
+            f"initial_cash must be a finite positive number of USDT, got {initial_cash!r}"
+        )
+
+
 def prepare_run(
     bars: pl.DataFrame,
     strategies: Strategy | Mapping[str, Strategy],
@@ -79,7 +99,8 @@ def prepare_run(
     interval_us overrides the bar length inferred from the frame (a truncated market keeps the
     length of the whole one).
     """
-    venue = venue or Venue()
+    venue = Venue() if venue is None else venue
+    _check_arguments(venue, risk, initial_cash)
     frame = validate_bars(bars, allow_gaps=allow_gaps)
     symbols = tuple(frame["symbol"].unique(maintain_order=True).sort().to_list())
     per_symbol = resolve_strategies(strategies, symbols)

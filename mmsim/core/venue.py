@@ -13,19 +13,23 @@ import numpy as np
 from attrs import validators as v
 
 
+def _real(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _finite(instance, attribute, value):
-    if not math.isfinite(value):
-        raise ValueError(f"{attribute.name} must be finite, got {value!r}")
+    if not (_real(value) and math.isfinite(value)):
+        raise ValueError(f"{attribute.name} must be a finite number, got {value!r}")
 
 
 def _optional_positive(instance, attribute, value):
-    if value is not None and not (math.isfinite(value) and value > 0):
+    if value is not None and not (_real(value) and math.isfinite(value) and value > 0):
         raise ValueError(f"{attribute.name} must be a positive number or None, got {value!r}")
 
 
 def _positive_map(instance, attribute, value):
     for symbol, size in value:
-        if not (math.isfinite(size) and size > 0):
+        if not (_real(size) and math.isfinite(size) and size > 0):
             raise ValueError(f"{attribute.name}[{symbol!r}] must be positive, got {size!r}")
 
 
@@ -157,7 +161,8 @@ class Venue:
         compared on the tick grid (`at_or_through`).
     max_participation: cap on filled quantity per side as a fraction of the bar's volume
         (None: no cap).
-    market_slippage_bps: market orders fill at open*(1 + side*slippage/1e4) (against the trader).
+    market_slippage_bps: market orders fill at open*(1 + side*slippage/1e4) (against the trader);
+        below 1,000 bps.
     maintenance_margin_rate: margin ratio = sum(notional*rate)/equity; liquidation at ratio >= 1.
     tick_sizes / lot_sizes: per-symbol sizes; a symbol not listed gets the finest decimal grid
     its prices (volumes) sit on, or, when the data shows none, a size from its first close
@@ -174,7 +179,10 @@ class Venue:
     taker_fee: float = attrs.field(default=0.0005, validator=[_finite, v.ge(0.0), v.lt(0.01)])
     penetration_ticks: int = attrs.field(default=1, validator=[v.instance_of(int), v.ge(0)])
     max_participation: float | None = attrs.field(default=None, validator=_optional_positive)
-    market_slippage_bps: float = attrs.field(default=0.0, validator=[_finite, v.ge(0.0)])
+    market_slippage_bps: float = attrs.field(
+        default=0.0,
+        validator=[_finite, v.ge(0.0), v.lt(1000.0)],  # 10%: a price stays > 0
+    )
     maintenance_margin_rate: float = attrs.field(
         default=0.005, validator=[_finite, v.gt(0.0), v.lt(1.0)]
     )

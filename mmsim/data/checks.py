@@ -15,9 +15,9 @@ import attrs
 import numpy as np
 import polars as pl
 
-from mmsim.core.bars import PRICES
+from mmsim.core.bars import PRICES, SYMBOL_PATTERN, bad_symbol
 from mmsim.data.errors import DataError, DroppedRowsWarning
-from mmsim.data.timestamps import interval_name
+from mmsim.data.timestamps import EARLIEST, LATEST, interval_name
 
 OHLCV = (*PRICES, "volume")
 DROPPABLE = ("duplicates", "ohlc", "jumps")
@@ -48,6 +48,18 @@ def _where(frame: pl.DataFrame, sources: Sequence[Source], k: int = 0) -> str:
     row = frame.row(k, named=True)
     src = sources[row["_src"]]
     return f"{src.name} {src.unit} {row['_pos']}"
+
+
+def _check_time_range(frame: pl.DataFrame, sources: Sequence[Source]) -> pl.DataFrame:
+    """Refuse a time no market has traded at (before 1980, from 2100 on): a misread unit."""
+    rows = frame.filter((pl.col("ts") < EARLIEST) | (pl.col("ts") >= LATEST))
+    if rows.height:
+        raise DataError(
+            f"{_where(rows, sources)} (symbol {rows['symbol'][0]!r}): time {rows['ts'][0]} is "
+            f"not a market time (expected {EARLIEST:%Y} .. {LATEST:%Y}); check the time column "
+            "and its unit"
+        )
+    return frame
 
 
 def _values(row: dict) -> str:
@@ -109,12 +121,14 @@ def finish(
     """Check parsed rows and return them as a bars frame sorted by (ts, symbol).
 
     frame: ts (Datetime us), symbol (String), open, high, low, close, volume, extras, _src, _pos.
-    Raises DataError for: a missing value; a non-positive price; high below max(open, close) or
-    low above min(open, close) ("ohlc"); the same candle twice ("duplicates", dropped only when
-    identical); bars of one symbol on different intervals (from different files, or steps that
-    are not multiples of the symbol's interval); an open that jumps by more than max_open_jump
-    (a fraction) from the previous bar's close, or from its own close at a symbol's first bar
-    or after a gap ("jumps", a bad print such as CryptoDataDownload's first BTC candle).
+    Raises DataError for: a missing value; an infinite number (in any column) or a NaN funding_rate;
+    a time outside 1980 .. 2100 (not a market's); a symbol that is not a plain name; a
+    non-positive price; high below max(open, close) or low above min(open, close) ("ohlc"); the same
+    candle twice ("duplicates", dropped only when identical); bars of one symbol on different
+    intervals (from different files, or steps that are not multiples of the symbol's interval);
+    an open that jumps by more than max_open_jump (a fraction) from the previous bar's close, or
+    from its own close at a symbol's first bar or after a gap ("jumps", a bad print such as
+    CryptoDataDownload's first BTC candle).
     """
     if frame.height == 0:
         names = ", ".join(s.name for s in sources)
@@ -126,6 +140,21 @@ def finish(
         rows = frame.filter(missing)
         if rows.height:
             raise DataError(f"{_where(rows, sources)}: missing value in column {column!r}")
+    for column, dtype in frame.schema.items():  # every number must be finite, extras too
+        bad = pl.col(column).is_infinite()
+        if column == "funding_rate":
+            bad = bad | pl.col(column).is_nan()
+        rows = frame.filter(bad) if dtype.is_float() else frame.clear()
+        if rows.height:
+            value = rows[column][0]
+            raise DataError(
+                f"{_where(rows, sources)} (symbol {rows['symbol'][0]!r}): {value} in column "
+                f"{column!r}; every number must be finite"
+            )
+    frame = _check_time_range(frame, sources)
+    rows = frame.filter(~pl.col("symbol").str.contains(SYMBOL_PATTERN))
+    if rows.height:
+        raise DataError(f"{_where(rows, sources)}: {bad_symbol(rows['symbol'][0])}")
     frame = _apply(
         frame, pl.min_horizontal(*PRICES) <= 0, "non-positive price", _values, sources, drop, "ohlc"
     )

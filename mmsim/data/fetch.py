@@ -27,6 +27,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -159,16 +160,31 @@ class _Transient(Exception):
     """A failure worth retrying."""
 
 
+MIN_RATE = 64 * 1024  # bytes/s: a download slower than this on average is abandoned
+
+
 def _get(url: str, timeout: float, sink: Callable[[bytes], None]) -> int:
-    """Stream `url` into `sink`, return the byte count; raise _Missing, _Transient or FetchError."""
+    """Stream `url` into `sink`, return the byte count; raise _Missing, _Transient or FetchError.
+
+    `timeout` bounds each read and, plus one second per MIN_RATE bytes of the declared length,
+    the whole download: a server trickling a byte at a time cannot hold a file forever.
+    """
     request = urllib.request.Request(url, headers={"User-Agent": "mmsim-data-fetch"})
+    started = time.monotonic()
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             expected = response.headers.get("Content-Length")
+            allowed = timeout + (int(expected) if expected and expected.isdigit() else 0) / MIN_RATE
             total = 0
-            while chunk := response.read(_CHUNK):
+            while chunk := response.read1(_CHUNK):  # returns what arrived, not _CHUNK bytes
                 sink(chunk)
                 total += len(chunk)
+                if time.monotonic() - started > allowed:
+                    raise _Transient(
+                        f"too slow: {total:,} bytes in {time.monotonic() - started:.0f} s (a file "
+                        f"must arrive within {allowed:.0f} s: --timeout plus 1 s per "
+                        f"{MIN_RATE // 1024} KiB)"
+                    )
             if expected is not None and total != int(expected):
                 raise _Transient(f"short body: {total} of {expected} bytes")
             return total
@@ -200,6 +216,48 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _zip_problem(path: Path) -> str | None:
+    """Why `path` is not a readable ZIP (every member's CRC is checked), or None."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+        return None if bad is None else f"bad CRC in {bad!r}"
+    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+class _CorruptZip(FetchError):
+    status = "corrupt"
+
+
+def _install(tmp: Path, target: Path) -> None:
+    """Rename a verified download onto `target`, unless it is not a readable ZIP."""
+    problem = _zip_problem(tmp)
+    if problem is not None:
+        kept = _quarantine(tmp, target)
+        raise _CorruptZip(
+            f"matches the server's checksum but is not a readable ZIP ({problem}); "
+            f"kept as {kept} for inspection (delete it when done)"
+        )
+    os.replace(tmp, target)
+
+
+def _tidy(target: Path, checksum_path: Path) -> None:
+    """Remove what earlier runs left: stale .part files, and an unreadable ZIP (set aside)."""
+    for stale in target.parent.glob(f".{target.name}.*.part"):
+        stale.unlink(missing_ok=True)
+    if target.exists() and _zip_problem(target) is not None:
+        _quarantine(target)  # fetched again below
+        checksum_path.unlink(missing_ok=True)
+
+
+def _quarantine(path: Path, name: Path | None = None) -> Path:
+    """Move an unreadable ZIP aside as NAME.corrupt, so it no longer passes for a good one."""
+    kept = (name or path).with_name((name or path).name + ".corrupt")
+    os.replace(path, kept)
+    return kept
+
+
 @attrs.frozen(slots=True)
 class _Outcome:
     file: RemoteFile
@@ -222,6 +280,7 @@ def _fetch_one(
     target = dest / remote.path
     checksum_path = target.with_name(target.name + ".CHECKSUM")
     url = f"{base_url}/{remote.path}"
+    _tidy(target, checksum_path)
     if target.exists() and checksum_path.exists():
         try:
             expected = parse_checksum(checksum_path.read_text(), remote.name, str(checksum_path))
@@ -261,7 +320,7 @@ def _fetch_one(
                 if got != expected:
                     status = "corrupt"
                     raise _Transient(f"checksum mismatch: expected sha256 {expected}, got {got}")
-                os.replace(tmp, target)
+                _install(Path(tmp), target)
             finally:
                 if os.path.exists(tmp):
                     os.unlink(tmp)
@@ -275,7 +334,7 @@ def _fetch_one(
             if not last_error.startswith("checksum mismatch"):
                 status = "error"
         except FetchError as exc:
-            return _Outcome(remote, "error", 0, attempts, str(exc))
+            return _Outcome(remote, getattr(exc, "status", "error"), 0, attempts, str(exc))
     return _Outcome(
         remote, status, 0, attempts, f"{last_error} (after {attempts} attempts) at {url}"
     )

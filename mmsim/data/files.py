@@ -84,6 +84,24 @@ def check_member_name(name: str, archive: PathLike) -> str:
     return posix.name
 
 
+def _inflate(archive: zipfile.ZipFile, member: zipfile.ZipInfo, limit: int, path) -> bytes:
+    """A member's bytes, inflated a chunk at a time and stopped past `limit` bytes.
+
+    The declared size is not trusted: a small archive can claim 100 bytes and inflate to GBs.
+    """
+    parts, total = [], 0
+    with archive.open(member) as src:
+        while chunk := src.read(1 << 20):
+            total += len(chunk)
+            if total > limit:
+                raise DataError(
+                    f"{os.fspath(path)}: member {member.filename!r} unpacks to more than the "
+                    f"{limit:,} bytes allowed (it declares {member.file_size:,})"
+                )
+            parts.append(chunk)
+    return b"".join(parts)
+
+
 def read_zip_csv(path: PathLike, max_bytes: int = MAX_MEMBER_BYTES) -> tuple[str, bytes]:
     """(member name, bytes) of the single CSV inside a Binance ZIP, read in memory.
 
@@ -108,7 +126,7 @@ def read_zip_csv(path: PathLike, max_bytes: int = MAX_MEMBER_BYTES) -> tuple[str
                     f"{member.file_size:,} "
                     f"bytes, more than the {max_bytes:,} allowed"
                 )
-            return member.filename, archive.read(member)
+            return member.filename, _inflate(archive, member, max_bytes, path)
     except zipfile.BadZipFile as exc:
         raise DataError(f"{os.fspath(path)}: truncated or corrupt ZIP ({exc})") from None
     except (EOFError, zipfile.LargeZipFile, NotImplementedError) as exc:
@@ -138,7 +156,13 @@ def safe_extract(path: PathLike, dest: PathLike) -> list[Path]:
             dest.mkdir(parents=True, exist_ok=True)
             for m, name in zip(members, names, strict=True):
                 with archive.open(m) as src, atomic_write(dest / name) as dst:
+                    written = 0
                     while chunk := src.read(1 << 20):
+                        written += len(chunk)
+                        if written > MAX_MEMBER_BYTES:  # the declared size is not trusted
+                            raise DataError(
+                                f"{os.fspath(path)}: member {m.filename!r} is too large to extract"
+                            )
                         dst.write(chunk)
                 out.append(dest / name)
     except zipfile.BadZipFile as exc:

@@ -374,6 +374,8 @@ def _json_raw(path: Path) -> tuple[pl.DataFrame, Source]:
         rows = json.loads(_read_bytes(path))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise DataError(f"{path}: JSON nested too deeply to be candles") from None
     if not isinstance(rows, list) or not rows:
         raise DataError(f"{path}: expected a non-empty JSON array of candles")
     if isinstance(rows[0], dict):

@@ -13,28 +13,51 @@ import polars as pl
 from mmsim.core.clock import interval_name, parse_duration_us
 from mmsim.data.errors import DataError
 
-# Plausible magnitudes of "now-ish" epochs (1973 .. 5138) in each unit, and the factor to µs.
-_BANDS = (
-    ("s", 1e8, 1e11, 1_000_000),
-    ("ms", 1e11, 1e14, 1_000),
-    ("us", 1e14, 1e17, 1),
-    ("ns", 1e17, 1e20, None),  # divide by 1,000
+# Market times are 1980 .. 2100; a number is read in the one unit that puts it there.
+EARLIEST = dt.datetime(1980, 1, 1)
+LATEST = dt.datetime(2100, 1, 1)
+_SECONDS = (
+    (EARLIEST - dt.datetime(1970, 1, 1)).total_seconds(),
+    (LATEST - dt.datetime(1970, 1, 1)).total_seconds(),
+)
+_BANDS = tuple(
+    (unit, _SECONDS[0] * scale, _SECONDS[1] * scale, factor)
+    for unit, scale, factor in (
+        ("s", 1, 1_000_000),
+        ("ms", 1e3, 1_000),
+        ("us", 1e6, 1),
+        ("ns", 1e9, None),  # divide by 1,000
+    )
 )
 UNITS = tuple(b[0] for b in _BANDS)
 
 
 def _band(value: float) -> str | None:
     for unit, lo, hi, _ in _BANDS:
-        if lo <= abs(value) < hi:
+        if lo <= value < hi:
             return unit
     return None
+
+
+def _readings(value: float) -> str:
+    """What an out-of-range epoch number would mean in each unit, for the error message."""
+    out = []
+    for unit, scale in (("s", 1), ("ms", 1e3), ("us", 1e6), ("ns", 1e9)):
+        try:
+            when = dt.datetime(1970, 1, 1) + dt.timedelta(seconds=value / scale)
+            out.append(f"as {unit} {when:%Y-%m-%d}")
+        except (OverflowError, ValueError):
+            continue
+    return "; ".join(out) or "no date in any unit"
 
 
 def detect_epoch_unit(values: pl.Series, where: str) -> str:
     """The unit (s, ms, us or ns since 1970) of a numeric timestamp column, from its magnitude.
 
-    Raises DataError naming `where` and the row when a value fits no unit or when the smallest
-    and largest values look like different units (a file mixing ms and µs, say).
+    A market time lies in 1980 .. 2100, and each unit puts a number there in only one way.
+    Raises DataError naming `where` and the row when a value fits no unit (negative, or a date
+    outside that range in every unit) or when the smallest and largest values look like
+    different units (a file mixing ms and µs, say).
     """
     finite = values.drop_nulls()
     if finite.dtype.is_float():
@@ -47,8 +70,9 @@ def detect_epoch_unit(values: pl.Series, where: str) -> str:
         bad = lo if _band(lo) is None else hi
         row = int((values == bad).arg_true()[0])
         raise DataError(
-            f"{where}: timestamp {bad!r} at row {row} is in an unknown unit "
-            "(expected seconds, ms, µs or ns since 1970-01-01 UTC)"
+            f"{where}: timestamp {bad!r} at row {row} is in an unknown unit: no market time "
+            f"({_readings(bad)}; expected seconds, ms, µs or ns since 1970-01-01 UTC giving "
+            f"{EARLIEST:%Y} .. {LATEST:%Y})"
         )
     if len(units) > 1:
         lo_row = int((values == lo).arg_true()[0])

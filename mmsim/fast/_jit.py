@@ -7,13 +7,43 @@ count a reference, atomically, for every array a stage is handed, on every bar).
 `stage` marks a loop over bars (no allocation, no reference counting, called once per run
 or per table growth); `grow` an allocation inlined into the `entry`, the function called
 from Python that allocates the tables and drives the loop.
+
+numba keys a cached function on its own file's time stamp only, so an edited stage file
+would leave the fold that inlines it stale. The kernels are therefore cached in a folder
+named by a digest of every source of this package: any change compiles afresh.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+from pathlib import Path
+
+import numba
 from numba import njit
 
-kernel = njit(cache=True, nogil=True, inline="always", error_model="numpy", _nrt=False)
-stage = njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
-grow = njit(cache=True, nogil=True, inline="always", error_model="numpy")
-entry = njit(cache=True, nogil=True, error_model="numpy")
+_SOURCES = sorted(Path(__file__).parent.glob("*.py"))
+DIGEST = hashlib.sha256(b"".join(p.read_bytes() for p in _SOURCES)).hexdigest()[:16]
+_BASE = os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
+    os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mmsim", "numba"
+)
+CACHE_DIR = os.path.join(_BASE, f"fast-{DIGEST}")
+
+
+def _cached(**options):
+    def decorate(function):
+        # numba picks a cache folder when the dispatcher is made: point it at ours meanwhile
+        previous = numba.config.CACHE_DIR
+        numba.config.CACHE_DIR = CACHE_DIR
+        try:
+            return njit(cache=True, nogil=True, error_model="numpy", **options)(function)
+        finally:
+            numba.config.CACHE_DIR = previous
+
+    return decorate
+
+
+kernel = _cached(inline="always", _nrt=False)
+stage = _cached(_nrt=False)
+grow = _cached(inline="always")
+entry = _cached()

@@ -176,6 +176,11 @@ def run_fast(
     ) + (ts.tolist(), None if halted_ev < 0 else events_text[halted_ev])
 
 
+class InvalidQuote(ValueError):
+    """A strategy kernel proposed an unusable quote; the caller replays the run on the reference
+    engine, whose error names the strategy, symbol, bar and value exactly."""
+
+
 def _raise(error: np.ndarray, symbols, ts, plan: FastPlan):
     k, s, side = int(error[1]), int(error[2]), int(error[3])
     if error[0] == ERROR_DRAW:
@@ -186,7 +191,7 @@ def _raise(error: np.ndarray, symbols, ts, plan: FastPlan):
             f"{symbols[s]!r} at ts {int(ts[k])} (µs since the epoch)"
         )
     level, price, qty = int(error[4]), float(error[5]), float(error[6])
-    raise ValueError(
+    raise InvalidQuote(
         f"strategy for {symbols[s]} proposed an invalid {'bid' if side > 0 else 'ask'} "
         f"level {level}: price={price!r}, qty={qty!r}"
     )

@@ -56,7 +56,8 @@ def infinite_horizon(p, q, mid, sigma, kappa, two):
     else:
         omega = 0.5 * math.pow(gamma, two) * math.pow(sigma, two) * math.pow(cap + 1.0, two)
     g2s2 = math.pow(gamma, two) * math.pow(sigma, two)
-    denominator = 2.0 * omega - g2s2 * math.pow(q_model, two)
+    # as the reference: no quotes while omega <= gamma^2 sigma^2 / 2 (q_max = 0)
+    denominator = 2.0 * omega - g2s2 * math.pow(q_model, two) if omega > 0.5 * g2s2 else 0.0
     depth = math.log1p(gamma / kappa) / gamma
     r_bid = side_reservation(1, q_model, g2s2, denominator, mid, gamma)
     r_ask = side_reservation(-1, q_model, g2s2, denominator, mid, gamma)

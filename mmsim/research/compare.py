@@ -19,6 +19,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import re
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -27,10 +28,11 @@ from typing import Any
 import attrs
 import polars as pl
 
-from mmsim.atomic import atomic_dir
+from mmsim.atomic import MARKER, atomic_dir
 from mmsim.core.backtest import backtest
+from mmsim.core.bars import SYMBOL_PATTERN
 from mmsim.core.risk import RiskRule, basic_risk
-from mmsim.results.result import Result
+from mmsim.results.result import REPLACES, Result
 from mmsim.strategies.base import Strategy
 
 StrategySet = Strategy | Mapping[str, Strategy]
@@ -68,7 +70,12 @@ class Comparison:
         Written beside the destination under a temporary name and renamed into place when
         complete, so an interrupted save never leaves a folder that looks whole.
         """
-        with atomic_dir(path, overwrite=overwrite) as tmp:
+        for name in self.results:  # each names a folder: no path, no markup
+            if re.fullmatch(SYMBOL_PATTERN, name) is None or name == MARKER:
+                raise ValueError(
+                    f"set name {name!r} cannot name a folder: use letters, digits, '.', '_', '-'"
+                )
+        with atomic_dir(path, overwrite=overwrite, kind="comparison", replaces=REPLACES) as tmp:
             for name, result in self.results.items():
                 result.save(tmp / name, report=report)
             self.table.write_csv(tmp / "comparison.csv")

@@ -29,6 +29,7 @@ parameter fails before any data is loaded.
 from __future__ import annotations
 
 import inspect
+import math
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -38,6 +39,7 @@ from typing import Any
 import attrs
 import polars as pl
 
+from mmsim.core.bars import bad_symbol
 from mmsim.core.risk import RiskRule, basic_risk
 from mmsim.core.venue import Venue
 from mmsim.data.synthetic import synthetic_bars
@@ -212,6 +214,16 @@ def _strategy_set(source: str, where: str, table: Mapping) -> dict[str, Strategy
     return out
 
 
+def _key_at_fault(build, options: Mapping[str, Any], exc: Exception) -> str:
+    """' key:' of the first option `build` refuses on its own, unless `exc` names it; or ''."""
+    for key, value in options.items():
+        try:
+            build(**{key: value})
+        except (TypeError, ValueError):
+            return "" if key in str(exc) else f" {key}:"
+    return ""
+
+
 def parse_config(
     doc: Mapping[str, Any],
     *,
@@ -253,6 +265,9 @@ def _parse_symbols(source: str, doc: Mapping[str, Any]) -> tuple[str, ...] | Non
         return None
     if not (isinstance(symbols, list) and symbols and all(isinstance(s, str) for s in symbols)):
         raise ConfigError(f"{source}: symbols must be a non-empty list of names, got {symbols!r}")
+    for symbol in symbols:
+        if (problem := bad_symbol(symbol)) is not None:
+            raise ConfigError(f"{source}: symbols: {problem}")
     if len(set(symbols)) != len(symbols):
         raise ConfigError(f"{source}: symbols repeat a name: {symbols!r}")
     return tuple(symbols)
@@ -284,13 +299,16 @@ def _parse_venue_and_risk(source: str, doc: Mapping[str, Any]) -> tuple[Venue, d
     try:
         venue = Venue(**venue_opts)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{source}: [venue]: {exc}") from None
+        raise ConfigError(
+            f"{source}: [venue]:{_key_at_fault(Venue, venue_opts, exc)} {exc}"
+        ) from None
     risk_opts = _table(source, doc, "risk", "[risk]")
     _check_keys(source, "[risk]", risk_opts, list(inspect.signature(basic_risk).parameters))
     try:
         basic_risk(**risk_opts)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{source}: [risk]: {exc}") from None
+        key = _key_at_fault(basic_risk, risk_opts, exc)
+        raise ConfigError(f"{source}: [risk]:{key} {exc}") from None
     return venue, risk_opts
 
 
@@ -306,6 +324,11 @@ def _parse_sets(source: str, doc: Mapping[str, Any]) -> dict[str, dict[str, Any]
     for name, table in _table(source, doc, "sets", "[sets]").items():
         if not isinstance(table, Mapping):
             raise ConfigError(f"{source}: [sets.{name}] must be a table of symbol -> strategy")
+        if bad_symbol(name) is not None:  # a set's results go to a folder of its name
+            raise ConfigError(
+                f"{source}: [sets] name {name!r} cannot name a folder: use letters, digits, "
+                "'.', '_' or '-'"
+            )
         sets[name] = _strategy_set(source, f"[sets.{name}]", table)
     if not sets:
         raise ConfigError(f"{source}: [sets] holds no set")
@@ -314,7 +337,7 @@ def _parse_sets(source: str, doc: Mapping[str, Any]) -> dict[str, dict[str, Any]
 
 def _parse_cash(source: str, doc: Mapping[str, Any]) -> float:
     cash = doc.get("initial_cash", 100_000.0)
-    if isinstance(cash, bool) or not isinstance(cash, int | float) or not cash > 0:
+    if isinstance(cash, bool) or not isinstance(cash, int | float) or not 0 < cash < math.inf:
         raise ConfigError(f"{source}: initial_cash must be a positive number of USDT, got {cash!r}")
     return float(cash)
 
@@ -332,7 +355,8 @@ def _parse_out(source: str, doc: Mapping[str, Any], base: Path) -> Path | None:
         return None
     if not isinstance(out, str):
         raise ConfigError(f"{source}: out must be a folder name, got {out!r}")
-    return Path(out) if Path(out).is_absolute() else (base / out).resolve()
+    path = Path(os.path.expanduser(out))
+    return path if path.is_absolute() else (base / path).resolve()
 
 
 def load_config(path: str | os.PathLike) -> RunConfig:

@@ -48,7 +48,7 @@ from typing import Any
 import attrs
 import polars as pl
 
-from mmsim.atomic import atomic_write
+from mmsim.atomic import MARKER, NotResultsFolderError, atomic_write, read_marker, write_marker
 from mmsim.core.backtest import backtest
 from mmsim.core.bars import validate_bars
 from mmsim.core.risk import NO_RISK, basic_risk
@@ -142,6 +142,32 @@ class RunSpec:
     engine: str = attrs.field(default="auto", eq=False)
 
 
+def _strategy_factory(factory: Any, ref: str) -> Callable[..., Strategy]:
+    """`factory` if it is a Python function annotated `-> Strategy`; checked before any call.
+
+    A name from a config file runs as code, so it must name a strategy factory, never an
+    arbitrary callable such as "os:system".
+    """
+    import inspect
+    import typing
+
+    if not inspect.isfunction(factory):
+        raise ValueError(
+            f"strategy {ref!r} is not a Python function; name a strategy factory "
+            "(def make(**params) -> mmsim.Strategy)"
+        )
+    try:
+        returns = typing.get_type_hints(factory).get("return")
+    except Exception:  # unresolvable annotations: treated as none
+        returns = None
+    if not (isinstance(returns, type) and issubclass(returns, Strategy)):
+        raise ValueError(
+            f"strategy {ref!r} is not annotated to return a Strategy; a 'module:function' "
+            "must name a strategy factory (def make(**params) -> mmsim.Strategy)"
+        )
+    return factory
+
+
 def resolve_strategy(ref: StrategyRef) -> Callable[..., Strategy]:
     """A factory `f(**params) -> Strategy` from a callable, "module:function" or a registry name."""
     if callable(ref):
@@ -158,9 +184,7 @@ def resolve_strategy(ref: StrategyRef) -> Callable[..., Strategy]:
             raise ValueError(
                 f"strategy {ref!r}: cannot import {name!r} from {module!r} ({exc})"
             ) from exc
-        if not callable(factory):
-            raise ValueError(f"strategy {ref!r} is not callable")
-        return factory
+        return _strategy_factory(factory, ref)
     try:
         from mmsim.strategies import make_strategy
     except ImportError as exc:
@@ -377,7 +401,8 @@ def run_spec(data: pl.DataFrame | DataRef, spec: RunSpec) -> dict[str, Any]:
             if spec.keep_equity:
                 out["equity"] = result.equity.select("ts", "equity")
         except Exception as exc:
-            tb = traceback.extract_tb(exc.__traceback__)
+            origin = exc.__cause__ or exc  # a strategy's own error: point at its line
+            tb = traceback.extract_tb(origin.__traceback__)
             where = f" (at {Path(tb[-1].filename).name}:{tb[-1].lineno})" if tb else ""
             out["error"] = f"{type(exc).__name__}: {exc}{where}"
     out["elapsed_s"] = time.perf_counter() - started
@@ -447,6 +472,33 @@ def write_row(out: Path, row: pl.DataFrame) -> Path:
     with atomic_write(target) as handle:
         row.write_parquet(handle)
     return target
+
+
+def claim_sweep_folder(folder: Path) -> None:
+    """Create (or reuse) a sweep folder; refuse a folder holding anything but mmsim's files."""
+    if folder.exists() and not folder.is_dir():
+        raise NotResultsFolderError(f"{folder} is not a folder; choose another sweep folder")
+    marker = read_marker(folder) if folder.is_dir() else None
+    if marker is not None and marker.get("kind") != "sweep":
+        raise NotResultsFolderError(
+            f"{folder} holds mmsim's {marker.get('kind')} results, not a sweep; "
+            "choose another sweep folder"
+        )
+    if marker is None and folder.is_dir():
+        foreign = [
+            p.name
+            for p in folder.iterdir()
+            if not (p.name.startswith((".run-", "run-")) and p.name.endswith((".parquet", ".part")))
+        ]
+        if foreign:
+            raise NotResultsFolderError(
+                f"refusing to write sweep rows into {folder.resolve()}: it holds files mmsim did "
+                f"not write ({', '.join(sorted(foreign)[:3])}) and no {MARKER}; choose another "
+                "sweep folder"
+            )
+    folder.mkdir(parents=True, exist_ok=True)
+    if marker is None:
+        write_marker(folder, "sweep")
 
 
 def stored_run_ids(out: str | os.PathLike) -> set[str]:
@@ -881,7 +933,7 @@ def run_jobs(
     folder = Path(out) if out is not None else None
     stored: set[str] = set()
     if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
+        claim_sweep_folder(folder)
         for stale in folder.glob(".run-*.part"):  # left by a driver killed mid-write
             stale.unlink(missing_ok=True)
         stored = stored_run_ids(folder) & set(unique)

@@ -199,6 +199,13 @@ def _parse_strategy(source: Path, doc: dict) -> tuple[str, dict]:
     name = strategy.get("name")
     if not isinstance(name, str) or not name:
         raise ConfigError(f"{source}: [strategy] name must be a registry name or 'module:function'")
+    if ":" in name:  # a config naming code: it must be a strategy factory, checked now
+        from mmsim.research.sweep import resolve_strategy
+
+        try:
+            resolve_strategy(name)
+        except ValueError as exc:
+            raise ConfigError(f"{source}: [strategy] name: {exc}") from None
     params = strategy.get("params", {})
     if not isinstance(params, dict):
         raise ConfigError(f"{source}: [strategy] params must be a table")

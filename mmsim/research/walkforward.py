@@ -92,7 +92,7 @@ class WalkForward:
 
     def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
         """Write the frames as Parquet and config.json into folder `path`, atomically."""
-        with atomic_dir(path, overwrite=overwrite) as folder:
+        with atomic_dir(path, overwrite=overwrite, kind="walk-forward") as folder:
             for name in ("windows", "equity", "summary", "train"):
                 getattr(self, name).write_parquet(folder / f"{name}.parquet")
             config = {**self.config, "metric": self.metric}

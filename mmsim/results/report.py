@@ -142,8 +142,14 @@ def _markouts_wide(markouts: pl.DataFrame) -> pl.DataFrame:
     return wide.rename({c: f"{c} bars (bps)" for c in wide.columns if c not in ("symbol", "side")})
 
 
+_SCRIPT_SAFE = str.maketrans(
+    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
+
+
 def _json_script(element_id: str, value: Any) -> str:
-    text = json.dumps(value, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    # no '<', '>' or '&' at all: '<!--' and '<script' change how a script element is parsed
+    text = json.dumps(value, separators=(",", ":"), allow_nan=False).translate(_SCRIPT_SAFE)
     return f'<script type="application/json" id="{element_id}">{text}</script>'
 
 
@@ -498,6 +504,13 @@ def _write_atomic(path: Path, data: bytes) -> Path:
     return path
 
 
+def safe_file_name(name: str) -> str:
+    """`name` as one plain file name: anything but letters, digits, '.', '_', '-' becomes '_'."""
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "_"
+
+
 def save_pngs(
     charts: Mapping[str, alt.TopLevelMixin], folder: str | os.PathLike, *, scale: float = PNG_SCALE
 ) -> list[Path]:
@@ -507,7 +520,7 @@ def save_pngs(
     out = []
     for name, chart in charts.items():
         png = vl_convert.vegalite_to_png(_spec(chart), scale=scale)
-        out.append(_write_atomic(Path(folder) / f"{name}.png", png))
+        out.append(_write_atomic(Path(folder) / f"{safe_file_name(name)}.png", png))
     return out
 
 

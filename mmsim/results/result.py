@@ -25,14 +25,18 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import attrs
 import polars as pl
 
-from mmsim.atomic import atomic_dir
+from mmsim.atomic import MARKER, IncompleteResultsError, atomic_dir, read_marker
+from mmsim.core.frozen import freeze
 from mmsim.results.schema import FRAMES, POSTED_SCHEMA
+
+REPLACES = ("run", "comparison")  # what saving a run may replace (`mmsim run` writes either)
 
 
 def _no_posted() -> pl.DataFrame:
@@ -48,9 +52,19 @@ class Result:
     symbols: pl.DataFrame
     rejections: pl.DataFrame
     events: pl.DataFrame
-    summary: pl.DataFrame
-    config: dict[str, Any]
+    # the summary frame, or a picklable zero-argument callable computing it on first read
+    _summary: pl.DataFrame | Callable[[], pl.DataFrame] = attrs.field(alias="summary")
+    config: dict[str, Any] = attrs.field(converter=freeze)  # read-only, JSON and pickle as dicts
     posted: pl.DataFrame = attrs.field(factory=_no_posted, kw_only=True)
+
+    @property
+    def summary(self) -> pl.DataFrame:
+        """One row per symbol and TOTAL (see `mmsim.results.metrics.summarize`), computed once
+        on first read: runs whose summary nobody reads skip it."""
+        if not isinstance(self._summary, pl.DataFrame):
+            # the same frame every time: a cache, not a change of value
+            object.__setattr__(self, "_summary", self._summary())
+        return self._summary
 
     @property
     def halted(self) -> str | None:
@@ -86,9 +100,10 @@ class Result:
 
         The folder is written beside its destination under a temporary name and renamed into
         place only when complete, so an interrupted save never leaves a folder that looks whole.
+        overwrite=True replaces only a run's or a comparison's folder that mmsim wrote.
         report=False skips report.html and the PNG charts (the slow part of a save).
         """
-        with atomic_dir(path, overwrite=overwrite) as tmp:
+        with atomic_dir(path, overwrite=overwrite, replaces=REPLACES) as tmp:
             for name in FRAMES:
                 getattr(self, name).write_parquet(tmp / f"{name}.parquet")
             (tmp / "config.json").write_text(json.dumps(self.config, indent=2, default=str))
@@ -103,10 +118,25 @@ class Result:
 
 
 def load_result(path: str | os.PathLike) -> Result:
-    """Read a folder written by `Result.save`."""
+    """Read a folder written by `Result.save`; refuses one whose write did not complete."""
     folder = Path(path)
-    if not (folder / "config.json").is_file():
-        raise FileNotFoundError(f"{folder} is not an mmsim results folder (no config.json)")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is not an mmsim results folder: no such folder")
+    marker = read_marker(folder)
+    if marker is None:
+        raise IncompleteResultsError(
+            f"{folder} is not a complete mmsim results folder: it has no {MARKER}, which mmsim "
+            "writes last (the write was interrupted, or mmsim did not write it)"
+        )
+    if marker.get("kind") != "run":
+        raise IncompleteResultsError(
+            f"{folder} holds mmsim's {marker.get('kind')} results, not one run's"
+            + (
+                "; load one of its sets, e.g. FOLDER/<set>"
+                if marker.get("kind") == "comparison"
+                else ""
+            )
+        )
     frames = {
         name: pl.read_parquet(folder / f"{name}.parquet")
         for name in FRAMES

@@ -74,9 +74,12 @@ def infinite_horizon_reservation(
 
     r_side = s + (1/gamma) ln(1 + (-side - 2q) gamma^2 sigma^2 / (2 omega - gamma^2 q^2 sigma^2)),
     side = +1 bid, -1 ask; undefined (the side is not quoted) when the log argument is <= 0.
+    Both sides are undefined when omega <= gamma^2 sigma^2 / 2 (the paper's discount for
+    q_max = 0): the model then holds no inventory, and below gamma^2 sigma^2 / 8 the raw
+    formula would lean the wrong way (an ask that rises as q grows).
     """
     g2s2 = gamma**2 * sigma**2
-    denominator = 2.0 * omega - g2s2 * inventory**2
+    denominator = 2.0 * omega - g2s2 * inventory**2 if omega > 0.5 * g2s2 else 0.0
     out = []
     for side in (1, -1):
         arg = 1.0 + (-side - 2.0 * inventory) * g2s2 / denominator if denominator > 0 else -1.0
@@ -137,7 +140,8 @@ class AvellanedaStoikovParams:
     discount: float | None = param(
         None,
         unit="1/bar",
-        help="omega of the infinite horizon (None: the paper's choice from max_inventory)",
+        help="omega of the infinite horizon (None: the paper's choice from max_inventory; "
+        "no quotes while omega <= gamma^2 sigma^2 / 2)",
         checks=optional(positive),
     )
     calibration_window: int | None = param(

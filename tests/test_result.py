@@ -1,0 +1,110 @@
+"""The Result value: its summary is computed once, on first read; its config, like a bar's
+features, is read-only yet serialises, pickles and copies as plain dicts."""
+
+from __future__ import annotations
+
+import copy
+import json
+import pickle
+
+import attrs
+import polars as pl
+import pytest
+
+import mmsim
+import mmsim.core.backtest
+from mmsim.core.bars import Bar
+from mmsim.results.metrics import summarize
+
+
+@pytest.fixture(scope="module")
+def bars():
+    return mmsim.synthetic_bars(("BTCUSDT", "ETHUSDT"), days=0.1, interval="1m", seed=3)
+
+
+def run(bars):
+    return mmsim.backtest(bars, mmsim.fixed_spread(half_spread_bps=3.0), initial_cash=20_000.0)
+
+
+def test_the_summary_is_computed_on_first_read_and_only_once(bars, monkeypatch):
+    calls = []
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return summarize(*args, **kwargs)
+
+    monkeypatch.setattr(mmsim.core.backtest, "summarize", counting)
+    result = run(bars)
+    assert calls == []  # a run whose summary nobody reads never computes it
+    first = result.summary
+    assert result.summary is first and calls == [1]
+    assert set(first["symbol"]) == {"BTCUSDT", "ETHUSDT", "TOTAL"}
+
+
+def test_an_unread_summary_survives_pickling(bars):
+    read = run(bars)
+    back = pickle.loads(pickle.dumps(run(bars)))
+    assert back.summary.equals(read.summary)
+    assert back.fills.equals(read.fills)
+
+
+def test_the_config_is_read_only_at_every_depth(bars):
+    config = run(bars).config
+    for change in (
+        lambda: config.__setitem__("initial_cash", 1.0),
+        lambda: config.update(initial_cash=1.0),
+        lambda: config.pop("venue"),
+        lambda: config["venue"].__setitem__("maker_fee", 0.0),
+        lambda: config["symbols"].append("XRPUSDT"),
+        lambda: config["strategies"]["BTCUSDT"]["params"].clear(),
+    ):
+        with pytest.raises(TypeError, match="read-only"):
+            change()
+    assert config["initial_cash"] == 20_000.0 and config["symbols"] == ["BTCUSDT", "ETHUSDT"]
+
+
+def test_a_read_only_config_still_serialises_pickles_and_copies_as_dicts(bars, tmp_path):
+    result = run(bars)
+    as_json = json.loads(json.dumps(result.config, default=str))
+    assert as_json == result.config and as_json["venue"] == dict(result.config["venue"])
+    back = pickle.loads(pickle.dumps(result.config))
+    assert back == result.config
+    with pytest.raises(TypeError):
+        back["venue"]["taker_fee"] = 0.0
+    assert copy.deepcopy(result.config) == result.config
+    loaded = mmsim.load_result(result.save(tmp_path / "run", report=False))
+    assert loaded.config == as_json
+    with pytest.raises(TypeError):
+        loaded.config["symbols"][0] = "XRPUSDT"
+    # a new config is a new value: evolve builds it, and it is read-only too
+    evolved = attrs.evolve(result, config={**result.config, "note": "again"})
+    assert evolved.config["note"] == "again" and "note" not in result.config
+    with pytest.raises(TypeError):
+        evolved.config["note"] = "changed"
+
+
+def test_a_bars_features_are_read_only():
+    bar = Bar("BTCUSDT", 0, 1.0, 1.0, 1.0, 1.0, 1.0, features={"vol": 0.01})
+    with pytest.raises(TypeError, match="read-only"):
+        bar.features["vol"] = 0.02
+    with pytest.raises(TypeError, match="read-only"):
+        bar.features.setdefault("signal", 1.0)
+    assert bar.features == {"vol": 0.01} and Bar("X", 0, 1, 1, 1, 1, 1).features == {}
+    assert pickle.loads(pickle.dumps(bar)).features == {"vol": 0.01}
+
+
+def test_the_fold_hands_strategies_read_only_features():
+    seen = []
+
+    def quote(inputs):
+        try:
+            inputs.bar.features["sma"] = 0.0
+        except TypeError:
+            seen.append(dict(inputs.bar.features))
+        return mmsim.Quotes()
+
+    sma = mmsim.Feature("sma", pl.col("close").rolling_mean(3))
+    strategy = mmsim.stateless("peek", quote, features=(sma,))
+    bars = mmsim.synthetic_bars(("BTCUSDT",), days=0.01, interval="1m", seed=1)
+    mmsim.backtest(bars, strategy)
+    assert len(seen) == bars.height and "sma" in seen[-1]
