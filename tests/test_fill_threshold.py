@@ -136,6 +136,7 @@ def test_an_order_fills_exactly_when_the_bar_reaches_n_ticks_through_it(
     n=st.integers(0, 2),
 )
 @example(tick=0.01, price_ticks=214645, distances=(1, -1), n=1)
+@example(tick=0.1, price_ticks=42496607, distances=(0, 0), n=0)  # bid 4249660.6 kept on its tick
 def test_in_a_backtest_fills_match_the_rule_and_the_invariants_hold(
     tick, price_ticks, distances, n
 ):

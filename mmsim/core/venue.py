@@ -122,15 +122,16 @@ def whole_lots(qty: float, lot_size: float) -> int:
 def round_price(price: float, tick_size: float, side: int) -> float:
     """Round a limit price to the tick grid: bids (side=+1) down, asks (side=-1) up."""
     ticks = price / tick_size
-    # a tiny tolerance so 100.0/0.1 = 999.9999999 is still 1000 ticks
-    n = math.floor(ticks + 1e-9) if side > 0 else math.ceil(ticks - 1e-9)
+    # float noise forgiven as in whole_lots (it grows with the count): 100.0/0.1 = 999.9999999
+    # is 1000 ticks, and 4249660.6/0.1 = 42496605.99999999 is 42496606
+    noise = 1e-9 + 1e-12 * abs(ticks)
+    n = math.floor(ticks + noise) if side > 0 else math.ceil(ticks - noise)
     return on_grid(n, tick_size)
 
 
 def round_qty(qty: float, lot_size: float) -> float:
     """Round a quantity down to a whole number of lots (never up: never more than asked)."""
-    n = math.floor(qty / lot_size + 1e-9)
-    return on_grid(n, lot_size)
+    return on_grid(whole_lots(qty, lot_size), lot_size)
 
 
 SPEC_SOURCES = ("given", "venue", "prices", "volumes", "rule")

@@ -32,14 +32,16 @@ def on_grid(n, step, digits):
 def round_price(price, tick, side, digits):
     """`mmsim.core.venue.round_price`: bids down, asks up to the tick grid."""
     ticks = price / tick
-    n = math.floor(ticks + 1e-9) if side > 0 else math.ceil(ticks - 1e-9)
+    noise = 1e-9 + 1e-12 * abs(ticks)
+    n = math.floor(ticks + noise) if side > 0 else math.ceil(ticks - noise)
     return on_grid(n, tick, digits)
 
 
 @kernel
 def round_qty(qty, lot, digits):
     """`mmsim.core.venue.round_qty`: down to whole lots."""
-    n = math.floor(qty / lot + 1e-9)
+    lots = qty / lot
+    n = math.floor(lots + 1e-9 + 1e-12 * abs(lots))
     return on_grid(n, lot, digits)
 
 
