@@ -125,12 +125,10 @@ def kernel_call(bars, strategy, risk):
     frame = add_features(validate_bars(bars), strategy.features)
     symbols = ("BTCUSDT",)
     _, _, plan = choose_engine("fast", (strategy,), risk, match_bar, account_bar, symbols, frame)
-    result = mmsim.backtest(
-        bars, strategy, risk=risk, engine="fast", venue=mmsim.Venue(post_only="reject")
-    )
+    result = mmsim.backtest(bars, strategy, risk=risk, engine="fast")
     specs = {s: mmsim.SymbolSpec(**{k: v for k, v in d.items() if k in ("tick_size", "lot_size")})
              for s, d in result.config["specs"].items()}  # fmt: skip
-    venue = mmsim.Venue(post_only="reject")
+    venue = mmsim.Venue()
     first = {"BTCUSDT": float(frame["close"][0])}
     inputs = kernel_inputs(frame, symbols, plan, venue, specs, 1e5, bar_interval_us(frame), first)
     return (lambda: run(*inputs)), result
@@ -142,7 +140,7 @@ bars = pl.read_parquet(sys.argv[1])
 strategy = mmsim.avellaneda_stoikov(vol_window=60)
 risk = mmsim.basic_risk(max_leverage=3.0, emergency_drawdown=0.2)
 small = bars.head(2000)
-venue = mmsim.Venue(post_only="reject")  # the kernels' placement modes: reject or off
+venue = mmsim.Venue()
 mmsim.backtest(small, strategy, risk=risk, engine=sys.argv[2], venue=venue)  # kernels loaded
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 mmsim.backtest(bars, strategy, risk=risk, engine=sys.argv[2], venue=venue)
@@ -155,7 +153,7 @@ import time, polars as pl, mmsim, sys
 bars = pl.read_parquet(sys.argv[1]).head(500)
 t = time.process_time()
 strategy = mmsim.avellaneda_stoikov(vol_window=60)
-venue = mmsim.Venue(post_only="reject")
+venue = mmsim.Venue()
 mmsim.backtest(bars, strategy, risk=mmsim.basic_risk(), engine="fast", venue=venue)
 print(time.process_time() - t)
 """
@@ -218,9 +216,7 @@ def main() -> None:
             print(f"  bare loop's equity vs the fast path's: max difference {gap:.3g} USDT")
         figures["kernel"], _ = timed(call, args.repeat)
         figures["fast"], _ = timed(
-            lambda s=strategy, r=risk: mmsim.backtest(
-                bars, s, risk=r, engine="fast", venue=mmsim.Venue(post_only="reject")
-            ),
+            lambda s=strategy, r=risk: mmsim.backtest(bars, s, risk=r, engine="fast"),
             args.repeat,
         )
         figures["ref"], ref = timed(

@@ -53,6 +53,10 @@ MAKERS = {
         momentum_window=st.integers(1, 10),
         volume_window=st.integers(1, 10),
         feature_skews=st.sampled_from([(), (("taker_buy_volume", 0.001),)]),
+        # skews up to several spacings: inner levels cross the close (clamped or refused)
+        spacing_bps=st.floats(0.5, 20),
+        momentum_skew_bps=st.floats(0, 500),
+        inventory_skew_bps=st.floats(0, 1000),
     ),
 }
 
@@ -85,10 +89,9 @@ def setups(draw, makers, regimes=mmsim.testing.REGIMES):
         bars=bars,
         strategies=per_symbol,
         risk=risk,
-        # the kernels run the "reject" and off post-only modes ("clamp" runs the reference)
         venue=attrs.evolve(
             draw(venues(bars=bars), label="venue"),
-            post_only=draw(st.sampled_from(["reject", False]), label="post_only"),
+            post_only=draw(st.sampled_from(["clamp", "reject", False]), label="post_only"),
         ),
         initial_cash=draw(cash(), label="initial_cash"),
         allow_gaps=has_gaps(bars),
@@ -126,15 +129,13 @@ def test_fast_equals_reference_with_intensity_fills(setup, data):
 
 def test_auto_takes_the_fast_path_and_says_why():
     bars = mmsim.testing.MarketSpec((mmsim.testing.SymbolPath("AAAUSDT"),), n_bars=30).bars()
-    reject = mmsim.Venue(post_only="reject")
-    result = mmsim.backtest(bars, mmsim.fixed_spread(), risk=mmsim.basic_risk(), venue=reject)
-    assert result.config["engine"]["name"] == "fast"
-    assert "fixed_spread" in result.config["engine"]["reason"]
-    clamp = mmsim.backtest(bars, mmsim.fixed_spread(), risk=mmsim.basic_risk())
-    assert clamp.config["engine"] == {
-        "name": "reference",
-        "reason": 'the kernels have no post_only="clamp" placement',
-    }
+    for post_only in ("clamp", "reject", False):  # the default venue clamps
+        venue = mmsim.Venue(post_only=post_only)
+        result = mmsim.backtest(bars, mmsim.fixed_spread(), risk=mmsim.basic_risk(), venue=venue)
+        assert result.config["engine"]["name"] == "fast"
+        assert "fixed_spread" in result.config["engine"]["reason"]
+    default = mmsim.backtest(bars, mmsim.fixed_spread(), risk=mmsim.basic_risk())
+    assert default.config["engine"]["name"] == "fast"
 
 
 def test_auto_runs_a_users_strategy_on_the_reference():
@@ -186,3 +187,20 @@ def test_sweep_rows_are_the_same_on_both_engines():
     assert_frame_equal(fast.drop("elapsed_s"), reference.drop("elapsed_s"), rel_tol=1e-9)
     with pytest.raises(ValueError, match="engine must be one of"):
         mmsim.sweep(bars, engine="numba", **setup)
+
+
+@pytest.mark.parametrize("post_only", ["clamp", "reject", False])
+def test_quotes_through_the_close_are_placed_alike(post_only):
+    # a momentum skew of 50 bps over 0.5 bps spacing puts inner levels through the close
+    bars = mmsim.testing.MarketSpec(
+        (mmsim.testing.SymbolPath("AAAUSDT", volatility=0.01, seed=5),), n_bars=120
+    ).bars()
+    strategy = mmsim.mexico(spacing_bps=0.5, momentum_skew_bps=50, levels=3)
+    reference, fast = both(bars, strategy, venue=mmsim.Venue(post_only=post_only))
+    assert_same_run(reference, fast)
+    crossing = {
+        "clamp": fast.symbols["clamped"].sum(),
+        "reject": fast.rejections.filter(pl.col("reason") == "post_only").height,
+        False: 1,
+    }[post_only]
+    assert crossing > 0

@@ -135,9 +135,6 @@ def choose_engine(engine, strategies, risk, matching, accounting, symbols, frame
     from mmsim.fast.plan import fast_plan
 
     plan, why = fast_plan(strategies, risk, matching, accounting, symbols)
-    if plan is not None and venue is not None and venue.post_only == "clamp":
-        # the placement kernel refuses or lets rest a crossing quote; it does not move it yet
-        plan, why = None, 'the kernels have no post_only="clamp" placement'
     if plan is not None:
         absent = [c for c in (*plan.features, *plan.draws) if c not in frame.columns]
         if absent:

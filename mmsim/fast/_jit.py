@@ -1,8 +1,12 @@
 """The numba decorators of the kernels: compiled on first call, cached on disk, no GIL.
 
 `kernel` marks a stage function: inlined into its caller at numba's IR level, so the whole
-step compiles as one function (a call per stage and bar would cost more than the stage).
-`entry` marks a function called from Python (the fold).
+bar compiles as one function (a call per stage and bar would cost more than the stage), and
+without reference counting (`_nrt=False`: a kernel never allocates; numba would otherwise
+count a reference, atomically, for every array a stage is handed, on every bar).
+`stage` marks a loop over bars (no allocation, no reference counting, called once per run
+or per table growth); `grow` an allocation inlined into the `entry`, the function called
+from Python that allocates the tables and drives the loop.
 
 numba keys a cached function on its own file's time stamp only, so an edited stage file
 would leave the fold that inlines it stale. The kernels are therefore cached in a folder
@@ -39,5 +43,7 @@ def _cached(**options):
     return decorate
 
 
-kernel = _cached(inline="always")
+kernel = _cached(inline="always", _nrt=False)
+stage = _cached(_nrt=False)
+grow = _cached(inline="always")
 entry = _cached()

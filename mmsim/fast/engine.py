@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from mmsim.fast._jit import entry, kernel
+from mmsim.fast._jit import entry, grow, kernel, stage
 from mmsim.fast.account import (
     ENTRY,
     FEES,
@@ -37,7 +37,7 @@ from mmsim.fast.matching import (
     fill_trade_through,
     put_fill,
 )
-from mmsim.fast.placement import place_side
+from mmsim.fast.placement import N_ORDER, place_side
 from mmsim.fast.risk import EVENT_LIQUIDATION, risk_chain
 from mmsim.fast.strategies import (
     AVELLANEDA_STOIKOV,
@@ -71,11 +71,9 @@ N_BAR = 7
 ERROR_QUOTE, ERROR_DRAW = 1, 2
 
 
-@kernel
+@grow
 def ensure(buf, need):
-    """`buf`, or a copy with room for `need` rows (doubling)."""
-    if need <= buf.shape[0]:
-        return buf
+    """A copy of `buf` with room for `need` rows (doubling)."""
     out = np.empty((max(need, 2 * buf.shape[0]), buf.shape[1]))
     out[: buf.shape[0]] = buf
     return out
@@ -113,6 +111,8 @@ def record(k, rec, counts, bars, acct, wallet, resting, n_rest, step_rej, nr, ha
     for i in range(n_rest):
         s = int(resting[i, 0])
         counts[0, k, s] += 1
+        if resting[i, 5] != 0.0:
+            counts[2, k, s] += 1
         price = resting[i, 2]
         if resting[i, 1] > 0:
             if math.isnan(rec[R_BID, k, s]) or price > rec[R_BID, k, s]:
@@ -260,13 +260,99 @@ def count_posted(resting, n_rest, posted_n, posted_q):
 
 @kernel
 def append_rows(buf, n, k, rows, count):
-    """`rows[:count]` appended to `buf` after row n, each prefixed with the step k."""
-    buf = ensure(buf, n + count)
+    """`rows[:count]` written to `buf` (with room) after row n, each prefixed with the step k."""
     for i in range(count):
         buf[n + i, 0] = k
         for c in range(rows.shape[1]):
             buf[n + i, c + 1] = rows[i, c]
-    return buf, n + count
+    return n + count
+
+
+@kernel
+def copy_rows(src, lo, hi, dst, at):
+    """Rows lo..hi of `src` to `dst` from row `at` (tables of the same width)."""
+    for i in range(lo, hi):
+        for c in range(src.shape[1]):
+            dst[at + i - lo, c] = src[i, c]
+
+
+@stage
+def fold(
+    k0, ts, present, opens, highs, lows, closes, volumes, rates, feats, u_bid, u_ask,
+    ticks, lots, dec_ticks, dec_lots, kinds, params, slots, skews, skew_slots, two,
+    venue, rules, matching, mp, initial_cash, interval_us, rec, counts, bars, posted_n,
+    posted_q, acct, wallet, resting, orders, spare, market, sent, states, step_fills,
+    step_rej, step_ev, work, quotes, error, ctl, fills, rejs, evs, sizes,
+):  # fmt: skip
+    """The bars from k0 on, the whole loop in one function (a call per bar would pass every
+    table on the stack): per bar matching, accounting, strategies and placement, risk, records.
+    Stops at the end (returns T), after an error (returns -1, the error in `error`) or when a
+    table of fills, rejections or events lacks room for one more bar (returns the bar to
+    resume at). ctl = (orders resting, when they are due, halting event or -1);
+    sizes = (fills, rejections, events) written so far."""
+    T = present.shape[0]
+    for k in range(k0, T):
+        if (
+            sizes[0] + step_fills.shape[0] > fills.shape[0]
+            or sizes[1] + step_rej.shape[0] > rejs.shape[0]
+            or sizes[2] + step_ev.shape[0] > evs.shape[0]
+        ):
+            return k
+        ne = sizes[2]
+        t = ts[k]
+        sf = match_step(
+            k, t, t == ctl[1], resting, ctl[0], market, present, opens, lows, highs, volumes,
+            u_bid, u_ask, ticks, lots, dec_lots, venue, matching, mp, interval_us, step_fills,
+            error,
+        )  # fmt: skip
+        if sf < 0:
+            return -1
+        ctl[0] = 0
+        sf, eq, gross, margin, liquidated = account_step(
+            k, t, sf, step_fills, acct, wallet, present, closes, rates, venue
+        )
+        n_ev = nr = 0
+        if liquidated:
+            step_ev[0, 0], step_ev[0, 1], step_ev[0, 2] = EVENT_LIQUIDATION, margin, -1
+            n_ev = 1
+            for s in range(acct.shape[1]):
+                market[0, s] = 0.0  # the liquidation closed every position
+            if ctl[2] < 0:
+                ctl[2] = ne
+        if ctl[2] >= 0:
+            record(k, rec, counts, bars, acct, wallet, resting, 0, step_rej, 0, True)
+        else:
+            m, nr = quote_step(
+                k, t, present, closes, feats, kinds, params, slots, skews, skew_slots, two,
+                acct, ticks, lots, dec_ticks, dec_lots, venue[6], interval_us, orders,
+                step_rej, quotes, rec, error,
+            )  # fmt: skip
+            if m < 0:
+                return -1
+            for s in range(sent.shape[0]):
+                sent[s] = False
+            m, nr, n_ev, halt, in_spare = risk_chain(
+                rules, states, orders, m, spare, acct, eq, gross, venue[5], initial_cash, lots,
+                dec_lots, step_rej, nr, step_ev, 0, ne, market, sent, work,
+            )  # fmt: skip
+            for s in range(sent.shape[0]):
+                if sent[s]:  # stamped with this close: a late fill tells how many bars it waited
+                    market[3, s] = t
+            if halt >= 0:
+                ctl[2] = halt
+            else:
+                copy_rows(spare if in_spare else orders, 0, m, resting, 0)
+                ctl[0] = m
+                ctl[1] = t + interval_us
+                # counted as posted when they meet a bar: the next one is in time
+                if k < T - 1 and ts[k + 1] - t == interval_us:
+                    count_posted(resting, m, posted_n, posted_q)
+            record(k, rec, counts, bars, acct, wallet, resting, ctl[0], step_rej, nr, ctl[2] >= 0)
+        copy_rows(step_fills, 0, sf, fills, sizes[0])
+        sizes[0] += sf
+        sizes[1] = append_rows(rejs, sizes[1], k, step_rej, nr)
+        sizes[2] = append_rows(evs, ne, k, step_ev, n_ev)
+    return T
 
 
 @entry
@@ -276,25 +362,20 @@ def run(
     venue, rules, matching, mp, initial_cash, interval_us, levels, first_marks,
 ):  # fmt: skip
     """The whole backtest. Returns (per symbol-bar floats, per symbol-bar counts (orders,
-    rejected), per bar floats (+ halted), fills, rejections, events, posted counts, posted
-    quantities, halting event or -1, error row)."""
+    rejected, clamped), per bar floats (+ halted), fills, rejections, events, posted counts,
+    posted quantities, halting event or -1, error row)."""
     T, S = present.shape
     M = S * 2 * levels
     rec = np.full((N_REC, T, S), np.nan)
-    counts = np.zeros((2, T, S), dtype=np.int64)
+    counts = np.zeros((3, T, S), dtype=np.int64)  # orders, rejected, clamped
     bars = np.zeros((N_BAR + 1, T))
-    fills = np.empty((max(16, T // 4), 10))
-    rejs = np.empty((max(16, T // 16), 7))
-    evs = np.empty((16, 4))
-    nf = nr_total = ne = 0
     posted_n = np.zeros((S, 2, levels), dtype=np.int64)
     posted_q = np.zeros((S, 2, levels))
     acct = np.zeros((N_FIELDS, S))
     acct[MARK, :] = first_marks
     wallet = np.array([initial_cash])
-    resting, orders, spare = np.empty((M, 5)), np.empty((M, 5)), np.empty((M, 5))
-    n_rest = 0
-    rest_due = -1
+    resting = np.empty((M, N_ORDER))
+    orders, spare = np.empty((M, N_ORDER)), np.empty((M, N_ORDER))
     market = np.zeros((4, S))  # side (0: none), qty, reason event, placed at (ts)
     sent = np.zeros(S, dtype=np.bool_)
     states = np.full(rules.shape[0], -np.inf)
@@ -304,61 +385,27 @@ def run(
     work = np.empty((S, 5))
     quotes = np.empty((4, levels))
     error = np.full(7, np.nan)
-    halted_ev = -1
-    for k in range(T):
-        t = ts[k]
-        sf = match_step(
-            k, t, t == rest_due, resting, n_rest, market, present, opens, lows, highs, volumes,
-            u_bid, u_ask, ticks, lots, dec_lots, venue, matching, mp, interval_us, step_fills,
-            error,
+    ctl = np.array([0, -1, -1], dtype=np.int64)  # orders resting, due at (ts), halting event
+    fills = np.empty((max(16, T // 4, 2 * step_fills.shape[0]), 10))
+    rejs = np.empty((max(16, T // 16, 2 * step_rej.shape[0]), 7))
+    evs = np.empty((2 * step_ev.shape[0] + 16, 4))
+    sizes = np.zeros(3, dtype=np.int64)
+    k = 0
+    while 0 <= k < T:
+        k = fold(
+            k, ts, present, opens, highs, lows, closes, volumes, rates, feats, u_bid, u_ask,
+            ticks, lots, dec_ticks, dec_lots, kinds, params, slots, skews, skew_slots, two,
+            venue, rules, matching, mp, initial_cash, interval_us, rec, counts, bars, posted_n,
+            posted_q, acct, wallet, resting, orders, spare, market, sent, states, step_fills,
+            step_rej, step_ev, work, quotes, error, ctl, fills, rejs, evs, sizes,
         )  # fmt: skip
-        if sf < 0:
-            break
-        n_rest = 0
-        sf, eq, gross, margin, liquidated = account_step(
-            k, t, sf, step_fills, acct, wallet, present, closes, rates, venue
-        )
-        fills = ensure(fills, nf + sf)
-        fills[nf : nf + sf] = step_fills[:sf]
-        nf += sf
-        if liquidated:
-            step_ev[0, 0], step_ev[0, 1], step_ev[0, 2] = EVENT_LIQUIDATION, margin, -1
-            evs, ne = append_rows(evs, ne, k, step_ev, 1)
-            market[0, :] = 0.0  # the liquidation closed every position
-            if halted_ev < 0:
-                halted_ev = ne - 1
-        if halted_ev >= 0:
-            record(k, rec, counts, bars, acct, wallet, resting, 0, step_rej, 0, True)
-            continue
-        m, nr = quote_step(
-            k, t, present, closes, feats, kinds, params, slots, skews, skew_slots, two, acct,
-            ticks, lots, dec_ticks, dec_lots, venue[6], interval_us, orders, step_rej, quotes,
-            rec, error,
-        )  # fmt: skip
-        if m < 0:
-            break
-        sent[:] = False
-        m, nr, n_ev, halt, in_spare = risk_chain(
-            rules, states, orders, m, spare, acct, eq, gross, venue[5], initial_cash, lots,
-            dec_lots, step_rej, nr, step_ev, 0, ne, market[0], market[1], market[2], sent, work,
-        )  # fmt: skip
-        evs, ne = append_rows(evs, ne, k, step_ev, n_ev)
-        rejs, nr_total = append_rows(rejs, nr_total, k, step_rej, nr)
-        for s in range(S):
-            if sent[s]:  # stamped with this close: a late fill tells how many bars it waited
-                market[3, s] = t
-        if halt >= 0:
-            halted_ev = halt
-        else:
-            if in_spare:
-                resting, spare = spare, resting
-            else:
-                resting, orders = orders, resting
-            n_rest = m
-            rest_due = t + interval_us
-            # counted as posted when they meet a bar: the next one is in time
-            if k < T - 1 and ts[k + 1] - t == interval_us:
-                count_posted(resting, n_rest, posted_n, posted_q)
-        record(k, rec, counts, bars, acct, wallet, resting, n_rest, step_rej, nr, halted_ev >= 0)
-    return (rec, counts, bars, fills[:nf], rejs[:nr_total], evs[:ne], posted_n, posted_q,
-            halted_ev, error)  # fmt: skip
+        if 0 <= k < T:  # a table is full: double it
+            if sizes[0] + step_fills.shape[0] > fills.shape[0]:
+                fills = ensure(fills, sizes[0] + step_fills.shape[0])
+            if sizes[1] + step_rej.shape[0] > rejs.shape[0]:
+                rejs = ensure(rejs, sizes[1] + step_rej.shape[0])
+            if sizes[2] + step_ev.shape[0] > evs.shape[0]:
+                evs = ensure(evs, sizes[2] + step_ev.shape[0])
+    nf, nr, ne = sizes[0], sizes[1], sizes[2]
+    return (rec, counts, bars, fills[:nf], rejs[:nr], evs[:ne], posted_n, posted_q, ctl[2],
+            error)  # fmt: skip

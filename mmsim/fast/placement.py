@@ -1,7 +1,8 @@
 """Placement kernel: `mmsim.core.placement.place_quotes` and the venue's grid rounding on floats.
 
-Orders are rows of a float table: (symbol, side, price, qty, level); rejections rows of
-(symbol, side, level, price, qty, reason) with the reason codes of REJECT_* below.
+Orders are rows of a float table: (symbol, side, price, qty, level, clamped: 1.0 when placement
+moved a crossing quote behind the close); rejections rows of (symbol, side, level, price, qty,
+reason) with the reason codes of REJECT_* below.
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ from mmsim.fast._jit import kernel
 
 REJECT_TICK, REJECT_LOT, REJECT_POST_ONLY, REJECT_LEVERAGE, REJECT_MIN_VALUE = 0, 1, 2, 3, 4
 REJECT_EVENT = 10  # 10 + k: rejected by the risk event number k (its text is the reason)
-POST_ONLY_OFF, POST_ONLY_REJECT = 0, 1
+POST_ONLY_OFF, POST_ONLY_REJECT, POST_ONLY_CLAMP = 0, 1, 2
+POST_ONLY_MODES = {False: POST_ONLY_OFF, "reject": POST_ONLY_REJECT, "clamp": POST_ONLY_CLAMP}
+N_ORDER = 6  # columns of an order row
+TICK_TOLERANCE = 1e-6  # mmsim.core.venue.TICK_TOLERANCE
+EPS = 2.220446049250313e-16  # sys.float_info.epsilon
 
 
 @kernel
@@ -41,8 +46,28 @@ def round_qty(qty, lot, digits):
 
 
 @kernel
-def crosses(side, price, close):
-    return price >= close if side > 0 else price <= close
+def grid_tolerance(ticks):
+    """`mmsim.core.placement._grid_tolerance`: a millionth of a tick plus float noise."""
+    return TICK_TOLERANCE + 4 * EPS * abs(ticks)
+
+
+@kernel
+def crosses(side, price, close, tick):
+    """`mmsim.core.placement.crosses` on the tick grid: a bid >= close, an ask <= close."""
+    ahead = side * (price - close) / tick
+    return ahead >= -grid_tolerance(close / tick)
+
+
+@kernel
+def behind_close(side, close, tick, digits):
+    """`mmsim.core.placement.behind_close`: the best grid price one tick behind `close`."""
+    ticks = close / tick
+    k = round(ticks)
+    if abs(ticks - k) <= grid_tolerance(ticks):
+        k = k - side
+    else:
+        k = math.floor(ticks) if side > 0 else math.ceil(ticks)
+    return on_grid(k, tick, digits)
 
 
 @kernel
@@ -65,12 +90,19 @@ def place_side(
             rej[nr, 5] = REJECT_TICK if p <= 0 else REJECT_LOT
             nr += 1
             continue
-        if post_only == POST_ONLY_REJECT and crosses(side, p, close):
-            rej[nr, 0], rej[nr, 1], rej[nr, 2] = s, side, level
-            rej[nr, 3], rej[nr, 4], rej[nr, 5] = p, q, REJECT_POST_ONLY
-            nr += 1
-            continue
-        orders[m, 0], orders[m, 1], orders[m, 2] = s, side, p
-        orders[m, 3], orders[m, 4] = q, level
+        placed, moved = p, 0.0
+        if post_only != POST_ONLY_OFF and crosses(side, p, close, tick):
+            # clamp: one tick behind the close, refused when that is no price (a bid <= 0)
+            placed = 0.0
+            if post_only == POST_ONLY_CLAMP:
+                placed = behind_close(side, close, tick, dec_tick)
+            if placed <= 0:
+                rej[nr, 0], rej[nr, 1], rej[nr, 2] = s, side, level
+                rej[nr, 3], rej[nr, 4], rej[nr, 5] = p, q, REJECT_POST_ONLY
+                nr += 1
+                continue
+            moved = 1.0
+        orders[m, 0], orders[m, 1], orders[m, 2] = s, side, placed
+        orders[m, 3], orders[m, 4], orders[m, 5] = q, level, moved
         m += 1
     return m, nr, -1

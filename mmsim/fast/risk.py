@@ -41,7 +41,7 @@ def trim_side(src, lo, hi, side, signed_notional, cap, lot, dec_lot, dst, md, re
         if new_qty <= 0:
             nr = reject(rej, nr, src, i, qty, REJECT_LEVERAGE)
             continue
-        for c in range(5):
+        for c in range(src.shape[1]):
             dst[md, c] = src[i, c]
         dst[md, 3] = new_qty
         md += 1
@@ -137,23 +137,23 @@ def min_order_value(src, m, dst, value, rej, nr):
         if src[i, 2] * src[i, 3] < value:
             nr = reject(rej, nr, src, i, src[i, 3], REJECT_MIN_VALUE)
         else:
-            for c in range(5):
+            for c in range(src.shape[1]):
                 dst[md, c] = src[i, c]
             md += 1
     return md, nr
 
 
 @kernel
-def exit_all(src, m, acct, event, rej, nr, mo_side, mo_qty, mo_reason, sent):
+def exit_all(src, m, acct, event, rej, nr, market, sent):
     """`_exit`: reject every order, flatten every position with market orders (first wins)."""
     for i in range(m):
         nr = reject(rej, nr, src, i, src[i, 3], REJECT_EVENT + event)
     for s in range(acct.shape[1]):
         q = acct[QTY, s]
         if q != 0 and not sent[s]:
-            mo_side[s] = -1.0 if q > 0 else 1.0
-            mo_qty[s] = abs(q)
-            mo_reason[s] = event
+            market[0, s] = -1.0 if q > 0 else 1.0  # side, qty, reason event
+            market[1, s] = abs(q)
+            market[2, s] = event
             sent[s] = True
     return nr
 
@@ -177,9 +177,7 @@ def risk_chain(
     events,
     ne,
     event_base,
-    mo_side,
-    mo_qty,
-    mo_reason,
+    market,
     sent,
     work,
 ):
@@ -205,9 +203,7 @@ def risk_chain(
         elif kind == EARLY_STOP:
             if not equity_ >= rules[r, 1] * initial_cash:
                 events[ne, 0], events[ne, 1], events[ne, 2] = EVENT_EARLY_STOP, equity_, r
-                nr = exit_all(
-                    src, m, acct, event_base + ne, rej, nr, mo_side, mo_qty, mo_reason, sent
-                )
+                nr = exit_all(src, m, acct, event_base + ne, rej, nr, market, sent)
                 if halt < 0:
                     halt = event_base + ne
                 ne += 1
@@ -228,9 +224,7 @@ def risk_chain(
             else:
                 states[r] = equity_
                 events[ne, 0], events[ne, 1], events[ne, 2] = code, value, r
-                nr = exit_all(
-                    src, m, acct, event_base + ne, rej, nr, mo_side, mo_qty, mo_reason, sent
-                )
+                nr = exit_all(src, m, acct, event_base + ne, rej, nr, market, sent)
                 ne += 1
                 m = 0
     return m, nr, ne, halt, in_spare

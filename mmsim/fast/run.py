@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from mmsim.core.venue import _decimals
+from mmsim.core.venue import _decimals, _post_only_mode
 from mmsim.fast.engine import (
     B_EQUITY,
     B_FEES,
@@ -32,7 +32,7 @@ from mmsim.fast.engine import (
     R_RESERVATION,
     run,
 )
-from mmsim.fast.placement import POST_ONLY_OFF, POST_ONLY_REJECT, REJECT_EVENT
+from mmsim.fast.placement import POST_ONLY_MODES, REJECT_EVENT
 from mmsim.fast.plan import FastPlan
 from mmsim.fast.risk import (
     EVENT_DRAWDOWN,
@@ -135,7 +135,7 @@ def kernel_inputs(
             np.nan if venue.max_participation is None else venue.max_participation,
             venue.market_slippage_bps,
             venue.maintenance_margin_rate,
-            float(POST_ONLY_REJECT if venue.post_only else POST_ONLY_OFF),
+            float(POST_ONLY_MODES[_post_only_mode(venue.post_only)]),
         ]
     )
     return (
@@ -266,7 +266,7 @@ def _frames(
             "reservation_price": _nullable(flat(rec[R_RESERVATION])),
             "orders": flat(counts[0]),
             "rejected": flat(counts[1]),
-            "clamped": np.zeros_like(flat(counts[1])),  # kernels never clamp: choose_engine
+            "clamped": flat(counts[2]),
         }
     ).with_columns(_datetime("ts"))
     names = np.array(symbols, dtype=object)

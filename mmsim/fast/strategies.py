@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from mmsim.fast._jit import kernel
 
 FIXED_SPREAD, AVELLANEDA_STOIKOV, GLFT, MEXICO = 0, 1, 2, 3
@@ -42,6 +40,13 @@ def fixed_spread(p, close, position, bid_p, bid_q, ask_p, ask_q):
 
 
 @kernel
+def side_reservation(side, q_model, g2s2, denominator, mid, gamma):
+    """One side's infinite-horizon reservation price, NaN where it has none."""
+    arg = 1.0 + (-side - 2.0 * q_model) * g2s2 / denominator if denominator > 0 else -1.0
+    return mid + math.log(arg) / gamma if arg > 0 else math.nan
+
+
+@kernel
 def infinite_horizon(p, q, mid, sigma, kappa, two):
     """The infinite-horizon quotes: (bid, ask, reservation, has bid, has ask)."""
     gamma, cap, discount = p[0], p[4], p[8]
@@ -54,14 +59,11 @@ def infinite_horizon(p, q, mid, sigma, kappa, two):
     # as the reference: no quotes while omega <= gamma^2 sigma^2 / 2 (q_max = 0)
     denominator = 2.0 * omega - g2s2 * math.pow(q_model, two) if omega > 0.5 * g2s2 else 0.0
     depth = math.log1p(gamma / kappa) / gamma
-    r_side = np.full(2, math.nan)
-    for j, side in enumerate((1, -1)):
-        arg = 1.0 + (-side - 2.0 * q_model) * g2s2 / denominator if denominator > 0 else -1.0
-        if arg > 0:
-            r_side[j] = mid + math.log(arg) / gamma
-    has_bid, has_ask = not math.isnan(r_side[0]), not math.isnan(r_side[1])
-    r = (r_side[0] + r_side[1]) / 2 if has_bid and has_ask else math.nan
-    return r_side[0] - depth, r_side[1] + depth, r, has_bid, has_ask
+    r_bid = side_reservation(1, q_model, g2s2, denominator, mid, gamma)
+    r_ask = side_reservation(-1, q_model, g2s2, denominator, mid, gamma)
+    has_bid, has_ask = not math.isnan(r_bid), not math.isnan(r_ask)
+    r = (r_bid + r_ask) / 2 if has_bid and has_ask else math.nan
+    return r_bid - depth, r_ask + depth, r, has_bid, has_ask
 
 
 @kernel
@@ -150,14 +152,27 @@ def glft(p, f, slots, close, position, bid_p, bid_q, ask_p, ask_q):
 
 
 @kernel
-def ladder(reference, spacing, impact, sigma_bps, volume_value, values, side, room, out_p, out_q):
+def level_value(base, sizing, size_ratio, room, cap, i):
+    """Mexico's value of level i: constant, geometric or adaptive sizing."""
+    if sizing == 1.0:
+        return base * math.pow(size_ratio, float(i))
+    if sizing == 2.0:
+        return base * min(1.0, room / cap)
+    return base
+
+
+@kernel
+def ladder(
+    reference, spacing, impact, sigma_bps, volume_value, levels, base, sizing, size_ratio, cap,
+    side, room, out_p, out_q,
+):  # fmt: skip
     """`mmsim.strategies.ladder.ladder` over Mexico's distances (i+1)*spacing (+ impact)."""
     n = 0
     used = 0.0
     through = 0.0
-    for i in range(values.shape[0]):
+    for i in range(levels):
         d = (i + 1) * spacing
-        value = values[i]
+        value = level_value(base, sizing, size_ratio, room, cap, i)
         if impact != 0.0 and volume_value > 0:
             through += value
             d += impact * sigma_bps * math.sqrt(through / volume_value)
@@ -203,23 +218,14 @@ def mexico(p, f, slots, skews, skew_slots, close, position, entry, two, bid_p, b
     spacing = max(p[9] / 2, p[6] + p[7] * sigma_bps + p[8] * abs(s_mom))
     volume_value = f[slots[3]] if slots[3] >= 0 else 0.0
     base = order_value * aggressiveness
-    values = np.empty(levels)
-    counts = np.zeros(2, dtype=np.int64)
-    for side in (1, -1):
-        room = max(cap - side * position_value, 0.0)
-        for i in range(levels):
-            if sizing == 1.0:
-                values[i] = base * math.pow(size_ratio, float(i))
-            elif sizing == 2.0:
-                values[i] = base * min(1.0, room / cap)
-            else:
-                values[i] = base
-        if side > 0:
-            counts[0] = ladder(
-                r, spacing, p[14], sigma_bps, volume_value, values, side, room, bid_p, bid_q
-            )
-        else:
-            counts[1] = ladder(
-                r, spacing, p[14], sigma_bps, volume_value, values, side, room, ask_p, ask_q
-            )
-    return counts[0], counts[1], (r if r > 0 else math.nan)
+    room = max(cap - position_value, 0.0)
+    nb = ladder(
+        r, spacing, p[14], sigma_bps, volume_value, levels, base, sizing, size_ratio, cap, 1,
+        room, bid_p, bid_q,
+    )  # fmt: skip
+    room = max(cap + position_value, 0.0)
+    na = ladder(
+        r, spacing, p[14], sigma_bps, volume_value, levels, base, sizing, size_ratio, cap, -1,
+        room, ask_p, ask_q,
+    )  # fmt: skip
+    return nb, na, (r if r > 0 else math.nan)
