@@ -13,10 +13,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from data_support import kline_csv, real
 from polars.testing import assert_frame_equal
 
 import mmsim
-from tests.data_support import kline_csv, real
 
 ROOT = Path(__file__).resolve().parents[1]
 MMSIM = shutil.which("mmsim", path=str(Path(sys.executable).parent)) or shutil.which("mmsim")
