@@ -35,8 +35,8 @@ import numpy as np
 import polars as pl
 from attrs import validators as v
 
-from mmsim.core.matching import per_symbol_matching
-from mmsim.core.orders import MAKER, Fill, Order
+from mmsim.core.matching import maker_fill, per_symbol_matching
+from mmsim.core.orders import Fill, Order
 from mmsim.core.venue import SymbolSpec, Venue, snap_to_ticks
 
 PROBABILITIES = ("linear", "poisson")
@@ -150,19 +150,7 @@ def intensity_limit_fills(
             delta = quote_distance(mid, order.price, side, params.units, tick)
             if not is_filled(params, delta, u):
                 continue
-            fills.append(
-                Fill(
-                    ts=bar.ts,
-                    symbol=order.symbol,
-                    side=side,
-                    price=order.price,
-                    qty=order.qty,
-                    fee=order.price * order.qty * venue.maker_fee,
-                    liquidity=MAKER,
-                    reason="quote",
-                    level=order.level,
-                )
-            )
+            fills.append(maker_fill(order, bar.ts, order.qty, venue))
     return tuple(fills)
 
 

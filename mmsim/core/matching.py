@@ -24,6 +24,21 @@ from mmsim.core.orders import MAKER, TAKER, Fill, MarketOrder, Order
 from mmsim.core.venue import SymbolSpec, Venue, at_or_through, round_qty, whole_lots
 
 
+def maker_fill(order: Order, ts: int, qty: float, venue: Venue) -> Fill:
+    """A resting order filled for `qty` at its own price, paying (or earning) the maker fee."""
+    return Fill(
+        ts=ts,
+        symbol=order.symbol,
+        side=order.side,
+        price=order.price,
+        qty=qty,
+        fee=order.price * qty * venue.maker_fee,
+        liquidity=MAKER,
+        reason="quote",
+        level=order.level,
+    )
+
+
 def fill_limit_orders(
     orders: tuple[Order, ...], bar, spec: SymbolSpec, venue: Venue
 ) -> tuple[Fill, ...]:
@@ -47,19 +62,7 @@ def fill_limit_orders(
                 room -= take
                 if take < own:
                     qty = round_qty(take * lot, lot)
-            fills.append(
-                Fill(
-                    ts=bar.ts,
-                    symbol=order.symbol,
-                    side=side,
-                    price=order.price,
-                    qty=qty,
-                    fee=order.price * qty * venue.maker_fee,
-                    liquidity=MAKER,
-                    reason="quote",
-                    level=order.level,
-                )
-            )
+            fills.append(maker_fill(order, bar.ts, qty, venue))
     return tuple(fills)
 
 

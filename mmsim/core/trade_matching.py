@@ -22,8 +22,8 @@ import attrs
 import polars as pl
 from attrs import validators as v
 
-from mmsim.core.matching import per_symbol_matching
-from mmsim.core.orders import MAKER, Fill, Order
+from mmsim.core.matching import maker_fill, per_symbol_matching
+from mmsim.core.orders import Fill, Order
 from mmsim.core.venue import TICK_TOLERANCE, SymbolSpec, Venue, round_qty, ticks_through
 from mmsim.data.timestamps import interval_us as parse_interval
 
@@ -152,19 +152,7 @@ def trade_limit_fills(
             qty = order.qty if rest <= 0.0 else round_qty(order.qty - rest, spec.lot_size)
             if qty <= 0:
                 continue
-            fills.append(
-                Fill(
-                    ts=bar.ts,
-                    symbol=order.symbol,
-                    side=side,
-                    price=order.price,
-                    qty=qty,
-                    fee=order.price * qty * venue.maker_fee,
-                    liquidity=MAKER,
-                    reason="quote",
-                    level=order.level,
-                )
-            )
+            fills.append(maker_fill(order, bar.ts, qty, venue))
     # the order of match_bar: bids then asks, innermost level first
     return tuple(sorted(fills, key=lambda f: (-f.side, f.level)))
 
