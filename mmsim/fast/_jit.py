@@ -10,7 +10,7 @@ from Python that allocates the tables and drives the loop.
 
 numba keys a cached function on its own file's time stamp only, so an edited stage file
 would leave the fold that inlines it stale. The kernels are therefore cached in a folder
-named by a digest of every source of this package: any change compiles afresh.
+named by a digest of the sources of every kernel module: any change to one compiles afresh.
 """
 
 from __future__ import annotations
@@ -22,7 +22,13 @@ from pathlib import Path
 import numba
 from numba import njit
 
-_SOURCES = sorted(Path(__file__).parent.glob("*.py"))
+# the modules that hold kernels (they import this one) and this one; a driver module edited
+# (run, plan, batch) compiles nothing afresh
+_SOURCES = sorted(
+    p
+    for p in Path(__file__).parent.glob("*.py")
+    if p.name == "_jit.py" or "from mmsim.fast._jit import" in p.read_text()
+)
 DIGEST = hashlib.sha256(b"".join(p.read_bytes() for p in _SOURCES)).hexdigest()[:16]
 _BASE = os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
     os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mmsim", "numba"

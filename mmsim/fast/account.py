@@ -76,14 +76,15 @@ def ratio(numerator, equity_):
 
 @kernel
 def pay_funding(acct, wallet, rates, present_row):
-    """`mmsim.core.account.pay_funding`: -position * mark * rate into the wallet."""
+    """`mmsim.core.account.pay_funding`: -position * mark * rate into the wallet. Returns
+    whether any money moved."""
     n = acct.shape[1]
     any_rate = False
     for s in range(n):
         if present_row[s] and rates[s] != 0.0:
             any_rate = True
     if not any_rate:
-        return
+        return False
     any_flow = False
     total = 0.0
     for s in range(n):
@@ -93,8 +94,9 @@ def pay_funding(acct, wallet, rates, present_row):
         if flow != 0.0:
             any_flow = True
     if not any_flow:
-        return
+        return False
     wallet[0] = wallet[0] + total
     for s in range(n):
         f = rates[s] if present_row[s] else 0.0
         acct[FUNDING, s] = acct[FUNDING, s] + -acct[QTY, s] * acct[MARK, s] * f
+    return True

@@ -26,7 +26,6 @@ from mmsim.fast.account import (
     pay_funding,
     ratio,
     settle,
-    unrealized,
 )
 from mmsim.fast.matching import (
     REASON_EVENT,
@@ -49,23 +48,16 @@ from mmsim.fast.strategies import (
     mexico,
 )
 
-# per symbol-bar float columns, per bar float columns
-(
-    R_POSITION,
-    R_ENTRY,
-    R_MARK,
-    R_REALIZED,
-    R_FEES,
-    R_FUNDING,
-    R_BID,
-    R_ASK,
-    R_BID_QTY,
-    R_ASK_QTY,
-    R_RESERVATION,
-) = range(11)
-N_REC = 11
-B_WALLET, B_EQUITY, B_UNREALIZED, B_NOTIONAL, B_FEES, B_FUNDING, B_REALIZED = range(7)
-N_BAR = 7
+# per symbol-bar records: the quotes resting after the close (best bid and ask, their sizes) and
+# the strategy's reservation price; counts of the orders resting and of those clamped. Every
+# other column of the frames is derived after the run from the ledger and the closes.
+R_BID, R_ASK, R_BID_QTY, R_ASK_QTY, R_RESERVATION = range(5)
+N_REC = 5
+C_ORDERS, C_CLAMPED = range(2)
+# the ledger: a row per symbol and bar whose account changed (a fill, funding, a liquidation),
+# its state after the bar's accounting
+L_STEP, L_SYMBOL, L_QTY, L_ENTRY, L_REALIZED, L_FEES, L_FUNDING, L_WALLET = range(8)
+N_LEDGER = 8
 # venue row: maker_fee, taker_fee, penetration_ticks, max_participation (NaN: none),
 # market_slippage_bps, maintenance_margin_rate, post-only mode (see mmsim.fast.placement)
 ERROR_QUOTE, ERROR_DRAW = 1, 2
@@ -98,43 +90,40 @@ def quote(
 
 
 @kernel
-def record(k, rec, counts, bars, acct, wallet, resting, n_rest, step_rej, nr, halted):
-    S = acct.shape[1]
-    for s in range(S):
-        q = acct[QTY, s]
-        rec[R_POSITION, k, s] = q
-        rec[R_ENTRY, k, s] = acct[ENTRY, s] if q else math.nan
-        rec[R_MARK, k, s] = acct[MARK, s]
-        rec[R_REALIZED, k, s] = acct[REALIZED, s]
-        rec[R_FEES, k, s] = acct[FEES, s]
-        rec[R_FUNDING, k, s] = acct[FUNDING, s]
+def record(k, rec, counts, resting, n_rest, quoted):
+    """The quotes resting after bar k's close (`quoted`: the strategies ran at this close)."""
+    for s in range(rec.shape[1]):
+        rec[k, s, R_BID] = rec[k, s, R_ASK] = math.nan
+        rec[k, s, R_BID_QTY] = rec[k, s, R_ASK_QTY] = math.nan
+        if not quoted:
+            rec[k, s, R_RESERVATION] = math.nan
+        counts[k, s, C_ORDERS] = counts[k, s, C_CLAMPED] = 0
     for i in range(n_rest):
         s = int(resting[i, 0])
-        counts[0, k, s] += 1
+        counts[k, s, C_ORDERS] += 1
         if resting[i, 5] != 0.0:
-            counts[2, k, s] += 1
+            counts[k, s, C_CLAMPED] += 1
         price = resting[i, 2]
         if resting[i, 1] > 0:
-            if math.isnan(rec[R_BID, k, s]) or price > rec[R_BID, k, s]:
-                rec[R_BID, k, s], rec[R_BID_QTY, k, s] = price, resting[i, 3]
-        elif math.isnan(rec[R_ASK, k, s]) or price < rec[R_ASK, k, s]:
-            rec[R_ASK, k, s], rec[R_ASK_QTY, k, s] = price, resting[i, 3]
-    for i in range(nr):
-        counts[1, k, int(step_rej[i, 0])] += 1
-    unreal = fees = funding = realized = 0.0
-    for s in range(S):
-        unreal += unrealized(acct, s)
-        fees += acct[FEES, s]
-        funding += acct[FUNDING, s]
-        realized += acct[REALIZED, s]
-    bars[B_WALLET, k] = wallet[0]
-    bars[B_EQUITY, k] = wallet[0] + unreal
-    bars[B_UNREALIZED, k] = unreal
-    bars[B_NOTIONAL, k] = gross_notional(acct)
-    bars[B_FEES, k] = fees
-    bars[B_FUNDING, k] = funding
-    bars[B_REALIZED, k] = realized
-    bars[N_BAR, k] = 1.0 if halted else 0.0
+            if math.isnan(rec[k, s, R_BID]) or price > rec[k, s, R_BID]:
+                rec[k, s, R_BID], rec[k, s, R_BID_QTY] = price, resting[i, 3]
+        elif math.isnan(rec[k, s, R_ASK]) or price < rec[k, s, R_ASK]:
+            rec[k, s, R_ASK], rec[k, s, R_ASK_QTY] = price, resting[i, 3]
+
+
+@kernel
+def write_ledger(k, acct, wallet, changed, ledger, n):
+    """A ledger row for each symbol whose account bar k changed; returns the row count."""
+    for s in range(acct.shape[1]):
+        if changed[s]:
+            changed[s] = False
+            q = acct[QTY, s]
+            ledger[n, L_STEP], ledger[n, L_SYMBOL], ledger[n, L_QTY] = k, s, q
+            ledger[n, L_ENTRY] = acct[ENTRY, s] if q else math.nan
+            ledger[n, L_REALIZED], ledger[n, L_FEES] = acct[REALIZED, s], acct[FEES, s]
+            ledger[n, L_FUNDING], ledger[n, L_WALLET] = acct[FUNDING, s], wallet[0]
+            n += 1
+    return n
 
 
 @kernel
@@ -185,16 +174,21 @@ def match_step(
 
 
 @kernel
-def account_step(k, t, sf, step_fills, acct, wallet, present, closes, rates, venue):
+def account_step(k, t, sf, step_fills, acct, wallet, present, closes, rates, venue, changed):
     """2. accounting: book the fills, mark to the closes, pay funding, liquidate at a margin
-    ratio of 1. Returns (fill count, equity, gross notional, margin ratio, liquidated)."""
+    ratio of 1 (`changed` flags the symbols whose account moved). Returns (fill count, equity,
+    gross notional, margin ratio, liquidated)."""
     for i in range(sf):
-        settle(acct, wallet, int(step_fills[i, 1]), step_fills[i, 2], step_fills[i, 3],
-               step_fills[i, 4], step_fills[i, 5])  # fmt: skip
+        s = int(step_fills[i, 1])
+        settle(acct, wallet, s, step_fills[i, 2], step_fills[i, 3], step_fills[i, 4],
+               step_fills[i, 5])  # fmt: skip
+        changed[s] = True
     for s in range(acct.shape[1]):
         if present[k, s]:
             acct[MARK, s] = closes[k, s]
-    pay_funding(acct, wallet, rates[k], present[k])
+    if pay_funding(acct, wallet, rates[k], present[k]):
+        for s in range(acct.shape[1]):
+            changed[s] = True
     eq = equity(acct, wallet)
     gross = gross_notional(acct)
     margin = ratio(gross * venue[5], eq)
@@ -209,8 +203,10 @@ def account_step(k, t, sf, step_fills, acct, wallet, present, closes, rates, ven
             sf = put_fill(step_fills, sf, t, s, side, m_s, abs(q), m_s * abs(q) * venue[1],
                           TAKER, REASON_LIQUIDATION, -1.0)  # fmt: skip
     for i in range(first, sf):
-        settle(acct, wallet, int(step_fills[i, 1]), step_fills[i, 2], step_fills[i, 3],
-               step_fills[i, 4], step_fills[i, 5])  # fmt: skip
+        s = int(step_fills[i, 1])
+        settle(acct, wallet, s, step_fills[i, 2], step_fills[i, 3], step_fills[i, 4],
+               step_fills[i, 5])  # fmt: skip
+        changed[s] = True
     return sf, eq, gross, margin, True
 
 
@@ -225,6 +221,7 @@ def quote_step(
     bid_p, bid_q, ask_p, ask_q = quotes[0], quotes[1], quotes[2], quotes[3]
     for s in range(present.shape[1]):
         if not present[k, s]:
+            rec[k, s, R_RESERVATION] = math.nan
             continue
         close = closes[k, s]
         nb, na, r = quote(
@@ -232,7 +229,7 @@ def quote_step(
             t + interval_us, interval_us, acct[QTY, s], acct[ENTRY, s], two[0],
             bid_p, bid_q, ask_p, ask_q,
         )  # fmt: skip
-        rec[R_RESERVATION, k, s] = r
+        rec[k, s, R_RESERVATION] = r
         for side in (1, -1):
             n = nb if side > 0 else na
             prices, qtys = (bid_p, bid_q) if side > 0 else (ask_p, ask_q)
@@ -280,22 +277,23 @@ def copy_rows(src, lo, hi, dst, at):
 def fold(
     k0, ts, present, opens, highs, lows, closes, volumes, rates, feats, u_bid, u_ask,
     ticks, lots, dec_ticks, dec_lots, kinds, params, slots, skews, skew_slots, two,
-    venue, rules, matching, mp, initial_cash, interval_us, rec, counts, bars, posted_n,
-    posted_q, acct, wallet, resting, orders, spare, market, sent, states, step_fills,
+    venue, rules, matching, mp, initial_cash, interval_us, rec, counts, ledger, posted_n,
+    posted_q, acct, wallet, changed, resting, orders, spare, market, sent, states, step_fills,
     step_rej, step_ev, work, quotes, error, ctl, fills, rejs, evs, sizes,
 ):  # fmt: skip
     """The bars from k0 on, the whole loop in one function (a call per bar would pass every
     table on the stack): per bar matching, accounting, strategies and placement, risk, records.
     Stops at the end (returns T), after an error (returns -1, the error in `error`) or when a
-    table of fills, rejections or events lacks room for one more bar (returns the bar to
-    resume at). ctl = (orders resting, when they are due, halting event or -1);
-    sizes = (fills, rejections, events) written so far."""
-    T = present.shape[0]
+    table of fills, rejections, events or ledger rows lacks room for one more bar (returns the
+    bar to resume at). ctl = (orders resting, when they are due, halting event or -1, first
+    halted bar or -1); sizes = (fills, rejections, events, ledger rows) written so far."""
+    T, S = present.shape
     for k in range(k0, T):
         if (
             sizes[0] + step_fills.shape[0] > fills.shape[0]
             or sizes[1] + step_rej.shape[0] > rejs.shape[0]
             or sizes[2] + step_ev.shape[0] > evs.shape[0]
+            or sizes[3] + S > ledger.shape[0]
         ):
             return k
         ne = sizes[2]
@@ -309,18 +307,19 @@ def fold(
             return -1
         ctl[0] = 0
         sf, eq, gross, margin, liquidated = account_step(
-            k, t, sf, step_fills, acct, wallet, present, closes, rates, venue
+            k, t, sf, step_fills, acct, wallet, present, closes, rates, venue, changed
         )
+        sizes[3] = write_ledger(k, acct, wallet, changed, ledger, sizes[3])
         n_ev = nr = 0
         if liquidated:
             step_ev[0, 0], step_ev[0, 1], step_ev[0, 2] = EVENT_LIQUIDATION, margin, -1
             n_ev = 1
-            for s in range(acct.shape[1]):
+            for s in range(S):
                 market[0, s] = 0.0  # the liquidation closed every position
             if ctl[2] < 0:
                 ctl[2] = ne
         if ctl[2] >= 0:
-            record(k, rec, counts, bars, acct, wallet, resting, 0, step_rej, 0, True)
+            record(k, rec, counts, resting, 0, False)
         else:
             m, nr = quote_step(
                 k, t, present, closes, feats, kinds, params, slots, skews, skew_slots, two,
@@ -329,13 +328,13 @@ def fold(
             )  # fmt: skip
             if m < 0:
                 return -1
-            for s in range(sent.shape[0]):
+            for s in range(S):
                 sent[s] = False
             m, nr, n_ev, halt, in_spare = risk_chain(
                 rules, states, orders, m, spare, acct, eq, gross, venue[5], initial_cash, lots,
                 dec_lots, step_rej, nr, step_ev, 0, ne, market, sent, work,
             )  # fmt: skip
-            for s in range(sent.shape[0]):
+            for s in range(S):
                 if sent[s]:  # stamped with this close: a late fill tells how many bars it waited
                     market[3, s] = t
             if halt >= 0:
@@ -347,7 +346,9 @@ def fold(
                 # counted as posted when they meet a bar: the next one is in time
                 if k < T - 1 and ts[k + 1] - t == interval_us:
                     count_posted(resting, m, posted_n, posted_q)
-            record(k, rec, counts, bars, acct, wallet, resting, ctl[0], step_rej, nr, ctl[2] >= 0)
+            record(k, rec, counts, resting, ctl[0], True)
+        if ctl[2] >= 0 and ctl[3] < 0:
+            ctl[3] = k
         copy_rows(step_fills, 0, sf, fills, sizes[0])
         sizes[0] += sf
         sizes[1] = append_rows(rejs, sizes[1], k, step_rej, nr)
@@ -361,19 +362,19 @@ def run(
     ticks, lots, dec_ticks, dec_lots, kinds, params, slots, skews, skew_slots, two,
     venue, rules, matching, mp, initial_cash, interval_us, levels, first_marks,
 ):  # fmt: skip
-    """The whole backtest. Returns (per symbol-bar floats, per symbol-bar counts (orders,
-    rejected, clamped), per bar floats (+ halted), fills, rejections, events, posted counts,
-    posted quantities, halting event or -1, error row)."""
+    """The whole backtest. Returns (per symbol-bar quote records (T, S, N_REC), per symbol-bar
+    counts (T, S, 2: orders, clamped), ledger rows, fills, rejections, events, posted counts,
+    posted quantities, halting event or -1, first halted bar or -1, error row)."""
     T, S = present.shape
     M = S * 2 * levels
-    rec = np.full((N_REC, T, S), np.nan)
-    counts = np.zeros((3, T, S), dtype=np.int64)  # orders, rejected, clamped
-    bars = np.zeros((N_BAR + 1, T))
+    rec = np.empty((T, S, N_REC))
+    counts = np.empty((T, S, 2), dtype=np.int32)
     posted_n = np.zeros((S, 2, levels), dtype=np.int64)
     posted_q = np.zeros((S, 2, levels))
     acct = np.zeros((N_FIELDS, S))
     acct[MARK, :] = first_marks
     wallet = np.array([initial_cash])
+    changed = np.zeros(S, dtype=np.bool_)
     resting = np.empty((M, N_ORDER))
     orders, spare = np.empty((M, N_ORDER)), np.empty((M, N_ORDER))
     market = np.zeros((4, S))  # side (0: none), qty, reason event, placed at (ts)
@@ -385,19 +386,21 @@ def run(
     work = np.empty((S, 5))
     quotes = np.empty((4, levels))
     error = np.full(7, np.nan)
-    ctl = np.array([0, -1, -1], dtype=np.int64)  # orders resting, due at (ts), halting event
+    ctl = np.array([0, -1, -1, -1], dtype=np.int64)
     fills = np.empty((max(16, T // 4, 2 * step_fills.shape[0]), 10))
     rejs = np.empty((max(16, T // 16, 2 * step_rej.shape[0]), 7))
     evs = np.empty((2 * step_ev.shape[0] + 16, 4))
-    sizes = np.zeros(3, dtype=np.int64)
+    ledger = np.empty((max(4 * S, T // 4), N_LEDGER))
+    sizes = np.zeros(4, dtype=np.int64)
     k = 0
     while 0 <= k < T:
         k = fold(
             k, ts, present, opens, highs, lows, closes, volumes, rates, feats, u_bid, u_ask,
             ticks, lots, dec_ticks, dec_lots, kinds, params, slots, skews, skew_slots, two,
-            venue, rules, matching, mp, initial_cash, interval_us, rec, counts, bars, posted_n,
-            posted_q, acct, wallet, resting, orders, spare, market, sent, states, step_fills,
-            step_rej, step_ev, work, quotes, error, ctl, fills, rejs, evs, sizes,
+            venue, rules, matching, mp, initial_cash, interval_us, rec, counts, ledger,
+            posted_n, posted_q, acct, wallet, changed, resting, orders, spare, market, sent,
+            states, step_fills, step_rej, step_ev, work, quotes, error, ctl, fills, rejs, evs,
+            sizes,
         )  # fmt: skip
         if 0 <= k < T:  # a table is full: double it
             if sizes[0] + step_fills.shape[0] > fills.shape[0]:
@@ -406,6 +409,8 @@ def run(
                 rejs = ensure(rejs, sizes[1] + step_rej.shape[0])
             if sizes[2] + step_ev.shape[0] > evs.shape[0]:
                 evs = ensure(evs, sizes[2] + step_ev.shape[0])
-    nf, nr, ne = sizes[0], sizes[1], sizes[2]
-    return (rec, counts, bars, fills[:nf], rejs[:nr], evs[:ne], posted_n, posted_q, ctl[2],
-            error)  # fmt: skip
+            if sizes[3] + S > ledger.shape[0]:
+                ledger = ensure(ledger, sizes[3] + S)
+    nf, nr, ne, nl = sizes[0], sizes[1], sizes[2], sizes[3]
+    return (rec, counts, ledger[:nl], fills[:nf], rejs[:nr], evs[:ne], posted_n, posted_q,
+            ctl[2], ctl[3], error)  # fmt: skip

@@ -22,10 +22,28 @@ TICK_TOLERANCE = 1e-6  # mmsim.core.venue.TICK_TOLERANCE
 EPS = 2.220446049250313e-16  # sys.float_info.epsilon
 
 
+# exact powers of ten (10**22 is the last a float holds exactly)
+POW10 = np.array([10.0**i for i in range(23)])
+
+
+@kernel
+def round_digits(x, digits):
+    """`round(x, digits)` as numba computes it (x * 10**digits to the nearest integer, ties to
+    even, divided back), with the power of ten read from a table: numba's own `round` calls out
+    of line and raises 10 to the power in a loop on every call."""
+    if digits > 22 or not math.isfinite(x):
+        return round(x, digits)
+    p = POW10[digits]
+    y = x * p
+    if math.isinf(y):
+        return x
+    return np.rint(y) / p
+
+
 @kernel
 def on_grid(n, step, digits):
     """n steps as a float rounded to `digits` decimals (none when digits < 0)."""
-    return round(n * step, digits) if digits >= 0 else n * step
+    return round_digits(n * step, digits) if digits >= 0 else n * step
 
 
 @kernel

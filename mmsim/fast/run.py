@@ -10,25 +10,21 @@ import polars as pl
 
 from mmsim.core.venue import _decimals, _post_only_mode
 from mmsim.fast.engine import (
-    B_EQUITY,
-    B_FEES,
-    B_FUNDING,
-    B_NOTIONAL,
-    B_REALIZED,
-    B_UNREALIZED,
-    B_WALLET,
+    C_CLAMPED,
+    C_ORDERS,
     ERROR_DRAW,
-    N_BAR,
+    L_ENTRY,
+    L_FEES,
+    L_FUNDING,
+    L_QTY,
+    L_REALIZED,
+    L_STEP,
+    L_SYMBOL,
+    L_WALLET,
     R_ASK,
     R_ASK_QTY,
     R_BID,
     R_BID_QTY,
-    R_ENTRY,
-    R_FEES,
-    R_FUNDING,
-    R_MARK,
-    R_POSITION,
-    R_REALIZED,
     R_RESERVATION,
     run,
 )
@@ -158,22 +154,30 @@ def run_fast(
     first_close: dict,
 ):
     """Run the kernel on a validated frame with features; returns the reference's frames:
-    (equity, symbols, fills, rejections, events, posted, ts values, halted text or None)."""
+    (equity, symbols, fills, rejections, events, posted, ts values (µs, numpy), halted text or
+    None)."""
     inputs = kernel_inputs(
         frame, symbols, plan, venue, specs, initial_cash, interval_us, first_close
     )
-    ts = inputs[0]
-    out = run(*inputs)
-    rec, counts, bars, fills, rejs, evs, posted_n, posted_q, halted_ev, error = out
+    return kernel_frames(run(*inputs), inputs, symbols, plan, venue, initial_cash)
+
+
+def kernel_frames(out, inputs, symbols, plan: FastPlan, venue, initial_cash: float):
+    """The reference's frames (as `run_fast` returns them) from the output of
+    `mmsim.fast.engine.run` called with `inputs` (the marks and the times are read there)."""
+    ts, present, closes, first_marks = inputs[0], inputs[1], inputs[5], inputs[-1]
+    rec, counts, ledger, fills, rejs, evs, posted_n, posted_q, halted_ev, halted_k, error = out
     if not np.isnan(error[0]):
         _raise(error, symbols, ts, plan)
     events_text = [
         _event_text(int(code), value, None if rule < 0 else plan.risk[int(rule)], initial_cash)
         for _, code, value, rule in evs.tolist()
     ]
+    books = _books(ledger, marks(closes, present, first_marks), initial_cash)
     return _frames(
-        rec, counts, bars, fills, rejs, evs, events_text, posted_n, posted_q, ts, symbols, venue
-    ) + (ts.tolist(), None if halted_ev < 0 else events_text[halted_ev])
+        rec, counts, books, halted_k, fills, rejs, evs, events_text, posted_n, posted_q, ts,
+        symbols, venue,
+    ) + (ts, None if halted_ev < 0 else events_text[halted_ev])  # fmt: skip
 
 
 class InvalidQuote(ValueError):
@@ -197,12 +201,18 @@ def _raise(error: np.ndarray, symbols, ts, plan: FastPlan):
     )
 
 
-def _nullable(x: np.ndarray) -> pl.Series:
-    return pl.Series(x).fill_nan(None)
+def _nullable(name: str, x: np.ndarray) -> pl.Series:
+    return pl.Series(name, x, nan_to_null=True)
 
 
-def _datetime(column: str) -> pl.Expr:
-    return pl.from_epoch(pl.col(column), time_unit="us").alias(column)
+def _times(name: str, us: np.ndarray) -> pl.Series:
+    """Microseconds since the epoch as the frames' Datetime column."""
+    return pl.Series(name, us, dtype=pl.Int64).cast(pl.Datetime("us"))
+
+
+def _texts(name: str, texts, codes: np.ndarray) -> pl.Series:
+    """texts[codes] as a String column (gathered, no Python string per row)."""
+    return pl.Series(name, list(texts), dtype=pl.String).gather(codes.astype(np.int64))
 
 
 def _ratio(numerator: np.ndarray, equity: np.ndarray) -> np.ndarray:
@@ -211,101 +221,148 @@ def _ratio(numerator: np.ndarray, equity: np.ndarray) -> np.ndarray:
     return np.where(numerator == 0, 0.0, out)
 
 
+def marks(closes: np.ndarray, present: np.ndarray, first_marks: np.ndarray) -> np.ndarray:
+    """(T, S) mark prices: each symbol's last close so far, its first close before its first bar."""
+    T, S = present.shape
+    last = np.where(present, np.arange(T)[:, None], -1)
+    np.maximum.accumulate(last, axis=0, out=last)
+    return np.where(last >= 0, closes[np.maximum(last, 0), np.arange(S)], first_marks)
+
+
+def _books(ledger: np.ndarray, mark: np.ndarray, initial_cash: float) -> dict:
+    """Every symbol's account after every bar, from the ledger rows (the state of a symbol
+    after each bar that changed it) carried forward; the per-bar totals summed in symbol order
+    as the engine sums them."""
+    T, S = mark.shape
+    steps = ledger[:, L_STEP].astype(np.int64)
+    last = np.full((T, S), -1, dtype=np.int64)
+    last[steps, ledger[:, L_SYMBOL].astype(np.int64)] = np.arange(len(ledger))
+    np.maximum.accumulate(last, axis=0, out=last)
+    seen = last >= 0
+    rows = np.maximum(last, 0)
+
+    def carried(column: int, before: float) -> np.ndarray:
+        return (
+            np.where(seen, ledger[rows, column], before)
+            if len(ledger)
+            else np.full_like(mark, before)
+        )
+
+    q = carried(L_QTY, 0.0)
+    entry = carried(L_ENTRY, np.nan)
+    with np.errstate(invalid="ignore"):
+        unreal = np.where(q != 0, q * (mark - entry), 0.0)
+    notional = np.abs(q) * mark
+    wallet_row = np.searchsorted(steps, np.arange(T), side="right") - 1
+    wallet = (
+        np.where(wallet_row >= 0, ledger[np.maximum(wallet_row, 0), L_WALLET], initial_cash)
+        if len(ledger)
+        else np.full(T, float(initial_cash))
+    )
+    books = {
+        "position": q, "entry_price": entry, "mark": mark, "unrealized": unreal,
+        "notional": notional, "realized": carried(L_REALIZED, 0.0),
+        "fees": carried(L_FEES, 0.0), "funding": carried(L_FUNDING, 0.0), "wallet": wallet,
+    }  # fmt: skip
+    for name in ("unrealized", "notional", "realized", "fees", "funding"):
+        total = np.zeros(T)
+        for s in range(S):  # in symbol order, as the engine adds them up
+            total = total + books[name][:, s]
+        books[f"total_{name}"] = total
+    return books
+
+
 def _frames(
-    rec, counts, bars, fills, rejs, evs, events_text, posted_n, posted_q, ts, symbols, venue
-):
-    from mmsim.results.schema import FILL_SCHEMA, POSTED_SCHEMA, REJECTION_SCHEMA
+    rec, counts, books, halted_k, fills, rejs, evs, events_text, posted_n, posted_q, ts,
+    symbols, venue,
+):  # fmt: skip
+    from mmsim.results.schema import POSTED_SCHEMA
 
     T, S = len(ts), len(symbols)
-    equity = bars[B_EQUITY]
-    gross = bars[B_NOTIONAL]
+    equity = books["wallet"] + books["total_unrealized"]
+    gross = books["total_notional"]
     equity_frame = pl.DataFrame(
-        {
-            "ts": ts,
-            "wallet": bars[B_WALLET],
-            "equity": equity,
-            "unrealized": bars[B_UNREALIZED],
-            "notional": gross,
-            "leverage": _ratio(gross, equity),
-            "margin_ratio": _ratio(gross * venue.maintenance_margin_rate, equity),
-            "fees": bars[B_FEES],
-            "funding": bars[B_FUNDING],
-            "realized": bars[B_REALIZED],
-            "halted": bars[N_BAR] > 0,
-        }
-    ).with_columns(_datetime("ts"))
-    q = rec[R_POSITION]
-    mark = rec[R_MARK]
-    with np.errstate(invalid="ignore"):
-        unreal = np.where(q != 0, q * (mark - rec[R_ENTRY]), 0.0)
-    notional = np.abs(q) * mark
-    eq_b = np.broadcast_to(equity[:, None], (T, S))
+        [
+            _times("ts", ts),
+            pl.Series("wallet", books["wallet"]),
+            pl.Series("equity", equity),
+            pl.Series("unrealized", books["total_unrealized"]),
+            pl.Series("notional", gross),
+            pl.Series("leverage", _ratio(gross, equity)),
+            pl.Series("margin_ratio", _ratio(gross * venue.maintenance_margin_rate, equity)),
+            pl.Series("fees", books["total_fees"]),
+            pl.Series("funding", books["total_funding"]),
+            pl.Series("realized", books["total_realized"]),
+            pl.Series("halted", np.arange(T) >= halted_k if halted_k >= 0 else np.zeros(T, bool)),
+        ]
+    )
+    notional = books["notional"]
     with np.errstate(divide="ignore", invalid="ignore"):
-        leverage = np.where(eq_b > 0, notional / eq_b, np.nan)
+        leverage = np.where(equity[:, None] > 0, notional / equity[:, None], np.nan)
+    rejected = np.bincount(
+        rejs[:, 0].astype(np.int64) * S + rejs[:, 1].astype(np.int64), minlength=T * S
+    )
 
     def flat(x):
         return x.reshape(-1)
 
     sym_frame = pl.DataFrame(
-        {
-            "ts": np.repeat(ts, S),
-            "symbol": list(symbols) * T,
-            "position": flat(q),
-            "entry_price": _nullable(flat(rec[R_ENTRY])),
-            "mark": flat(mark),
-            "unrealized": flat(unreal),
-            "notional": flat(notional),
-            "leverage": _nullable(flat(leverage)),
-            "realized": flat(rec[R_REALIZED]),
-            "fees": flat(rec[R_FEES]),
-            "funding": flat(rec[R_FUNDING]),
-            "bid": _nullable(flat(rec[R_BID])),
-            "ask": _nullable(flat(rec[R_ASK])),
-            "bid_qty": _nullable(flat(rec[R_BID_QTY])),
-            "ask_qty": _nullable(flat(rec[R_ASK_QTY])),
-            "reservation_price": _nullable(flat(rec[R_RESERVATION])),
-            "orders": flat(counts[0]),
-            "rejected": flat(counts[1]),
-            "clamped": flat(counts[2]),
-        }
-    ).with_columns(_datetime("ts"))
-    names = np.array(symbols, dtype=object)
-    event_reasons = np.array(["quote", "liquidation", *events_text], dtype=object)
-    fill_frame = pl.DataFrame(
-        {
-            "ts": fills[:, 0].astype(np.int64),
-            "symbol": names[fills[:, 1].astype(np.int64)].tolist(),
-            "side": fills[:, 2].astype(np.int8),
-            "price": fills[:, 3],
-            "qty": fills[:, 4],
-            "fee": fills[:, 5],
-            "liquidity": np.where(fills[:, 6] > 0, "taker", "maker").tolist(),
-            "reason": event_reasons[fills[:, 7].astype(np.int64)].tolist(),
-            "level": fills[:, 8].astype(np.int32),
-            "bars_waited": fills[:, 9].astype(np.int64),
-        },
-        schema=FILL_SCHEMA,
-    ).with_columns(_datetime("ts"))
-    reject_reasons = np.array(
-        [*_REJECT_REASONS, *([""] * (REJECT_EVENT - len(_REJECT_REASONS))), *events_text],
-        dtype=object,
+        [
+            _times("ts", np.repeat(ts, S)),
+            _texts("symbol", symbols, np.tile(np.arange(S), T)),
+            pl.Series("position", flat(books["position"])),
+            _nullable("entry_price", flat(books["entry_price"])),
+            pl.Series("mark", flat(books["mark"])),
+            pl.Series("unrealized", flat(books["unrealized"])),
+            pl.Series("notional", flat(notional)),
+            _nullable("leverage", flat(leverage)),
+            pl.Series("realized", flat(books["realized"])),
+            pl.Series("fees", flat(books["fees"])),
+            pl.Series("funding", flat(books["funding"])),
+            _nullable("bid", flat(rec[:, :, R_BID])),
+            _nullable("ask", flat(rec[:, :, R_ASK])),
+            _nullable("bid_qty", flat(rec[:, :, R_BID_QTY])),
+            _nullable("ask_qty", flat(rec[:, :, R_ASK_QTY])),
+            _nullable("reservation_price", flat(rec[:, :, R_RESERVATION])),
+            pl.Series("orders", flat(counts[:, :, C_ORDERS]).astype(np.int64)),
+            pl.Series("rejected", rejected.astype(np.int64)),
+            pl.Series("clamped", flat(counts[:, :, C_CLAMPED]).astype(np.int64)),
+        ]
     )
+    fill_frame = pl.DataFrame(
+        [
+            _times("ts", fills[:, 0].astype(np.int64)),
+            _texts("symbol", symbols, fills[:, 1]),
+            pl.Series("side", fills[:, 2].astype(np.int8)),
+            pl.Series("price", fills[:, 3]),
+            pl.Series("qty", fills[:, 4]),
+            pl.Series("fee", fills[:, 5]),
+            _texts("liquidity", ("maker", "taker"), fills[:, 6]),
+            _texts("reason", ("quote", "liquidation", *events_text), fills[:, 7]),
+            pl.Series("level", fills[:, 8].astype(np.int32)),
+            pl.Series("bars_waited", fills[:, 9].astype(np.int64)),
+        ]
+    )
+    reject_reasons = (
+        *_REJECT_REASONS, *([""] * (REJECT_EVENT - len(_REJECT_REASONS))), *events_text
+    )  # fmt: skip
     rej_frame = pl.DataFrame(
-        {
-            "ts": ts[rejs[:, 0].astype(np.int64)],
-            "symbol": names[rejs[:, 1].astype(np.int64)].tolist(),
-            "side": rejs[:, 2].astype(np.int8),
-            "level": rejs[:, 3].astype(np.int32),
-            "price": rejs[:, 4],
-            "qty": rejs[:, 5],
-            "reason": reject_reasons[rejs[:, 6].astype(np.int64)].tolist(),
-        },
-        schema=REJECTION_SCHEMA,
-    ).with_columns(_datetime("ts"))
+        [
+            _times("ts", ts[rejs[:, 0].astype(np.int64)]),
+            _texts("symbol", symbols, rejs[:, 1]),
+            pl.Series("side", rejs[:, 2].astype(np.int8)),
+            pl.Series("level", rejs[:, 3].astype(np.int32)),
+            pl.Series("price", rejs[:, 4]),
+            pl.Series("qty", rejs[:, 5]),
+            _texts("reason", reject_reasons, rejs[:, 6]),
+        ]
+    )
     event_frame = pl.DataFrame(
-        {"ts": ts[evs[:, 0].astype(np.int64)], "event": events_text},
-        schema={"ts": pl.Int64, "event": pl.String},
-    ).with_columns(_datetime("ts"))
+        [
+            _times("ts", ts[evs[:, 0].astype(np.int64)]),
+            pl.Series("event", events_text, dtype=pl.String),
+        ]
+    )
     rows = []
     for s, side_i, level in zip(*np.nonzero(posted_n)):
         rows.append(
