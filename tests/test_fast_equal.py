@@ -5,6 +5,10 @@ and each built-in strategy's parameter space, with trade-through and intensity m
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import attrs
 import polars as pl
 import pytest
@@ -14,6 +18,7 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 import mmsim
+from mmsim.fast import cache
 from mmsim.testing import has_gaps
 from mmsim.testing.markets import cash, market_specs, risk_rules, venues
 from mmsim.testing.params import strategy_space
@@ -129,6 +134,10 @@ def test_fast_equals_reference_with_intensity_fills(setup, data):
 
 def test_auto_takes_the_fast_path_and_says_why():
     bars = mmsim.testing.MarketSpec((mmsim.testing.SymbolPath("AAAUSDT"),), n_bars=30).bars()
+    # compiles the kernels when the cache is cold (CI compiles them before the suite): auto
+    # takes them once they are compiled, whatever the run's size
+    mmsim.backtest(bars, mmsim.fixed_spread(), engine="fast")
+    assert cache.kernels_cached()
     for post_only in ("clamp", "reject", False):  # the default venue clamps
         venue = mmsim.Venue(post_only=post_only)
         result = mmsim.backtest(bars, mmsim.fixed_spread(), risk=mmsim.basic_risk(), venue=venue)
@@ -136,6 +145,43 @@ def test_auto_takes_the_fast_path_and_says_why():
         assert "fixed_spread" in result.config["engine"]["reason"]
     default = mmsim.backtest(bars, mmsim.fixed_spread(), risk=mmsim.basic_risk())
     assert default.config["engine"]["name"] == "fast"
+
+
+COLD_RUN = """
+import sys, mmsim, mmsim.testing
+bars = mmsim.testing.MarketSpec((mmsim.testing.SymbolPath("AAAUSDT"),), n_bars=300).bars()
+result = mmsim.backtest(bars, mmsim.fixed_spread(), risk=mmsim.basic_risk())
+print(result.config["engine"]["name"])
+print(result.config["engine"]["reason"])
+print("numba imported" if "numba" in sys.modules else "numba not imported")
+"""
+
+
+def test_auto_takes_the_reference_while_the_kernels_are_not_compiled(tmp_path):
+    """A fresh install (an empty kernel cache): a small run goes to the reference engine,
+    which takes less than compiling the kernels, says so, and never imports numba."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    out = subprocess.run(
+        [sys.executable, "-c", COLD_RUN], env=env, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert out[0] == "reference"
+    assert "fixed_spread" in out[1] and "not compiled yet" in out[1]
+    assert "300 symbol-bars" in out[1]
+    assert out[2] == "numba not imported"
+
+
+def test_auto_compiles_the_kernels_for_a_run_longer_than_compiling_them(monkeypatch):
+    """With the kernels not compiled, auto weighs the compile time against the reference
+    engine's time for the run's symbol-bars."""
+    bars = mmsim.testing.MarketSpec((mmsim.testing.SymbolPath("AAAUSDT"),), n_bars=30).bars()
+    monkeypatch.setattr(cache, "kernels_cached", lambda: False)
+    small = mmsim.backtest(bars, mmsim.fixed_spread())
+    assert small.config["engine"]["name"] == "reference"
+    # a run whose reference time exceeds the compile time: 30 bars against 1 ms of compiling
+    monkeypatch.setattr(cache, "COMPILE_SECONDS", 1e-3)
+    large = mmsim.backtest(bars, mmsim.fixed_spread())
+    assert large.config["engine"]["name"] == "fast"
+    assert large.fills.equals(mmsim.backtest(bars, mmsim.fixed_spread(), engine="reference").fills)
 
 
 def test_auto_runs_a_users_strategy_on_the_reference():

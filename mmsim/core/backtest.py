@@ -6,6 +6,7 @@ itself is `toolz.accumulate` of the step built by `make_step`.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Mapping
 from functools import partial
 
@@ -51,8 +52,9 @@ def backtest(
     risk: a RiskRule (compose several with `mmsim.core.risk.chain`); venue: fees and fill rule.
     initial_cash: USDT in the shared wallet at the start.
     engine: "reference" (the fold of `step`), "fast" (compiled kernels of the built-in stages,
-    proven to give the same frames) or "auto" (fast when every stage has a kernel); which one
-    ran and why is in `result.config["engine"]`.
+    proven to give the same frames) or "auto" (fast when every stage has a kernel, unless the
+    kernels are not compiled yet and compiling them would take longer than the reference run);
+    which one ran and why is in `result.config["engine"]`.
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
@@ -129,7 +131,11 @@ ENGINES = ("auto", "fast", "reference")
 
 
 def choose_engine(engine, strategies, risk, matching, accounting, symbols, frame, venue=None):
-    """(engine to run, why, the fast plan or None) for `backtest(..., engine=engine)`."""
+    """(engine to run, why, the fast plan or None) for `backtest(..., engine=engine)`.
+
+    "auto" runs the kernels when every stage has one, unless they are not compiled yet and the
+    run is small: then compiling them (once per install) would cost more than the reference
+    engine's whole run, estimated from the run's symbol-bars."""
     if engine == "reference":
         return "reference", "asked for", None
     from mmsim.fast.plan import fast_plan
@@ -139,17 +145,26 @@ def choose_engine(engine, strategies, risk, matching, accounting, symbols, frame
         absent = [c for c in (*plan.features, *plan.draws) if c not in frame.columns]
         if absent:
             plan, why = None, f"the bars lack column(s) {absent} the stages read"
-    if plan is not None:
-        try:
-            import numba  # noqa: F401
-        except ImportError:
-            plan, why = None, "numba is not installed"
+    if plan is not None and importlib.util.find_spec("numba") is None:
+        plan, why = None, "numba is not installed"
     if plan is None:
         if engine == "fast":
             raise ValueError(
                 f"engine='fast' cannot run this backtest: {why}; use engine='reference' or 'auto'"
             )
         return "reference", why, None
+    if engine == "auto":
+        from mmsim.fast import cache
+
+        reference_s = frame.height * cache.REFERENCE_SECONDS_PER_SYMBOL_BAR
+        if reference_s < cache.COMPILE_SECONDS and not cache.kernels_cached():
+            return (
+                "reference",
+                f"{why}, but they are not compiled yet: compiling them takes about "
+                f"{cache.COMPILE_SECONDS:.0f} s (once; engine='fast' does it), the reference "
+                f"engine about {reference_s:.2g} s for these {frame.height:,} symbol-bars",
+                None,
+            )
     return "fast", why, plan
 
 

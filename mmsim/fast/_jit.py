@@ -8,32 +8,17 @@ count a reference, atomically, for every array a stage is handed, on every bar).
 or per table growth); `grow` an allocation inlined into the `entry`, the function called
 from Python that allocates the tables and drives the loop.
 
-numba keys a cached function on its own file's time stamp only, so an edited stage file
-would leave the fold that inlines it stale. The kernels are therefore cached in a folder
-named by a digest of the sources of every kernel module: any change to one compiles afresh.
+numba keys a cached function on its own file only, so an edited stage file would leave the
+fold that inlines it stale: the kernels are cached in a folder named by a digest of the
+sources of every kernel module (`mmsim.fast.cache`), so any change to one compiles afresh.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-from pathlib import Path
-
 import numba
 from numba import njit
 
-# the modules that hold kernels (they import this one) and this one; a driver module edited
-# (run, plan, batch) compiles nothing afresh
-_SOURCES = sorted(
-    p
-    for p in Path(__file__).parent.glob("*.py")
-    if p.name == "_jit.py" or "from mmsim.fast._jit import" in p.read_text()
-)
-DIGEST = hashlib.sha256(b"".join(p.read_bytes() for p in _SOURCES)).hexdigest()[:16]
-_BASE = os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
-    os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mmsim", "numba"
-)
-CACHE_DIR = os.path.join(_BASE, f"fast-{DIGEST}")
+from mmsim.fast.cache import CACHE_DIR, DIGEST  # noqa: F401 (DIGEST: the kernels' key)
 
 
 def _cached(**options):

@@ -1,0 +1,68 @@
+"""Where the fast path's compiled kernels are cached on disk, and whether they are there yet.
+
+No numba here: `mmsim.backtest(engine="auto")` asks `kernels_cached()` before deciding whether
+compiling the kernels (tens of seconds, once per install and source change) pays off.
+
+The kernels are cached in a folder named by a digest of the sources of every kernel module
+(the modules that import `mmsim.fast._jit`, and that one): numba keys a cached function on its
+own file only, so an edited stage would otherwise leave the fold that inlines it stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import re
+import sys
+from importlib import metadata
+from pathlib import Path
+
+_HERE = Path(__file__).parent
+_SOURCES = sorted(
+    p
+    for p in _HERE.glob("*.py")
+    if p.name == "_jit.py" or re.search(r"^from mmsim\.fast\._jit import", p.read_text(), re.M)
+)
+DIGEST = hashlib.sha256(b"".join(p.read_bytes() for p in _SOURCES)).hexdigest()[:16]
+_BASE = os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
+    os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mmsim", "numba"
+)
+CACHE_DIR = os.path.join(_BASE, f"fast-{DIGEST}")
+
+# CPU seconds to compile the kernels from an empty cache, and the reference engine's CPU
+# seconds per symbol-bar (built-in strategies, 1m bars; benchmarks/bench_engines.py)
+COMPILE_SECONDS = 60.0
+REFERENCE_SECONDS_PER_SYMBOL_BAR = 5e-5
+
+
+def _entry_index(source: Path) -> Path:
+    """numba's index file of `mmsim.fast.engine.run` (its user-provided cache locator)."""
+    folder = os.path.dirname(os.path.abspath(source))
+    sub = f"{os.path.basename(folder)}_{hashlib.sha1(folder.encode()).hexdigest()}"
+    lines = source.read_text().splitlines()
+    lineno = next(i for i, line in enumerate(lines) if line.startswith("def run("))
+    while lineno > 0 and lines[lineno - 1].startswith("@"):
+        lineno -= 1  # a decorated function's code starts at its first decorator
+    lineno += 1
+    version = f"py{sys.version_info[0]}{sys.version_info[1]}"
+    return Path(CACHE_DIR) / sub / f"engine.run-{lineno}.{version}.nbi"
+
+
+def kernels_cached() -> bool:
+    """Whether the fold's entry point is compiled on disk for these sources and this numba
+    (its index names at least one compiled signature and is stamped with engine.py as it is);
+    False when unsure."""
+    source = _HERE / "engine.py"
+    try:
+        with open(_entry_index(source), "rb") as f:
+            version = pickle.load(f)
+            stamp, overloads = pickle.loads(f.read())
+        if version != metadata.version("numba"):
+            return False
+    except (OSError, StopIteration, ValueError, EOFError, pickle.UnpicklingError,
+            metadata.PackageNotFoundError):  # fmt: skip
+        return False
+    st = os.stat(source)
+    fresh = stamp in (hashlib.sha256(source.read_bytes()).digest(), (st.st_mtime, st.st_size))
+    return fresh and bool(overloads)
