@@ -18,6 +18,7 @@ from mmsim.core.engine import (
 from mmsim.core.intensity import IntensityParams, add_uniform_draws, intensity_matching
 from mmsim.core.matching import match_bar
 from mmsim.core.orders import BUY, SELL, Fill, MarketOrder, Order, Quotes, Rejection
+from mmsim.core.params import ParamError
 from mmsim.core.risk import (
     RiskDecision,
     RiskInput,
@@ -52,6 +53,7 @@ from mmsim.research.calibration import calibrate, estimate_sigma, fit_intensity,
 from mmsim.research.compare import Comparison, compare
 from mmsim.research.config import ConfigError, load_config, run_config
 from mmsim.research.fill_check import FillReport, fill_model_report
+from mmsim.research.options import RunOptions
 from mmsim.research.sweep import best_run, grid_points, load_sweep, sweep
 from mmsim.research.walkforward import WalkForward, walk_forward
 from mmsim.results.attribution import attribution, attribution_bars, cumulative_attribution
@@ -123,6 +125,7 @@ __all__ = [
     "MarketOrder",
     "Metrics",
     "Order",
+    "ParamError",
     "Position",
     "Quotes",
     "Rejection",
@@ -130,6 +133,7 @@ __all__ = [
     "RiskDecision",
     "RiskInput",
     "RiskRule",
+    "RunOptions",
     "Step",
     "Strategy",
     "StrategyError",
