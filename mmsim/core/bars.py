@@ -212,6 +212,10 @@ def _check_no_holes(frame: pl.DataFrame) -> None:
 
 def _check_one_grid(frame: pl.DataFrame) -> None:
     """Every symbol has a bar at the same timestamps."""
+    # timestamps increase within a symbol: each has every timestamp of the frame iff the frame
+    # has (symbols x timestamps) rows; only a frame that fails is compared symbol by symbol
+    if frame.height == frame["symbol"].n_unique() * frame["ts"].n_unique():
+        return
     grids = frame.group_by("symbol", maintain_order=True).agg(pl.col("ts").alias("grid"), pl.len())
     reference = grids.row(0, named=True)
     for other in grids.iter_rows(named=True):

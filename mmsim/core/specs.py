@@ -35,10 +35,17 @@ def on_decimal_grid(value: pl.Expr, decimals: int) -> pl.Expr:
 def decimal_grids(frame: pl.DataFrame, columns: tuple[str, ...]) -> dict[str, float | None]:
     """symbol -> the finest grid 10^-d (d <= MAX_DECIMALS) all its values in `columns` sit on;
     None when none fits or the symbol has fewer than MIN_DISTINCT distinct nonzero values."""
-    values = frame.select("symbol", *columns).unpivot(index="symbol", value_name="x").unique()
+    # each symbol's distinct values (unique within a symbol: hashing the floats alone)
+    values = (
+        frame.select("symbol", *columns)
+        .unpivot(index="symbol", value_name="x")
+        .group_by("symbol", maintain_order=True)
+        .agg(pl.col("x").unique())
+        .explode("x")
+    )
     fits = [on_decimal_grid(pl.col("x"), d).all().alias(f"d{d}") for d in range(MAX_DECIMALS + 1)]
     table = values.group_by("symbol", maintain_order=True).agg(
-        *fits, pl.col("x").filter(pl.col("x") != 0).n_unique().alias("distinct")
+        *fits, (pl.col("x") != 0).sum().alias("distinct")
     )
     finest = pl.coalesce(
         [pl.when(pl.col(f"d{d}")).then(pl.lit(10.0**-d)) for d in range(MAX_DECIMALS + 1)]
