@@ -69,15 +69,19 @@ def _event_text(code: int, value: float, rule: np.ndarray | None, initial_cash: 
 
 def columns(frame: pl.DataFrame, symbols: tuple[str, ...]):
     """(ts per step, row step index, row symbol index) of a validated (ts, symbol)-sorted frame."""
-    ts_col = frame["ts"].dt.epoch("us")
-    ts = ts_col.unique(maintain_order=True).to_numpy()
-    step = np.searchsorted(ts, ts_col.to_numpy())
-    index = {s: i for i, s in enumerate(symbols)}
-    sym = frame["symbol"].replace_strict(index, return_dtype=pl.Int64).to_numpy()
-    return ts, step, sym
+    ts_rows = frame["ts"].dt.epoch("us").to_numpy()
+    new = np.empty(len(ts_rows), dtype=np.bool_)  # sorted by ts: a step starts where ts changes
+    new[0] = True
+    np.not_equal(ts_rows[1:], ts_rows[:-1], out=new[1:])
+    step = np.cumsum(new) - 1
+    sym = frame["symbol"].cast(pl.Enum(list(symbols))).to_physical().to_numpy().astype(np.int64)
+    return ts_rows[new], step, sym
 
 
 def _grid(values: np.ndarray, step, sym, shape, fill=np.nan) -> np.ndarray:
+    if values.shape[0] == shape[0] * shape[1]:  # every symbol at every step, in (ts, symbol) order
+        # a copy: a frame's columns come read-only, a type the kernels are not compiled for
+        return np.array(values, dtype=np.float64).reshape(shape)
     out = np.full(shape, fill, dtype=np.float64)
     out[step, sym] = values
     return out
@@ -234,35 +238,28 @@ def _books(ledger: np.ndarray, mark: np.ndarray, initial_cash: float) -> dict:
     after each bar that changed it) carried forward; the per-bar totals summed in symbol order
     as the engine sums them."""
     T, S = mark.shape
-    steps = ledger[:, L_STEP].astype(np.int64)
-    last = np.full((T, S), -1, dtype=np.int64)
-    last[steps, ledger[:, L_SYMBOL].astype(np.int64)] = np.arange(len(ledger))
-    np.maximum.accumulate(last, axis=0, out=last)
-    seen = last >= 0
-    rows = np.maximum(last, 0)
-
-    def carried(column: int, before: float) -> np.ndarray:
-        return (
-            np.where(seen, ledger[rows, column], before)
-            if len(ledger)
-            else np.full_like(mark, before)
-        )
-
-    q = carried(L_QTY, 0.0)
-    entry = carried(L_ENTRY, np.nan)
-    with np.errstate(invalid="ignore"):
-        unreal = np.where(q != 0, q * (mark - entry), 0.0)
-    notional = np.abs(q) * mark
-    wallet_row = np.searchsorted(steps, np.arange(T), side="right") - 1
-    wallet = (
-        np.where(wallet_row >= 0, ledger[np.maximum(wallet_row, 0), L_WALLET], initial_cash)
-        if len(ledger)
-        else np.full(T, float(initial_cash))
+    # row 0: the account before any change (flat, no entry price, nothing paid, the cash)
+    opened = np.zeros((1, ledger.shape[1]))
+    opened[0, L_ENTRY], opened[0, L_WALLET] = np.nan, initial_cash
+    table = np.concatenate([opened, ledger]).T.copy()  # one contiguous row per field
+    last = np.zeros((T, S), dtype=np.int64)  # the table row of each symbol's state at each bar
+    last[table[L_STEP, 1:].astype(np.int64), table[L_SYMBOL, 1:].astype(np.int64)] = np.arange(
+        1, table.shape[1]
     )
+    np.maximum.accumulate(last, axis=0, out=last)
+    latest = last.max(axis=1)  # ledger rows are in time order: the wallet after bar k
+
+    def carried(field: int) -> np.ndarray:
+        return table[field].take(last)
+
+    q = carried(L_QTY)
+    with np.errstate(invalid="ignore"):
+        unreal = np.where(q != 0, q * (mark - carried(L_ENTRY)), 0.0)
     books = {
-        "position": q, "entry_price": entry, "mark": mark, "unrealized": unreal,
-        "notional": notional, "realized": carried(L_REALIZED, 0.0),
-        "fees": carried(L_FEES, 0.0), "funding": carried(L_FUNDING, 0.0), "wallet": wallet,
+        "position": q, "entry_price": carried(L_ENTRY), "mark": mark, "unrealized": unreal,
+        "notional": np.abs(q) * mark, "realized": carried(L_REALIZED),
+        "fees": carried(L_FEES), "funding": carried(L_FUNDING),
+        "wallet": table[L_WALLET].take(latest),
     }  # fmt: skip
     for name in ("unrealized", "notional", "realized", "fees", "funding"):
         total = np.zeros(T)
