@@ -7,7 +7,8 @@ For fixed_spread (no risk) and for Avellaneda-Stoikov + basic_risk, on one symbo
   fast     backtest(..., engine="fast") end to end (validation, features, frames, summary)
   ref      backtest(..., engine="reference")
 Also the first call's compile time (an empty on-disk cache, in a fresh process), the time to
-load the cached kernels, and the peak memory per symbol-bar of each engine (fresh processes).
+load the cached kernels, and the peak memory per symbol-bar of each engine (the resident set's
+growth during a whole run and its summary, sampled in a fresh process).
 
     python benchmarks/bench_engines.py [--bars 50000] [--data ../shared/data/real]
 """
@@ -167,17 +168,32 @@ def kernel_call(bars, strategy, risk):
 
 
 MEMORY_CHILD = """
-import resource, sys, polars as pl, mmsim
+import gc, os, sys, threading, time
+import polars as pl, mmsim
+PAGE = os.sysconf("SC_PAGE_SIZE")
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * PAGE
 bars = pl.read_parquet(sys.argv[1])
 strategy = mmsim.avellaneda_stoikov(vol_window=60)
 risk = mmsim.basic_risk(max_leverage=3.0, emergency_drawdown=0.2)
-small = bars.head(2000)
 venue = mmsim.Venue()
-mmsim.backtest(small, strategy, risk=risk, engine=sys.argv[2], venue=venue)  # kernels loaded
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-mmsim.backtest(bars, strategy, risk=risk, engine=sys.argv[2], venue=venue)
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print((after - before) * 1024 / bars.height)
+mmsim.backtest(bars.head(2000), strategy, risk=risk, engine=sys.argv[2], venue=venue)  # warm
+gc.collect()
+base = peak = rss()
+running = True
+def watch():  # the resident set sampled while the run holds its tables (kernels drop the GIL)
+    global peak
+    while running:
+        peak = max(peak, rss())
+        time.sleep(0.0005)
+watcher = threading.Thread(target=watch)
+watcher.start()
+result = mmsim.backtest(bars, strategy, risk=risk, engine=sys.argv[2], venue=venue)
+result.summary
+running = False
+watcher.join()
+print((max(peak, rss()) - base) / bars.height)
 """
 
 COMPILE_CHILD = """
@@ -266,6 +282,8 @@ def main() -> None:
             "  ratios: "
             + ", ".join(f"{name}/kernel {t / base:.2f}x" for name, t in figures.items())
         )
+        if "bare" in figures:
+            print(f"  the kernel takes {base / figures['bare']:.2f}x the bare loop's time")
     print(
         "peak memory per symbol-bar (A-S + basic_risk): "
         + ", ".join(f"{e} {b:,.0f} bytes" for e, b in memory.items())
