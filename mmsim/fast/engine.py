@@ -42,10 +42,12 @@ from mmsim.fast.strategies import (
     AVELLANEDA_STOIKOV,
     FIXED_SPREAD,
     GLFT,
+    PAPER,
     avellaneda_stoikov,
     fixed_spread,
     glft,
     mexico,
+    paper,
 )
 
 # per symbol-bar records: the quotes resting after the close (best bid and ask, their sizes) and
@@ -84,6 +86,8 @@ def quote(
         )
     if kind == GLFT:
         return glft(p, f, slots, close, position, bid_p, bid_q, ask_p, ask_q)
+    if kind == PAPER:
+        return paper(p, close, close_ts, position, two, bid_p, bid_q, ask_p, ask_q)
     return mexico(
         p, f, slots, skews, skew_slots, close, position, entry, two, bid_p, bid_q, ask_p, ask_q
     )

@@ -18,7 +18,7 @@ import numpy as np
 
 from mmsim.core.risk_params import RISK_PARAMS
 
-STRATEGY_KINDS = ("fixed_spread", "avellaneda_stoikov", "glft", "mexico")
+STRATEGY_KINDS = ("fixed_spread", "avellaneda_stoikov", "glft", "mexico", "as2008")
 RISK_KINDS = ("early_stop", "emergency_exit", "leverage_caps", "min_order_value")
 N_PARAMS = 32  # float parameters per strategy row
 N_SLOTS = 8  # feature slots per strategy row
@@ -201,7 +201,23 @@ def _strategy_row(strategy, table: _Features) -> tuple[int, list, list, dict, in
         slots = [table.slot(n) for n in (names.vol, names.sma, names.mom, names.volume)]
         skews = {name: w for name, w in p.feature_skews}
         return 3, row, slots, skews, p.levels
+    if _is_paper(strategy):
+        center = 1.0 if p.center == "reservation" else 0.0
+        row = [p.gamma, p.sigma, p.kappa, center, _none(p.spread), float(p.horizon_us),
+               float(p.time_unit_us), p.order_qty]  # fmt: skip
+        return 4, row, [], {}, 1
     raise _Unsupported(f"strategy {strategy.name!r} has no kernel (a user's own strategy)")
+
+
+def _is_paper(strategy) -> bool:
+    """One of `mmsim.research.paper`'s strategies (recognised by its factory's module: the
+    research package imports the engine, so the engine does not import it)."""
+    origin = strategy.origin
+    return (
+        getattr(origin, "__module__", None) == "mmsim.research.paper"
+        and getattr(origin, "__name__", None) == "paper_strategy"
+        and type(strategy.params).__name__ == "PaperQuoteParams"
+    )
 
 
 def fast_plan(

@@ -169,19 +169,27 @@ def run_fast(
 def kernel_frames(out, inputs, symbols, plan: FastPlan, venue, initial_cash: float):
     """The reference's frames (as `run_fast` returns them) from the output of
     `mmsim.fast.engine.run` called with `inputs` (the marks and the times are read there)."""
-    ts, present, closes, first_marks = inputs[0], inputs[1], inputs[5], inputs[-1]
+    ts = inputs[0]
     rec, counts, ledger, fills, rejs, evs, posted_n, posted_q, halted_ev, halted_k, error = out
-    if not np.isnan(error[0]):
-        _raise(error, symbols, ts, plan)
+    books = books_of(out, inputs, symbols, plan, initial_cash)
     events_text = [
         _event_text(int(code), value, None if rule < 0 else plan.risk[int(rule)], initial_cash)
         for _, code, value, rule in evs.tolist()
     ]
-    books = _books(ledger, marks(closes, present, first_marks), initial_cash)
     return _frames(
         rec, counts, books, halted_k, fills, rejs, evs, events_text, posted_n, posted_q, ts,
         symbols, venue,
     ) + (ts, None if halted_ev < 0 else events_text[halted_ev])  # fmt: skip
+
+
+def books_of(out, inputs, symbols, plan: FastPlan, initial_cash: float) -> dict:
+    """Every symbol's account columns at every bar (T, S) and the per-bar totals, from the
+    output of `mmsim.fast.engine.run` called with `inputs`; raises the run's error if any."""
+    ts, present, closes, first_marks = inputs[0], inputs[1], inputs[5], inputs[-1]
+    error = out[-1]
+    if not np.isnan(error[0]):
+        _raise(error, symbols, ts, plan)
+    return _books(out[2], marks(closes, present, first_marks), initial_cash)
 
 
 class InvalidQuote(ValueError):

@@ -12,7 +12,7 @@ import math
 
 from mmsim.fast._jit import kernel
 
-FIXED_SPREAD, AVELLANEDA_STOIKOV, GLFT, MEXICO = 0, 1, 2, 3
+FIXED_SPREAD, AVELLANEDA_STOIKOV, GLFT, MEXICO, PAPER = 0, 1, 2, 3, 4
 
 
 @kernel
@@ -228,4 +228,26 @@ def mexico(p, f, slots, skews, skew_slots, close, position, entry, two, bid_p, b
         r, spacing, p[14], sigma_bps, volume_value, levels, base, sizing, size_ratio, cap, -1,
         room, ask_p, ask_q,
     )  # fmt: skip
+    return nb, na, (r if r > 0 else math.nan)
+
+
+@kernel
+def paper(p, close, close_ts, position, two, bid_p, bid_q, ask_p, ask_q):
+    """`mmsim.research.paper`'s strategies (Avellaneda-Stoikov 2008): r -/+ spread / 2 around
+    the reservation price (center 1) or the close (center 0), sigma and T fixed."""
+    gamma, sigma, kappa, center, spread = p[0], p[1], p[2], p[3], p[4]
+    horizon_us, time_unit_us, order_qty = int(p[5]), int(p[6]), p[7]
+    tau = (horizon_us - close_ts % horizon_us) / time_unit_us
+    if math.isnan(spread):
+        spread = gamma * math.pow(sigma, two) * tau + (2.0 / gamma) * math.log1p(gamma / kappa)
+    r = close
+    if center == 1.0:
+        r = close - position / order_qty * gamma * math.pow(sigma, two) * tau
+    half = spread / 2.0
+    bid, ask = r - half, r + half
+    nb = na = 0
+    if bid > 0:
+        bid_p[0], bid_q[0], nb = bid, order_qty, 1
+    if ask > 0:
+        ask_p[0], ask_q[0], na = ask, order_qty, 1
     return nb, na, (r if r > 0 else math.nan)

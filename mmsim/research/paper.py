@@ -23,6 +23,7 @@ functions on numpy arrays, one step at a time for all paths at once; tests prove
 from __future__ import annotations
 
 import datetime
+import importlib.util
 import math
 from collections.abc import Sequence
 
@@ -34,11 +35,10 @@ from attrs import validators as v
 from mmsim.core.backtest import backtest
 from mmsim.core.bars import bar_interval_us, validate_bars
 from mmsim.core.clock import parse_duration_us, time_left_us
-from mmsim.core.intensity import IntensityParams, intensity_matching, is_filled, quote_distance
+from mmsim.core.intensity import IntensityParams, intensity_matching
 from mmsim.core.orders import Quotes
-from mmsim.core.placement import behind_close, crosses
 from mmsim.core.specs import symbol_specs
-from mmsim.core.venue import Venue, round_price, round_qty
+from mmsim.core.venue import Venue
 from mmsim.strategies.avellaneda_stoikov import optimal_spread, reservation_price
 from mmsim.strategies.base import (
     Strategy,
@@ -237,8 +237,15 @@ def _quote(params: PaperQuoteParams, inputs: StrategyInput) -> Quotes:
     )
 
 
-def _strategy(name: str, params: PaperQuoteParams) -> Strategy:
-    return stateless(name, lambda inputs: _quote(params, inputs), params=params)
+def paper_strategy(params: PaperQuoteParams) -> Strategy:
+    """The paper's strategy for these parameters: "as2008_inventory" around the reservation
+    price, "as2008_symmetric" around the mid (the fast path has its kernel)."""
+    name = "as2008_inventory" if params.center == "reservation" else "as2008_symmetric"
+    strategy = stateless(name, lambda inputs: _quote(params, inputs), params=params)
+    return attrs.evolve(strategy, origin=paper_strategy)
+
+
+paper_strategy.from_params = paper_strategy  # a strategy pickles as (factory, params)
 
 
 def inventory_strategy(
@@ -255,7 +262,7 @@ def inventory_strategy(
     params = PaperQuoteParams(
         gamma, sigma, kappa, "reservation", spread, horizon, time_unit, order_qty
     )
-    return _strategy("as2008_inventory", params)
+    return paper_strategy(params)
 
 
 def symmetric_strategy(
@@ -270,7 +277,7 @@ def symmetric_strategy(
 ) -> Strategy:
     """The paper's "symmetric" benchmark: s ± δ/2 around the mid (δ constant if `spread` given)."""
     params = PaperQuoteParams(gamma, sigma, kappa, "mid", spread, horizon, time_unit, order_qty)
-    return _strategy("as2008_symmetric", params)
+    return paper_strategy(params)
 
 
 def quote_times_left(market: pl.DataFrame, params: PaperQuoteParams) -> list[float]:
@@ -323,7 +330,7 @@ def run_paths(
     if method == "engine":
         return _run_engine(frame, symbols, strategy, matching, venue, initial_cash)
     if method == "fast":
-        return _run_fast(frame, symbols, strategy, matching, venue)
+        return _run_fast(frame, symbols, strategy, matching, venue, initial_cash)
     raise ValueError(f"method must be 'engine' or 'fast', got {method!r}")
 
 
@@ -349,114 +356,56 @@ def _run_engine(frame, symbols, strategy, matching, venue, initial_cash) -> pl.D
     return pl.DataFrame(rows, schema=_RESULT_SCHEMA, orient="row")
 
 
-def _to_grid(prices: np.ndarray, ticks: list[float], side: int) -> np.ndarray:
-    """`round_price` of each quote (the engine's own function, on plain floats); NaN if <= 0."""
-    return np.array(
-        [
-            round_price(p, t, side) if p > 0 else math.nan
-            for p, t in zip(prices.tolist(), ticks, strict=True)
-        ]
-    )
+def _run_fast(frame, symbols, strategy, matching, venue, initial_cash) -> pl.DataFrame:
+    """Each path on the fast engine's kernels, its own single-symbol account as `_run_engine`
+    runs it (the kernels are proven equal to the reference engine), read from the kernel's
+    output without building a run's frames."""
+    from mmsim.core.engine import account_bar
+    from mmsim.core.risk import NO_RISK
+    from mmsim.fast.plan import fast_plan
 
-
-def _clamp(prices: np.ndarray, closes: np.ndarray, ticks: list[float], side: int) -> np.ndarray:
-    """Placement's "clamp" on each quote: one crossing the close moves one tick behind it."""
-    return np.array(
-        [
-            behind_close(side, c, t) if p > 0 and crosses(side, p, c, t) else p
-            for p, c, t in zip(prices.tolist(), closes.tolist(), ticks, strict=True)
-        ]
-    )
-
-
-def _run_fast(frame, symbols, strategy, matching, venue) -> pl.DataFrame:
-    params = strategy.params
     fills_model = getattr(matching, "params", None)
-    if not isinstance(params, PaperQuoteParams) or not isinstance(fills_model, IntensityParams):
+    plan = None
+    if isinstance(strategy.params, PaperQuoteParams) and isinstance(fills_model, IntensityParams):
+        plan, _ = fast_plan((strategy,), NO_RISK, matching, account_bar, (symbols[0],))
+    if plan is None:
         raise ValueError(
             "the fast path runs the paper's strategies (mmsim.paper.inventory_strategy / "
             "symmetric_strategy) with intensity fills (mmsim.intensity_matching); "
             "use method='engine' for anything else"
         )
-    if "funding_rate" in frame.columns and frame["funding_rate"].fill_null(0.0).abs().max() > 0:
-        raise ValueError(
-            "the fast path has no funding; use method='engine' for a frame with funding_rate"
+    if importlib.util.find_spec("numba") is None:
+        raise ValueError("the fast path needs numba; use method='engine'")
+    from mmsim.fast.engine import R_ASK, R_BID, run
+    from mmsim.fast.run import InvalidQuote, books_of, kernel_inputs
+
+    specs = symbol_specs(frame, venue)  # per symbol, as each path's own backtest reads them
+    parts = frame.partition_by("symbol", as_dict=True)
+    rows = []
+    for symbol in symbols:
+        one = parts[(symbol,)]
+        first = {symbol: float(one["close"][0])}
+        inputs = kernel_inputs(
+            one, (symbol,), plan, venue, specs, initial_cash, bar_interval_us(one), first
         )
-    n = len(symbols)
-    if frame.height % n:
-        raise ValueError("every path must have a bar at every timestamp for the fast path")
-    by_symbol = symbol_specs(frame, venue)  # the engine's specs
-    specs = [by_symbol[s] for s in symbols]
-    ticks = [sp.tick_size for sp in specs]
-    tick = np.array(ticks)
-    qty = np.array([round_qty(params.order_qty, sp.lot_size) for sp in specs])
-    if (qty <= 0).any():
-        raise ValueError(f"order_qty {params.order_qty} is below one lot for some symbol")
-    interval = bar_interval_us(frame)
-    ts = frame["ts"].unique(maintain_order=True).dt.epoch("us").to_list()
-
-    def grid(column: str) -> np.ndarray:  # (bars, paths): the frame is sorted by (ts, symbol)
-        return frame[column].to_numpy().reshape(len(ts), n)
-
-    opens, closes = grid("open"), grid("close")
-    tick_grid = np.array(ticks)
-    u_bid, u_ask = grid(fills_model.bid_draw), grid(fills_model.ask_draw)
-
-    q = np.zeros(n)
-    cash = np.zeros(n)
-    n_fills = np.zeros(n, dtype=np.int64)
-    spread_sum = np.zeros(n)
-    spread_count = np.zeros(n, dtype=np.int64)
-    bid = ask = None
-    has_b = has_a = np.zeros(n, dtype=bool)
-    for k in range(len(ts)):
-        if bid is not None:  # matching: the quotes set at the previous close meet bar k
-            mid = opens[k]
-            hit_b = has_b & is_filled(
-                fills_model, quote_distance(mid, bid, 1, fills_model.units, tick_grid), u_bid[k]
+        out = run(*inputs)
+        try:
+            books = books_of(out, inputs, (symbol,), plan, initial_cash)
+        except InvalidQuote as exc:
+            raise ValueError(f"path {symbol}: {exc}") from None
+        rec, fills = out[0], out[3]
+        gaps = rec[:-1, 0, R_ASK] - rec[:-1, 0, R_BID]  # the last close's quotes never rest
+        quoted = gaps[~np.isnan(gaps)]
+        rows.append(
+            (
+                symbol,
+                books["wallet"][-1] + books["total_unrealized"][-1] - initial_cash,
+                books["position"][-1, 0],
+                len(fills),
+                pl.Series(quoted).mean() if len(quoted) else None,
             )
-            hit_a = has_a & is_filled(
-                fills_model, quote_distance(mid, ask, -1, fills_model.units, tick_grid), u_ask[k]
-            )
-            # accounting: the engine books bid fills before ask fills; cash order does not change q
-            q = q + qty * hit_b - qty * hit_a
-            cash = cash - np.where(hit_b, bid * qty * (1.0 + venue.maker_fee), 0.0)
-            cash = cash + np.where(hit_a, ask * qty * (1.0 - venue.maker_fee), 0.0)
-            n_fills += hit_b.astype(np.int64) + hit_a.astype(np.int64)
-        if k == len(ts) - 1:
-            break
-        # strategy at the close of bar k, then placement (tick rounding, post-only) as the engine
-        tau = time_left(params, ts[k] + interval)
-        raw_bid, raw_ask, _ = paper_quotes(params, closes[k], q / params.order_qty, tau)
-        raw_bid = np.broadcast_to(raw_bid, (n,))
-        raw_ask = np.broadcast_to(raw_ask, (n,))
-        bid, ask = _to_grid(raw_bid, ticks, 1), _to_grid(raw_ask, ticks, -1)
-        has_b = bid > 0
-        has_a = ask > 0
-        if venue.post_only == "clamp":
-            bid = _clamp(bid, closes[k], ticks, 1)
-            ask = _clamp(ask, closes[k], ticks, -1)
-            has_b = bid > 0
-        elif venue.post_only:
-            has_b &= ~crosses(1, bid, closes[k], tick)
-            has_a &= ~crosses(-1, ask, closes[k], tick)
-        both = has_b & has_a
-        spread_sum += np.where(both, ask - bid, 0.0)
-        spread_count += both
-        bid = np.where(has_b, bid, 0.0)
-        ask = np.where(has_a, ask, 0.0)
-    profit = cash + q * closes[-1]
-    spread = np.where(spread_count > 0, spread_sum / np.maximum(spread_count, 1), np.nan)
-    return pl.DataFrame(
-        {
-            "symbol": list(symbols),
-            "profit": profit,
-            "final_q": q,
-            "fills": n_fills,
-            "spread": spread,
-        },
-        schema=_RESULT_SCHEMA,
-    ).with_columns(pl.col("spread").fill_nan(None))
+        )
+    return pl.DataFrame(rows, schema=_RESULT_SCHEMA, orient="row")
 
 
 # ---------------------------------------------------------------------------------- tables
