@@ -7,11 +7,19 @@ import numpy as np
 import polars as pl
 import pytest
 from data_support import real
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import mmsim
 from mmsim.core.bars import validate_bars
 from mmsim.core.orders import Quotes
-from mmsim.core.specs import MIN_DISTINCT, decimal_grids, symbol_specs
+from mmsim.core.specs import (
+    MAX_DECIMALS,
+    MIN_DISTINCT,
+    decimal_grids,
+    on_decimal_grid,
+    symbol_specs,
+)
 from mmsim.core.venue import infer_lot_size, infer_tick_size
 
 MIN = 60_000_000
@@ -110,3 +118,42 @@ def test_strategies_see_their_symbols_tick_and_lot():
         (s, specs[s]["tick_size"], specs[s]["lot_size"]) for s in ("BTCUSDT", "ETHUSDT")
     }
     assert ("BTCUSDT", 0.5, 0.002) in set(seen)
+
+
+def _grids_by_definition(frame: pl.DataFrame, columns) -> dict:
+    """The module doc's rule written as one Polars query over each symbol's distinct values."""
+    values = frame.select("symbol", *columns).unpivot(index="symbol", value_name="x").unique()
+    fits = [on_decimal_grid(pl.col("x"), d).all().alias(f"d{d}") for d in range(MAX_DECIMALS + 1)]
+    table = values.group_by("symbol", maintain_order=True).agg(
+        *fits, pl.col("x").filter(pl.col("x") != 0).n_unique().alias("distinct")
+    )
+    out = {}
+    for row in table.iter_rows(named=True):
+        fit = next((10.0**-d for d in range(MAX_DECIMALS + 1) if row[f"d{d}"]), None)
+        out[row["symbol"]] = fit if row["distinct"] >= MIN_DISTINCT else None
+    return out
+
+
+@given(
+    data=st.data(),
+    decimals=st.lists(st.integers(0, 10), min_size=1, max_size=3),
+    n=st.integers(1, 3000),
+)
+@settings(deadline=None)
+def test_decimal_grids_follow_the_definition(data, decimals, n):
+    """Each symbol's grid equals the rule applied to its distinct values, whatever the grid,
+    the float noise (within and beyond the tolerance), the count of distinct values (around
+    MIN_DISTINCT) and the row at which a value leaves the grid (before or after the first
+    thousand)."""
+    frames = []
+    for i, d in enumerate(decimals):
+        distinct = data.draw(st.integers(1, 40))
+        units = data.draw(st.lists(st.integers(0, 10**6), min_size=distinct, max_size=distinct))
+        picks = np.array(units)[np.arange(n) % distinct] * 10.0**-d
+        noise = data.draw(st.sampled_from([0.0, 1e-9, 1e-5]))
+        at = data.draw(st.integers(0, n - 1))
+        picks[at] += noise * 10.0**-d
+        frames.append(_bars(picks.tolist(), (picks * 3).tolist(), symbol=f"S{i}"))
+    frame = pl.concat(frames)
+    for columns in (("open", "close"), ("volume",)):
+        assert decimal_grids(frame, columns) == _grids_by_definition(frame, columns)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import attrs
+import numpy as np
 import polars as pl
 
 from mmsim.core.venue import SymbolSpec, Venue
@@ -35,26 +36,35 @@ def on_decimal_grid(value: pl.Expr, decimals: int) -> pl.Expr:
 def decimal_grids(frame: pl.DataFrame, columns: tuple[str, ...]) -> dict[str, float | None]:
     """symbol -> the finest grid 10^-d (d <= MAX_DECIMALS) all its values in `columns` sit on;
     None when none fits or the symbol has fewer than MIN_DISTINCT distinct nonzero values."""
-    # each symbol's distinct values (unique within a symbol: hashing the floats alone)
-    values = (
-        frame.select("symbol", *columns)
-        .unpivot(index="symbol", value_name="x")
-        .group_by("symbol", maintain_order=True)
-        .agg(pl.col("x").unique())
-        .explode("x")
-    )
-    fits = [on_decimal_grid(pl.col("x"), d).all().alias(f"d{d}") for d in range(MAX_DECIMALS + 1)]
-    table = values.group_by("symbol", maintain_order=True).agg(
-        *fits, (pl.col("x") != 0).sum().alias("distinct")
-    )
-    finest = pl.coalesce(
-        [pl.when(pl.col(f"d{d}")).then(pl.lit(10.0**-d)) for d in range(MAX_DECIMALS + 1)]
-    )
-    table = table.select(
-        "symbol",
-        pl.when(pl.col("distinct") >= MIN_DISTINCT).then(finest).alias("grid"),
-    )
-    return dict(table.iter_rows())
+    parts = frame.select("symbol", *columns).partition_by("symbol", maintain_order=True)
+    grids = {}
+    for part in parts:
+        x = part.select(columns).to_numpy().astype(np.float64).reshape(-1)
+        grids[part["symbol"][0]] = _finest_grid(x) if _distinct_enough(x) else None
+    return grids
+
+
+def _fits(x: np.ndarray, decimals: int) -> bool:
+    """`on_decimal_grid` for every value of x."""
+    scaled = x * 10.0**decimals
+    return bool(np.all(np.abs(scaled - np.round(scaled)) <= 1e-6 + 1e-12 * np.abs(scaled)))
+
+
+def _finest_grid(x: np.ndarray) -> float | None:
+    # a grid that a few of the values miss is out without scanning them all
+    head = x[:_HEAD]
+    for d in range(MAX_DECIMALS + 1):
+        if _fits(head, d) and _fits(x, d):
+            return 10.0**-d
+    return None
+
+
+def _distinct_enough(x: np.ndarray) -> bool:
+    """At least MIN_DISTINCT distinct nonzero values (the first few usually show as many)."""
+    return any(len(np.unique(s[s != 0])) >= MIN_DISTINCT for s in (x[:_HEAD], x))
+
+
+_HEAD = 1024
 
 
 def symbol_specs(frame: pl.DataFrame, venue: Venue) -> dict[str, SymbolSpec]:
