@@ -22,7 +22,8 @@ from pathlib import Path
 import numba
 from numba import njit
 
-_SOURCES = sorted(Path(__file__).parent.glob("*.py"))
+# batch.py holds no kernel: editing it must not recompile them
+_SOURCES = sorted(p for p in Path(__file__).parent.glob("*.py") if p.name != "batch.py")
 DIGEST = hashlib.sha256(b"".join(p.read_bytes() for p in _SOURCES)).hexdigest()[:16]
 _BASE = os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
     os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mmsim", "numba"

@@ -162,8 +162,11 @@ def run_fast(
     inputs = kernel_inputs(
         frame, symbols, plan, venue, specs, initial_cash, interval_us, first_close
     )
-    ts = inputs[0]
-    out = run(*inputs)
+    return kernel_frames(run(*inputs), inputs[0], symbols, plan, venue, initial_cash)
+
+
+def kernel_frames(out, ts, symbols, plan: FastPlan, venue, initial_cash: float):
+    """The reference's frames (as `run_fast`) from the output of `mmsim.fast.engine.run`."""
     rec, counts, bars, fills, rejs, evs, posted_n, posted_q, halted_ev, error = out
     if not np.isnan(error[0]):
         _raise(error, symbols, ts, plan)
