@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -135,3 +140,26 @@ def test_batches_are_consecutive_bounded_and_keep_reference_runs_alone():
     assert [len(b) for b in batches[:3]] == [10, 1, MAX_BATCH]
     assert max(map(len, batch_specs(specs, parallelism=2, max_runs=5))) == 5
     assert len(batch_specs(specs[:8], parallelism=2)) == 4  # two batches per worker
+
+
+def test_without_numba_every_point_is_handed_back_to_the_reference(tmp_path):
+    script = tmp_path / "no_numba.py"
+    script.write_text(
+        "import sys\n"
+        "sys.modules['numba'] = None  # import numba now raises ImportError\n"
+        "import mmsim\n"
+        "from mmsim.fast.batch import BatchPoint, run_points\n"
+        "from mmsim.core.risk import NO_RISK\n"
+        "bars = mmsim.synthetic_bars(('BTCUSDT',), days=0.1, seed=1)\n"
+        "point = BatchPoint(mmsim.fixed_spread(), NO_RISK, mmsim.Venue(), 1000.0)\n"
+        "print(run_points(bars, [point]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(Path(mmsim.__file__).parents[1])},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[None]"

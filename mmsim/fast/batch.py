@@ -85,7 +85,7 @@ def run_points(
     threads: points run at once (kernels and Polars release the GIL).
     """
     outcomes: list[Outcome] = [None] * len(points)
-    if engine == "reference" or not points:
+    if engine == "reference" or not points or not _have_numba():
         return outcomes
     symbols = tuple(bars["symbol"].unique().sort().to_list())
     groups: dict[tuple, list[tuple[int, Any]]] = {}
@@ -110,6 +110,14 @@ def run_points(
         for i, outcome in _map(jobs, threads):
             outcomes[i] = outcome
     return outcomes
+
+
+def _have_numba() -> bool:
+    try:
+        import numba  # noqa: F401
+    except ImportError:  # `backtest` then picks the reference engine, or says why it cannot
+        return False
+    return True
 
 
 def _has_columns(group: _Group) -> bool:
