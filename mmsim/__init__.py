@@ -18,6 +18,7 @@ from mmsim.core.engine import (
 from mmsim.core.intensity import IntensityParams, add_uniform_draws, intensity_matching
 from mmsim.core.matching import match_bar
 from mmsim.core.orders import BUY, SELL, Fill, MarketOrder, Order, Quotes, Rejection
+from mmsim.core.params import ParamError
 from mmsim.core.risk import (
     RiskDecision,
     RiskInput,
@@ -124,6 +125,7 @@ __all__ = [
     "MarketOrder",
     "Metrics",
     "Order",
+    "ParamError",
     "Position",
     "Quotes",
     "Rejection",
