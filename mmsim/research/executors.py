@@ -50,6 +50,8 @@ class _Backend:
 
     def __init__(self, options: RunOptions, bars: pl.DataFrame, fingerprint: str, path: str | None):
         self.kind = options.kind
+        # points of a batch run from threads only in the driver; a worker process runs one
+        self.threads = (options.workers or os.cpu_count() or 1) if self.kind == "inprocess" else 1
         self.bars, self.fingerprint, self.path = bars, fingerprint, path
         self.workers = options.workers
         self.client = None
@@ -120,7 +122,7 @@ class _Backend:
     def submit(self, batch: Batch) -> tuple[Future, int]:
         if len(batch) == 1:
             return self.executor.submit(_one, self.data, batch[0]), self.generation
-        return self.executor.submit(run_batch, self.data, batch), self.generation
+        return self.executor.submit(run_batch, self.data, batch, self.threads), self.generation
 
     def recover(self, generation: int) -> None:
         """After a pool's worker died: start a fresh pool once per broken generation."""
@@ -242,6 +244,37 @@ class _Driver:
         return bool(self.queue or self.inflight)
 
 
+MAX_BATCH = 64
+
+
+def batch_specs(
+    specs: Sequence[RunSpec], parallelism: int, max_runs: int | None = None
+) -> list[Batch]:
+    """Consecutive specs grouped into batches: one per reference-engine run; compiled-path runs
+    in batches of up to MAX_BATCH, at least two batches per worker so the workers stay even,
+    and none larger than `max_runs` (a batch past the limit would be computed for nothing)."""
+    fast = [s for s in specs if s.engine != "reference"]
+    size = max(1, min(MAX_BATCH, -(-len(fast) // (2 * parallelism))))
+    if max_runs is not None:
+        size = max(1, min(size, max_runs))
+    batches: list[Batch] = []
+    run: list[RunSpec] = []
+    for spec in specs:
+        if spec.engine == "reference":
+            if run:
+                batches.append(tuple(run))
+                run = []
+            batches.append((spec,))
+            continue
+        run.append(spec)
+        if len(run) == size:
+            batches.append(tuple(run))
+            run = []
+    if run:
+        batches.append(tuple(run))
+    return batches
+
+
 def _picklable(obj: Any) -> bool:
     try:
         pickle.dumps(obj)
@@ -269,12 +302,11 @@ def execute(
     max_runs: int | None = None,
     on_result: Callable[[RunSpec, dict[str, Any]], None] | None = None,
     stored: int = 0,
-    batches: Callable[[list[RunSpec], int], list[Batch]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Run specs through an executor, calling `on_result(spec, outcome)` as each completes.
 
     Returns {run_id: outcome}. Stops after `max_runs` completed runs, cancelling the rest.
-    batches(specs, parallelism) groups the runnable specs into batches (default: one each).
+    Runs on the compiled path go out in batches (`batch_specs`), the others one by one.
     """
     options = options or RunOptions()
     outcomes: dict[str, dict[str, Any]] = {}
@@ -295,7 +327,7 @@ def execute(
     if not runnable or limit_reached():
         return outcomes
     backend = _backend(options, bars, fingerprint, path, runnable[0])
-    grouped = batches(runnable, backend.parallelism) if batches else [(s,) for s in runnable]
+    grouped = batch_specs(runnable, backend.parallelism, max_runs)
     cancelled = True
     try:
         with progress_bar(options.progress, stored) as bar:
@@ -305,4 +337,4 @@ def execute(
     return outcomes
 
 
-__all__ = ["InlineExecutor", "execute"]
+__all__ = ["MAX_BATCH", "InlineExecutor", "batch_specs", "execute"]
