@@ -147,6 +147,23 @@ def kernel_inputs(
     )  # fmt: skip
 
 
+def symbol_inputs(inputs: tuple, s: int) -> tuple:
+    """The arguments of `mmsim.fast.engine.run` for symbol s alone (its own account), from
+    those of a run of every symbol on one grid of timestamps."""
+    S = inputs[1].shape[1]
+
+    def column(x):  # a contiguous (T, 1, ...) copy: the kernels are compiled for C arrays
+        return np.ascontiguousarray(x[:, s : s + 1]) if x.shape[1] == S else x
+
+    def row(x):
+        return np.ascontiguousarray(x[s : s + 1])
+
+    return (
+        inputs[0], *(column(x) for x in inputs[1:11]), *(row(x) for x in inputs[11:19]),
+        *inputs[19:28], row(inputs[28]),
+    )  # fmt: skip
+
+
 def run_fast(
     frame: pl.DataFrame,
     symbols: tuple[str, ...],

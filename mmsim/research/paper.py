@@ -16,8 +16,9 @@ inventory strategy's time-averaged spread, a constant: pass `spread=`). T − t 
 bar's close time: windows of `horizon` aligned to the epoch, as in the core strategy.
 
 Run paths through the real engine (`method="engine"`: one `mmsim.backtest` per path) or through
-a vectorised fast path (`method="fast"`) that calls the same quote, placement-rounding and fill
-functions on numpy arrays, one step at a time for all paths at once; tests prove them identical.
+the fast path (`method="fast"`): each path on the engine's compiled kernels (the paper's
+strategies have one), read from the kernel's output without building a run's frames; tests
+prove them identical.
 """
 
 from __future__ import annotations
@@ -318,8 +319,9 @@ def run_paths(
     """Run `strategy` on every path (symbol) of `market`, each as its own single-symbol account.
 
     matching: an `intensity_matching(...)` stage (default: `paper_matching()`); venue: default
-    `paper_venue(symbols)`. method="engine" runs one `mmsim.backtest` per path; "fast" runs the
-    same pure functions vectorised over paths (paper strategies and intensity fills only).
+    `paper_venue(symbols)`. method="engine" runs one reference-engine `mmsim.backtest` per path;
+    "fast" runs each path on the engine's compiled kernels (paper strategies and intensity
+    fills only).
     Returns one row per path: symbol, profit (final equity − initial cash), final_q (units),
     fills, spread (the mean ask − bid of the quotes that rested).
     """
@@ -339,7 +341,14 @@ def _run_engine(frame, symbols, strategy, matching, venue, initial_cash) -> pl.D
     parts = frame.partition_by("symbol", as_dict=True)
     for symbol in symbols:
         one = parts[(symbol,)]
-        result = backtest(one, strategy, venue=venue, matching=matching, initial_cash=initial_cash)
+        result = backtest(  # the reference engine: the fast path is proven against it
+            one,
+            strategy,
+            venue=venue,
+            matching=matching,
+            initial_cash=initial_cash,
+            engine="reference",
+        )
         quotes = result.symbols.head(
             result.symbols.height - 1
         )  # the last close's quotes never rest
@@ -376,18 +385,20 @@ def _run_fast(frame, symbols, strategy, matching, venue, initial_cash) -> pl.Dat
         )
     if importlib.util.find_spec("numba") is None:
         raise ValueError("the fast path needs numba; use method='engine'")
+    if frame.height != len(symbols) * frame["ts"].n_unique():
+        raise ValueError("every path must have a bar at every timestamp for the fast path")
     from mmsim.fast.engine import R_ASK, R_BID, run
-    from mmsim.fast.run import InvalidQuote, books_of, kernel_inputs
+    from mmsim.fast.run import InvalidQuote, books_of, kernel_inputs, symbol_inputs
 
-    specs = symbol_specs(frame, venue)  # per symbol, as each path's own backtest reads them
-    parts = frame.partition_by("symbol", as_dict=True)
+    plan, _ = fast_plan((strategy,) * len(symbols), NO_RISK, matching, account_bar, symbols)
+    specs = symbol_specs(frame, venue)
+    first = dict(zip(symbols, frame["close"].head(len(symbols)).to_list(), strict=True))
+    every = kernel_inputs(
+        frame, symbols, plan, venue, specs, initial_cash, bar_interval_us(frame), first
+    )
     rows = []
-    for symbol in symbols:
-        one = parts[(symbol,)]
-        first = {symbol: float(one["close"][0])}
-        inputs = kernel_inputs(
-            one, (symbol,), plan, venue, specs, initial_cash, bar_interval_us(one), first
-        )
+    for j, symbol in enumerate(symbols):  # each path its own account, as `_run_engine` runs it
+        inputs = symbol_inputs(every, j)
         out = run(*inputs)
         try:
             books = books_of(out, inputs, (symbol,), plan, initial_cash)
