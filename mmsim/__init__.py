@@ -56,6 +56,7 @@ from mmsim.research.calibration import calibrate, estimate_sigma, fit_intensity,
 from mmsim.research.compare import Comparison, compare
 from mmsim.research.config import ConfigError, load_config, run_config
 from mmsim.research.fill_check import FillReport, fill_model_report
+from mmsim.research.options import RunOptions
 from mmsim.research.sweep import best_run, grid_points, load_sweep, sweep
 from mmsim.research.walkforward import WalkForward, walk_forward
 from mmsim.results.attribution import attribution, attribution_bars, cumulative_attribution
@@ -140,6 +141,7 @@ __all__ = [
     "RiskDecision",
     "RiskInput",
     "RiskRule",
+    "RunOptions",
     "Step",
     "Strategy",
     "StrategyError",

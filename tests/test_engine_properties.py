@@ -49,7 +49,7 @@ def test_every_run_keeps_the_ledger_invariants(bars, strategy, risk, initial_cas
 
 def _fold(bars, strategy, risk, venue, initial_cash):
     setup = engine_setup(bars, strategy, risk=risk, venue=venue, initial_cash=initial_cash)
-    return setup.step, setup.state0, list(setup.steps)
+    return setup.step, setup.state0, list(setup.steps())
 
 
 @settings(max_examples=scaled(500))

@@ -44,6 +44,15 @@ def test_sell_fills_when_high_trades_through_and_never_at_the_close():
     assert fill_limit_orders((Order("A", -1, 101.0, 1.0),), BAR, SPEC, Venue()) == ()
 
 
+def test_a_quote_the_market_gapped_through_fills_at_its_price_outside_the_bar():
+    # the bar opened and stayed below the bid: the price moved through the resting quote
+    # between the close it was placed at and this open, so it trades at its own price
+    bid, ask = Order("A", 1, 102.0, 1.0), Order("A", -1, 98.0, 1.0)
+    fills = fill_limit_orders((bid, ask), BAR, SPEC, Venue())
+    assert [(f.side, f.price) for f in fills] == [(1, 102.0), (-1, 98.0)]
+    assert fills[0].price > BAR.high and fills[1].price < BAR.low
+
+
 def test_rebate_is_a_negative_fee():
     (fill,) = fill_limit_orders((Order("A", 1, 99.5, 1.0),), BAR, SPEC, Venue(maker_fee=-0.0001))
     assert fill.fee == pytest.approx(-0.00995)

@@ -31,6 +31,8 @@ from mmsim.testing import (
     check_skew_reduces_inventory,
     check_strategy_invariants,
     check_strategy_leverage_caps,
+    engine_run,
+    engine_setup,
     ladder,
     quote_trace,
 )
@@ -229,6 +231,18 @@ def test_quote_trace_records_every_call_the_engine_made():
     assert [(c.symbol, c.bar.close) for c in calls] == list(
         zip(BARS["symbol"].to_list(), BARS["close"].to_list())
     )
+
+
+def test_engine_setup_is_the_backtests_own_run_setup():
+    """The step-by-step helpers fold the very `RunSetup` `prepare_run` builds for a backtest."""
+    from mmsim.core.setup import RunSetup, prepare_run
+
+    setup = engine_setup(BARS, SANE[0])
+    assert type(setup) is RunSetup
+    assert list(setup.steps()) == list(prepare_run(BARS, SANE[0]).steps())
+    run = engine_run(BARS, SANE[0])
+    assert run.setup.symbols == setup.symbols
+    assert run.steps == tuple(setup.steps()) and len(run.states) == len(run.steps)
 
 
 def test_an_unknown_property_is_refused_with_the_list():

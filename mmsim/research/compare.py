@@ -16,6 +16,7 @@ a script that calls compare(jobs > 1) must do so under `if __name__ == "__main__
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import pickle
@@ -32,6 +33,8 @@ from mmsim.atomic import MARKER, atomic_dir
 from mmsim.core.backtest import backtest
 from mmsim.core.bars import SYMBOL_PATTERN
 from mmsim.core.risk import RiskRule, basic_risk
+from mmsim.research.options import RunOptions
+from mmsim.research.progress import progress_bar
 from mmsim.results.result import REPLACES, Result
 from mmsim.strategies.base import Strategy
 
@@ -155,18 +158,89 @@ def _check_picklable(name: str, what: str, value: Any) -> None:
         ) from None
 
 
+def _options(jobs: Any, options: RunOptions | None, n_sets: int, common: dict) -> RunOptions:
+    """The RunOptions of a compare call: `options`, or built from `jobs` and `engine`."""
+    if options is not None:
+        if jobs != 1 or "engine" in common:
+            raise ValueError("pass either options=RunOptions(...) or jobs / engine, not both")
+        return options
+    engine = common.pop("engine", "auto")
+    if jobs is None:
+        jobs = min(n_sets, os.cpu_count() or 1)
+    if not (isinstance(jobs, int) and not isinstance(jobs, bool) and jobs >= 1):
+        raise ValueError(f"jobs must be an integer >= 1 or None, got {jobs!r}")
+    if jobs == 1:
+        return RunOptions(executor="inprocess", engine=engine)
+    return RunOptions(executor="processes", workers=jobs, engine=engine)
+
+
+@contextlib.contextmanager
+def _pool(options: RunOptions, n_sets: int):
+    """The executor the sets run on (a spawned process pool, a Dask client's, or the caller's)."""
+    if options.kind == "foreign":
+        yield options.executor
+    elif options.kind == "dask":
+        from distributed import Client
+
+        own = not isinstance(options.scheduler, Client)
+        client = Client(options.scheduler) if own else options.scheduler
+        try:
+            yield client.get_executor(pure=False)
+        finally:
+            if own:
+                client.close()
+    else:
+        workers = options.workers or min(n_sets, os.cpu_count() or 1)
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            yield pool
+
+
+def _check_sendable(sets: Mapping[str, StrategySet], common: dict) -> None:
+    if "progress" in common:
+        raise ValueError("compare(jobs > 1) cannot report progress from worker processes")
+    for name, strategies in sets.items():
+        _check_picklable(name, "strategies", strategies)
+    for key, value in common.items():
+        _check_picklable("every set", key, value)
+
+
+def _run_all(bars, sets, common, options: RunOptions) -> dict[str, Result]:
+    """Each set's Result, in the sets' order, on the executor `options` names."""
+    results: dict[str, Result] = {}
+    with progress_bar(options.progress, 0, label="compare") as bar:
+        task = bar.add_task("compare", total=len(sets), failed=0) if bar is not None else None
+        if options.kind == "inprocess":
+            for name, s in sets.items():
+                results[name] = _run(bars, s, common)
+                if bar is not None:
+                    bar.update(task, advance=1)
+            return results
+        _check_sendable(sets, common)
+        with _pool(options, len(sets)) as pool:
+            futures = {name: pool.submit(_run, bars, s, common) for name, s in sets.items()}
+            for name, future in futures.items():
+                results[name] = future.result()
+                if bar is not None:
+                    bar.update(task, advance=1)
+    return results
+
+
 def compare(
     bars: pl.DataFrame,
     sets: Mapping[str, StrategySet],
     *,
-    jobs: int = 1,
+    jobs: int | None = 1,
     risk: RiskRule | Mapping[str, Any] | None = None,
+    options: RunOptions | None = None,
     **common,
 ) -> Comparison:
     """Backtest each named strategy set on the same bars; return their Results and a table.
 
     sets: name -> one Strategy for every symbol, or a mapping symbol -> Strategy.
     jobs: worker processes (1 = in this process; None = one per CPU, at most one per set).
+    options: how the sets run, a `RunOptions` instead of `jobs` / `engine` (executor, workers,
+        engine, progress; `out` saves the comparison there, replacing an earlier comparison).
     risk: a RiskRule, or a dict of `basic_risk` keywords (needed for jobs > 1).
     common: the other keywords of `mmsim.backtest` (venue, initial_cash, allow_gaps, ...).
     """
@@ -179,23 +253,13 @@ def compare(
             )
     if risk is not None:
         common["risk"] = risk
-    workers = min(len(sets), os.cpu_count() or 1) if jobs is None else jobs
-    if not (isinstance(workers, int) and workers >= 1):
-        raise ValueError(f"jobs must be an integer >= 1 or None, got {jobs!r}")
-    if workers == 1:
-        results = {name: _run(bars, s, common) for name, s in sets.items()}
-        return Comparison(results, comparison_table(results, sets))
-    if "progress" in common:
-        raise ValueError("compare(jobs > 1) cannot report progress from worker processes")
-    for name, strategies in sets.items():
-        _check_picklable(name, "strategies", strategies)
-    for key, value in common.items():
-        _check_picklable("every set", key, value)
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = {name: pool.submit(_run, bars, s, common) for name, s in sets.items()}
-        results = {name: future.result() for name, future in futures.items()}
-    return Comparison(results, comparison_table(results, sets))
+    opts = _options(jobs, options, len(sets), common)
+    common["engine"] = opts.engine
+    results = _run_all(bars, sets, common, opts)
+    comparison = Comparison(results, comparison_table(results, sets))
+    if opts.out is not None:
+        comparison.save(opts.out, overwrite=True)
+    return comparison
 
 
 __all__ = ["Comparison", "compare", "comparison_table"]

@@ -26,6 +26,7 @@ from mmsim.atomic import atomic_dir
 from mmsim.core.bars import bar_interval_us, validate_bars
 from mmsim.core.clock import parse_duration_us
 from mmsim.core.venue import Venue
+from mmsim.research.options import RunOptions, run_options
 from mmsim.research.sweep import (
     Grid,
     RunSpec,
@@ -144,6 +145,8 @@ def walk_forward(
     out: str | os.PathLike | None = None,
     progress: bool = False,
     on_result: Callable[[pl.DataFrame], None] | None = None,
+    engine: str = "auto",
+    options: RunOptions | None = None,
 ) -> WalkForward:
     """Walk-forward validation of `strategy` over `grid` (see the module docstring).
 
@@ -152,6 +155,15 @@ def walk_forward(
     like a drawdown is minimised by default). The other arguments are those of `mmsim.sweep`;
     with `out`, the train sweeps are stored under out/train and resume like any sweep.
     """
+    opts = run_options(
+        options,
+        executor=executor,
+        scheduler=scheduler,
+        workers=workers,
+        out=out,
+        progress=progress,
+        engine=engine,
+    )
     resolve_strategy(strategy)  # a bad reference fails at once
     frame, path = open_bars(bars)
     frame = validate_bars(frame, allow_gaps=allow_gaps)
@@ -167,44 +179,21 @@ def walk_forward(
         "venue": venue,
         "initial_cash": initial_cash,
         "allow_gaps": allow_gaps,
+        "engine": opts.engine,
     }
     points = grid_points(grid, samples=samples, seed=seed)
-    run = {
-        "fingerprint": fingerprint,
-        "path": path,
-        "executor": executor,
-        "scheduler": scheduler,
-        "workers": workers,
-        "progress": progress,
-    }
+    run = {"fingerprint": fingerprint, "path": path}
     if maximize is None:
         maximize = "drawdown" not in metric
-    train_jobs = [
-        (make_spec(p, window=(a, b), **common), {"window": k})
-        for k, (a, b, _) in enumerate(windows)
-        for p in points
-    ]
-    train_out = None if out is None else Path(out) / "train"
-    train_rows = run_jobs(train_jobs, frame, out=train_out, on_result=on_result, **run)
+    train_opts = attrs.evolve(opts, out=None if opts.out is None else opts.out / "train")
+    train_jobs = _train_jobs(points, windows, common)
+    train_rows = run_jobs(train_jobs, frame, options=train_opts, on_result=on_result, **run)
     chosen = _choose(train_rows, len(windows), metric, maximize)
     point_of = {spec.run_id: spec.point for spec, _ in train_jobs}
-    test_rows, curves = _test_chosen(chosen, point_of, windows, common, frame, run)
-    keys = list(dict.fromkeys(key for p in points for key in p))
-    tested_in = {row["window"]: row for row in test_rows.iter_rows(named=True)}
-    records = [
-        _window_record(k, window, chosen.get(k), tested_in.get(k), keys, metric)
-        for k, window in enumerate(windows)
-    ]
-    kept = [
-        (r["window"], curves[r["test_run_id"]])
-        for r in records
-        if r["status"] == "ok" and r["test_run_id"] in curves
-    ]
-    windows_frame = pl.DataFrame(records, infer_schema_length=None).with_columns(
-        pl.from_epoch(pl.col(c), time_unit="us")
-        for c in ("train_start", "train_end", "test_start", "test_end")
-    )
-    equity = _stitch(kept, initial_cash)
+    test_opts = attrs.evolve(opts, out=None)
+    test_rows, curves = _test_chosen(chosen, point_of, windows, common, frame, test_opts, run)
+    windows_frame = _windows_frame(windows, chosen, test_rows, points, metric)
+    equity = _stitch(_kept_curves(windows_frame, curves), initial_cash)
     summary = _summary(windows_frame, equity, metric, initial_cash, interval_us)
     config = {
         "strategy": strategy_label(strategy),
@@ -218,6 +207,38 @@ def walk_forward(
         "data_fingerprint": fingerprint,
     }
     return WalkForward(windows_frame, equity, summary, train_rows, metric, config)
+
+
+def _train_jobs(points, windows, common) -> list[tuple[RunSpec, dict[str, Any]]]:
+    """Every grid point on every train window, tagged with its window."""
+    return [
+        (make_spec(p, window=(a, b), **common), {"window": k})
+        for k, (a, b, _) in enumerate(windows)
+        for p in points
+    ]
+
+
+def _windows_frame(windows, chosen, test_rows, points, metric) -> pl.DataFrame:
+    """`WalkForward.windows`: one record per window, its dates as Datetime."""
+    keys = list(dict.fromkeys(key for p in points for key in p))
+    tested_in = {row["window"]: row for row in test_rows.iter_rows(named=True)}
+    records = [
+        _window_record(k, window, chosen.get(k), tested_in.get(k), keys, metric)
+        for k, window in enumerate(windows)
+    ]
+    return pl.DataFrame(records, infer_schema_length=None).with_columns(
+        pl.from_epoch(pl.col(c), time_unit="us")
+        for c in ("train_start", "train_end", "test_start", "test_end")
+    )
+
+
+def _kept_curves(windows: pl.DataFrame, curves: dict[str, pl.DataFrame]):
+    """(window, test equity curve) of each window whose test run succeeded, in window order."""
+    return [
+        (r["window"], curves[r["test_run_id"]])
+        for r in windows.iter_rows(named=True)
+        if r["status"] == "ok" and r["test_run_id"] in curves
+    ]
 
 
 def _cut_windows(frame, interval_us, train, test, step, anchored) -> list[tuple[int, int, int]]:
@@ -251,7 +272,7 @@ def _choose(
     return chosen
 
 
-def _test_chosen(chosen, point_of, windows, common, frame, run):
+def _test_chosen(chosen, point_of, windows, common, frame, options, run):
     """Run each window's chosen point on its test window: the rows and the equity curves."""
     test_jobs = []
     for k, best in chosen.items():
@@ -264,7 +285,7 @@ def _test_chosen(chosen, point_of, windows, common, frame, run):
         if outcome.get("equity") is not None:
             curves[spec.run_id] = outcome["equity"]
 
-    return run_jobs(test_jobs, frame, on_outcome=keep_curve, **run), curves
+    return run_jobs(test_jobs, frame, options=options, on_outcome=keep_curve, **run), curves
 
 
 def _window_record(

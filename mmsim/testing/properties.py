@@ -301,9 +301,9 @@ def check_no_look_ahead(
     run = _run_kwargs(kwargs)
     setup = engine_setup(bars, strategy, **run)
     full = quote_trace(bars, strategy, **run)
-    ts = [s.ts for s in setup.steps]
+    ts = [s.ts for s in setup.steps()]
     starts = bars.group_by("symbol", maintain_order=True).agg(pl.col("ts").min())["ts"].max()
-    first_cut = next(k for k, s in enumerate(setup.steps) if _when(s.ts) >= starts)
+    first_cut = next(k for k, t in enumerate(ts) if _when(t) >= starts)
     candidates = list(range(first_cut, len(ts) - 1))
     picks = (
         sorted(

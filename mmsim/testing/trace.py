@@ -1,6 +1,6 @@
 """Runs of the engine step by step, for checks that need more than a Result's frames.
 
-`engine_setup` prepares exactly what `mmsim.backtest` folds (validated frame, features, tick and
+`engine_setup` returns the `RunSetup` `mmsim.backtest` folds (validated frame, features, tick and
 lot sizes, the composed step, the initial state); `engine_run` keeps every state of the fold;
 `quote_trace` records every strategy call (its state, its input and the quotes it returned),
 so strategy properties can replay a call with another position, a second time, or on a
@@ -20,8 +20,8 @@ from mmsim.core.engine import EngineState, account_bar
 from mmsim.core.matching import match_bar
 from mmsim.core.orders import Fill, Quotes
 from mmsim.core.risk import NO_RISK, RiskRule
-from mmsim.core.setup import prepare_run, resolve_strategies
-from mmsim.core.venue import SymbolSpec, Venue
+from mmsim.core.setup import RunSetup, prepare_run, resolve_strategies
+from mmsim.core.venue import Venue
 from mmsim.strategies.base import Strategy, StrategyInput
 
 
@@ -35,23 +35,6 @@ def has_gaps(bars: pl.DataFrame) -> bool:
     return missing_bars(frame, bar_interval_us(frame)).height > 0
 
 
-@attrs.frozen(slots=True)
-class EngineSetup:
-    """What `mmsim.backtest` folds, prepared the same way (immutable)."""
-
-    symbols: tuple[str, ...]
-    strategies: tuple[Strategy, ...]
-    specs: Mapping[str, SymbolSpec] = attrs.field(eq=False)
-    interval_us: int
-    initial_cash: float
-    venue: Venue
-    risk: RiskRule
-    frame: pl.DataFrame = attrs.field(eq=False, repr=False)
-    steps: tuple[Step, ...] = attrs.field(eq=False, repr=False)
-    step: Any = attrs.field(eq=False, repr=False)
-    state0: EngineState = attrs.field(eq=False, repr=False)
-
-
 def engine_setup(
     bars: pl.DataFrame,
     strategies: Strategy | Mapping[str, Strategy],
@@ -63,8 +46,8 @@ def engine_setup(
     matching=match_bar,
     accounting=account_bar,
     interval_us: int | None = None,
-) -> EngineSetup:
-    """What `mmsim.backtest` folds, from the same `mmsim.core.setup.prepare_run`, steps kept.
+) -> RunSetup:
+    """What `mmsim.backtest` folds: `mmsim.core.setup.prepare_run` with gaps allowed when present.
 
     allow_gaps=None allows them when the frame has gaps (generated gapping markets do);
     interval_us overrides the bar length inferred from the frame (a truncated market keeps
@@ -72,7 +55,7 @@ def engine_setup(
     """
     if allow_gaps is None:
         allow_gaps = has_gaps(bars)
-    setup = prepare_run(
+    return prepare_run(
         bars,
         strategies,
         risk=risk,
@@ -83,43 +66,28 @@ def engine_setup(
         accounting=accounting,
         interval_us=interval_us,
     )
-    return EngineSetup(
-        setup.symbols,
-        setup.strategies,
-        setup.specs,
-        setup.interval_us,
-        setup.initial_cash,
-        setup.venue,
-        setup.risk,
-        setup.frame,
-        tuple(setup.steps()),
-        setup.step,
-        setup.state0,
-    )
 
 
 @attrs.frozen(slots=True)
 class EngineRun:
     """Every state of a fold: states[k] is the state after step k (states[-1] before step 0)."""
 
-    setup: EngineSetup
+    setup: RunSetup
+    steps: tuple[Step, ...] = attrs.field(eq=False, repr=False)
     states: tuple[EngineState, ...]
     fills: tuple[tuple[Fill, ...], ...]
-
-    @property
-    def steps(self) -> tuple[Step, ...]:
-        return self.setup.steps
 
 
 def engine_run(bars: pl.DataFrame, strategies, **kwargs) -> EngineRun:
     """Fold the step over the bars keeping every state (kwargs as `engine_setup`)."""
     setup = engine_setup(bars, strategies, **kwargs)
+    steps = tuple(setup.steps())
     state, states, fills = setup.state0, [], []
-    for bars_t in setup.steps:
+    for bars_t in steps:
         state, filled = setup.step(state, bars_t)
         states.append(state)
         fills.append(filled)
-    return EngineRun(setup, tuple(states), tuple(fills))
+    return EngineRun(setup, steps, tuple(states), tuple(fills))
 
 
 @attrs.frozen(slots=True)
@@ -167,8 +135,9 @@ def quote_trace(bars: pl.DataFrame, strategies, **kwargs) -> tuple[QuoteCall, ..
         for s, st in zip(symbols, resolve_strategies(strategies, symbols))
     }
     setup = engine_setup(bars, wrapped, **kwargs)
-    k_of.update((s.ts, k) for k, s in enumerate(setup.steps))
+    steps = tuple(setup.steps())
+    k_of.update((s.ts, k) for k, s in enumerate(steps))
     state = setup.state0
-    for bars_t in setup.steps:
+    for bars_t in steps:
         state, _ = setup.step(state, bars_t)
     return tuple(calls)
