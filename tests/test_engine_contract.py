@@ -49,7 +49,7 @@ def test_step_is_update_with_the_fills_alone():
     step = setup.step
     assert isinstance(step, EngineStep)
     state = setup.state0
-    for bars in setup.steps:
+    for bars in setup.steps():
         by_call, fills = step(state, bars)
         by_update, out = step.update(state, bars)
         assert isinstance(out, StepOutput)
