@@ -165,3 +165,22 @@ def test_on_grid_on_random_counts_matches_decimal_rounding():
             n = rng.randint(-(10**9), 10**9)
             assert on_grid(n, step) == round(n * step, d), (n, step)
     assert math.isclose(on_grid(3, 0.1), 0.3) and on_grid(3, 0.1) == 0.3
+
+
+def test_a_chain_of_rules_that_only_keep_orders_decides_as_its_last_rule():
+    """A chain whose rules reject, send and report nothing returns the last rule's verdict;
+    a rule answering with lists still gives a verdict of tuples the engine can extend."""
+    run = engine_run(BARS, MM)
+    inputs = RiskInput(
+        0, tuple(run.states[5].resting), run.states[5].account, 1e5, mmsim.Venue(), {}
+    )
+    keep = risk.stateless_rule("keep", lambda i: RiskDecision(i.orders))
+    lists = risk.stateless_rule("lists", lambda i: RiskDecision(i.orders, [], [], None, []))
+    _, verdict = chain(keep, keep).update((None, None), inputs)
+    assert verdict == RiskDecision(inputs.orders)
+    _, verdict = chain(keep, lists).update((None, None), inputs)
+    assert verdict == RiskDecision(inputs.orders) and verdict.rejected == ()
+    assert type(verdict.rejected) is tuple and type(verdict.events) is tuple
+    assert mmsim.backtest(BARS, MM, risk=chain(keep, lists)).fills.equals(
+        mmsim.backtest(BARS, MM, engine="reference").fills
+    )

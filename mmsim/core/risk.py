@@ -106,6 +106,11 @@ def stateless_rule(
     return RiskRule(name, lambda: None, lambda state, inputs: (state, decide(inputs)), params)
 
 
+def _empty(decision: RiskDecision) -> bool:
+    """No rejections, market orders or events, as empty tuples."""
+    return decision.rejected == decision.market_orders == decision.events == ()
+
+
 def chain(*rules: RiskRule) -> RiskRule:
     """Apply rules in order: each sees the orders the previous ones kept.
 
@@ -123,15 +128,23 @@ def chain(*rules: RiskRule) -> RiskRule:
         events: list[str] = []
         halt = None
         new_states = []
+        decision = None
+        quiet = True  # no rule has rejected, sent, halted or reported anything yet
         for rule, state in zip(rules, states):
             state, decision = rule.update(state, inputs.with_orders(orders))
             new_states.append(state)
             orders = decision.orders
-            rejected.extend(decision.rejected)
-            for order in decision.market_orders:
-                market.setdefault(order.symbol, order)
-            events.extend(decision.events)
-            halt = halt or decision.halt
+            if decision.rejected or decision.market_orders or decision.events or decision.halt:
+                quiet = False
+                rejected.extend(decision.rejected)
+                for order in decision.market_orders:
+                    market.setdefault(order.symbol, order)
+                events.extend(decision.events)
+                halt = halt or decision.halt
+        # the last rule's decision is the whole verdict when no rule rejected, sent, halted or
+        # reported anything (compared with () so a rule's lists are still made tuples below)
+        if quiet and decision is not None and _empty(decision):
+            return tuple(new_states), decision
         return tuple(new_states), RiskDecision(
             orders, tuple(rejected), tuple(market.values()), halt, tuple(events)
         )
