@@ -22,6 +22,7 @@ from mmsim.core.engine import (
 from mmsim.core.intensity import IntensityParams, add_uniform_draws, intensity_matching
 from mmsim.core.matching import PerSymbolMatching, match_bar, per_symbol_matching
 from mmsim.core.orders import BUY, SELL, Fill, MarketOrder, Order, Quotes, Rejection
+from mmsim.core.params import ParamError
 from mmsim.core.risk import (
     RiskDecision,
     RiskInput,
@@ -134,6 +135,7 @@ __all__ = [
     "MarketOrder",
     "Metrics",
     "Order",
+    "ParamError",
     "Position",
     "Quotes",
     "Rejection",

@@ -1,13 +1,17 @@
 """The command line: `mmsim strategies`, `mmsim run --config`, and the default `mmsim run`."""
 
+import inspect
 import json
 import textwrap
 
+import attrs
 import polars as pl
 from polars.testing import assert_frame_equal
 
 import mmsim
 from mmsim.cli import default_setup, main
+from mmsim.core.params import format_default, param_infos
+from mmsim.core.risk_params import RISK_PARAMS
 from mmsim.strategies import list_strategies
 
 
@@ -19,6 +23,41 @@ def test_strategies_lists_every_strategy_with_its_parameters_units_and_defaults(
         for p in spec.parameters():
             line = next(x for x in out.splitlines() if x.split()[:1] == [p.name] and p.help in x)
             assert p.unit in line
+
+
+def _row(out: str, p) -> str:
+    return next(x for x in out.splitlines() if x.split()[:1] == [p.name] and p.help in x)
+
+
+def test_risk_lists_every_rule_with_its_parameters_units_and_defaults(capsys):
+    assert main(["risk"]) == 0
+    out = capsys.readouterr().out
+    blocks = {block.split(":")[0]: block for block in out.strip().split("\n\n")}
+    assert list(blocks) == list(RISK_PARAMS)
+    for name, cls in RISK_PARAMS.items():
+        for p in param_infos(cls):
+            line = _row(blocks[name], p)
+            assert p.unit in line and format_default(p.default) in line
+    # basic_risk's rows are exactly the keywords --risk and a config's [risk] take
+    assert main(["risk", "basic_risk"]) == 0
+    out = capsys.readouterr().out
+    names = [x.split()[0] for x in out.splitlines()[2:]]
+    assert names == list(inspect.signature(mmsim.basic_risk).parameters)
+
+
+def test_venue_lists_every_field(capsys):
+    assert main(["venue"]) == 0
+    out = capsys.readouterr().out
+    for p in param_infos(mmsim.Venue):
+        assert p.unit in _row(out, p)
+    assert [x.split()[0] for x in out.splitlines()[2:]] == [
+        f.name for f in attrs.fields(mmsim.Venue)
+    ]
+
+
+def test_unknown_risk_rule_is_an_error_naming_the_known_ones(capsys):
+    assert main(["risk", "stop_loss"]) == 2
+    assert "unknown risk rule 'stop_loss'; the rules are basic_risk" in capsys.readouterr().err
 
 
 def test_strategies_with_a_name_shows_its_formulas(capsys):

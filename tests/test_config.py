@@ -180,7 +180,7 @@ def test_non_parquet_path_needs_mmsim_data(tmp_path, monkeypatch):
         ),
         (
             SYN + "[risk]\nmax_leverage = -1\n" + TOKYO,
-            r"\[risk\]: max_leverage must be a positive number",
+            r"\[risk\]: max_leverage must be a finite number > 0 or None, got -1$",
         ),
         ("[data]\nsynthetic = {}", r"either \[strategies\] .* or \[sets.NAME\]"),
         (

@@ -141,10 +141,16 @@ def test_draw_outside_unit_interval_is_rejected_with_symbol_and_time(u):
         (dict(A=0.0, kappa=1.0), "A must be"),
         (dict(A=1.0, kappa=-1.0), "kappa must be"),
         (dict(A=1.0, kappa=1.0, dt=math.inf), "dt must be"),
-        (dict(A=1.0, kappa=1.0, probability="exact"), "probability"),
+        (
+            dict(A=1.0, kappa=1.0, probability="exact"),
+            r"^probability must be one of 'linear', 'poisson', got 'exact'$",
+        ),
         (dict(A=1.0, kappa=1.0, units="ticks"), "units"),
         (dict(A=1.0, kappa=1.0, bid_draw="u", ask_draw="u"), "different columns"),
-        (dict(A=1.0, kappa=1.0, bid_draw="not a name"), "bid_draw"),
+        (
+            dict(A=1.0, kappa=1.0, bid_draw="not a name"),
+            r"^bid_draw must be a column name \(an identifier\), got 'not a name'$",
+        ),
     ],
 )
 def test_invalid_parameters_cannot_exist(kwargs, message):

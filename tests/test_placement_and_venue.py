@@ -45,6 +45,25 @@ def test_inferred_sizes_follow_the_price_level():
         ({"max_participation": 1.5}, "max_participation"),
         ({"maintenance_margin_rate": 0.0}, "maintenance_margin_rate"),
         ({"tick_sizes": {"BTCUSDT": 0.0}}, "tick_sizes"),
+        # the messages name the parameter (the symbol of a per-symbol size), the value and
+        # what was expected
+        (
+            {"maker_fee": float("nan")},
+            r"^maker_fee must be a finite number in \(-0\.01, 0\.01\), got nan$",
+        ),
+        (
+            {"max_participation": 1.5},
+            r"^max_participation must be a finite number in \(0, 1\] or None, got 1\.5$",
+        ),
+        (
+            {"tick_sizes": {"ETHUSDT": 0.01, "BTCUSDT": "x"}},
+            r"^tick_sizes\['BTCUSDT'\] must be a finite number > 0, got 'x'$",
+        ),
+        (
+            {"lot_sizes": {"BTCUSDT": -1}},
+            r"^lot_sizes\['BTCUSDT'\] must be a finite number > 0, got -1\.0$",
+        ),
+        ({"penetration_ticks": True}, r"^penetration_ticks must be an integer >= 0, got True$"),
     ],
 )
 def test_invalid_venues_cannot_exist(kwargs, message):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
+import math
+
 import pytest
 
 from mmsim.core.account import Account, settle
 from mmsim.core.orders import Fill, Order
+from mmsim.core.params import ParamError, param_infos
 from mmsim.core.risk import (
     RiskInput,
     basic_risk,
@@ -14,6 +18,14 @@ from mmsim.core.risk import (
     emergency_exit,
     leverage_caps,
     min_order_value,
+)
+from mmsim.core.risk_params import (
+    RISK_PARAMS,
+    BasicRiskParams,
+    EarlyStopParams,
+    EmergencyExitParams,
+    LeverageCapsParams,
+    MinOrderValueParams,
 )
 from mmsim.core.venue import SymbolSpec, Venue
 
@@ -132,13 +144,85 @@ def test_chain_equals_applying_the_rules_by_hand():
 @pytest.mark.parametrize(
     "factory, kwargs, message",
     [
-        (leverage_caps, {"max_leverage": 0.0}, "max_leverage"),
-        (emergency_exit, {"max_drawdown": 1.5}, "max_drawdown"),
-        (early_stop, {"min_equity_fraction": 0.0}, "min_equity_fraction"),
-        (min_order_value, {"value": -1.0}, "min_order_value"),
-        (basic_risk, {"max_symbol_leverage": -2.0}, "max_symbol_leverage"),
+        (
+            leverage_caps,
+            {"max_leverage": 0.0},
+            r"^leverage_caps: max_leverage must be a finite number > 0 or None, got 0\.0$",
+        ),
+        (
+            leverage_caps,
+            {"max_symbol_leverage": math.inf},
+            r"^leverage_caps: max_symbol_leverage must be a finite number > 0 or None, got inf$",
+        ),
+        (
+            emergency_exit,
+            {"max_drawdown": 1.5},
+            r"^emergency_exit: max_drawdown must be a finite number in \(0, 1\) or None, got 1\.5$",
+        ),
+        (
+            emergency_exit,
+            {"max_margin_ratio": "2"},
+            r"^emergency_exit: max_margin_ratio must be a finite number > 0 or None, got '2'$",
+        ),
+        (
+            early_stop,
+            {"min_equity_fraction": 0.0},
+            r"^early_stop: min_equity_fraction must be a finite number in \(0, 1\), got 0\.0$",
+        ),
+        (
+            min_order_value,
+            {"value": -1.0},
+            r"^min_order_value: value must be a finite number >= 0, got -1\.0$",
+        ),
+        (
+            basic_risk,
+            {"max_symbol_leverage": -2.0},
+            r"^max_symbol_leverage must be a finite number > 0 or None, got -2\.0$",
+        ),
+        # a fraction past 1 is named by basic_risk's own keyword, not the inner rule's
+        (
+            basic_risk,
+            {"emergency_drawdown": 1.5},
+            r"^emergency_drawdown must be a finite number in \(0, 1\) or None, got 1\.5$",
+        ),
+        (
+            basic_risk,
+            {"stop_equity_fraction": 2.0},
+            r"^stop_equity_fraction must be a finite number in \(0, 1\) or None, got 2\.0$",
+        ),
     ],
 )
 def test_bad_risk_parameters_are_named(factory, kwargs, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ParamError, match=message) as info:
         factory(**kwargs)
+    assert info.value.param == next(iter(kwargs))
+
+
+@pytest.mark.parametrize(
+    "factory, kwargs, params",
+    [
+        (leverage_caps, {"max_leverage": 2.0}, LeverageCapsParams(max_leverage=2.0)),
+        (emergency_exit, {"max_drawdown": 0.2}, EmergencyExitParams(max_drawdown=0.2)),
+        (early_stop, {"min_equity_fraction": 0.5}, EarlyStopParams(min_equity_fraction=0.5)),
+        (min_order_value, {"value": 5.0}, MinOrderValueParams(value=5.0)),
+    ],
+)
+def test_each_rule_is_built_from_its_validated_params(factory, kwargs, params):
+    rule = factory(**kwargs)
+    assert rule.name == factory.__name__ and rule.params == params
+    assert RISK_PARAMS[rule.name] is type(params)
+    # the factory's keywords are the params class's fields, defaults included
+    signature = inspect.signature(factory).parameters
+    assert [p.name for p in param_infos(type(params))] == list(signature)
+    for p in param_infos(type(params)):
+        default = signature[p.name].default
+        assert (default is inspect.Parameter.empty) if p.required else default == p.default
+
+
+def test_basic_risk_keywords_are_its_params_fields():
+    signature = inspect.signature(basic_risk).parameters
+    infos = param_infos(BasicRiskParams)
+    assert [(p.name, p.default) for p in infos] == [
+        (name, q.default) for name, q in signature.items()
+    ]
+    assert all(p.unit and p.help for p in infos)

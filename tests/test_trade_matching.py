@@ -107,7 +107,9 @@ def test_a_bar_off_the_tapes_grid_is_an_error_not_an_empty_bar():
 
 
 def test_queue_share_outside_zero_one_is_refused():
-    with pytest.raises(ValueError, match="queue_ahead must be a share in"):
+    with pytest.raises(
+        ValueError, match=r"queue_ahead must be a finite number in \[0, 1\], got 1\.5"
+    ):
         trade_matching(tape((1, 100.0, 1.0, 1)), interval="1m", queue_ahead=1.5)
 
 

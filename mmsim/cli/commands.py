@@ -399,14 +399,18 @@ EXAMPLES = {
 
 --data reads a Parquet cache, a folder of Binance ZIPs or CSVs, a CSV/JSON/Parquet file or a
 glob (see `mmsim data check`). --param, --venue and --risk take name=value (repeat them):
-strategy parameters (`mmsim strategies NAME`), mmsim.Venue fields (maker_fee, taker_fee,
-post_only, ...) and mmsim.basic_risk keywords (max_leverage, max_symbol_leverage,
-min_order_value, emergency_drawdown, stop_equity_fraction, ...). A config file holds the same
-in TOML: symbols, [data] path/options, [venue], [risk], [strategies] or [sets.NAME] (the
-results folder's config.toml is one). Status and timings go to stderr, tables to stdout.""",
+strategy parameters (`mmsim strategies NAME`), mmsim.Venue fields (`mmsim venue`: maker_fee,
+taker_fee, post_only, ...) and mmsim.basic_risk keywords (`mmsim risk basic_risk`:
+max_leverage, max_symbol_leverage, min_order_value, emergency_drawdown, ...). A config file
+holds the same in TOML: symbols, [data] path/options, [venue], [risk], [strategies] or
+[sets.NAME] (the results folder's config.toml is one). Status and timings go to stderr,
+tables to stdout.""",
     "strategies": """examples:
   mmsim strategies                    # every strategy with its parameters, units and defaults
   mmsim strategies avellaneda_stoikov # one strategy with its formulas""",
+    "risk": """examples:
+  mmsim risk                          # every risk rule with its parameters, units and defaults
+  mmsim risk basic_risk               # the keywords --risk and a config's [risk] take""",
     "report": """examples:
   mmsim report mmsim-results/latest             # rewrite report.html and charts/*.png
   mmsim report results/as-oct --no-png --open
@@ -468,7 +472,6 @@ def _add_sweep_commands(sub) -> None:
 
 def _strategies(args: argparse.Namespace) -> int:
     from mmsim.strategies import get_strategy, list_strategies
-    from mmsim.strategies.params import format_default
 
     specs = [get_strategy(args.name)] if args.name else list_strategies()
     for k, spec in enumerate(specs):
@@ -479,11 +482,43 @@ def _strategies(args: argparse.Namespace) -> int:
             module = sys.modules.get(spec.factory.__module__)
             if module is not None and module.__doc__:
                 print(f"\n{module.__doc__.strip()}\n")
-        header = ("parameter", "unit", "default", "meaning")
-        rows = [(p.name, p.unit, format_default(p.default), p.help) for p in spec.parameters()]
-        widths = [max(len(r[i]) for r in (header, *rows)) for i in range(3)]
-        for name, unit, default, meaning in (header, *rows):
-            print(f"  {name:<{widths[0]}}  {unit:<{widths[1]}}  {default:<{widths[2]}}  {meaning}")
+        _print_params(spec.parameters())
+    return 0
+
+
+def _print_params(infos) -> None:
+    """A parameter table: name, unit, default and meaning, one row per parameter."""
+    from mmsim.core.params import format_default
+
+    header = ("parameter", "unit", "default", "meaning")
+    rows = [(p.name, p.unit, format_default(p.default), p.help) for p in infos]
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(3)]
+    for name, unit, default, meaning in (header, *rows):
+        print(f"  {name:<{widths[0]}}  {unit:<{widths[1]}}  {default:<{widths[2]}}  {meaning}")
+
+
+def _risk(args: argparse.Namespace) -> int:
+    from mmsim.core.params import param_infos
+    from mmsim.core.risk_params import RISK_PARAMS
+
+    if args.name and args.name not in RISK_PARAMS:
+        raise ValueError(f"unknown risk rule {args.name!r}; the rules are {', '.join(RISK_PARAMS)}")
+    names = [args.name] if args.name else list(RISK_PARAMS)
+    for k, name in enumerate(names):
+        if k:
+            print()
+        cls = RISK_PARAMS[name]
+        print(f"{name}: {cls.__doc__.splitlines()[0].removeprefix(f'`{name}`: ')}")
+        _print_params(param_infos(cls))
+    return 0
+
+
+def _venue(args: argparse.Namespace) -> int:
+    from mmsim.core.params import param_infos
+    from mmsim.core.venue import Venue
+
+    print("venue: fees, fill rule and margin of a linear USDT perpetual (--venue, [venue])")
+    _print_params(param_infos(Venue))
     return 0
 
 
@@ -541,6 +576,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     strategies.add_argument("name", nargs="?", help="show one strategy with its formulas")
     strategies.set_defaults(func=_strategies)
+    risk = _parser(sub, "risk", "list the risk rules with their parameters, defaults and units")
+    risk.add_argument("name", nargs="?", help="show one rule (basic_risk: what --risk takes)")
+    risk.set_defaults(func=_risk)
+    venue = _parser(sub, "venue", "list the venue's fields with their defaults and units")
+    venue.set_defaults(func=_venue)
     from mmsim.cli.data import add_data_commands
 
     add_data_commands(sub)

@@ -26,34 +26,27 @@ pessimistic one. The randomness lives in the frame only: the same frame gives th
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Sequence
 
 import attrs
 import numpy as np
 import polars as pl
-from attrs import validators as v
 
 from mmsim.core.matching import PerSymbolMatching, maker_fill
 from mmsim.core.orders import Fill, Order
+from mmsim.core.params import Check, documented, one_of, param, positive
 from mmsim.core.venue import SymbolSpec, Venue, snap_to_ticks
 
 PROBABILITIES = ("linear", "poisson")
 UNITS = ("price", "bps")
 
 
-def _positive_finite(instance, attribute, value):
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if not (ok and math.isfinite(value) and value > 0):
-        raise ValueError(f"{attribute.name} must be a positive finite number, got {value!r}")
+column_name = Check(
+    lambda x: isinstance(x, str) and x.isidentifier(), "a column name (an identifier)"
+)
 
 
-def _column_name(instance, attribute, value):
-    if not (isinstance(value, str) and value.isidentifier()):
-        raise ValueError(f"{attribute.name} must be a column name (an identifier), got {value!r}")
-
-
+@documented
 @attrs.frozen(slots=True)
 class IntensityParams:
     """The fill model λ(δ) = A·exp(−κ·δ) per time unit over bars of length dt (immutable).
@@ -63,13 +56,24 @@ class IntensityParams:
     or "bps" of the reference mid; bid_draw / ask_draw: the columns holding uniform draws.
     """
 
-    A: float = attrs.field(validator=_positive_finite)
-    kappa: float = attrs.field(validator=_positive_finite)
-    dt: float = attrs.field(default=1.0, validator=_positive_finite)
-    probability: str = attrs.field(default="linear", validator=v.in_(PROBABILITIES))
-    units: str = attrs.field(default="bps", validator=v.in_(UNITS))
-    bid_draw: str = attrs.field(default="u_bid", validator=_column_name)
-    ask_draw: str = attrs.field(default="u_ask", validator=_column_name)
+    A: float = param(unit="per time unit", help="arrivals at δ = 0", checks=positive)
+    kappa: float = param(unit="per unit of δ", help="decay of arrivals with δ", checks=positive)
+    dt: float = param(1.0, unit="time units", help="bar length in A's time unit", checks=positive)
+    probability: str = param(
+        "linear",
+        unit="",
+        help="'linear' (λ·dt) or 'poisson' (1 − exp(−λ·dt))",
+        checks=one_of(*PROBABILITIES),
+    )
+    units: str = param(
+        "bps", unit="", help="δ in 'price' or 'bps' of the mid", checks=one_of(*UNITS)
+    )
+    bid_draw: str = param(
+        "u_bid", unit="", help="column of the bids' uniform draws", checks=column_name
+    )
+    ask_draw: str = param(
+        "u_ask", unit="", help="column of the asks' uniform draws", checks=column_name
+    )
 
     def __attrs_post_init__(self):
         if self.bid_draw == self.ask_draw:

@@ -19,6 +19,14 @@ import attrs
 
 from mmsim.core.account import Account, _ratio
 from mmsim.core.orders import MarketOrder, Order, Rejection
+from mmsim.core.params import build_params
+from mmsim.core.risk_params import (
+    BasicRiskParams,
+    EarlyStopParams,
+    EmergencyExitParams,
+    LeverageCapsParams,
+    MinOrderValueParams,
+)
 from mmsim.core.venue import SymbolSpec, Venue, round_qty
 
 
@@ -88,8 +96,9 @@ class RiskDecision:
 class RiskRule:
     """A named pair of pure functions (immutable).
 
-    params: the keywords a built-in rule was made with (None for a user's own rule); parts: the
-    rules a `chain` composes. Both describe the rule, so a compiled path can run it too.
+    params: the parameters a built-in rule was made with (a `mmsim.core.risk_params` value; None
+    for a user's own rule); parts: the rules a `chain` composes. Both describe the rule, so a
+    compiled path can run it too.
     """
 
     name: str
@@ -157,8 +166,7 @@ NO_RISK = chain()
 
 def min_order_value(value: float) -> RiskRule:
     """Reject orders whose notional (price * qty, USDT) is below `value`."""
-    if not value >= 0:
-        raise ValueError(f"min_order_value must be >= 0 USDT, got {value!r}")
+    params = build_params(MinOrderValueParams, "min_order_value", value=value)
 
     def decide(inputs: RiskInput) -> RiskDecision:
         keep, rejected = [], []
@@ -169,7 +177,7 @@ def min_order_value(value: float) -> RiskRule:
                 keep.append(order)
         return RiskDecision(tuple(keep), tuple(rejected))
 
-    return stateless_rule("min_order_value", decide, params={"value": value})
+    return stateless_rule("min_order_value", decide, params=params)
 
 
 def _trim_side(
@@ -242,9 +250,12 @@ def leverage_caps(
     "leverage". Orders that only reduce exposure always pass; a side that would flip the
     position is trimmed so the opposite position stays within max_symbol_leverage x equity.
     """
-    for name, cap in (("max_leverage", max_leverage), ("max_symbol_leverage", max_symbol_leverage)):
-        if cap is not None and not (cap > 0 and math.isfinite(cap)):
-            raise ValueError(f"{name} must be a positive number, got {cap!r}")
+    params = build_params(
+        LeverageCapsParams,
+        "leverage_caps",
+        max_leverage=max_leverage,
+        max_symbol_leverage=max_symbol_leverage,
+    )
 
     def decide(inputs: RiskInput) -> RiskDecision:
         if not inputs.orders:
@@ -279,11 +290,7 @@ def leverage_caps(
             rejected.extend(rejections)
         return RiskDecision(tuple(keep), tuple(rejected))
 
-    return stateless_rule(
-        "leverage_caps",
-        decide,
-        params={"max_leverage": max_leverage, "max_symbol_leverage": max_symbol_leverage},
-    )
+    return stateless_rule("leverage_caps", decide, params=params)
 
 
 def close_all(account: Account, reason: str) -> tuple[MarketOrder, ...]:
@@ -317,11 +324,13 @@ def emergency_exit(
     max_drawdown: 1 - equity / peak equity (a fraction). The state is the equity peak; it
     restarts from the equity at an exit, so a drawdown exit fires once, not on every later bar.
     """
-    for name, x in (("max_leverage", max_leverage), ("max_margin_ratio", max_margin_ratio)):
-        if x is not None and not x > 0:
-            raise ValueError(f"emergency_exit {name} must be positive, got {x!r}")
-    if max_drawdown is not None and not 0 < max_drawdown < 1:
-        raise ValueError(f"emergency_exit max_drawdown must be in (0, 1), got {max_drawdown!r}")
+    params = build_params(
+        EmergencyExitParams,
+        "emergency_exit",
+        max_leverage=max_leverage,
+        max_margin_ratio=max_margin_ratio,
+        max_drawdown=max_drawdown,
+    )
 
     def update(peak, inputs: RiskInput):
         equity = inputs.equity
@@ -339,24 +348,12 @@ def emergency_exit(
             return peak, RiskDecision(inputs.orders)
         return equity, _exit(inputs, reason, halt=False)
 
-    return RiskRule(
-        "emergency_exit",
-        lambda: -math.inf,
-        update,
-        params={
-            "max_leverage": max_leverage,
-            "max_margin_ratio": max_margin_ratio,
-            "max_drawdown": max_drawdown,
-        },
-    )
+    return RiskRule("emergency_exit", lambda: -math.inf, update, params=params)
 
 
 def early_stop(*, min_equity_fraction: float) -> RiskRule:
     """Halt the run when equity < min_equity_fraction * initial cash: flatten, then stop quoting."""
-    if not 0 < min_equity_fraction < 1:
-        raise ValueError(
-            f"early_stop min_equity_fraction must be in (0, 1), got {min_equity_fraction!r}"
-        )
+    params = build_params(EarlyStopParams, "early_stop", min_equity_fraction=min_equity_fraction)
 
     def decide(inputs: RiskInput) -> RiskDecision:
         equity = inputs.equity
@@ -368,22 +365,7 @@ def early_stop(*, min_equity_fraction: float) -> RiskRule:
         )
         return _exit(inputs, reason, halt=True)
 
-    return stateless_rule("early_stop", decide, params={"min_equity_fraction": min_equity_fraction})
-
-
-def _check_threshold(name: str, value, *, optional: bool = True, zero: bool = False) -> None:
-    if value is None and optional:
-        return
-    ok = (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and (value >= 0 if zero else value > 0)
-    )
-    if not ok:
-        allowed = "a number >= 0" if zero else "a positive number"
-        allowed += " (finite)" + (" or None" if optional else "")
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+    return stateless_rule("early_stop", decide, params=params)
 
 
 def basic_risk(
@@ -398,18 +380,18 @@ def basic_risk(
 ) -> RiskRule:
     """The classic rule set, in order: early stop, emergency exit, leverage caps, minimum value.
 
-    Every threshold is a finite number > 0 or None (off); min_order_value (USDT) is >= 0 (0: off).
+    Every threshold is a finite number > 0 or None (off), the fractions below 1; min_order_value
+    (USDT) is >= 0 (0: off). See `BasicRiskParams`.
     """
-    _check_threshold("min_order_value", min_order_value, optional=False, zero=True)
-    for name, value in (
-        ("max_leverage", max_leverage),
-        ("max_symbol_leverage", max_symbol_leverage),
-        ("emergency_leverage", emergency_leverage),
-        ("emergency_margin_ratio", emergency_margin_ratio),
-        ("emergency_drawdown", emergency_drawdown),
-        ("stop_equity_fraction", stop_equity_fraction),
-    ):
-        _check_threshold(name, value)
+    BasicRiskParams(
+        max_leverage=max_leverage,
+        max_symbol_leverage=max_symbol_leverage,
+        min_order_value=min_order_value,
+        emergency_leverage=emergency_leverage,
+        emergency_margin_ratio=emergency_margin_ratio,
+        emergency_drawdown=emergency_drawdown,
+        stop_equity_fraction=stop_equity_fraction,
+    )
     rules = []
     if stop_equity_fraction is not None:
         rules.append(early_stop(min_equity_fraction=stop_equity_fraction))

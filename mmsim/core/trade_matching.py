@@ -20,17 +20,12 @@ import datetime as dt
 
 import attrs
 import polars as pl
-from attrs import validators as v
 
 from mmsim.core.matching import PerSymbolMatching, maker_fill
 from mmsim.core.orders import Fill, Order
+from mmsim.core.params import at_least, between, param
 from mmsim.core.venue import TICK_TOLERANCE, SymbolSpec, Venue, round_qty, ticks_through
 from mmsim.data.timestamps import interval_us as parse_interval
-
-
-def _unit_interval(instance, attribute, value):
-    if not (isinstance(value, int | float) and 0.0 <= value <= 1.0):
-        raise ValueError(f"{attribute.name} must be a share in [0, 1], got {value!r}")
 
 
 @attrs.frozen(slots=True)
@@ -106,8 +101,13 @@ class TradeMatchingParams:
     """Trade-level fill settings (immutable). queue_ahead: share of at-price prints that goes to
     orders queued ahead (0: none, 1: only prints through the price fill)."""
 
-    queue_ahead: float = attrs.field(default=0.5, validator=_unit_interval)
-    interval_us: int = attrs.field(default=60_000_000, validator=[v.instance_of(int), v.gt(0)])
+    queue_ahead: float = param(
+        0.5,
+        unit="share of at-price prints",
+        help="what goes to orders queued ahead (0: none, 1: only prints through the price fill)",
+        checks=between(0.0, 1.0, closed="both"),
+    )
+    interval_us: int = param(60_000_000, unit="µs", help="the bars' length", checks=at_least(1))
 
 
 def trade_limit_fills(

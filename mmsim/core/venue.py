@@ -7,38 +7,38 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Any
 
 import attrs
 import numpy as np
-from attrs import validators as v
+
+from mmsim.core.params import (
+    ParamError,
+    at_least,
+    between,
+    documented,
+    each_value,
+    is_number,
+    one_of,
+    optional,
+    param,
+    positive,
+)
 
 
-def _real(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _finite(instance, attribute, value):
-    if not (_real(value) and math.isfinite(value)):
-        raise ValueError(f"{attribute.name} must be a finite number, got {value!r}")
-
-
-def _optional_positive(instance, attribute, value):
-    if value is not None and not (_real(value) and math.isfinite(value) and value > 0):
-        raise ValueError(f"{attribute.name} must be a positive number or None, got {value!r}")
-
-
-def _positive_map(instance, attribute, value):
-    for symbol, size in value:
-        if not (_real(size) and math.isfinite(size) and size > 0):
-            raise ValueError(f"{attribute.name}[{symbol!r}] must be positive, got {size!r}")
-
-
-def _frozen_map(value) -> tuple[tuple[str, float], ...]:
-    # a sorted tuple of pairs keeps the Venue hashable and its repr stable
-    return tuple(sorted((str(k), float(x)) for k, x in dict(value or {}).items()))
+def _frozen_map(value) -> tuple[tuple[str, Any], ...]:
+    # a sorted tuple of pairs keeps the Venue hashable and its repr stable; a size that is no
+    # number is kept as given, for the validator to name it
+    return tuple(
+        sorted((str(k), float(x) if is_number(x) else x) for k, x in dict(value or {}).items())
+    )
 
 
 POST_ONLY_MODES = ("clamp", "reject", False)
+_POST_ONLY_EXPECTED = (
+    "'clamp' (move a crossing quote behind the close), 'reject' (refuse it; True means the "
+    "same) or False (let it rest)"
+)
 
 
 def _post_only_mode(value):
@@ -47,10 +47,7 @@ def _post_only_mode(value):
         return "reject"
     if value is False or (isinstance(value, str) and value in POST_ONLY_MODES):
         return value
-    raise ValueError(
-        f"post_only must be 'clamp' (move a crossing quote behind the close), 'reject' (refuse "
-        f"it; True means the same) or False (let it rest), got {value!r}"
-    )
+    raise ParamError("post_only", value, _POST_ONLY_EXPECTED)
 
 
 def infer_tick_size(price: float) -> float:
@@ -165,21 +162,27 @@ class SymbolSpec:
     "given" (built by hand).
     """
 
-    tick_size: float = attrs.field(validator=_optional_positive)
-    lot_size: float = attrs.field(validator=_optional_positive)
-    tick_source: str = attrs.field(default="given", validator=v.in_(SPEC_SOURCES))
-    lot_source: str = attrs.field(default="given", validator=v.in_(SPEC_SOURCES))
+    tick_size: float = param(
+        unit="USDT", help="price step of the symbol's order book", checks=optional(positive)
+    )
+    lot_size: float = param(
+        unit="base units", help="quantity step of the symbol's orders", checks=optional(positive)
+    )
+    tick_source: str = param(
+        "given", unit="", help="where tick_size came from", checks=one_of(*SPEC_SOURCES)
+    )
+    lot_source: str = param(
+        "given", unit="", help="where lot_size came from", checks=one_of(*SPEC_SOURCES)
+    )
 
 
+@documented
 @attrs.frozen(slots=True)
 class Venue:
     """Fees, fill rule and margin rules of a linear USDT-margined perpetual venue (immutable).
 
-    maker_fee / taker_fee: fraction of fill notional paid (negative maker_fee = rebate).
     penetration_ticks: a resting buy at p fills when low <= p - n*tick (sell: high >= p + n*tick),
         compared on the tick grid (`at_or_through`).
-    max_participation: cap on filled quantity per side as a fraction of the bar's volume
-        (None: no cap).
     market_slippage_bps: market orders fill at open*(1 + side*slippage/1e4) (against the trader);
         below 1,000 bps.
     maintenance_margin_rate: margin ratio = sum(notional*rate)/equity; liquidation at ratio >= 1.
@@ -194,28 +197,60 @@ class Venue:
     e.g. Avellaneda-Stoikov 2008, whose quotes around the reservation price may cross the mid).
     """
 
-    maker_fee: float = attrs.field(default=0.0002, validator=[_finite, v.gt(-0.01), v.lt(0.01)])
-    taker_fee: float = attrs.field(default=0.0005, validator=[_finite, v.ge(0.0), v.lt(0.01)])
-    penetration_ticks: int = attrs.field(default=1, validator=[v.instance_of(int), v.ge(0)])
-    max_participation: float | None = attrs.field(default=None, validator=_optional_positive)
-    market_slippage_bps: float = attrs.field(
-        default=0.0,
-        validator=[_finite, v.ge(0.0), v.lt(1000.0)],  # 10%: a price stays > 0
+    maker_fee: float = param(
+        0.0002,
+        unit="fraction of notional",
+        help="paid on maker fills; negative = rebate",
+        checks=between(-0.01, 0.01),
     )
-    maintenance_margin_rate: float = attrs.field(
-        default=0.005, validator=[_finite, v.gt(0.0), v.lt(1.0)]
+    taker_fee: float = param(
+        0.0005,
+        unit="fraction of notional",
+        help="paid on market orders and liquidations",
+        checks=between(0.0, 0.01, closed="left"),
     )
-    tick_sizes: tuple[tuple[str, float], ...] = attrs.field(
-        factory=tuple, converter=_frozen_map, validator=_positive_map
+    penetration_ticks: int = param(
+        1, unit="ticks", help="how far a bar trades through a quote to fill it", checks=at_least(0)
     )
-    lot_sizes: tuple[tuple[str, float], ...] = attrs.field(
-        factory=tuple, converter=_frozen_map, validator=_positive_map
+    max_participation: float | None = param(
+        None,
+        unit="fraction of bar volume",
+        help="cap on the quantity filled per side and bar (None: no cap)",
+        checks=optional(between(0.0, 1.0, closed="right")),
     )
-    post_only: str | bool = attrs.field(default="clamp", converter=_post_only_mode)
-
-    def __attrs_post_init__(self):
-        if self.max_participation is not None and self.max_participation > 1:
-            raise ValueError(f"max_participation must be in (0, 1], got {self.max_participation}")
+    market_slippage_bps: float = param(
+        0.0,
+        unit="bps",
+        help="market orders fill this far beyond the open, against the trader",
+        checks=between(0.0, 1000.0, closed="left"),  # 10%: a price stays > 0
+    )
+    maintenance_margin_rate: float = param(
+        0.005,
+        unit="fraction of notional",
+        help="maintenance margin; liquidation when the margin reaches equity",
+        checks=between(0.0, 1.0),
+    )
+    tick_sizes: tuple[tuple[str, float], ...] = param(
+        factory=tuple,
+        unit="USDT",
+        help="per-symbol price steps (others read from the data)",
+        converter=_frozen_map,
+        checks=each_value(positive),
+    )
+    lot_sizes: tuple[tuple[str, float], ...] = param(
+        factory=tuple,
+        unit="base units",
+        help="per-symbol quantity steps (others read from the data)",
+        converter=_frozen_map,
+        checks=each_value(positive),
+    )
+    post_only: str | bool = param(
+        "clamp",
+        unit="",
+        help="a quote at or through the close: 'clamp', 'reject' or False (let it rest)",
+        converter=_post_only_mode,
+        checks=one_of(*POST_ONLY_MODES),
+    )
 
     def spec(
         self,

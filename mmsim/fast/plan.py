@@ -16,6 +16,8 @@ from collections.abc import Sequence
 import attrs
 import numpy as np
 
+from mmsim.core.risk_params import RISK_PARAMS
+
 STRATEGY_KINDS = ("fixed_spread", "avellaneda_stoikov", "glft", "mexico")
 RISK_KINDS = ("early_stop", "emergency_exit", "leverage_caps", "min_order_value")
 N_PARAMS = 32  # float parameters per strategy row
@@ -67,9 +69,9 @@ def _flatten(rule) -> list:
 def _risk_rows(risk) -> np.ndarray:
     rows = []
     for rule in _flatten(risk):
-        p = rule.params
-        if rule.name not in RISK_KINDS or not isinstance(p, dict):
+        if rule.name not in RISK_KINDS or type(rule.params) is not RISK_PARAMS.get(rule.name):
             raise _Unsupported(f"risk rule {rule.name!r} has no kernel (a user's own rule)")
+        p = attrs.asdict(rule.params)
         kind = float(RISK_KINDS.index(rule.name))
         if rule.name == "early_stop":
             rows.append((kind, p["min_equity_fraction"], math.nan, math.nan))

@@ -35,6 +35,7 @@ from mmsim.core.bars import SYMBOL_PATTERN
 from mmsim.core.risk import RiskRule, basic_risk
 from mmsim.research.options import RunOptions
 from mmsim.research.progress import progress_bar
+from mmsim.results.report import write_comparison
 from mmsim.results.result import REPLACES, Result
 from mmsim.strategies.base import Strategy
 
@@ -84,8 +85,6 @@ class Comparison:
             self.table.write_csv(tmp / "comparison.csv")
             self.table.write_parquet(tmp / "comparison.parquet")
             if report:
-                from mmsim.results.report import write_comparison
-
                 write_comparison(self.results, tmp / "comparison.html")
         return Path(path)
 

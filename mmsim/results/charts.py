@@ -16,12 +16,12 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-import altair as alt
 import attrs
 import polars as pl
 
+from mmsim.results._altair import alt
 from mmsim.results.attribution import COMPONENTS, cumulative_attribution
-from mmsim.results.metrics import TOTAL, drawdown_frame
+from mmsim.results.metrics import TOTAL, compare, drawdown_frame
 
 if TYPE_CHECKING:
     from mmsim.results.metrics import Metrics
@@ -32,7 +32,11 @@ MAX_FILLS = 3_000
 WIDTH = 820
 HEIGHT = 240
 _BUY, _SELL = "#1b9e77", "#d95f02"
-_T = alt.X("t:T", title=None, scale=alt.Scale(type="utc"), axis=alt.Axis(labelOverlap=True))
+
+
+def _time_x():
+    """The shared time axis (UTC) of every chart over the run's bars."""
+    return alt.X("t:T", title=None, scale=alt.Scale(type="utc"), axis=alt.Axis(labelOverlap=True))
 
 
 @attrs.frozen(slots=True)
@@ -188,7 +192,7 @@ def price_chart(
         base.mark_line(
             strokeWidth=1, interpolate="step-after", invalid="break-paths-filter-domains"
         ).encode(
-            _T,
+            _time_x(),
             alt.Y(
                 "price:Q",
                 title="price (USDT)",
@@ -203,7 +207,7 @@ def price_chart(
             0,
             alt.Chart(_data(frame.select("t", "lo", "hi")))
             .mark_area(opacity=0.15, color="#333333")
-            .encode(_T, alt.Y("lo:Q"), alt.Y2("hi:Q")),
+            .encode(_time_x(), alt.Y("lo:Q"), alt.Y2("hi:Q")),
         )
     fills = result.fills.filter(pl.col("symbol") == symbol)
     maker = fills.filter(pl.col("liquidity") == "maker")
@@ -228,7 +232,7 @@ def price_chart(
             alt.Chart(_data(points))
             .mark_point(filled=True, size=28, opacity=0.8)
             .encode(
-                _T,
+                _time_x(),
                 alt.Y("price:Q"),
                 side_colour,
                 side_shape,
@@ -266,7 +270,7 @@ def price_chart(
             alt.Chart(_data(per.drop("_k")))
             .mark_point(filled=True, opacity=0.7)
             .encode(
-                _T,
+                _time_x(),
                 alt.Y("price:Q"),
                 side_colour,
                 side_shape,
@@ -283,7 +287,7 @@ def price_chart(
         layers.append(
             alt.Chart(_data(points))
             .mark_point(shape="cross", size=90, filled=True, color="#e7298a")
-            .encode(_T, alt.Y("price:Q"), tooltip=["reason:N", "price:Q", "qty:Q"])
+            .encode(_time_x(), alt.Y("price:Q"), tooltip=["reason:N", "price:Q", "qty:Q"])
         )
         note = (note + "; " if note else "") + f"{taker.height:,} taker fills (x), each drawn"
     if clamp_note:
@@ -325,7 +329,7 @@ def equity_chart(result: Result, *, max_points: int = MAX_POINTS) -> alt.LayerCh
         alt.Chart(_data(long))
         .mark_line(strokeWidth=1.2)
         .encode(
-            _T,
+            _time_x(),
             alt.Y("usdt:Q", title="USDT", scale=alt.Scale(zero=False)),
             alt.Color(
                 "series:N",
@@ -340,7 +344,7 @@ def equity_chart(result: Result, *, max_points: int = MAX_POINTS) -> alt.LayerCh
             0,
             alt.Chart(_data(frame.select("t", "lo", "hi")))
             .mark_area(opacity=0.2, color="#1f77b4")
-            .encode(_T, alt.Y("lo:Q"), alt.Y2("hi:Q")),
+            .encode(_time_x(), alt.Y("lo:Q"), alt.Y2("hi:Q")),
         )
     return alt.layer(*layers).properties(
         width=WIDTH,
@@ -371,7 +375,7 @@ def symbol_pnl_chart(result: Result, *, max_points: int = MAX_POINTS) -> alt.Lay
         alt.Chart(_data(frame))
         .mark_line(strokeWidth=1.2)
         .encode(
-            _T,
+            _time_x(),
             alt.Y("pnl:Q", title="PnL (USDT)"),
             alt.Color("symbol:N", title=None),
             strokeDash=alt.condition(
@@ -400,7 +404,7 @@ def drawdown_chart(result: Result, *, max_points: int = MAX_POINTS) -> alt.Chart
         alt.Chart(_data(frame))
         .mark_area(color="#d62728", opacity=0.6, interpolate="step-after")
         .encode(
-            _T,
+            _time_x(),
             alt.Y("drawdown:Q", title="drawdown", axis=alt.Axis(format="%")),
             tooltip=[alt.Tooltip("drawdown:Q", format=".2%")],
         )
@@ -421,7 +425,7 @@ def margin_chart(result: Result, *, max_points: int = MAX_POINTS) -> alt.Chart:
         alt.Chart(_data(frame))
         .mark_line(color="#8c564b", strokeWidth=1.2, interpolate="step-after")
         .encode(
-            _T,
+            _time_x(),
             alt.Y("margin_ratio:Q", title="margin ratio"),
         )
         .properties(
@@ -447,7 +451,7 @@ def leverage_chart(result: Result, *, max_points: int = MAX_POINTS) -> alt.Chart
         alt.Chart(_data(frame))
         .mark_line(strokeWidth=1.1, interpolate="step-after")
         .encode(
-            _T,
+            _time_x(),
             alt.Y("leverage:Q", title="leverage (x)"),
             alt.Color("series:N", title=None),
             strokeDash=alt.condition(
@@ -472,14 +476,14 @@ def inventory_chart(result: Result, *, max_points: int = MAX_POINTS) -> alt.Laye
     layers = [
         alt.Chart(_data(frame))
         .mark_line(strokeWidth=1, interpolate="step-after")
-        .encode(_T, alt.Y("v:Q", title="position notional (USDT)"), colour)
+        .encode(_time_x(), alt.Y("v:Q", title="position notional (USDT)"), colour)
     ]
     if b.aggregated:
         layers.insert(
             0,
             alt.Chart(_data(frame))
             .mark_area(opacity=0.2)
-            .encode(_T, alt.Y("lo:Q"), alt.Y2("hi:Q"), colour),
+            .encode(_time_x(), alt.Y("lo:Q"), alt.Y2("hi:Q"), colour),
         )
     return alt.layer(*layers).properties(
         width=WIDTH,
@@ -499,7 +503,7 @@ def attribution_chart(result: Result, *, max_points: int = MAX_POINTS) -> alt.Ch
         alt.Chart(_data(long))
         .mark_line(strokeWidth=1.3)
         .encode(
-            _T,
+            _time_x(),
             alt.Y("usdt:Q", title="cumulative PnL (USDT)"),
             alt.Color("component:N", title=None, sort=used),
             strokeWidth=alt.condition(alt.datum.component == "pnl", alt.value(2.5), alt.value(1.2)),
@@ -596,8 +600,6 @@ def comparison_chart(
     results: Mapping[str, Result], *, max_points: int = MAX_POINTS
 ) -> alt.VConcatChart:
     """Strategy sets side by side: return on equity over time, then key figures as bars."""
-    from mmsim.results.metrics import compare
-
     curves = []
     notes = []
     for name, r in results.items():
@@ -612,7 +614,7 @@ def comparison_chart(
         alt.Chart(_data(data))
         .mark_line(strokeWidth=1.3)
         .encode(
-            _T,
+            _time_x(),
             alt.Y("return:Q", title="return on equity", axis=alt.Axis(format="%")),
             alt.Color("run:N", title=None),
         )

@@ -18,6 +18,7 @@ import attrs
 import polars as pl
 
 from mmsim.results.attribution import COMPONENTS, attribution
+from mmsim.results.schema import POSTED_SCHEMA
 
 if TYPE_CHECKING:
     from mmsim.results.result import Result
@@ -641,8 +642,6 @@ def summarize(
     The first columns are symbol, pnl, realized, unrealized, fees (paid, + = cost), funding
     (received), fills, volume, final_position, max_drawdown, sharpe.
     """
-    from mmsim.results.schema import POSTED_SCHEMA
-
     rejections = rejections if rejections is not None else _empty_rejections()
     events = (
         events

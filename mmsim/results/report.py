@@ -21,10 +21,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import altair as alt
 import polars as pl
 
+from mmsim._version import __version__
 from mmsim.atomic import atomic_write
+from mmsim.results._altair import alt
 from mmsim.results.charts import MAX_FILLS, MAX_POINTS, comparison_chart, report_charts
 from mmsim.results.formats import FEE_NOTE, display_frame, format_value
 from mmsim.results.metrics import (
@@ -72,8 +73,6 @@ def vega_bundle() -> str:
 
 def _versions() -> dict[str, str]:
     import vl_convert
-
-    from mmsim._version import __version__
 
     return {
         "mmsim": __version__,

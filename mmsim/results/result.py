@@ -34,6 +34,8 @@ import polars as pl
 
 from mmsim.atomic import MARKER, IncompleteResultsError, atomic_dir, read_marker
 from mmsim.core.frozen import freeze
+from mmsim.results import report as html_report
+from mmsim.results.metrics import compute_metrics
 from mmsim.results.schema import FRAMES, POSTED_SCHEMA
 
 REPLACES = ("run", "comparison")  # what saving a run may replace (`mmsim run` writes either)
@@ -77,8 +79,6 @@ class Result:
 
     def metrics(self, *, horizons: tuple[int, ...] = (1, 5, 15, 60)):
         """Every metric table of this run (see `mmsim.results.metrics.compute_metrics`)."""
-        from mmsim.results.metrics import compute_metrics
-
         return compute_metrics(self, horizons=horizons)
 
     def report(
@@ -88,10 +88,9 @@ class Result:
         png_dir: str | os.PathLike | None = None,
         title: str | None = None,
     ) -> Path:
-        """Write the self-contained offline HTML report to `path` (and PNG charts to `png_dir`)."""
-        from mmsim.results.report import write_report
-
-        return write_report(self, path, png_dir=png_dir, title=title)
+        """Write the self-contained offline HTML report to `path` (and PNG charts to `png_dir`)
+        (`mmsim.results.report.write_report`)."""
+        return html_report.write_report(self, path, png_dir=png_dir, title=title)
 
     def save(
         self, path: str | os.PathLike, *, overwrite: bool = False, report: bool = True
@@ -111,9 +110,7 @@ class Result:
                 json.dumps(self.summary.to_dicts(), indent=2, default=str)
             )
             if report:
-                from mmsim.results.report import write_report
-
-                write_report(self, tmp / "report.html", png_dir=tmp / "charts")
+                html_report.write_report(self, tmp / "report.html", png_dir=tmp / "charts")
         return Path(path)
 
 

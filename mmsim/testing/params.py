@@ -277,7 +277,9 @@ def _string_constants(obj, depth: int = 6, seen: set | None = None) -> list[str]
             with contextlib.suppress(ValueError):  # an empty cell
                 out += _string_constants(cell.cell_contents, depth - 1, seen)
         return out
-    if callable(obj) and hasattr(obj, "__dict__"):
+    if callable(obj) and attrs.has(type(obj)):  # e.g. mmsim.core.params.Validator (slots)
+        out += _string_constants(attrs.astuple(obj, recurse=False), depth - 1, seen)
+    elif callable(obj) and hasattr(obj, "__dict__"):
         out += _string_constants(tuple(vars(obj).values()), depth - 1, seen)
     return out
 
