@@ -36,11 +36,11 @@ def on_decimal_grid(value: pl.Expr, decimals: int) -> pl.Expr:
 def decimal_grids(frame: pl.DataFrame, columns: tuple[str, ...]) -> dict[str, float | None]:
     """symbol -> the finest grid 10^-d (d <= MAX_DECIMALS) all its values in `columns` sit on;
     None when none fits or the symbol has fewer than MIN_DISTINCT distinct nonzero values."""
-    parts = frame.select("symbol", *columns).partition_by("symbol", maintain_order=True)
     grids = {}
-    for part in parts:
-        x = part.select(columns).to_numpy().astype(np.float64).reshape(-1)
-        grids[part["symbol"][0]] = _finest_grid(x) if _distinct_enough(x) else None
+    # one symbol at a time: a long frame is never stacked whole
+    for (symbol,), part in frame.select("symbol", *columns).group_by("symbol", maintain_order=True):
+        x = np.concatenate([part[c].cast(pl.Float64).to_numpy() for c in columns])
+        grids[symbol] = _finest_grid(x) if _distinct_enough(x) else None
     return grids
 
 
