@@ -37,3 +37,24 @@ def test_mmsim_reports_bad_arguments_clearly(tmp_path):
         cwd=tmp_path,
     )
     assert proc.returncode == 2 and "error" in proc.stderr and "fewer than 2 bars" in proc.stderr
+
+
+def test_mmsim_run_says_which_engine_ran_and_takes_the_one_asked_for(tmp_path):
+    def run(engine: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "mmsim.cli", "run", "--days", "0.2", "--engine", engine]
+            + ["--out", str(tmp_path / engine), "--quiet", "--no-report"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=tmp_path,
+        )
+
+    reference, fast = run("reference"), run("fast")
+    assert reference.returncode == 0 and fast.returncode == 0, reference.stderr + fast.stderr
+    assert "engine: reference (asked for)" in reference.stderr
+    assert "engine: fast (every stage has a kernel" in fast.stderr
+    for engine in ("reference", "fast"):
+        assert mmsim.load_result(tmp_path / engine).config["engine"]["name"] == engine
+    # the same frames whichever engine ran
+    assert reference.stdout == fast.stdout

@@ -215,7 +215,9 @@ def _run(args: argparse.Namespace) -> int:
                 jobs=args.jobs or 1,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
                 on_set=on_set,
+                engine=args.engine,
             )
+        note.print(f"engine: {_engine_line(outcome)}", highlight=False)
         if isinstance(outcome, mmsim.Result):
             print_summary(outcome, console, fmt=args.format)
         else:
@@ -242,6 +244,18 @@ def _run(args: argparse.Namespace) -> int:
 
         webbrowser.open(report.resolve().as_uri())
     return 0
+
+
+def _engine_line(outcome) -> str:
+    """Which engine ran and why (the first set's, or each distinct one of several sets)."""
+    results = [outcome] if isinstance(outcome, mmsim.Result) else list(outcome.results.values())
+    lines = []
+    for result in results:
+        chosen = result.config.get("engine") or {}
+        line = f"{chosen.get('name', '?')} ({chosen.get('reason', 'as asked')})"
+        if line not in lines:
+            lines.append(line)
+    return "; ".join(lines)
 
 
 def _sets_table(outcome) -> pl.DataFrame:
@@ -563,6 +577,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=None, help=f"results folder ({DEFAULT_OUT})")
     run.add_argument(
         "--jobs", type=int, default=None, help="processes for a config's [sets.*] (default 1)"
+    )
+    run.add_argument(
+        "--engine",
+        choices=("auto", "fast", "reference"),
+        default="auto",
+        help="auto (default): the compiled kernels when every stage has one and they are "
+        "compiled or the run is long enough to pay for compiling (about a minute, once); "
+        "fast: compile if needed; reference: the pure Python fold",
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--open", action="store_true", help="open the report in a browser")

@@ -594,11 +594,14 @@ def run_config(
     progress=None,
     bars: pl.DataFrame | None = None,
     on_set=None,
+    engine: str = "auto",
 ):
     """Run a configuration: a `Result` for one set, a `research.compare.Comparison` for several.
 
     progress(done, total) follows the bars of the set being run; on_set(name, k, n) is called
     as set k of n starts (one process only: with jobs > 1 the sets run in workers at once).
+    engine: each backtest's engine ("auto", "fast" or "reference"); it is not part of the
+    document, since every engine gives the same frames.
     Each result's config records the data source, its fingerprint, the risk settings,
     versions and the document, so `mmsim run --config RESULTS/config.json` repeats it.
     """
@@ -611,7 +614,10 @@ def run_config(
     symbols = tuple(sorted(bars["symbol"].unique().to_list()))
     per_set = {name: config.strategies_for(name, symbols) for name in config.sets}
     common = dict(
-        venue=config.venue, initial_cash=config.initial_cash, allow_gaps=config.allow_gaps
+        venue=config.venue,
+        initial_cash=config.initial_cash,
+        allow_gaps=config.allow_gaps,
+        engine=engine,
     )
     try:
         if len(per_set) == 1:
