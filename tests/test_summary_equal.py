@@ -115,3 +115,22 @@ def test_summary_equals_the_plain_computation_on_frames_out_of_order():
     args = (result.equity, symbols, fills, 10_000.0, int(result.config["interval_us"]))
     kw = dict(rejections=result.rejections, events=result.events, posted=result.posted)
     assert_same_summary(summarize(*args, **kw), summary_oracle.summarize(*args, **kw))
+
+
+def test_summary_equals_the_plain_computation_on_frames_saved_before_clamping():
+    bars = mmsim.synthetic_bars(("BTCUSDT", "ETHUSDT"), days=1, interval="5m", seed=4)
+    result = mmsim.backtest(bars, mmsim.avellaneda_stoikov(order_value=2000.0, max_inventory=10))
+    symbols = result.symbols.drop("clamped")
+    args = (result.equity, symbols, result.fills, 10_000.0, int(result.config["interval_us"]))
+    kw = dict(rejections=result.rejections, events=result.events, posted=result.posted)
+    assert_same_summary(summarize(*args, **kw), summary_oracle.summarize(*args, **kw))
+
+
+def test_a_symbol_twice_at_one_bar_is_named():
+    bars = mmsim.synthetic_bars(("BTCUSDT", "ETHUSDT"), days=1, interval="1h", seed=4)
+    result = mmsim.backtest(bars, mmsim.avellaneda_stoikov(order_value=2000.0, max_inventory=10))
+    twice = pl.concat([result.symbols, result.symbols.slice(7, 1)])
+    at = result.symbols["ts"][7]
+    name = result.symbols["symbol"][7]
+    with pytest.raises(ValueError, match=f"two rows for {name} at {at}"):
+        summarize(result.equity, twice, result.fills, 10_000.0, int(result.config["interval_us"]))
