@@ -545,13 +545,9 @@ def markouts(
     horizons = tuple(int(h) for h in horizons)
     if any(h < 0 for h in horizons):
         raise ValueError(f"markout horizons must be >= 0 bars, got {horizons}")
-    ahead = symbols.select(
-        "ts",
-        "symbol",
-        *(pl.col("mark").shift(-h).over("symbol", order_by="ts").alias(f"m{h}") for h in horizons),
-    )
-    chosen = fills if liquidity is None else fills.filter(pl.col("liquidity") == liquidity)
-    joined = chosen.join(ahead, on=["ts", "symbol"], how="left")
+    run = align(fills, symbols)
+    chosen = run.fills if liquidity is None else run.fills.filter(pl.col("liquidity") == liquidity)
+    joined = _marks_ahead(run, chosen, horizons)
     long = (
         pl.concat(
             [
