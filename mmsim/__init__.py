@@ -9,14 +9,18 @@ from mmsim.core.account import Account, Position, trade
 from mmsim.core.backtest import backtest, run_backtests
 from mmsim.core.bars import Bar, BarsError, MissingBarsError, Step, validate_bars
 from mmsim.core.engine import (
+    Accounting,
     EngineState,
+    EngineStep,
+    Matching,
+    StepOutput,
     StrategyRunError,
     account_bar,
     initial_state,
     make_step,
 )
 from mmsim.core.intensity import IntensityParams, add_uniform_draws, intensity_matching
-from mmsim.core.matching import match_bar
+from mmsim.core.matching import PerSymbolMatching, match_bar, per_symbol_matching
 from mmsim.core.orders import BUY, SELL, Fill, MarketOrder, Order, Quotes, Rejection
 from mmsim.core.params import ParamError
 from mmsim.core.risk import (
@@ -117,6 +121,12 @@ __all__ = [
     "MissingBarsError",
     "DroppedRowsWarning",
     "EngineState",
+    "EngineStep",
+    "Accounting",
+    "Matching",
+    "StepOutput",
+    "PerSymbolMatching",
+    "per_symbol_matching",
     "Feature",
     "FillReport",
     "FetchError",

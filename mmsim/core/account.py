@@ -88,9 +88,18 @@ class Account:
 
     def __attrs_post_init__(self):
         n = len(self.symbols)
-        for name in ("positions", "marks", "realized", "fees", "funding", "traded"):
-            if len(getattr(self, name)) != n:
-                raise ValueError(f"Account.{name} must have one entry per symbol ({n})")
+        if not (
+            len(self.positions)
+            == len(self.marks)
+            == len(self.realized)
+            == len(self.fees)
+            == len(self.funding)
+            == len(self.traded)
+            == n
+        ):
+            for name in ("positions", "marks", "realized", "fees", "funding", "traded"):
+                if len(getattr(self, name)) != n:
+                    raise ValueError(f"Account.{name} must have one entry per symbol ({n})")
 
     @classmethod
     def open(cls, symbols: tuple[str, ...], initial_cash: float, marks: tuple[float, ...]):
@@ -131,7 +140,14 @@ class Account:
 
     @property
     def unrealized(self) -> float:
-        return sum(p.unrealized(m) for p, m in zip(self.positions, self.marks))
+        # summed left to right from 0, as `sum` does (the records repeat this order)
+        total = 0
+        for p, m in zip(self.positions, self.marks):
+            if p.qty:
+                total += p.qty * (m - p.entry_price)
+            else:
+                total += 0.0
+        return total
 
     @property
     def equity(self) -> float:
@@ -143,7 +159,10 @@ class Account:
 
     @property
     def gross_notional(self) -> float:
-        return sum(abs(p.qty) * m for p, m in zip(self.positions, self.marks))
+        total = 0
+        for p, m in zip(self.positions, self.marks):
+            total += abs(p.qty) * m
+        return total
 
     def leverage(self, i: int | None = None) -> float:
         """notional / equity for symbol i, or gross notional / equity; inf when equity <= 0."""
@@ -169,20 +188,31 @@ def settle(account: Account, fill: Fill) -> Account:
     """Book one fill: position, realized PnL and fee into the wallet."""
     i = account.symbols.index(fill.symbol)
     position, realized = trade(account.positions[i], fill.signed_qty, fill.price)
-    return attrs.evolve(
-        account,
-        positions=_put(account.positions, i, position),
-        wallet=account.wallet + realized - fill.fee,
-        realized=_put(account.realized, i, account.realized[i] + realized),
-        fees=_put(account.fees, i, account.fees[i] + fill.fee),
-        traded=_put(account.traded, i, account.traded[i] + fill.notional),
+    return Account(
+        account.symbols,
+        account.wallet + realized - fill.fee,
+        _put(account.positions, i, position),
+        account.marks,
+        _put(account.realized, i, account.realized[i] + realized),
+        _put(account.fees, i, account.fees[i] + fill.fee),
+        account.funding,
+        _put(account.traded, i, account.traded[i] + fill.notional),
     )
 
 
 def mark(account: Account, closes: tuple[float | None, ...]) -> Account:
     """Move marks to this bar's closes; a symbol with no bar (None) keeps its last mark."""
     marks = tuple(m if c is None else c for m, c in zip(account.marks, closes))
-    return attrs.evolve(account, marks=marks)
+    return Account(
+        account.symbols,
+        account.wallet,
+        account.positions,
+        marks,
+        account.realized,
+        account.fees,
+        account.funding,
+        account.traded,
+    )
 
 
 def pay_funding(account: Account, rates: tuple[float, ...]) -> Account:

@@ -19,16 +19,9 @@ from mmsim.core.risk import NO_RISK, RiskRule
 from mmsim.core.setup import prepare_run
 from mmsim.core.venue import Venue
 from mmsim.results.metrics import summarize
-from mmsim.results.result import POSTED_SCHEMA, Result
-from mmsim.results.schema import FILL_SCHEMA, REJECTION_SCHEMA
+from mmsim.results.records import Recorder
+from mmsim.results.result import Result
 from mmsim.strategies.base import Strategy
-
-_FILL_SCHEMA = FILL_SCHEMA
-_REJECTION_SCHEMA = REJECTION_SCHEMA
-
-
-def _to_datetime(column: str) -> pl.Expr:
-    return pl.from_epoch(pl.col(column), time_unit="us").alias(column)
 
 
 def backtest(
@@ -157,15 +150,17 @@ def _reference_fold(setup, progress, n_steps):
     """The reference engine: fold `step` over the bars and record every state."""
     frame, symbols, venue = setup.frame, setup.symbols, setup.venue
     state0, step, interval_us = setup.state0, setup.step, setup.interval_us
-    path = accumulate(lambda acc, bars_t: step(acc[0], bars_t), setup.steps(), (state0, ()))
+    path = accumulate(
+        lambda acc, bars_t: step.update(acc[0], bars_t), setup.steps(), (state0, None)
+    )
     next(path)  # the initial state is not a bar
-    rec = _Recorder(symbols, venue.maintenance_margin_rate, interval_us)
+    rec = Recorder(symbols, venue.maintenance_margin_rate, interval_us)
     state = state0
-    for k, (state, fills) in enumerate(path):
-        rec.add(state, fills)
+    for k, (state, out) in enumerate(path):
+        rec.add(state, out)
         if progress is not None and (k % 5000 == 0 or k == n_steps - 1):
             progress(k + 1, n_steps)
-    ts_values = frame["ts"].unique(maintain_order=True).dt.epoch("us").to_list()
+    ts_values = frame["ts"].unique(maintain_order=True).dt.epoch("us").to_numpy()
     return (*rec.frames(ts_values), state.halted)
 
 
@@ -186,196 +181,6 @@ def _params_dict(params) -> dict | None:
             for k, v in attrs.asdict(params, recurse=False).items()
         }
     return {"repr": repr(params)}
-
-
-class _Recorder:
-    """Collects per-bar rows as plain lists (the impure edge); frames are built once at the end."""
-
-    def __init__(self, symbols: tuple[str, ...], maintenance_margin_rate: float, interval_us: int):
-        self.symbols = symbols
-        self.interval_us = interval_us
-        self.eq: dict[str, list] = {
-            k: []
-            for k in (
-                "wallet",
-                "equity",
-                "unrealized",
-                "notional",
-                "leverage",
-                "margin_ratio",
-                "fees",
-                "funding",
-                "realized",
-                "halted",
-            )
-        }
-        self.sym: dict[str, list] = {
-            k: []
-            for k in (
-                "position",
-                "entry_price",
-                "mark",
-                "unrealized",
-                "notional",
-                "leverage",
-                "realized",
-                "fees",
-                "funding",
-                "bid",
-                "ask",
-                "bid_qty",
-                "ask_qty",
-                "reservation_price",
-                "orders",
-                "rejected",
-                "clamped",
-            )
-        }
-        self.fills: list = []
-        self.rejections: list = []
-        self.events: list = []
-        # orders posted per (symbol, side, level): the denominators of fill rates; the last
-        # bar's orders never meet a bar, so they are kept apart and left out
-        self.posted: dict = {}
-        self.last_posted: dict = {}
-        self.last_ts: int | None = None
-        self.k = 0
-        self.mmr = maintenance_margin_rate
-
-    def add(self, state, fills) -> None:
-        a = state.account
-        equity = a.equity
-        eq = self.eq
-        unreal = [p.unrealized(m) for p, m in zip(a.positions, a.marks)]
-        notionals = [abs(p.qty) * m for p, m in zip(a.positions, a.marks)]
-        gross = sum(notionals)
-        eq["wallet"].append(a.wallet)
-        eq["equity"].append(equity)
-        eq["unrealized"].append(sum(unreal))
-        eq["notional"].append(gross)
-        eq["leverage"].append(
-            gross / equity if equity > 0 else (0.0 if gross == 0 else float("inf"))
-        )
-        eq["margin_ratio"].append(
-            gross * self.mmr / equity if equity > 0 else (0.0 if gross == 0 else float("inf"))
-        )
-        eq["fees"].append(a.fees_paid)
-        eq["funding"].append(a.funding_received)
-        eq["realized"].append(a.realized_pnl)
-        eq["halted"].append(state.halted is not None)
-        best: dict = {}
-        for o in state.resting:
-            key = (o.symbol, o.side)
-            cur = best.get(key)
-            if cur is None or (o.price > cur.price if o.side > 0 else o.price < cur.price):
-                best[key] = o
-        counts: dict = {}
-        posted = self.posted
-        # the last close's orders rested during this bar unless a hole in time expired them
-        if self.last_ts is not None and state.ts - self.last_ts == self.interval_us:
-            for key, (n, qty) in self.last_posted.items():
-                had = posted.get(key, (0, 0.0))
-                posted[key] = (had[0] + n, had[1] + qty)
-        self.last_ts = state.ts
-        now: dict = {}
-        clamped: dict = {}
-        for o in state.resting:
-            counts[o.symbol] = counts.get(o.symbol, 0) + 1
-            if o.clamped_from is not None:
-                clamped[o.symbol] = clamped.get(o.symbol, 0) + 1
-            key = (o.symbol, o.side, o.level)
-            had = now.get(key, (0, 0.0))
-            now[key] = (had[0] + 1, had[1] + o.qty)
-        self.last_posted = now
-        refused: dict = {}
-        for r in state.rejected:
-            refused[r.order.symbol] = refused.get(r.order.symbol, 0) + 1
-        sym = self.sym
-        for i, s in enumerate(self.symbols):
-            p = a.positions[i]
-            sym["position"].append(p.qty)
-            sym["entry_price"].append(p.entry_price if p.qty else None)
-            sym["mark"].append(a.marks[i])
-            sym["unrealized"].append(unreal[i])
-            sym["notional"].append(notionals[i])
-            sym["leverage"].append(notionals[i] / equity if equity > 0 else None)
-            sym["realized"].append(a.realized[i])
-            sym["fees"].append(a.fees[i])
-            sym["funding"].append(a.funding[i])
-            b, k = best.get((s, 1)), best.get((s, -1))
-            sym["bid"].append(b.price if b else None)
-            sym["ask"].append(k.price if k else None)
-            sym["bid_qty"].append(b.qty if b else None)
-            sym["ask_qty"].append(k.qty if k else None)
-            q = state.quotes[i] if state.quotes else None
-            sym["reservation_price"].append(q.reservation_price if q is not None else None)
-            sym["orders"].append(counts.get(s, 0))
-            sym["rejected"].append(refused.get(s, 0))
-            sym["clamped"].append(clamped.get(s, 0))
-        for f in fills:
-            # bars a market order waited because its symbol had none (0: the next bar)
-            waited = 0 if f.placed_ts is None else (f.ts - f.placed_ts) // self.interval_us - 1
-            self.fills.append(
-                (
-                    f.ts,
-                    f.symbol,
-                    f.side,
-                    f.price,
-                    f.qty,
-                    f.fee,
-                    f.liquidity,
-                    f.reason,
-                    f.level,
-                    waited,
-                )
-            )
-        k = self.k
-        for r in state.rejected:
-            o = r.order
-            self.rejections.append((k, o.symbol, o.side, o.level, o.price, o.qty, r.reason))
-        for e in state.events:
-            self.events.append((k, e))
-        self.k += 1
-
-    def frames(self, ts: list[int]):
-        n_sym = len(self.symbols)
-        equity = pl.DataFrame({"ts": ts, **self.eq}).with_columns(_to_datetime("ts"))
-        sym = pl.DataFrame(
-            {
-                "ts": [t for t in ts for _ in range(n_sym)],
-                "symbol": list(self.symbols) * len(ts),
-                **self.sym,
-            },
-            schema_overrides={
-                k: pl.Float64
-                for k in (
-                    "entry_price",
-                    "leverage",
-                    "bid",
-                    "ask",
-                    "bid_qty",
-                    "ask_qty",
-                    "reservation_price",
-                )
-            },
-        ).with_columns(_to_datetime("ts"))
-        fills = pl.DataFrame(self.fills, schema=_FILL_SCHEMA, orient="row").with_columns(
-            _to_datetime("ts")
-        )
-        rejections = pl.DataFrame(
-            [(ts[k], *rest) for k, *rest in self.rejections], schema=_REJECTION_SCHEMA, orient="row"
-        ).with_columns(_to_datetime("ts"))
-        events = pl.DataFrame(
-            [(ts[k], e) for k, e in self.events],
-            schema={"ts": pl.Int64, "event": pl.String},
-            orient="row",
-        ).with_columns(_to_datetime("ts"))
-        posted = pl.DataFrame(
-            [(*key, n, qty) for key, (n, qty) in sorted(self.posted.items())],
-            schema=POSTED_SCHEMA,
-            orient="row",
-        )
-        return equity, sym, fills, rejections, events, posted
 
 
 def run_backtests(bars: pl.DataFrame, runs: Mapping[str, dict], **common) -> dict[str, Result]:

@@ -293,41 +293,47 @@ def _missing_bars_error(holes: pl.DataFrame, interval_us: int) -> Exception:
     )
 
 
+STEP_CHUNK_ROWS = 1 << 11  # rows turned into Python values at a time (bounds the fold's memory)
+
+
 def iter_steps(
     frame: pl.DataFrame, symbols: Sequence[str], features: Sequence[str]
 ) -> Iterator[Step]:
     """Yield one Step per distinct timestamp of a validated frame (sorted by ts, symbol).
 
-    Columns are pulled out once as Python lists so the fold reads plain floats, never numpy
-    scalars; a symbol with no row at a timestamp gets None.
+    Columns are pulled out as Python lists, a chunk of rows at a time, so the fold reads plain
+    floats, never numpy scalars, and holds only one chunk of them; a symbol with no row at a
+    timestamp gets None.
     """
-    funding = (
-        frame["funding_rate"].fill_null(0.0).to_list()
-        if "funding_rate" in frame.columns
-        else [0.0] * frame.height
-    )
-    ts = frame["ts"].dt.epoch("us").to_list()
-    syms = frame["symbol"].to_list()
-    cols = [frame[c].to_list() for c in ("open", "high", "low", "close", "volume")]
-    feats = [frame[f].to_list() for f in features]
     index = {s: k for k, s in enumerate(symbols)}
-    n, row = len(symbols), 0
-    total = frame.height
-    while row < total:
-        t = ts[row]
-        slots: list[Bar | None] = [None] * n
-        while row < total and ts[row] == t:
-            s = syms[row]
+    n = len(symbols)
+    features = tuple(features)
+    has_funding = "funding_rate" in frame.columns
+    t, slots = None, None
+    for start in range(0, frame.height, STEP_CHUNK_ROWS):
+        part = frame.slice(start, STEP_CHUNK_ROWS)
+        ts = part["ts"].dt.epoch("us").to_list()
+        syms = part["symbol"].to_list()
+        cols = [part[c].to_list() for c in ("open", "high", "low", "close", "volume")]
+        funding = (
+            part["funding_rate"].fill_null(0.0).to_list() if has_funding else [0.0] * part.height
+        )
+        feats = [part[f].to_list() for f in features]
+        for row, (tr, s, o, h, lo, c, v, f) in enumerate(zip(ts, syms, *cols, funding)):
+            if tr != t:
+                if slots is not None:
+                    yield Step(t, tuple(slots))
+                t, slots = tr, [None] * n
             slots[index[s]] = Bar(
                 s,
-                t,
-                cols[0][row],
-                cols[1][row],
-                cols[2][row],
-                cols[3][row],
-                cols[4][row],
-                funding[row],
-                FrozenDict(zip(features, [c[row] for c in feats])) if feats else EMPTY,
+                tr,
+                o,
+                h,
+                lo,
+                c,
+                v,
+                f,
+                FrozenDict(zip(features, [col[row] for col in feats])) if feats else EMPTY,
             )
-            row += 1
+    if slots is not None:
         yield Step(t, tuple(slots))

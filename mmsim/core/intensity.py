@@ -32,7 +32,7 @@ import attrs
 import numpy as np
 import polars as pl
 
-from mmsim.core.matching import maker_fill, per_symbol_matching
+from mmsim.core.matching import PerSymbolMatching, maker_fill
 from mmsim.core.orders import Fill, Order
 from mmsim.core.params import Check, documented, one_of, param, positive
 from mmsim.core.venue import SymbolSpec, Venue, snap_to_ticks
@@ -170,18 +170,24 @@ def intensity_matching(
 ):
     """A matching stage for `backtest(..., matching=...)` / `make_step` with intensity fills.
 
-    Returns `match(resting, market_orders, bars, symbols, specs, venue) -> fills`, the signature
-    of `mmsim.core.matching.match_bar`; its parameters are on `match.params` (an IntensityParams).
-    Market orders fill at the open first, as in `match_bar`; a symbol with no bar fills nothing.
+    Returns a `PerSymbolMatching` called as `match(resting, market_orders, bars, symbols, specs,
+    venue) -> fills`, the signature of `mmsim.core.matching.match_bar`; its parameters are on
+    `match.params` (an IntensityParams). Market orders fill at the open first, as in
+    `match_bar`; a symbol with no bar fills nothing.
     """
     params = IntensityParams(A, kappa, dt, probability, units, bid_draw, ask_draw)
+    return PerSymbolMatching(IntensityFills(params), params, "intensity_matching")
 
-    match = per_symbol_matching(
-        lambda orders, bar, spec, venue: intensity_limit_fills(orders, bar, params, venue, spec)
-    )
 
-    match.params = params
-    return match
+@attrs.frozen(slots=True)
+class IntensityFills:
+    """The per-symbol limit-fill rule of `intensity_matching` (immutable):
+    `fills(orders, bar, spec, venue)` is `intensity_limit_fills` with these params."""
+
+    params: IntensityParams
+
+    def __call__(self, orders, bar, spec: SymbolSpec, venue: Venue) -> tuple[Fill, ...]:
+        return intensity_limit_fills(orders, bar, self.params, venue, spec)
 
 
 def add_uniform_draws(
@@ -206,6 +212,7 @@ def add_uniform_draws(
 
 
 __all__ = [
+    "IntensityFills",
     "IntensityParams",
     "add_uniform_draws",
     "fill_probability",

@@ -19,6 +19,9 @@ interval before the step: after a hole in time the resting orders have expired.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
 
 from mmsim.core.orders import MAKER, TAKER, Fill, MarketOrder, Order
 from mmsim.core.venue import SymbolSpec, Venue, at_or_through, round_qty, whole_lots
@@ -50,7 +53,10 @@ def fill_limit_orders(
     fills = []
     for side in (1, -1):
         room = cap  # lots this side may still fill
-        for order in sorted((o for o in orders if o.side == side), key=lambda o: o.level):
+        mine = [o for o in orders if o.side == side]
+        if len(mine) > 1:
+            mine.sort(key=_level)
+        for order in mine:
             if not at_or_through(side, order.price, bar.low, bar.high, n, tick):
                 continue
             qty = order.qty
@@ -64,6 +70,10 @@ def fill_limit_orders(
                     qty = round_qty(take * lot, lot)
             fills.append(maker_fill(order, bar.ts, qty, venue))
     return tuple(fills)
+
+
+def _level(order: Order) -> int:
+    return order.level
 
 
 def fill_market_orders(orders: tuple[MarketOrder, ...], bar, venue: Venue) -> tuple[Fill, ...]:
@@ -87,17 +97,27 @@ def fill_market_orders(orders: tuple[MarketOrder, ...], bar, venue: Venue) -> tu
     return tuple(fills)
 
 
-def per_symbol_matching(
-    fill_limits: Callable[[tuple[Order, ...], object, SymbolSpec, Venue], tuple[Fill, ...]],
-) -> Callable[..., tuple[Fill, ...]]:
-    """A matching stage from a per-symbol limit-fill rule: market orders at the open first,
-    then `fill_limits(orders, bar, spec, venue)` on each symbol's resting orders.
+LimitFills = Callable[[tuple[Order, ...], object, SymbolSpec, Venue], tuple[Fill, ...]]
 
-    Market orders execute first because they are sent before the bar opens. Orders of a symbol
-    with no bar (None) do not execute (the engine carries market orders to its next bar).
+
+@attrs.frozen(slots=True)
+class PerSymbolMatching:
+    """A matching stage from a per-symbol limit-fill rule (immutable): market orders at the
+    open first, then `fill_limits(orders, bar, spec, venue)` on each symbol's resting orders.
+
+    Called as every matching stage is (`mmsim.core.engine.Matching`):
+    `match(resting, market_orders, bars, symbols, specs, venue) -> fills`. Market orders execute
+    first because they are sent before the bar opens. Orders of a symbol with no bar (None) do
+    not execute (the engine carries market orders to its next bar). params: the settings of a
+    built-in fill model (None for a user's own rule); name: what it is called in messages.
     """
 
-    def match(
+    fill_limits: LimitFills
+    params: Any = None
+    name: str = "per_symbol_matching"
+
+    def __call__(
+        self,
         resting: tuple[Order, ...],
         market_orders: tuple[MarketOrder, ...],
         bars: tuple,
@@ -106,21 +126,29 @@ def per_symbol_matching(
         venue: Venue,
     ) -> tuple[Fill, ...]:
         fills: list[Fill] = []
+        alone = len(symbols) == 1  # every order is this symbol's
         for symbol, bar in zip(symbols, bars, strict=True):
             if bar is None:
                 continue
-            mine = tuple(o for o in market_orders if o.symbol == symbol)
-            if mine:
-                fills.extend(fill_market_orders(mine, bar, venue))
-            mine = tuple(o for o in resting if o.symbol == symbol)
-            if mine:
-                fills.extend(fill_limits(mine, bar, specs[symbol], venue))
+            if market_orders:
+                mine = (
+                    market_orders
+                    if alone
+                    else tuple(o for o in market_orders if o.symbol == symbol)
+                )
+                if mine:
+                    fills.extend(fill_market_orders(mine, bar, venue))
+            if resting:
+                mine = resting if alone else tuple(o for o in resting if o.symbol == symbol)
+                if mine:
+                    fills.extend(self.fill_limits(mine, bar, specs[symbol], venue))
         return tuple(fills)
 
-    return match
+
+def per_symbol_matching(fill_limits: LimitFills, *, params: Any = None) -> PerSymbolMatching:
+    """A matching stage from a per-symbol limit-fill rule (see `PerSymbolMatching`)."""
+    return PerSymbolMatching(fill_limits, params)
 
 
-match_bar = per_symbol_matching(fill_limit_orders)
-match_bar.__doc__ = (
-    """The default matching stage: market orders at the open, then limit trade-through."""
-)
+# The default matching stage: market orders at the open, then limit trade-through.
+match_bar = PerSymbolMatching(fill_limit_orders, name="match_bar")

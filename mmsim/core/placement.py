@@ -74,27 +74,27 @@ def place_quotes(
     keeps the price the strategy asked for in `Order.clamped_from`.
     """
     mode = _post_only_mode(post_only)
+    tick, lot = spec.tick_size, spec.lot_size
     orders, rejected = [], []
     for side, levels in ((1, quotes.bids), (-1, quotes.asks)):
         for level, (price, qty) in enumerate(levels):
-            if not (math.isfinite(price) and math.isfinite(qty)) or price <= 0 or qty <= 0:
+            if not (0 < price < math.inf and 0 < qty < math.inf):  # NaN fails too
                 raise ValueError(
                     f"strategy for {symbol} proposed an invalid {'bid' if side > 0 else 'ask'} "
                     f"level {level}: price={price!r}, qty={qty!r}"
                 )
-            p = round_price(price, spec.tick_size, side)
-            q = round_qty(qty, spec.lot_size)
+            p = round_price(price, tick, side)
+            q = round_qty(qty, lot)
             if p <= 0 or q <= 0:
                 reason = "tick_size" if p <= 0 else "lot_size"
                 rejected.append(Rejection(Order(symbol, side, price, qty, level), reason))
                 continue
-            order = Order(symbol, side, p, q, level)
-            if mode and crosses(side, p, close, spec.tick_size):
-                moved = behind_close(side, close, spec.tick_size) if mode == "clamp" else 0.0
+            if mode and crosses(side, p, close, tick):
+                moved = behind_close(side, close, tick) if mode == "clamp" else 0.0
                 if moved > 0:
                     orders.append(Order(symbol, side, moved, q, level, clamped_from=p))
                 else:
-                    rejected.append(Rejection(order, "post_only"))
+                    rejected.append(Rejection(Order(symbol, side, p, q, level), "post_only"))
             else:
-                orders.append(order)
+                orders.append(Order(symbol, side, p, q, level))
     return tuple(orders), tuple(rejected)

@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from mmsim.core.account import Account
+from mmsim.core.account import Account, _ratio
 from mmsim.core.orders import MarketOrder, Order, Rejection
 from mmsim.core.params import build_params
 from mmsim.core.risk_params import (
@@ -32,7 +32,11 @@ from mmsim.core.venue import SymbolSpec, Venue, round_qty
 
 @attrs.frozen(slots=True)
 class RiskInput:
-    """What a risk rule sees at a bar close (immutable)."""
+    """What a risk rule sees at a bar close (immutable).
+
+    equity (USDT) and gross_notional (sum of |position| x mark, USDT): the account's at this
+    close, computed once for every rule (from `account` when not given).
+    """
 
     ts: int
     orders: tuple[Order, ...]
@@ -40,6 +44,41 @@ class RiskInput:
     initial_cash: float
     venue: Venue
     specs: Mapping[str, SymbolSpec] = attrs.field(eq=False, hash=False)
+    equity: float = attrs.field(kw_only=True, eq=False)
+    gross_notional: float = attrs.field(kw_only=True, eq=False)
+
+    @equity.default
+    def _equity(self) -> float:
+        return self.account.equity
+
+    @gross_notional.default
+    def _gross_notional(self) -> float:
+        return self.account.gross_notional
+
+    def with_orders(self, orders: tuple[Order, ...]) -> RiskInput:
+        """The same close with other orders (what the next rule of a chain sees)."""
+        if orders is self.orders:
+            return self
+        return RiskInput(
+            self.ts,
+            orders,
+            self.account,
+            self.initial_cash,
+            self.venue,
+            self.specs,
+            equity=self.equity,
+            gross_notional=self.gross_notional,
+        )
+
+    @property
+    def leverage(self) -> float:
+        """gross notional / equity; inf when equity <= 0 (0 when flat)."""
+        return _ratio(self.gross_notional, self.equity)
+
+    @property
+    def margin_ratio(self) -> float:
+        """gross notional x the venue's maintenance rate / equity; liquidation at >= 1."""
+        return _ratio(self.gross_notional * self.venue.maintenance_margin_rate, self.equity)
 
 
 @attrs.frozen(slots=True)
@@ -76,6 +115,11 @@ def stateless_rule(
     return RiskRule(name, lambda: None, lambda state, inputs: (state, decide(inputs)), params)
 
 
+def _empty(decision: RiskDecision) -> bool:
+    """No rejections, market orders or events, as empty tuples."""
+    return decision.rejected == decision.market_orders == decision.events == ()
+
+
 def chain(*rules: RiskRule) -> RiskRule:
     """Apply rules in order: each sees the orders the previous ones kept.
 
@@ -93,15 +137,23 @@ def chain(*rules: RiskRule) -> RiskRule:
         events: list[str] = []
         halt = None
         new_states = []
+        decision = None
+        quiet = True  # no rule has rejected, sent, halted or reported anything yet
         for rule, state in zip(rules, states):
-            state, decision = rule.update(state, attrs.evolve(inputs, orders=orders))
+            state, decision = rule.update(state, inputs.with_orders(orders))
             new_states.append(state)
             orders = decision.orders
-            rejected.extend(decision.rejected)
-            for order in decision.market_orders:
-                market.setdefault(order.symbol, order)
-            events.extend(decision.events)
-            halt = halt or decision.halt
+            if decision.rejected or decision.market_orders or decision.events or decision.halt:
+                quiet = False
+                rejected.extend(decision.rejected)
+                for order in decision.market_orders:
+                    market.setdefault(order.symbol, order)
+                events.extend(decision.events)
+                halt = halt or decision.halt
+        # the last rule's decision is the whole verdict when no rule rejected, sent, halted or
+        # reported anything (compared with () so a rule's lists are still made tuples below)
+        if quiet and decision is not None and _empty(decision):
+            return tuple(new_states), decision
         return tuple(new_states), RiskDecision(
             orders, tuple(rejected), tuple(market.values()), halt, tuple(events)
         )
@@ -138,22 +190,32 @@ def _trim_side(
     keep, rejected = [], []
     n = signed_notional
     for order in orders:
+        notional = order.price * order.qty
         room = (cap - n) if order.side > 0 else (cap + n)
-        qty = order.qty if room >= order.notional else round_qty(max(room, 0.0) / order.price, lot)
-        if qty <= 0:
-            rejected.append(Rejection(order, "leverage"))
-            continue
-        if qty < order.qty:
-            order = attrs.evolve(order, qty=qty)
+        if room < notional:
+            qty = round_qty(max(room, 0.0) / order.price, lot)
+            if qty <= 0:
+                rejected.append(Rejection(order, "leverage"))
+                continue
+            if qty < order.qty:
+                order = attrs.evolve(order, qty=qty)
+                notional = order.price * qty
         keep.append(order)
-        n += order.side * order.notional
+        n += order.side * notional
     return keep, rejected, n
 
 
+def _level_then_price(order: Order) -> tuple[int, float]:
+    return order.level, order.price
+
+
 def _trim_symbol(orders, signed_notional, cap, lot):
-    by_level = sorted(orders, key=lambda o: (o.level, o.price))
-    bids, rej_b, n_buy = _trim_side([o for o in by_level if o.side > 0], signed_notional, cap, lot)
-    asks, rej_a, n_sell = _trim_side([o for o in by_level if o.side < 0], signed_notional, cap, lot)
+    if len(orders) > 1:
+        orders = sorted(orders, key=_level_then_price)
+    bids = [o for o in orders if o.side > 0]
+    asks = [o for o in orders if o.side < 0]
+    bids, rej_b, n_buy = _trim_side(bids, signed_notional, cap, lot)
+    asks, rej_a, n_sell = _trim_side(asks, signed_notional, cap, lot)
     worst = max(abs(signed_notional), abs(n_buy), abs(n_sell))
     return bids + asks, rej_b + rej_a, worst
 
@@ -196,8 +258,10 @@ def leverage_caps(
     )
 
     def decide(inputs: RiskInput) -> RiskDecision:
+        if not inputs.orders:
+            return RiskDecision(())
         account = inputs.account
-        equity = max(account.equity, 0.0)
+        equity = max(inputs.equity, 0.0)
         symbol_cap = math.inf if max_symbol_leverage is None else max_symbol_leverage * equity
         groups: dict[str, list[Order]] = {}
         for order in inputs.orders:
@@ -209,7 +273,7 @@ def leverage_caps(
             lot = inputs.specs[symbol].lot_size
             trimmed[symbol] = (_trim_symbol(orders, n0, symbol_cap, lot), n0, lot)
         if max_leverage is not None:
-            current = sum(account.notional(i) for i in range(len(account.symbols)))
+            current = inputs.gross_notional
             added = {s: max(t[0][2] - abs(t[1]), 0.0) for s, t in trimmed.items()}
             total_cap = max_leverage * equity
             if sum(added.values()) > 0 and current + sum(added.values()) > total_cap:
@@ -269,14 +333,13 @@ def emergency_exit(
     )
 
     def update(peak, inputs: RiskInput):
-        account = inputs.account
-        equity = account.equity
+        equity = inputs.equity
         peak = max(peak, equity)
         reason = None
-        if max_leverage is not None and account.leverage() > max_leverage:
-            reason = f"emergency_exit: leverage {account.leverage():.3g} > {max_leverage:g}"
+        if max_leverage is not None and inputs.leverage > max_leverage:
+            reason = f"emergency_exit: leverage {inputs.leverage:.3g} > {max_leverage:g}"
         elif max_margin_ratio is not None:
-            ratio = account.margin_ratio(inputs.venue.maintenance_margin_rate)
+            ratio = inputs.margin_ratio
             if ratio > max_margin_ratio:
                 reason = f"emergency_exit: margin ratio {ratio:.3g} > {max_margin_ratio:g}"
         if reason is None and max_drawdown is not None and equity < peak * (1 - max_drawdown):
@@ -293,7 +356,7 @@ def early_stop(*, min_equity_fraction: float) -> RiskRule:
     params = build_params(EarlyStopParams, "early_stop", min_equity_fraction=min_equity_fraction)
 
     def decide(inputs: RiskInput) -> RiskDecision:
-        equity = inputs.account.equity
+        equity = inputs.equity
         if equity >= min_equity_fraction * inputs.initial_cash:
             return RiskDecision(inputs.orders)
         reason = (

@@ -35,19 +35,20 @@ def on_decimal_grid(value: pl.Expr, decimals: int) -> pl.Expr:
 def decimal_grids(frame: pl.DataFrame, columns: tuple[str, ...]) -> dict[str, float | None]:
     """symbol -> the finest grid 10^-d (d <= MAX_DECIMALS) all its values in `columns` sit on;
     None when none fits or the symbol has fewer than MIN_DISTINCT distinct nonzero values."""
-    values = frame.select("symbol", *columns).unpivot(index="symbol", value_name="x").unique()
-    fits = [on_decimal_grid(pl.col("x"), d).all().alias(f"d{d}") for d in range(MAX_DECIMALS + 1)]
-    table = values.group_by("symbol", maintain_order=True).agg(
-        *fits, pl.col("x").filter(pl.col("x") != 0).n_unique().alias("distinct")
-    )
+    x = pl.col("x")
+    fits = [on_decimal_grid(x, d).all().alias(f"d{d}") for d in range(MAX_DECIMALS + 1)]
     finest = pl.coalesce(
         [pl.when(pl.col(f"d{d}")).then(pl.lit(10.0**-d)) for d in range(MAX_DECIMALS + 1)]
     )
-    table = table.select(
-        "symbol",
-        pl.when(pl.col("distinct") >= MIN_DISTINCT).then(finest).alias("grid"),
-    )
-    return dict(table.iter_rows())
+    grids = {}
+    # one symbol at a time, its distinct values only: a long frame is never stacked whole
+    for (symbol,), part in frame.select("symbol", *columns).group_by("symbol", maintain_order=True):
+        values = pl.concat([part[c] for c in columns]).unique().to_frame("x")
+        row = values.select(*fits, x.filter(x != 0).n_unique().alias("distinct")).select(
+            pl.when(pl.col("distinct") >= MIN_DISTINCT).then(finest).alias("grid")
+        )
+        grids[symbol] = row.item()
+    return grids
 
 
 def symbol_specs(frame: pl.DataFrame, venue: Venue) -> dict[str, SymbolSpec]:

@@ -21,7 +21,7 @@ import datetime as dt
 import attrs
 import polars as pl
 
-from mmsim.core.matching import maker_fill, per_symbol_matching
+from mmsim.core.matching import PerSymbolMatching, maker_fill
 from mmsim.core.orders import Fill, Order
 from mmsim.core.params import at_least, between, param
 from mmsim.core.venue import TICK_TOLERANCE, SymbolSpec, Venue, round_qty, ticks_through
@@ -166,23 +166,29 @@ def trade_matching(
     cuts the tape into bars; queue_ahead: the share of prints at an order's price assumed to
     fill orders queued ahead of it (0 to 1; see the module docstring); origin: any bar's open
     when the bars are not on the UTC grid of their interval (a bar off the grid is an error).
-    Returns
+    Returns a `PerSymbolMatching` called as
     `match(resting, market_orders, bars, symbols, specs, venue) -> fills`, the signature of
-    `match_bar`; `match.params` and `match.tape` hold the settings and the sliced tape.
+    `match_bar`; `match.params` holds the settings and `match.fill_limits.tape` the sliced tape.
     """
     tape = slice_tape(trades, interval, origin)
     params = TradeMatchingParams(float(queue_ahead), tape.interval_us)
-    match = per_symbol_matching(
-        lambda orders, bar, spec, venue: trade_limit_fills(
-            orders, bar, spec, venue, tape, params.queue_ahead
-        )
-    )
-    match.params = params
-    match.tape = tape
-    return match
+    return PerSymbolMatching(TapeFills(tape, params), params, "trade_matching")
+
+
+@attrs.frozen(slots=True, eq=False)
+class TapeFills:
+    """The per-symbol limit-fill rule of `trade_matching` (immutable):
+    `fills(orders, bar, spec, venue)` is `trade_limit_fills` on this tape."""
+
+    tape: TapeSlices = attrs.field(eq=False, repr=False)
+    params: TradeMatchingParams
+
+    def __call__(self, orders, bar, spec: SymbolSpec, venue: Venue) -> tuple[Fill, ...]:
+        return trade_limit_fills(orders, bar, spec, venue, self.tape, self.params.queue_ahead)
 
 
 __all__ = [
+    "TapeFills",
     "TapeSlices",
     "TradeMatchingParams",
     "slice_tape",

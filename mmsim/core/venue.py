@@ -68,10 +68,28 @@ def _decimals(step: float) -> int | None:
     return next((d for d in range(18) if round(step, d) == step), None)
 
 
+@functools.lru_cache(maxsize=1024)
+def _decimal_step(step: float) -> tuple[int, float, int] | None:
+    """(m, 10.0**d, d) with step = m / 10**d (0.5 -> (5, 10.0, 1)); None past 17 decimals."""
+    d = _decimals(step)
+    return None if d is None else (round(step * 10**d), 10.0**d, d)
+
+
+_EXACT = 2**53  # integers below this are exact floats
+
+
 def on_grid(n: int, step: float) -> float:
     """n steps (a whole number of ticks or lots) as the float nearest to their decimal value."""
-    d = _decimals(step)
-    return n * step if d is None else round(n * step, d)
+    grid = _decimal_step(step)
+    if grid is None:
+        return n * step
+    m, scale, d = grid
+    units = n * m
+    # the float nearest to units / 10**d is the IEEE quotient of two exact floats: the value
+    # round(n * step, d) gives, without its decimal conversion
+    if type(units) is int and -_EXACT < units < _EXACT:
+        return units / scale
+    return round(n * step, d)
 
 
 # Prices on the tick grid are compared in ticks, up to this fraction of a tick: the float noise

@@ -107,17 +107,14 @@ def _symbol_cap_holds() -> bool:
 
 
 def _matching(matching) -> tuple[int, np.ndarray, tuple[str, ...]]:
-    from mmsim.core.intensity import IntensityParams
-    from mmsim.core.matching import match_bar
+    from mmsim.core.intensity import IntensityFills
+    from mmsim.core.matching import PerSymbolMatching, match_bar
 
     if matching is match_bar:
         return MATCH_TRADE_THROUGH, np.zeros(5), ()
-    params = getattr(matching, "params", None)
-    cells = getattr(matching, "__closure__", None) or ()
-    rule = next((c.cell_contents for c in cells if callable(c.cell_contents)), None)
-    if isinstance(params, IntensityParams) and getattr(rule, "__qualname__", "").startswith(
-        "intensity_matching."
-    ):
+    rule = getattr(matching, "fill_limits", None)
+    if type(matching) is PerSymbolMatching and type(rule) is IntensityFills:
+        params = rule.params
         values = np.array(
             [
                 params.A,
@@ -128,7 +125,8 @@ def _matching(matching) -> tuple[int, np.ndarray, tuple[str, ...]]:
             ]
         )
         return MATCH_INTENSITY, values, (params.bid_draw, params.ask_draw)
-    raise _Unsupported(f"matching {getattr(matching, '__name__', matching)!r} has no kernel")
+    name = getattr(matching, "name", None) or getattr(matching, "__name__", matching)
+    raise _Unsupported(f"matching {name!r} has no kernel")
 
 
 class _Features:
