@@ -68,9 +68,13 @@ def _codes(symbol: pl.Series, names: Sequence[str]) -> pl.Series:
     if len(names) == 1:  # the usual single-symbol run: one comparison, no lookup table
         hit = pl.when(pl.lit(symbol) == names[0]).then(pl.lit(0, SID))
         return pl.select(hit.alias("sid")).to_series()
-    return symbol.replace_strict(
-        list(names), list(range(len(names))), default=None, return_dtype=SID
-    ).alias("sid")
+    return symbol.cast(pl.Enum(list(names)), strict=False).to_physical().cast(SID).alias("sid")
+
+
+def stable_order(sid: np.ndarray, n: int) -> np.ndarray:
+    """Rows grouped by sid (0 <= sid < n), each group in its original order."""
+    small = np.uint8 if n <= 256 else np.uint16 if n <= 65536 else np.uint32
+    return np.argsort(sid.astype(small), kind="stable")  # a radix sort for 8 and 16 bits
 
 
 def _sorted(series: pl.Series) -> pl.Series:
@@ -97,7 +101,7 @@ def align(fills: pl.DataFrame | None, symbols: pl.DataFrame) -> Aligned:
     bar = np.cumsum(new_ts) - 1  # dense rank of ts
     times = ts[new_ts]
     if len(names) > 1 and not bool((np.diff(sid.astype(np.int64)) >= 0).all()):
-        order = np.argsort(sid, kind="stable")  # stable: each symbol keeps its ts order
+        order = stable_order(sid, len(names))  # each symbol keeps its ts order
         symbols, sid, bar = symbols[order], sid[order], bar[order]
     key = sid.astype(np.int64) * max(len(times), 1) + bar
     if len(key) > 1 and not bool((np.diff(key) > 0).all()):

@@ -18,7 +18,7 @@ import attrs
 import numpy as np
 import polars as pl
 
-from mmsim.results.aligned import Aligned, align
+from mmsim.results.aligned import Aligned, align, stable_order
 from mmsim.results.attribution import COMPONENTS, attribution_of
 from mmsim.results.schema import POSTED_SCHEMA
 
@@ -320,7 +320,7 @@ def _positions_after(run: Aligned) -> pl.Series:
     if len(run.names) <= 1 or fills.height == 0:
         return pl.Series("_after", np.cumsum(signed))
     sid = fills["sid"].to_numpy()
-    order = np.argsort(sid, kind="stable")  # each symbol's fills together, in booking order
+    order = stable_order(sid, len(run.names))  # each symbol's fills together, in booking order
     bounds = np.searchsorted(sid[order], np.arange(1, len(run.names)))
     after = np.empty_like(signed)
     after[order] = np.concatenate([np.cumsum(part) for part in np.split(signed[order], bounds)])
