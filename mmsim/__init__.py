@@ -58,7 +58,7 @@ from mmsim.research.compare import Comparison, compare
 from mmsim.research.config import ConfigError, load_config, run_config
 from mmsim.research.fill_check import FillReport, fill_model_report
 from mmsim.research.options import RunOptions
-from mmsim.research.sweep import best_run, grid_points, load_sweep, sweep
+from mmsim.research.sweep import best_run, grid_points, load_sweep, rerun, sweep
 from mmsim.research.walkforward import WalkForward, walk_forward
 from mmsim.results.attribution import attribution, attribution_bars, cumulative_attribution
 from mmsim.results.metrics import Metrics, compute_metrics, summarize
@@ -216,6 +216,7 @@ __all__ = [
     "save_chart",
     "stateless",
     "summarize",
+    "rerun",
     "sweep",
     "sweep_heatmap",
     "synthetic_bars",

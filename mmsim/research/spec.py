@@ -1,7 +1,9 @@
 """Run specs: a grid point resolved into one backtest's configuration, named by a stable hash.
 
 A run id is 16 hex digits of a BLAKE2b hash of the resolved configuration (strategy parameters
-with defaults filled in, risk, venue, cash, window) and of the bars' fingerprint.
+with defaults filled in, risk, venue, cash, window) and of the bars' fingerprint. The stored
+config also keeps, under "build" (outside the hash), the exact keywords the run was built from,
+so `spec_of_row` can rebuild the run from its sweep row alone.
 """
 
 from __future__ import annotations
@@ -151,6 +153,34 @@ def data_fingerprint(bars: pl.DataFrame) -> str:
     return h.hexdigest()
 
 
+class _NotJson(ValueError):
+    pass
+
+
+def _exact(value: Any) -> Any:
+    """`value` as JSON keeps it (ints stay ints, floats floats); raises _NotJson otherwise."""
+    if isinstance(value, bool) or value is None or isinstance(value, str | int | float):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _exact(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_exact(v) for v in value]
+    item = getattr(value, "item", None)  # a numpy scalar from a generated grid
+    if callable(item) and getattr(value, "shape", None) == ():
+        return _exact(item())
+    raise _NotJson(repr(value))
+
+
+def _build_keywords(
+    params: Mapping[str, Any], risk: Mapping[str, Any] | None, venue: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """The keywords a worker builds the run from, JSON-exact; None when JSON cannot hold them."""
+    try:
+        return _exact({"params": params, "risk": risk, "venue": venue})
+    except _NotJson:
+        return None
+
+
 def _split_point(
     point: Mapping[str, Any], symbols: tuple[str, ...]
 ) -> tuple[dict, dict[str, dict], dict, dict, dict]:
@@ -242,9 +272,59 @@ def make_spec(
         allow_gaps=allow_gaps,
         symbols=symbols,
         window=window,
-        config=json.dumps(plain(config), sort_keys=True),
+        config=json.dumps(
+            {**plain(config), "build": _build_keywords(per_symbol, risk_kwargs, venue_kwargs)},
+            sort_keys=True,
+        ),
         error=error,
         keep_equity=keep_equity,
+        engine=engine,
+    )
+
+
+def spec_of_row(
+    row: Mapping[str, Any],
+    fingerprint: str,
+    *,
+    strategy: StrategyRef | None = None,
+    engine: str = "auto",
+) -> RunSpec:
+    """The RunSpec of a sweep row (its `run_id` and `config`), checked against the bars'
+    fingerprint: the hash of the row's config and these bars must be its run id.
+
+    strategy: the factory to build it with, when the stored name cannot be imported here (a
+    factory defined in a script or a notebook); by default the one the config names.
+    """
+    run_id = row.get("run_id")
+    text = row.get("config")
+    if not isinstance(text, str):
+        raise ValueError(f"sweep row {run_id!r} has no config column to rebuild the run from")
+    config = json.loads(text)
+    build = config.pop("build", None)
+    if build is None:
+        raise ValueError(
+            f"sweep run {run_id} was stored without the exact keywords it was built from (by "
+            "an older mmsim, or with parameters JSON cannot hold): run it again with "
+            "mmsim.backtest and the parameters in its row"
+        )
+    if config_hash(config, fingerprint) != run_id:
+        raise ValueError(
+            f"sweep run {run_id} was not computed on these bars (their fingerprint gives "
+            f"another run id): pass the bars the sweep ran on"
+        )
+    window = config.get("window")
+    return RunSpec(
+        run_id=run_id,
+        point={},
+        strategy=config["strategy"] if strategy is None else strategy,
+        params=build["params"],
+        risk=build["risk"],
+        venue=build["venue"],
+        initial_cash=float(config["initial_cash"]),
+        allow_gaps=bool(config["allow_gaps"]),
+        symbols=tuple(config["symbols"]),
+        window=(int(window[0]), int(window[1])) if window else None,
+        config=row["config"],
         engine=engine,
     )
 
@@ -257,5 +337,6 @@ __all__ = [
     "make_spec",
     "plain",
     "resolve_strategy",
+    "spec_of_row",
     "strategy_label",
 ]

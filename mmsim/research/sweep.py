@@ -29,6 +29,7 @@ A run that raises is stored with status "failed" and its error; it does not stop
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
@@ -49,6 +50,7 @@ from mmsim.research.spec import (
     data_fingerprint,
     make_spec,
     resolve_strategy,
+    spec_of_row,
     strategy_label,
 )
 from mmsim.research.store import (
@@ -59,7 +61,8 @@ from mmsim.research.store import (
     stored_run_ids,
     write_row,
 )
-from mmsim.research.worker import DataRef, run_spec
+from mmsim.research.worker import DataRef, backtest_spec, run_spec
+from mmsim.results.result import Result
 
 
 def open_bars(bars: pl.DataFrame | str | os.PathLike) -> tuple[pl.DataFrame, str | None]:
@@ -251,6 +254,42 @@ def best_run(
     return ok.sort(metric, descending=maximize, maintain_order=True).row(0, named=True)
 
 
+def rerun(
+    bars: pl.DataFrame | str | os.PathLike,
+    row: Mapping[str, Any] | pl.DataFrame | str,
+    rows: pl.DataFrame | None = None,
+    *,
+    strategy: StrategyRef | None = None,
+    engine: str = "auto",
+) -> Result:
+    """The full `Result` (fills, equity, symbols, ... frames) of one sweep run, rebuilt from its
+    row: its strategy, risk rules, venue, cash, symbols and window as stored in `config`.
+
+    row: a row as a dict (e.g. from `best_run`), a one-row frame, or a run id looked up in
+    `rows`. bars: the bars the sweep ran on (a frame or a Parquet file); other bars are refused,
+    since the row's run id names its data. strategy: the factory, when the one the config names
+    cannot be imported here (defined in a script or a notebook). engine: as for `backtest`;
+    every engine gives the row's figures.
+    """
+    if isinstance(row, str):
+        if rows is None or "run_id" not in rows.columns:
+            raise ValueError(f"run id {row!r} given without the sweep's rows to find it in")
+        found = rows.filter(pl.col("run_id") == row)
+        if found.height == 0:
+            raise ValueError(f"run id {row!r} is not among the {rows.height} rows given")
+        row = found
+    if isinstance(row, pl.DataFrame):
+        if row.height != 1:
+            raise ValueError(f"rerun takes one sweep row, got a frame of {row.height} rows")
+        row = row.row(0, named=True)
+    frame, _ = open_bars(bars)
+    config = row.get("config")
+    allow_gaps = bool(json.loads(config).get("allow_gaps")) if isinstance(config, str) else False
+    frame = validate_bars(frame, allow_gaps=allow_gaps)
+    spec = spec_of_row(row, data_fingerprint(frame), strategy=strategy, engine=engine)
+    return backtest_spec(frame, spec)
+
+
 __all__ = [
     "EXECUTORS",
     "DataRef",
@@ -268,6 +307,7 @@ __all__ = [
     "make_row",
     "make_spec",
     "open_bars",
+    "rerun",
     "resolve_strategy",
     "run_jobs",
     "run_spec",

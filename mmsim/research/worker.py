@@ -15,6 +15,7 @@ from mmsim.core.backtest import backtest
 from mmsim.core.risk import NO_RISK, basic_risk
 from mmsim.core.venue import Venue
 from mmsim.research.spec import RunSpec, resolve_strategy
+from mmsim.results.result import Result
 
 
 @attrs.frozen(slots=True)
@@ -73,18 +74,20 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}{where}"
 
 
+def backtest_spec(bars: pl.DataFrame, spec: RunSpec) -> Result:
+    """The backtest of one spec on the sweep's bars (its symbols and window taken from them)."""
+    return backtest(
+        _spec_bars(bars, spec), **_arguments(spec), allow_gaps=spec.allow_gaps, engine=spec.engine
+    )
+
+
 def run_spec(data: pl.DataFrame | DataRef, spec: RunSpec) -> dict[str, Any]:
     """Run one backtest (on a worker). Never raises for a failing run: returns its error instead."""
     started = time.perf_counter()
     out: dict[str, Any] = {"run_id": spec.run_id, "status": "failed", "error": spec.error}
     if spec.error is None:
         try:
-            result = backtest(
-                _spec_bars(worker_bars(data), spec),
-                **_arguments(spec),
-                allow_gaps=spec.allow_gaps,
-                engine=spec.engine,
-            )
+            result = backtest_spec(worker_bars(data), spec)
             out.update(status="ok", summary=result.summary, halted=result.halted)
             if spec.keep_equity:
                 out["equity"] = result.equity.select("ts", "equity")
@@ -155,4 +158,4 @@ def _elapsed(result: Any) -> float:
     return getattr(result, "elapsed_s", 0.0) if result is not None else 0.0
 
 
-__all__ = ["DataRef", "install_data", "run_batch", "run_spec", "worker_bars"]
+__all__ = ["DataRef", "backtest_spec", "install_data", "run_batch", "run_spec", "worker_bars"]

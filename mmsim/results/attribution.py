@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from mmsim.results.aligned import Aligned, align
+
 COMPONENTS = (
     "spread_capture",
     "taker_execution",
@@ -27,51 +29,68 @@ COMPONENTS = (
     "taker_fees",
     "funding",
 )
-_KEYS = ["ts", "symbol"]
+_FILL_COMPONENTS = ("spread_capture", "taker_execution", "maker_fees", "rebates", "taker_fees")
+_BAR_COMPONENTS = ("inventory", "funding")
 
 
-def _fill_components(fills: pl.DataFrame, symbols: pl.DataFrame) -> pl.DataFrame:
-    """Per (ts, symbol): the fill-driven components, from each fill against its bar's mark."""
-    marked = fills.join(symbols.select(*_KEYS, "mark"), on=_KEYS, how="left")
-    missing = marked.with_row_index("row").filter(pl.col("mark").is_null())
-    if missing.height:
-        row = missing.row(0, named=True)
-        raise ValueError(
-            f"fill row {row['row']} ({row['symbol']} at {row['ts']}) has no bar in the symbols "
-            "frame: the result's frames do not belong together"
-        )
+def _fill_parts() -> list[pl.Expr]:
+    """Per aligned fill (with its bar's mark): its share of each fill-driven component (0 in
+    the components it does not belong to), so per bar or per symbol they are plain sums."""
     edge = pl.col("side") * (pl.col("mark") - pl.col("price")) * pl.col("qty")
     maker = pl.col("liquidity") == "maker"
     earned = -pl.col("fee")
-    return marked.group_by(_KEYS, maintain_order=True).agg(
-        edge.filter(maker).sum().alias("spread_capture"),
-        edge.filter(~maker).sum().alias("taker_execution"),
-        earned.filter(maker & (pl.col("fee") > 0)).sum().alias("maker_fees"),
-        earned.filter(maker & (pl.col("fee") < 0)).sum().alias("rebates"),
-        earned.filter(~maker).sum().alias("taker_fees"),
-    )
+
+    def only(when: pl.Expr, value: pl.Expr) -> pl.Expr:
+        return pl.when(when).then(value).otherwise(0.0)
+
+    return [
+        only(maker, edge).alias("spread_capture"),
+        only(~maker, edge).alias("taker_execution"),
+        only(maker & (pl.col("fee") > 0), earned).alias("maker_fees"),
+        only(maker & (pl.col("fee") < 0), earned).alias("rebates"),
+        only(~maker, earned).alias("taker_fees"),
+    ]
+
+
+def _bar_components() -> list[pl.Expr]:
+    """Per row of aligned bars (each symbol's bars contiguous, in time order): inventory and
+    funding; the previous bar is the row before unless the row is its symbol's first."""
+
+    def previous(column: str) -> pl.Expr:
+        return pl.when(pl.col("first")).then(None).otherwise(pl.col(column).shift(1))
+
+    return [
+        (
+            previous("position").fill_null(0.0) * (pl.col("mark") - previous("mark")).fill_null(0.0)
+        ).alias("inventory"),
+        (pl.col("funding") - previous("funding"))
+        .fill_null(pl.col("funding"))
+        .fill_null(0.0)
+        .alias("funding"),
+    ]
 
 
 def attribution_bars(fills: pl.DataFrame, symbols: pl.DataFrame) -> pl.DataFrame:
     """One row per bar and symbol: ts, symbol, the COMPONENTS (USDT) and their sum `pnl`."""
-    per_symbol = pl.col("symbol")
-    bars = symbols.select(
-        *_KEYS,
-        (
-            pl.col("position").shift(1).over(per_symbol, order_by="ts").fill_null(0.0)
-            * pl.col("mark").diff().over(per_symbol, order_by="ts").fill_null(0.0)
-        ).alias("inventory"),
-        pl.col("funding")
-        .diff()
-        .over(per_symbol, order_by="ts")
-        .fill_null(pl.col("funding"))
-        .alias("funding"),
+    run = align(fills, symbols)
+    by_row = (
+        run.fills.lazy()
+        .select("row", *_fill_parts())
+        .group_by("row", maintain_order=True)
+        .agg(pl.col(*_FILL_COMPONENTS).sum())
     )
-    out = bars.join(_fill_components(fills, symbols), on=_KEYS, how="left", maintain_order="left")
-    return out.select(
-        *_KEYS,
-        *(pl.col(c).fill_null(0.0) for c in COMPONENTS),
-    ).with_columns(pl.sum_horizontal(*COMPONENTS).alias("pnl"))
+    out = (
+        run.bars.lazy()
+        .with_row_index("row")
+        .with_columns(pl.col("row").cast(pl.Int64), *_bar_components())
+        .join(by_row, on="row", how="left", maintain_order="left")
+        .sort("ts", maintain_order=True)  # ts-major again, symbols in first-appearance order
+    )
+    return (
+        out.select("ts", "symbol", *(pl.col(c).fill_null(0.0) for c in COMPONENTS))
+        .with_columns(pl.sum_horizontal(*COMPONENTS).alias("pnl"))
+        .collect()
+    )
 
 
 def cumulative_attribution(fills: pl.DataFrame, symbols: pl.DataFrame) -> pl.DataFrame:
@@ -84,19 +103,33 @@ def cumulative_attribution(fills: pl.DataFrame, symbols: pl.DataFrame) -> pl.Dat
     return per_bar.select("ts", pl.col(*COMPONENTS, "pnl").cum_sum())
 
 
+def attribution_of(run: Aligned) -> pl.DataFrame:
+    """`attribution` of aligned frames."""
+    per_bar = run.bars.lazy().with_columns(*_bar_components())
+    bars = run.per_symbol(per_bar, *(pl.col(c).sum() for c in _BAR_COMPONENTS))
+    parts = run.fills.lazy().select("sid", *_fill_parts())
+    from_fills = run.per_symbol(parts, pl.col(*_FILL_COMPONENTS).sum()).drop("symbol")
+    per_symbol = pl.concat([bars, from_fills], how="horizontal").select(
+        "symbol", *(pl.col(c).fill_null(0.0) for c in COMPONENTS)
+    )
+    per_symbol = per_symbol.with_columns(pl.sum_horizontal(*COMPONENTS).alias("pnl"))
+    total = per_symbol.select(pl.lit("TOTAL").alias("symbol"), pl.col(*COMPONENTS, "pnl").sum())
+    return pl.concat([per_symbol, total])
+
+
 def attribution(fills: pl.DataFrame, symbols: pl.DataFrame) -> pl.DataFrame:
     """Totals over the run: one row per symbol and a TOTAL row; the COMPONENTS sum to `pnl` (USDT).
 
     `pnl` equals the symbol's realized + unrealized - fees + funding at the end, and on the TOTAL
     row the final equity minus the initial cash.
     """
-    per_symbol = (
-        attribution_bars(fills, symbols)
-        .group_by("symbol", maintain_order=True)
-        .agg(pl.col(*COMPONENTS, "pnl").sum())
-    )
-    total = per_symbol.select(pl.lit("TOTAL").alias("symbol"), pl.col(*COMPONENTS, "pnl").sum())
-    return pl.concat([per_symbol, total])
+    return attribution_of(align(fills, symbols))
 
 
-__all__ = ["COMPONENTS", "attribution", "attribution_bars", "cumulative_attribution"]
+__all__ = [
+    "COMPONENTS",
+    "attribution",
+    "attribution_bars",
+    "attribution_of",
+    "cumulative_attribution",
+]

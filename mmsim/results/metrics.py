@@ -15,9 +15,11 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
+import numpy as np
 import polars as pl
 
-from mmsim.results.attribution import COMPONENTS, attribution
+from mmsim.results.aligned import Aligned, align, stable_order
+from mmsim.results.attribution import COMPONENTS, attribution_of
 from mmsim.results.schema import POSTED_SCHEMA
 
 if TYPE_CHECKING:
@@ -107,12 +109,13 @@ def periods_per_year(interval_us: int) -> float:
 # --- returns and drawdowns -------------------------------------------------------------------
 
 
-def _with_start(equity: pl.Series, initial_cash: float | None) -> pl.Series:
-    """The equity path with the starting capital in front, so the first bar has a return."""
-    equity = equity.cast(pl.Float64)
+def _path(equity: pl.Series | np.ndarray, initial_cash: float | None) -> np.ndarray:
+    """The equity path as float64, with the starting capital in front so the first bar has a
+    return."""
+    values = equity.cast(pl.Float64).to_numpy() if isinstance(equity, pl.Series) else equity
     if initial_cash is None:
-        return equity
-    return pl.concat([pl.Series(equity.name, [float(initial_cash)]), equity])
+        return np.asarray(values, dtype=np.float64)
+    return np.concatenate([[float(initial_cash)], values])
 
 
 def returns_expr(column: str = "equity") -> pl.Expr:
@@ -125,23 +128,53 @@ def drawdown_expr(column: str = "equity") -> pl.Expr:
     return 1.0 - pl.col(column) / pl.col(column).cum_max()
 
 
+def _returns(path: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return path[1:] / path[:-1] - 1.0
+
+
 def bar_returns(equity: pl.Series, initial_cash: float | None = None) -> pl.Series:
     """Per-bar simple returns; with initial_cash the first bar's return is against it."""
-    path = _with_start(equity, initial_cash)
-    return pl.DataFrame({"e": path}).select(returns_expr("e")).to_series().drop_nulls()
+    return pl.Series(equity.name, _returns(_path(equity, initial_cash)))
+
+
+def _sharpe(returns: np.ndarray, interval_us: int) -> float | None:
+    if len(returns) < 2:
+        return None
+    std = float(returns.std(ddof=1))
+    if not std or not math.isfinite(std):
+        return None
+    return float(returns.mean() / std * math.sqrt(periods_per_year(interval_us)))
+
+
+def _sortino(returns: np.ndarray, interval_us: int) -> float | None:
+    if len(returns) < 2:
+        return None
+    downside = math.sqrt(float((np.minimum(returns, 0.0) ** 2).mean()))
+    if not downside or not math.isfinite(downside):
+        return None
+    return float(returns.mean() / downside * math.sqrt(periods_per_year(interval_us)))
+
+
+def _drawdowns(path: np.ndarray) -> tuple[float, int]:
+    """(deepest fall below the running peak as a fraction of it, most consecutive bars below)."""
+    if len(path) == 0:
+        return 0.0, 0
+    peak = np.maximum.accumulate(path)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        depth = float(max(np.fmax.reduce(1.0 - path / peak), 0.0))
+    under = np.zeros(len(path) + 2, dtype=np.int8)
+    under[1:-1] = path < peak
+    edges = np.diff(under)  # +1 where a spell below the peak starts, -1 after it ends
+    spells = np.flatnonzero(edges < 0) - np.flatnonzero(edges > 0)
+    return depth, int(spells.max()) if len(spells) else 0
 
 
 def sharpe_ratio(
     equity: pl.Series, interval_us: int, initial_cash: float | None = None
 ) -> float | None:
     """Annualised mean / std of per-bar simple returns of equity; None when undefined."""
-    returns = bar_returns(equity, initial_cash)
-    if returns.len() < 2:
-        return None
-    std = returns.std()
-    if not std or not math.isfinite(std):
-        return None
-    return float(returns.mean() / std * math.sqrt(periods_per_year(interval_us)))
+    return _sharpe(_returns(_path(equity, initial_cash)), interval_us)
 
 
 def sortino_ratio(
@@ -152,34 +185,17 @@ def sortino_ratio(
     Downside deviation = sqrt(mean over ALL bars of min(r, 0)^2) (target 0), not the std of
     the losing bars alone.
     """
-    returns = bar_returns(equity, initial_cash)
-    if returns.len() < 2:
-        return None
-    downside = math.sqrt(float((returns.clip(upper_bound=0.0) ** 2).mean()))
-    if not downside or not math.isfinite(downside):
-        return None
-    return float(returns.mean() / downside * math.sqrt(periods_per_year(interval_us)))
+    return _sortino(_returns(_path(equity, initial_cash)), interval_us)
 
 
 def max_drawdown(equity: pl.Series, initial_cash: float | None = None) -> float:
     """Largest fall from a running peak, as a fraction of that peak (0.1 = 10%)."""
-    path = _with_start(equity, initial_cash)
-    if path.len() == 0:
-        return 0.0
-    drawdown = 1.0 - path / path.cum_max()
-    return float(max(drawdown.max(), 0.0))
+    return _drawdowns(_path(equity, initial_cash))[0]
 
 
 def max_drawdown_bars(equity: pl.Series, initial_cash: float | None = None) -> int:
     """Duration of the longest drawdown: most consecutive bars spent below a previous peak."""
-    path = _with_start(equity, initial_cash)
-    if path.len() == 0:
-        return 0
-    under = pl.DataFrame({"e": path}).select((pl.col("e") < pl.col("e").cum_max()).alias("under"))
-    spells = under.with_columns(pl.col("under").rle_id().alias("spell")).filter("under")
-    if spells.height == 0:
-        return 0
-    return int(spells.group_by("spell", maintain_order=True).len()["len"].max())
+    return _drawdowns(_path(equity, initial_cash))[1]
 
 
 def annual_return(total_return: float, n_bars: int, interval_us: int) -> float | None:
@@ -199,20 +215,20 @@ def annual_return(total_return: float, n_bars: int, interval_us: int) -> float |
 
 
 def performance(
-    equity: pl.Series, initial_cash: float, interval_us: int
+    equity: pl.Series | np.ndarray, initial_cash: float, interval_us: int
 ) -> dict[str, float | int | None]:
     """Return, annual return, Sharpe, Sortino, max drawdown (depth, bars, days) and Calmar."""
-    n = equity.len()
-    final = float(equity[-1]) if n else float(initial_cash)
-    total = final / initial_cash - 1.0
+    path = _path(equity, initial_cash)
+    n = len(path) - 1
+    total = float(path[-1]) / initial_cash - 1.0
     annual = annual_return(total, n, interval_us)
-    depth = max_drawdown(equity, initial_cash)
-    bars = max_drawdown_bars(equity, initial_cash)
+    depth, bars = _drawdowns(path)
+    returns = _returns(path)
     return {
         "return": total,
         "annual_return": annual,
-        "sharpe": sharpe_ratio(equity, interval_us, initial_cash),
-        "sortino": sortino_ratio(equity, interval_us, initial_cash),
+        "sharpe": _sharpe(returns, interval_us),
+        "sortino": _sortino(returns, interval_us),
         "max_drawdown": depth,
         "max_drawdown_bars": bars,
         "max_drawdown_days": bars * interval_us / DAY_US,
@@ -229,10 +245,17 @@ def performance_table(
     equity: pl.DataFrame, symbols: pl.DataFrame, initial_cash: float, interval_us: int
 ) -> pl.DataFrame:
     """`performance` per symbol (on initial cash + its PnL) and for the account (TOTAL)."""
-    curves = symbols.select("symbol", (pnl_expr() + initial_cash).alias("curve"))
+    return _performance_table(equity, align(None, symbols), initial_cash, interval_us)
+
+
+def _performance_table(
+    equity: pl.DataFrame, run: Aligned, initial_cash: float, interval_us: int
+) -> pl.DataFrame:
+    curve = (pnl_expr() + initial_cash).cast(pl.Float64)
+    curves = run.bars.lazy().select(curve).collect().to_series().to_numpy()
     rows = [
-        {"symbol": part["symbol"][0], **performance(part["curve"], initial_cash, interval_us)}
-        for part in curves.partition_by("symbol", maintain_order=True)
+        {"symbol": name, **performance(curves[start:end], initial_cash, interval_us)}
+        for name, start, end in zip(run.names, run.starts, run.ends)
     ]
     rows.append({"symbol": TOTAL, **performance(equity["equity"], initial_cash, interval_us)})
     return pl.DataFrame(rows, schema=_PERFORMANCE_SCHEMA)
@@ -267,18 +290,41 @@ def _with_total(per_symbol: pl.DataFrame, total: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([per_symbol, total.select(per_symbol.columns)], how="vertical_relaxed")
 
 
-def round_trips_expr() -> pl.Expr:
+def round_trips_expr(by: str = "symbol") -> pl.Expr:
     """Per fill (in booking order, over symbol): True when it closes or flips a position.
 
     A round trip is a position opened from flat and brought back to flat (or through it).
+    `by`: the column naming the fill's symbol (or its code).
     """
-    signed = pl.col("side").cast(pl.Float64) * pl.col("qty")
-    after = signed.cum_sum().over("symbol")
-    before = after - signed
+    return _closes_expr(_signed_qty().cum_sum().over(by))
+
+
+def _signed_qty() -> pl.Expr:
+    return pl.col("side").cast(pl.Float64) * pl.col("qty")
+
+
+def _closes_expr(after: pl.Expr) -> pl.Expr:
+    """True on a fill that closes or flips its symbol's position (`after`: position after it)."""
+    before = after - _signed_qty()
     tol = 1e-9 * pl.col("qty")  # float residue of an exact close
     flat_before = before.abs() <= tol
     flat_after = after.abs() <= tol
     return ~flat_before & (flat_after | (before.sign() != after.sign()))
+
+
+def _positions_after(run: Aligned) -> pl.Series:
+    """Each fill's symbol's position after it (base units): a running sum per symbol, in
+    booking order, added left to right as `cum_sum` does."""
+    fills = run.fills
+    signed = fills.select(_signed_qty()).to_series().to_numpy()
+    if len(run.names) <= 1 or fills.height == 0:
+        return pl.Series("_after", np.cumsum(signed))
+    sid = fills["sid"].to_numpy()
+    order = stable_order(sid, len(run.names))  # each symbol's fills together, in booking order
+    bounds = np.searchsorted(sid[order], np.arange(1, len(run.names)))
+    after = np.empty_like(signed)
+    after[order] = np.concatenate([np.cumsum(part) for part in np.split(signed[order], bounds)])
+    return pl.Series("_after", after)
 
 
 def fill_rates(fills: pl.DataFrame, posted: pl.DataFrame) -> pl.DataFrame:
@@ -345,44 +391,71 @@ def trading_stats(
     captured_spread_bps = 2 * spread capture / maker notional (the spread earned against the
     close of each fill's bar, as a full spread comparable with the quoted one).
     """
-    names = symbols["symbol"].unique(maintain_order=True)
-    base = pl.DataFrame({"symbol": names})
+    return _trading_stats(equity, align(fills, symbols), rejections, posted)
+
+
+def _trading_stats(
+    equity: pl.DataFrame, run: Aligned, rejections: pl.DataFrame, posted: pl.DataFrame
+) -> pl.DataFrame:
     notional = pl.col("price") * pl.col("qty")
     maker = pl.col("liquidity") == "maker"
-    marked = fills.join(symbols.select("ts", "symbol", "mark"), on=["ts", "symbol"], how="left")
     edge = pl.col("side") * (pl.col("mark") - pl.col("price")) * pl.col("qty")
+    # per fill first, so the aggregations below are plain column reductions
+    per_fill = (
+        run.fills.lazy()
+        .with_columns(_positions_after(run))
+        .select(
+            "sid",
+            maker.alias("maker_fills"),
+            (~maker).alias("taker_fills"),
+            (pl.col("side") > 0).alias("buys"),
+            (pl.col("side") < 0).alias("sells"),
+            notional.alias("volume"),
+            pl.when(maker).then(notional).otherwise(0.0).alias("maker_volume"),
+            pl.when(maker).then(edge).otherwise(0.0).alias("_capture"),
+            _closes_expr(pl.col("_after")).alias("round_trips"),
+        )
+    )
     fill_aggs = [
         pl.len().alias("fills"),
-        maker.sum().alias("maker_fills"),
-        (~maker).sum().alias("taker_fills"),
-        (pl.col("side") > 0).sum().alias("buys"),
-        (pl.col("side") < 0).sum().alias("sells"),
-        notional.sum().alias("volume"),
-        notional.filter(maker).sum().alias("maker_volume"),
-        edge.filter(maker).sum().alias("_capture"),
+        pl.col(
+            "maker_fills",
+            "taker_fills",
+            "buys",
+            "sells",
+            "volume",
+            "maker_volume",
+            "_capture",
+            "round_trips",
+        ).sum(),
     ]
-    per_fill = marked.with_columns(round_trips_expr().alias("_closes"))
-    by_fill = per_fill.group_by("symbol", maintain_order=True).agg(
-        *fill_aggs, pl.col("_closes").sum().alias("round_trips")
-    )
-    total_fill = per_fill.select(*fill_aggs, pl.col("_closes").sum().alias("round_trips"))
+    by_fill = run.per_symbol(per_fill, *fill_aggs)
+    total_fill = per_fill.select(*fill_aggs).collect()
     spread = (pl.col("ask") - pl.col("bid")) / ((pl.col("ask") + pl.col("bid")) / 2) * 1e4
     bid, ask = pl.col("bid").is_not_null(), pl.col("ask").is_not_null()
     # results saved before clamping existed have no clamped column
-    clamped = pl.col("clamped") if "clamped" in symbols.columns else pl.lit(None, pl.Int64)
+    clamped = pl.col("clamped") if "clamped" in run.bars.columns else pl.lit(None, pl.Int64)
+    # per bar first, so the aggregations below are plain column reductions
+    quotes = run.bars.lazy().select(
+        "sid",
+        spread.alias("quoted_spread_bps"),
+        (bid | ask).alias("time_quoting"),
+        (bid & ask).alias("quoting_both"),
+        (bid ^ ask).alias("quoting_one_side"),
+        (~bid & ~ask).alias("quoting_none"),
+        clamped.alias("clamped"),
+        "orders",
+    )
     quote_aggs = [
-        spread.mean().alias("quoted_spread_bps"),
-        (bid | ask).mean().alias("time_quoting"),
-        (bid & ask).mean().alias("quoting_both"),
-        (bid ^ ask).mean().alias("quoting_one_side"),
-        (~bid & ~ask).mean().alias("quoting_none"),
-        clamped.sum().cast(pl.Int64).alias("clamped"),
+        pl.col("quoted_spread_bps", "time_quoting", "quoting_both", "quoting_one_side").mean(),
+        pl.col("quoting_none").mean(),
+        pl.col("clamped").sum().cast(pl.Int64),
         pl.when(pl.col("orders").sum() > 0)
-        .then(clamped.sum() / pl.col("orders").sum())
+        .then(pl.col("clamped").sum() / pl.col("orders").sum())
         .alias("clamped_share"),
     ]
-    by_quote = symbols.group_by("symbol", maintain_order=True).agg(*quote_aggs)
-    total_quote = symbols.select(*quote_aggs)
+    by_quote = run.per_symbol(quotes, *quote_aggs)
+    total_quote = quotes.select(*quote_aggs).collect()
     post_aggs = [pl.col("orders").sum().alias("orders_posted")]
     by_post = posted.group_by("symbol", maintain_order=True).agg(*post_aggs)
     total_post = posted.select(*post_aggs)
@@ -441,8 +514,8 @@ def trading_stats(
         )
 
     mean_equity = float(equity["equity"].mean()) if equity.height else float("nan")
-    per_symbol = base
-    for frame in (by_fill, by_quote, by_post, by_rej):
+    per_symbol = pl.concat([by_fill, by_quote.drop("symbol")], how="horizontal")
+    for frame in (by_post, by_rej):
         per_symbol = per_symbol.join(frame, on="symbol", how="left", maintain_order="left")
     total = pl.concat(
         [pl.DataFrame({"symbol": [TOTAL]}), total_fill, total_quote, total_post, total_rej],
@@ -472,13 +545,9 @@ def markouts(
     horizons = tuple(int(h) for h in horizons)
     if any(h < 0 for h in horizons):
         raise ValueError(f"markout horizons must be >= 0 bars, got {horizons}")
-    ahead = symbols.select(
-        "ts",
-        "symbol",
-        *(pl.col("mark").shift(-h).over("symbol", order_by="ts").alias(f"m{h}") for h in horizons),
-    )
-    chosen = fills if liquidity is None else fills.filter(pl.col("liquidity") == liquidity)
-    joined = chosen.join(ahead, on=["ts", "symbol"], how="left")
+    run = align(fills, symbols)
+    chosen = run.fills if liquidity is None else run.fills.filter(pl.col("liquidity") == liquidity)
+    joined = _marks_ahead(run, chosen, horizons)
     long = (
         pl.concat(
             [
@@ -523,31 +592,35 @@ def markout_summary(
     fills: pl.DataFrame, symbols: pl.DataFrame, horizons: Sequence[int] = HORIZONS
 ) -> pl.DataFrame:
     """Per symbol and TOTAL (both sides): mean maker-fill markout in bps at each horizon, wide."""
+    return _markout_summary(align(fills, symbols), horizons)
+
+
+def _marks_ahead(run: Aligned, fills: pl.DataFrame, horizons: Sequence[int]) -> pl.DataFrame:
+    """m{h} per fill: its symbol's mark h bars after the fill's bar (null past its last bar)."""
+    row = fills["row"].to_numpy()
+    sid = fills["sid"].to_numpy().astype(np.int64)
+    start, end = run.starts[sid], run.ends[sid]
+    marks = run.bars["mark"].cast(pl.Float64).to_numpy()  # a null mark reads as NaN: null again
+    columns = []
+    for h in horizons:
+        ahead = row + h
+        inside = (ahead >= start) & (ahead < end)
+        taken = marks[np.clip(ahead, 0, len(marks) - 1)] if len(marks) else np.zeros(len(row))
+        columns.append(pl.Series(f"m{h}", np.where(inside, taken, np.nan), nan_to_null=True))
+    return fills.with_columns(columns)
+
+
+def _markout_summary(run: Aligned, horizons: Sequence[int]) -> pl.DataFrame:
     horizons = tuple(horizons)
-    ahead = symbols.select(
-        "ts",
-        "symbol",
-        *(pl.col("mark").shift(-h).over("symbol", order_by="ts").alias(f"m{h}") for h in horizons),
-    )
-    joined = fills.filter(pl.col("liquidity") == "maker").join(
-        ahead, on=["ts", "symbol"], how="left"
-    )
+    joined = _marks_ahead(run, run.fills.filter(pl.col("liquidity") == "maker"), horizons)
     aggs = [
         (pl.col("side") * (pl.col(f"m{h}") - pl.col("price")) / pl.col("price") * 1e4)
         .mean()
         .alias(f"markout_{h}_bps")
         for h in horizons
     ]
-    names = pl.DataFrame({"symbol": symbols["symbol"].unique(maintain_order=True)})
     per_symbol = (
-        names.join(
-            joined.group_by("symbol", maintain_order=True).agg(*aggs),
-            on="symbol",
-            how="left",
-            maintain_order="left",
-        )
-        if aggs
-        else names
+        run.per_symbol(joined, *aggs) if aggs else pl.DataFrame({"symbol": list(run.names)})
     )
     total = (
         pl.concat([pl.DataFrame({"symbol": [TOTAL]}), joined.select(*aggs)], how="horizontal")
@@ -575,6 +648,10 @@ def risk_stats(equity: pl.DataFrame, symbols: pl.DataFrame, events: pl.DataFrame
     """Per symbol and TOTAL: inventory (mean and max |position|, base units and USDT notional),
     leverage (max, mean), margin ratio (TOTAL only, max and mean),
     emergency exits, early stops and liquidations (bars on which each happened)."""
+    return _risk_stats(equity, align(None, symbols), events)
+
+
+def _risk_stats(equity: pl.DataFrame, run: Aligned, events: pl.DataFrame) -> pl.DataFrame:
     inventory = [
         pl.col("position").abs().mean().alias("mean_abs_position"),
         pl.col("position").abs().max().alias("max_abs_position"),
@@ -583,13 +660,9 @@ def risk_stats(equity: pl.DataFrame, symbols: pl.DataFrame, events: pl.DataFrame
         pl.col("leverage").max().alias("max_leverage"),
         pl.col("leverage").mean().alias("mean_leverage"),
     ]
-    per_symbol = (
-        symbols.group_by("symbol", maintain_order=True)
-        .agg(*inventory)
-        .with_columns(
-            pl.lit(None, pl.Float64).alias("max_margin_ratio"),
-            pl.lit(None, pl.Float64).alias("mean_margin_ratio"),
-        )
+    per_symbol = run.per_symbol(run.bars, *inventory).with_columns(
+        pl.lit(None, pl.Float64).alias("max_margin_ratio"),
+        pl.lit(None, pl.Float64).alias("mean_margin_ratio"),
     )
     kinds = reason_kind_expr("event")
     counts = [
@@ -599,7 +672,7 @@ def risk_stats(equity: pl.DataFrame, symbols: pl.DataFrame, events: pl.DataFrame
     total = pl.concat(
         [
             pl.DataFrame({"symbol": [TOTAL]}),
-            symbols.select(
+            pl.DataFrame().select(
                 pl.lit(None, pl.Float64).alias("mean_abs_position"),  # base units do not add up
                 pl.lit(None, pl.Float64).alias("max_abs_position"),
             ),
@@ -649,30 +722,28 @@ def summarize(
         else pl.DataFrame(schema={"ts": pl.Datetime("us"), "event": pl.String})
     )
     posted = posted if posted is not None else pl.DataFrame(schema=POSTED_SCHEMA)
+    run = align(fills, symbols)  # fills matched to their bars once, for every table below
     return _compose_summary(
-        _base_rows(equity, symbols, initial_cash),
-        performance_table(equity, symbols, initial_cash, interval_us),
-        attribution(fills, symbols),
-        trading_stats(equity, symbols, fills, rejections, posted),
-        risk_stats(equity, symbols, events),
-        markout_summary(fills, symbols, horizons),
+        _base_rows(equity, run, initial_cash),
+        _performance_table(equity, run, initial_cash, interval_us),
+        attribution_of(run),
+        _trading_stats(equity, run, rejections, posted),
+        _risk_stats(equity, run, events),
+        _markout_summary(run, horizons),
     )
 
 
-def _base_rows(equity: pl.DataFrame, symbols: pl.DataFrame, initial_cash: float) -> pl.DataFrame:
+def _base_rows(equity: pl.DataFrame, run: Aligned, initial_cash: float) -> pl.DataFrame:
     """symbol, pnl, realized, unrealized, fees, funding, final_position: per symbol and TOTAL."""
-    last = (
-        symbols.group_by("symbol", maintain_order=True)
-        .last()
-        .select(
-            "symbol",
-            pnl_expr().alias("pnl"),
-            "realized",
-            "unrealized",
-            "fees",
-            "funding",
-            pl.col("position").alias("final_position"),
-        )
+    columns = ("realized", "unrealized", "fees", "funding", "position")
+    last = run.per_symbol(run.bars, pl.col(*columns).last()).select(
+        "symbol",
+        pnl_expr().alias("pnl"),
+        "realized",
+        "unrealized",
+        "fees",
+        "funding",
+        pl.col("position").alias("final_position"),
     )
     final = equity.row(-1, named=True) if equity.height else None
     total = pl.DataFrame(
@@ -762,17 +833,18 @@ def compute_metrics(result: Result, *, horizons: Sequence[int] = HORIZONS) -> Me
     initial_cash = float(result.config["initial_cash"])
     interval_us = int(result.config["interval_us"])
     equity, symbols, fills = result.equity, result.symbols, result.fills
-    perf = performance_table(equity, symbols, initial_cash, interval_us)
-    attributed = attribution(fills, symbols)
-    trading = trading_stats(equity, symbols, fills, result.rejections, result.posted)
-    risk = risk_stats(equity, symbols, result.events)
+    run = align(fills, symbols)
+    perf = _performance_table(equity, run, initial_cash, interval_us)
+    attributed = attribution_of(run)
+    trading = _trading_stats(equity, run, result.rejections, result.posted)
+    risk = _risk_stats(equity, run, result.events)
     summary = _compose_summary(
-        _base_rows(equity, symbols, initial_cash),
+        _base_rows(equity, run, initial_cash),
         perf,
         attributed,
         trading,
         risk,
-        markout_summary(fills, symbols, horizons),
+        _markout_summary(run, horizons),
     )
     return Metrics(
         summary=summary,

@@ -1,0 +1,172 @@
+"""A run's symbols and fills frames lined up once, for the metrics computed over them.
+
+Each symbol's bars are made contiguous and in time order (rows ordered by symbol, then ts) and
+coded by a small integer `sid` (symbols numbered in order of first appearance); each fill gets
+the row of its bar and that bar's mark. Attribution, trading figures and markouts all read this
+one alignment, so a summary matches fills to bars once, by binary search on sorted integer keys,
+instead of one hash join on (ts, symbol) per table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+import numpy as np
+import polars as pl
+
+SID = pl.UInt32
+_FILL_COLUMNS = {
+    "ts": pl.Datetime("us"),
+    "symbol": pl.String,
+    "side": pl.Int8,
+    "price": pl.Float64,
+    "qty": pl.Float64,
+    "fee": pl.Float64,
+    "liquidity": pl.String,
+}
+
+
+@attrs.frozen(slots=True, eq=False)
+class Aligned:
+    """The symbols frame ordered by symbol then ts, and the fills pointing into it.
+
+    bars: the symbols frame's rows, by symbol (first-appearance order) then ts, plus `sid`
+    (sorted) and `first` (True on each symbol's first bar). ends[sid]: the row after that
+    symbol's last bar. fills: the fills in booking order, plus `sid`, `row` (their bar's row in
+    bars) and `mark` (that bar's mark, USDT).
+    """
+
+    names: tuple[str, ...]
+    bars: pl.DataFrame
+    ends: np.ndarray
+    fills: pl.DataFrame
+
+    @property
+    def starts(self) -> np.ndarray:
+        """The row of each symbol's first bar in `bars`."""
+        return np.concatenate([[0], self.ends[:-1]]).astype(np.int64)
+
+    def per_symbol(self, frame: pl.DataFrame | pl.LazyFrame, *aggs: pl.Expr) -> pl.DataFrame:
+        """`aggs` over the rows of each symbol of `frame` (bars or fills, with sid): one row per
+        symbol in first-appearance order, `symbol` first; null for a symbol without rows."""
+        names = pl.DataFrame(
+            {"sid": pl.Series(range(len(self.names)), dtype=SID), "symbol": list(self.names)},
+            schema={"sid": SID, "symbol": pl.String},
+        )
+        if len(self.names) == 1:  # one group: a plain reduction, null when it has no rows
+            got = frame.lazy().select(*aggs, pl.len().alias("_rows")).collect()
+            got = (got if got["_rows"][0] else got.clear(1)).drop("_rows")
+            return pl.concat([names.drop("sid"), got], how="horizontal")
+        # lazily, so only the columns the aggregations read are touched
+        got = frame.lazy().group_by("sid", maintain_order=True).agg(*aggs).collect()
+        return names.join(got, on="sid", how="left", maintain_order="left").drop("sid")
+
+
+def _codes(symbol: pl.Series, names: Sequence[str]) -> pl.Series:
+    """sid per row: the position of its symbol in `names` (null for a symbol not in it)."""
+    if len(names) == 1:  # the usual single-symbol run: one comparison, no lookup table
+        hit = pl.when(pl.lit(symbol) == names[0]).then(pl.lit(0, SID))
+        return pl.select(hit.alias("sid")).to_series()
+    return symbol.cast(pl.Enum(list(names)), strict=False).to_physical().cast(SID).alias("sid")
+
+
+def stable_order(sid: np.ndarray, n: int) -> np.ndarray:
+    """Rows grouped by sid (0 <= sid < n), each group in its original order."""
+    small = np.uint8 if n <= 256 else np.uint16 if n <= 65536 else np.uint32
+    return np.argsort(sid.astype(small), kind="stable")  # a radix sort for 8 and 16 bits
+
+
+def _sorted(series: pl.Series) -> pl.Series:
+    return series.set_sorted() if series.is_sorted() else series
+
+
+def align(fills: pl.DataFrame | None, symbols: pl.DataFrame) -> Aligned:
+    """Line up a run's fills (None: none) with its symbols frame (see `Aligned`).
+
+    Raises ValueError when the symbols frame holds a symbol twice at one ts, or when a fill has
+    no bar (or no mark) in it: the frames do not belong to one run.
+    """
+    if not symbols["ts"].is_sorted():
+        symbols = symbols.sort("ts", maintain_order=True)
+    symbol = symbols["symbol"]
+    if symbols.height and bool((symbol == symbol[0]).all()):  # one symbol: no lookup needed
+        names, sid = (symbol[0],), np.zeros(symbols.height, dtype=np.uint32)
+    else:
+        names = tuple(symbol.unique(maintain_order=True).to_list())
+        sid = _codes(symbol, names).to_numpy()
+    ts = symbols["ts"].to_physical().to_numpy()
+    new_ts = np.ones(len(ts), dtype=bool)
+    new_ts[1:] = ts[1:] != ts[:-1]
+    bar = np.cumsum(new_ts) - 1  # dense rank of ts
+    times = ts[new_ts]
+    if len(names) > 1 and not bool((np.diff(sid.astype(np.int64)) >= 0).all()):
+        order = stable_order(sid, len(names))  # each symbol keeps its ts order
+        symbols, sid, bar = symbols[order], sid[order], bar[order]
+    key = sid.astype(np.int64) * max(len(times), 1) + bar
+    if len(key) > 1 and not bool((np.diff(key) > 0).all()):
+        at = int(np.flatnonzero(np.diff(key) <= 0)[0]) + 1
+        raise ValueError(
+            f"the symbols frame has two rows for {symbols['symbol'][at]} at "
+            f"{symbols['ts'][at]}: the result's frames do not belong together"
+        )
+    ends = np.searchsorted(sid, np.arange(len(names)), side="right").astype(np.int64)
+    first = np.ones(len(sid), dtype=bool)
+    first[1:] = sid[1:] != sid[:-1]
+    bars = symbols.with_columns(
+        pl.Series("sid", sid, dtype=SID).set_sorted(), pl.Series("first", first)
+    )
+    if fills is None:
+        fills = pl.DataFrame(schema=_FILL_COLUMNS)
+    return Aligned(names, bars, ends, _point_fills(fills, bars, names, times, key))
+
+
+def _point_fills(
+    fills: pl.DataFrame,
+    bars: pl.DataFrame,
+    names: tuple[str, ...],
+    times: np.ndarray,
+    key: np.ndarray,
+) -> pl.DataFrame:
+    """The fills with sid, row (their bar's row in bars) and mark; raises on a fill without."""
+    if fills.height == 0:
+        return fills.with_columns(
+            pl.lit(None, SID).alias("sid"),
+            pl.lit(None, pl.Int64).alias("row"),
+            pl.lit(None, pl.Float64).alias("mark"),
+        )
+    sid = (
+        _codes(fills["symbol"], names)
+        if names
+        else pl.repeat(None, fills.height, dtype=SID, eager=True)
+    )
+    ts = fills["ts"].to_physical().to_numpy()
+    bar = np.minimum(np.searchsorted(times, ts), max(len(times) - 1, 0))
+    found = (times[bar] == ts) if len(times) else np.zeros(len(ts), dtype=bool)
+    found &= sid.is_not_null().to_numpy()
+    wanted = sid.fill_null(0).to_numpy().astype(np.int64) * max(len(times), 1) + bar
+    if len(key) == len(names) * len(times):  # every symbol has every bar: key is the row
+        row = wanted
+    else:
+        row = np.minimum(np.searchsorted(key, wanted), max(len(key) - 1, 0))
+        found &= key[row] == wanted
+    mark = (
+        bars["mark"].gather(row)
+        if len(key)
+        else pl.repeat(None, len(row), dtype=pl.Float64, eager=True)
+    )
+    found &= mark.is_not_null().to_numpy()
+    if not found.all():
+        at = int(np.flatnonzero(~found)[0])
+        raise ValueError(
+            f"fill row {at} ({fills['symbol'][at]} at {fills['ts'][at]}) has no bar in the "
+            "symbols frame: the result's frames do not belong together"
+        )
+    return fills.with_columns(
+        _sorted(sid),
+        pl.Series("row", row, dtype=pl.Int64),
+        mark.alias("mark"),
+    )
+
+
+__all__ = ["Aligned", "align"]
