@@ -128,7 +128,7 @@ def _breakdown(bars: pl.DataFrame, n: int = 3) -> None:
         parts["kernel"] += time.process_time() - c
         c = time.process_time()
         eq, sy, fi, rj, ev, po, _, halted = kernel_frames(
-            out, group.inputs[0], s.symbols, plan, s.venue, s.initial_cash
+            out, group.inputs, s.symbols, plan, s.venue, s.initial_cash
         )
         parts["frames"] += time.process_time() - c
         c = time.process_time()
