@@ -117,7 +117,7 @@ def test_an_unknown_feature_needs_its_values_named():
     with pytest.raises(
         ValueError, match=r"no values known for feature 'odd_signal' of strategy 'odd'"
     ):
-        strategy_inputs(odd).example()
+        find(strategy_inputs(odd), lambda _: True)
 
     @settings(max_examples=5, database=None)
     @given(inputs=strategy_inputs(odd, features={"odd_signal": st.just(0.5)}))
