@@ -15,16 +15,9 @@ import attrs
 import numpy as np
 import polars as pl
 
+from mmsim.results.schema import FILL_SCHEMA, in_frames
+
 SID = pl.UInt32
-_FILL_COLUMNS = {
-    "ts": pl.Datetime("us"),
-    "symbol": pl.String,
-    "side": pl.Int8,
-    "price": pl.Float64,
-    "qty": pl.Float64,
-    "fee": pl.Float64,
-    "liquidity": pl.String,
-}
 
 
 @attrs.frozen(slots=True, eq=False)
@@ -117,7 +110,7 @@ def align(fills: pl.DataFrame | None, symbols: pl.DataFrame) -> Aligned:
         pl.Series("sid", sid, dtype=SID).set_sorted(), pl.Series("first", first)
     )
     if fills is None:
-        fills = pl.DataFrame(schema=_FILL_COLUMNS)
+        fills = pl.DataFrame(schema=in_frames(FILL_SCHEMA))
     return Aligned(names, bars, ends, _point_fills(fills, bars, names, times, key))
 
 

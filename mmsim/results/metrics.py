@@ -20,7 +20,7 @@ import polars as pl
 
 from mmsim.results.aligned import Aligned, align, stable_order
 from mmsim.results.attribution import COMPONENTS, attribution_of
-from mmsim.results.schema import POSTED_SCHEMA
+from mmsim.results.schema import POSTED_SCHEMA, REJECTION_SCHEMA, in_frames
 
 if TYPE_CHECKING:
     from mmsim.results.result import Result
@@ -798,17 +798,7 @@ def _compose_summary(
 
 
 def _empty_rejections() -> pl.DataFrame:
-    return pl.DataFrame(
-        schema={
-            "ts": pl.Datetime("us"),
-            "symbol": pl.String,
-            "side": pl.Int8,
-            "level": pl.Int32,
-            "price": pl.Float64,
-            "qty": pl.Float64,
-            "reason": pl.String,
-        }
-    )
+    return pl.DataFrame(schema=in_frames(REJECTION_SCHEMA))
 
 
 @attrs.frozen(slots=True, eq=False)

@@ -36,3 +36,8 @@ REJECTION_SCHEMA = {
     "qty": pl.Float64,
     "reason": pl.String,
 }
+
+
+def in_frames(schema: dict) -> dict:
+    """`schema` as the run's frames hold it: `ts` as a UTC datetime (µs) instead of epoch µs."""
+    return {**schema, "ts": pl.Datetime("us")}
