@@ -26,6 +26,17 @@ def put_fill(fills, nf, ts, s, side, price, qty, fee, liquidity, reason, level, 
 
 
 @kernel
+def maker_fill(fills, nf, ts, orders, i, qty, maker_fee):
+    """`mmsim.core.matching.maker_fill`: resting order i (a row of `orders`: symbol, side,
+    price, qty, level) filled for `qty` at its own price, paying (or earning) the maker fee."""
+    price = orders[i, 2]
+    return put_fill(
+        fills, nf, ts, orders[i, 0], orders[i, 1], price, qty, price * qty * maker_fee, MAKER,
+        REASON_QUOTE, orders[i, 4],
+    )  # fmt: skip
+
+
+@kernel
 def fill_market(
     fills, nf, ts, s, side, qty, reason, placed_ts, interval_us, bar_open, slippage_bps, taker_fee
 ):
@@ -76,19 +87,7 @@ def fill_trade_through(fills, nf, ts, orders, lo, hi, low, high, volume, tick, l
                 room -= take
                 if take < own:
                     qty = round_qty(take * lot, lot, dec_lot)
-            nf = put_fill(
-                fills,
-                nf,
-                ts,
-                orders[i, 0],
-                side,
-                price,
-                qty,
-                price * qty * maker_fee,
-                MAKER,
-                REASON_QUOTE,
-                orders[i, 4],
-            )
+            nf = maker_fill(fills, nf, ts, orders, i, qty, maker_fee)
     return nf
 
 
@@ -116,17 +115,5 @@ def fill_intensity(fills, nf, ts, orders, lo, hi, bar_open, u_bid, u_ask, mp, ma
             if not u < fill_probability(mp, delta):
                 continue
             qty = orders[i, 3]
-            nf = put_fill(
-                fills,
-                nf,
-                ts,
-                orders[i, 0],
-                side,
-                price,
-                qty,
-                price * qty * maker_fee,
-                MAKER,
-                REASON_QUOTE,
-                orders[i, 4],
-            )
+            nf = maker_fill(fills, nf, ts, orders, i, qty, maker_fee)
     return nf
