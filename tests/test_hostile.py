@@ -845,10 +845,10 @@ for label, kwargs, error in [
     )
 
 
-def run_toml(extra: str, table: str = "") -> Callable[[Path], None]:
+def run_toml(extra: str, table: str = "", synthetic: str = "days = 0.01") -> Callable[[Path], None]:
     def write(tmp: Path) -> None:
         (tmp / "run.toml").write_text(
-            f"{extra}\n[data]\nsynthetic = {{ days = 0.01 }}\n{table}\n"
+            f"{extra}\n[data]\nsynthetic = {{ {synthetic} }}\n{table}\n"
             '[strategies]\n"*" = { strategy = "fixed_spread" }\n'
         )
 
@@ -872,6 +872,29 @@ for label, setup, error in [
         r"run\.toml: initial_cash must be a positive number of USDT, got inf",
     ),
     (
+        "a text symbols list in [data.synthetic] (read letter by letter)",
+        run_toml("", synthetic='symbols = "BTC", days = 0.01'),
+        r"run\.toml: \[data\.synthetic\]: symbols must be a list of symbol names such as "
+        r"\['BTCUSDT'\], got 'BTC'",
+    ),
+    (
+        "a wrongly typed [data.synthetic] days",
+        run_toml("", synthetic='days = "x"'),
+        r"run\.toml: \[data\.synthetic\]: days must be a finite number > 0, got 'x'",
+    ),
+    (
+        "a fractional [data.synthetic] seed",
+        run_toml("", synthetic="days = 0.01, seed = 1.5"),
+        r"run\.toml: \[data\.synthetic\]: seed must be a whole number >= 0, got 1\.5",
+    ),
+    (
+        "a module:function strategy in a run TOML",
+        lambda tmp: (tmp / "run.toml").write_text(
+            '[data]\nsynthetic = { days = 0.01 }\n[strategies]\n"*" = { strategy = "os:system" }\n'
+        ),
+        r"run\.toml: \[strategies\] \*: unknown strategy 'os:system'",
+    ),
+    (
         "a [sets] name with '/..' in a run TOML",
         lambda tmp: (tmp / "run.toml").write_text(
             '[data]\nsynthetic = { days = 0.01 }\n[sets."../x"]\n"*" = { strategy = "tokyo" }\n'
@@ -882,6 +905,47 @@ for label, setup, error in [
     hostile(label, error=(ConfigError, error), setup=setup)(
         lambda tmp, _: cli("run", "--config", "run.toml", "--quiet")
     )
+
+
+def sweep_toml(sweep: str = "", tables: str = "") -> Callable[[Path], None]:
+    def write(tmp: Path) -> None:
+        (tmp / "sweep.toml").write_text(
+            '[data.synthetic]\nsymbols = ["BTCUSDT"]\ndays = 0.02\n[strategy]\n'
+            'name = "fixed_spread"\n[grid]\nhalf_spread_bps = [5, 10]\n'
+            f'[sweep]\nexecutor = "inprocess"\nout = "rows"\n{sweep}\n{tables}\n'
+        )
+
+    return write
+
+
+for label, setup, error in [
+    (
+        "initial_cash = inf in a sweep TOML",
+        sweep_toml("initial_cash = inf"),
+        r"sweep\.toml: \[sweep\] initial_cash must be a finite number > 0, got inf",
+    ),
+    (
+        'allow_gaps = "no" in a sweep TOML (a text is not a flag)',
+        sweep_toml('allow_gaps = "no"'),
+        r"sweep\.toml: \[sweep\] allow_gaps must be true or false, got 'no'",
+    ),
+    (
+        "a wrongly typed [venue] value in a sweep TOML",
+        sweep_toml(tables='[venue]\nmaker_fee = "0.1"'),
+        r"sweep\.toml: \[venue\]: maker_fee must be a finite number in \(-0\.01, 0\.01\)",
+    ),
+    (
+        "a wrongly typed [walk_forward] value in a sweep TOML",
+        sweep_toml(tables='[walk_forward]\nanchored = "yes"'),
+        r"sweep\.toml: \[walk_forward\] anchored must be true or false, got 'yes'",
+    ),
+]:
+    hostile(
+        label,
+        error=(ConfigError, error),
+        setup=setup,
+        kept=lambda tmp, _: [p.name for p in tmp.iterdir()] == ["sweep.toml"] or pytest.fail("ran"),
+    )(lambda tmp, _: cli("sweep", "sweep.toml", "--quiet"))
 
 
 @hostile(

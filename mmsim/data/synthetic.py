@@ -16,6 +16,8 @@ The same arguments always give the same frame, byte for byte.
 from __future__ import annotations
 
 import datetime as dt
+import math
+import numbers
 
 import numpy as np
 import polars as pl
@@ -34,6 +36,13 @@ _DEFAULT_PROFILE = (100.0, 0.80, 20_000.0)
 _YEAR_S = 365 * 86_400
 
 
+def _check_number(name: str, value, ok, expected: str) -> None:
+    """ValueError naming `name` unless `value` is a finite real number for which `ok` holds."""
+    real = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if not (real and ok(value)):
+        raise ValueError(f"{name} must be a finite number {expected}, got {value!r}")
+
+
 def _ar1(shocks: np.ndarray, phi: float) -> np.ndarray:
     out = np.empty_like(shocks)
     scale = np.sqrt(1.0 - phi * phi)
@@ -50,24 +59,47 @@ def synthetic_bars(
     days: float = 30,
     interval: str = "1m",
     seed: int = 7,
-    start: str | dt.datetime = "2024-01-01",
+    start: str | dt.date | dt.datetime = "2024-01-01",
     correlation: float = 0.8,
     vol_of_vol: float = 0.5,
     substeps: int = 8,
     funding: bool = True,
 ) -> pl.DataFrame:
-    """A seeded multi-symbol OHLCV frame in mmsim's bars layout (see module docstring)."""
+    """A seeded multi-symbol OHLCV frame in mmsim's bars layout (see module docstring).
+
+    Raises ValueError naming the argument that is out of range or of the wrong type.
+    """
+    if isinstance(symbols, str) or not all(isinstance(s, str) for s in symbols):
+        raise ValueError(
+            f"symbols must be a list of symbol names such as ['BTCUSDT'], got {symbols!r}"
+        )
     symbols = tuple(symbols)
     if not symbols or len(set(symbols)) != len(symbols):
         raise ValueError(f"symbols must be distinct and non-empty, got {symbols!r}")
-    if not 0 <= correlation < 1:
-        raise ValueError(f"correlation must be in [0, 1), got {correlation!r}")
-    step_us = parse_duration_us(interval)
+    _check_number("days", days, lambda x: x > 0, "> 0")
+    _check_number("correlation", correlation, lambda x: 0 <= x < 1, "in [0, 1)")
+    _check_number("vol_of_vol", vol_of_vol, lambda x: x >= 0, ">= 0")
+    for name, value, least in (("seed", seed, 0), ("substeps", substeps, 1)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
+            raise ValueError(f"{name} must be a whole number >= {least}, got {value!r}")
+    if not isinstance(funding, bool):
+        raise ValueError(f"funding must be true or false, got {funding!r}")
+    try:
+        step_us = parse_duration_us(interval)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"interval: {exc}") from None
+    try:
+        when = dt.datetime.fromisoformat(start) if isinstance(start, str) else start
+    except ValueError:
+        when = None
+    if type(when) is dt.date:  # a TOML date
+        when = dt.datetime.combine(when, dt.time())
+    if not isinstance(when, dt.datetime):
+        raise ValueError(f"start must be an ISO date-time or a datetime, got {start!r}")
+    start = when
     n = int(days * 86_400e6 // step_us)
     if n < 2:
         raise ValueError(f"{days} days of {interval} bars is fewer than 2 bars")
-    if isinstance(start, str):
-        start = dt.datetime.fromisoformat(start)
     start = (
         start.replace(tzinfo=None)
         if start.tzinfo is None

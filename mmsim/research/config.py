@@ -114,7 +114,7 @@ class RunConfig:
         data = self.data
         if data.synthetic is not None:
             options = dict(data.synthetic)
-            symbols = tuple(options.pop("symbols", None) or self.symbols or DEFAULT_SYMBOLS)
+            symbols = options.pop("symbols", None) or self.symbols or DEFAULT_SYMBOLS
             try:
                 bars = synthetic_bars(symbols, **options)
             except (TypeError, ValueError) as exc:

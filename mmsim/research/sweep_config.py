@@ -41,6 +41,7 @@ to the file). Every table but [data], [strategy] and [grid] is optional:
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from pathlib import Path
@@ -48,7 +49,10 @@ from typing import Any
 
 import attrs
 
-from mmsim.research.config import ConfigError  # one error type for every TOML file of mmsim
+from mmsim.research.config import (  # one error type for every TOML file of mmsim
+    ConfigError,
+    _parse_venue_and_risk,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -75,6 +79,53 @@ _SWEEP = {
 }
 _HEATMAP = {"x", "y", "path", "aggregate", "metric"}
 _WALK = {"train", "test", "step", "anchored", "out", "metric", "maximize"}
+
+
+def _real(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+# what each scalar value of [sweep] and [walk_forward] must be: (test, as the error says it)
+_TEXT = (lambda v: isinstance(v, str) and v != "", "a non-empty string")
+_FLAG = (lambda v: isinstance(v, bool), "true or false")
+_COUNT = (
+    lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+    "a whole number >= 1",
+)
+_SEED = (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "a whole number >= 0")
+_CASH = (lambda v: _real(v) and v > 0, "a finite number > 0")
+_SWEEP_TYPES = {
+    "metric": _TEXT,
+    "maximize": _FLAG,
+    "out": _TEXT,
+    "executor": _TEXT,
+    "scheduler": _TEXT,
+    "workers": _COUNT,
+    "samples": _COUNT,
+    "seed": _SEED,
+    "per_symbol": _FLAG,
+    "initial_cash": _CASH,
+    "allow_gaps": _FLAG,
+    "top": _COUNT,
+}
+_WALK_TYPES = {
+    "train": _TEXT,
+    "test": _TEXT,
+    "step": _TEXT,
+    "anchored": _FLAG,
+    "out": _TEXT,
+    "metric": _TEXT,
+    "maximize": _FLAG,
+}
+_HEATMAP_TYPES = dict.fromkeys(_HEATMAP, _TEXT)
+
+
+def _check_types(source: Path, table: str, values: dict[str, Any], types: dict) -> None:
+    """ConfigError naming the file, the table and the key of the first value of a wrong type."""
+    for key, value in values.items():
+        ok, expected = types.get(key, (lambda v: True, ""))
+        if not ok(value):
+            raise ConfigError(f"{source}: [{table}] {key} must be {expected}, got {value!r}")
 
 
 @attrs.frozen(slots=True)
@@ -163,8 +214,11 @@ def load_sweep_config(path: str | os.PathLike) -> SweepConfig:
     venue = doc.get("venue", {})
     if not isinstance(venue, dict):
         raise ConfigError(f"{source}: [venue] must be a table of mmsim.Venue fields")
+    # checked now, naming the key, rather than failing every run of the grid
+    _parse_venue_and_risk(str(source), {"venue": venue, "risk": risk or {}})
     sweep = _parse_sweep(source, doc)
     walk = dict(_check_keys(source, "walk_forward", doc.get("walk_forward", {}), _WALK))
+    _check_types(source, "walk_forward", walk, _WALK_TYPES)
     if "out" in walk:
         walk["out"] = _resolve(source, walk["out"])
     return SweepConfig(
@@ -231,10 +285,12 @@ def _parse_grid(source: Path, doc: dict) -> dict | list:
 
 def _parse_sweep(source: Path, doc: dict) -> dict:
     sweep = dict(_check_keys(source, "sweep", doc.get("sweep", {}), _SWEEP))
+    _check_types(source, "sweep", {k: v for k, v in sweep.items() if k != "heatmap"}, _SWEEP_TYPES)
     if "out" in sweep:
         sweep["out"] = _resolve(source, sweep["out"])
     if "heatmap" in sweep:
         heat = dict(_check_keys(source, "sweep.heatmap", sweep["heatmap"], _HEATMAP))
+        _check_types(source, "sweep.heatmap", heat, _HEATMAP_TYPES)
         if not {"x", "y"} <= set(heat):
             raise ConfigError(f"{source}: [sweep] heatmap needs x and y parameter names")
         heat["path"] = _resolve(source, heat.get("path", "heatmap.png"))
