@@ -84,10 +84,11 @@ def checksum_text(data: bytes, name: str) -> bytes:
 class DumpServer:
     """A real HTTP server on 127.0.0.1 serving in-memory files, with scripted faults.
 
-        files: url path (no leading slash) -> bytes. faults: url path -> list of faults used one per
-        request ('503', 'short' = a body cut below its Content-Length, 'trickle' = a byte at a time
-    for 8 s, then normal service).
-        requests: every path asked for, in order.
+    files: url path (no leading slash) -> bytes. faults: url path -> list of faults used one per
+    request ('503', 'short' = a body cut below its Content-Length, 'trickle' = the body a byte at
+    a time for 8 s, then the rest; 'trickle-headers' = the status line and headers a byte at a
+    time, 0.2 s apart, then the body at once).
+    requests: every path asked for, in order.
     """
 
     def __init__(self):
@@ -109,6 +110,17 @@ class DumpServer:
                 data = server.files.get(path)
                 if data is None:
                     self.send_error(404, "no such key")
+                    return
+                if fault == "trickle-headers":
+                    head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(data)}\r\n\r\n".encode()
+                    try:
+                        for k in range(len(head)):
+                            self.wfile.write(head[k : k + 1])
+                            self.wfile.flush()
+                            time.sleep(0.2)
+                        self.wfile.write(data)
+                    except OSError:  # the client gave up
+                        self.close_connection = True
                     return
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(data)))

@@ -578,6 +578,16 @@ def _(tmp, server):
     fetch_day(tmp, server, timeout=1.0, retries=0)
 
 
+@hostile(
+    "a server sending its response headers a byte every 0.2 s (--timeout 1)",
+    error=(mmsim.FetchError, r"too slow: no response within 1 s"),
+    setup=lambda tmp: served(tmp, "trickle-headers"),
+    kept=nothing_partial,
+)
+def _(tmp, server):
+    fetch_day(tmp, server, timeout=1.0, retries=0)
+
+
 def stale_part(tmp: Path):
     server = served(tmp)
     server.target.parent.mkdir(parents=True)

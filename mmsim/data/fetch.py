@@ -18,12 +18,15 @@ with exponential backoff; a missing file (HTTP 404) is not.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import http.client
 import os
 import re
+import socket
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -163,16 +166,80 @@ class _Transient(Exception):
 MIN_RATE = 64 * 1024  # bytes/s: a download slower than this on average is abandoned
 
 
+class _HeadersDeadline:
+    """Cuts the connection when the response headers are not all in within `seconds`.
+
+    The socket timeout bounds each read only: a server sending its headers a byte at a time
+    would otherwise hold the request for as long as it likes.
+    """
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def _track(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                self._shut(sock)
+
+    def _cut(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                self._shut(sock)
+
+    @staticmethod
+    def _shut(sock: socket.socket) -> None:
+        with contextlib.suppress(OSError):  # the plain socket's: a blocked TLS read sees EOF
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    def _handler(self, base: type) -> urllib.request.BaseHandler:
+        deadline = self
+
+        class Tracked(base):
+            def do_open(self, http_class, req, **kw):
+                class Connection(http_class):
+                    def connect(self):
+                        super().connect()
+                        deadline._track(self.sock)
+
+                return super().do_open(Connection, req, **kw)
+
+        return Tracked()
+
+    def open(self, request: urllib.request.Request, timeout: float):
+        """`urlopen(request)`, its status line and headers read within the deadline."""
+        opener = urllib.request.build_opener(
+            self._handler(urllib.request.HTTPHandler), self._handler(urllib.request.HTTPSHandler)
+        )
+        timer = threading.Timer(self.seconds, self._cut)
+        timer.daemon = True
+        timer.start()
+        try:
+            response = opener.open(request, timeout=timeout)
+        finally:
+            timer.cancel()
+        if self.expired:  # cut just as the headers came in: the body would be cut too
+            response.close()
+            raise OSError("response cut at the deadline")
+        return response
+
+
 def _get(url: str, timeout: float, sink: Callable[[bytes], None]) -> int:
     """Stream `url` into `sink`, return the byte count; raise _Missing, _Transient or FetchError.
 
-    `timeout` bounds each read and, plus one second per MIN_RATE bytes of the declared length,
-    the whole download: a server trickling a byte at a time cannot hold a file forever.
+    `timeout` bounds each read, the wait for the response headers and, plus one second per
+    MIN_RATE bytes of the declared length, the whole download: a server trickling a byte at a
+    time cannot hold a file forever.
     """
     request = urllib.request.Request(url, headers={"User-Agent": "mmsim-data-fetch"})
     started = time.monotonic()
+    deadline = _HeadersDeadline(timeout)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with deadline.open(request, timeout) as response:
             expected = response.headers.get("Content-Length")
             allowed = timeout + (int(expected) if expected and expected.isdigit() else 0) / MIN_RATE
             total = 0
@@ -194,8 +261,18 @@ def _get(url: str, timeout: float, sink: Callable[[bytes], None]) -> int:
         if exc.code in _TRANSIENT_HTTP:
             raise _Transient(f"HTTP {exc.code}") from None
         raise FetchError(f"{url}: HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError) as exc:
+    except (http.client.HTTPException, OSError) as exc:  # URLError is an OSError
+        if deadline.expired:
+            raise _Transient(
+                f"too slow: no response within {timeout:g} s (--timeout bounds the wait for "
+                "the response headers too)"
+            ) from None
+        if not isinstance(exc, _RETRIED):
+            raise
         raise _Transient(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}") from None
+
+
+_RETRIED = (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError)
 
 
 def parse_checksum(text: str, name: str, where: str) -> str:
