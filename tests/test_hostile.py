@@ -1005,6 +1005,13 @@ def test_the_readme_states_the_catalogue_s_counts():
     )
 
 
+def test_the_readme_says_a_config_naming_a_function_is_code():
+    text = " ".join((ROOT / "README.md").read_text().split())
+    assert 'names its strategy as `"module:function"`' in text
+    assert "is code: mmsim imports that module" in text
+    assert "checked before it is called" in text
+
+
 def test_two_runs_at_once_to_one_folder_both_end_cleanly(tmp_path):
     """Two real `mmsim run`s race for one --out: each finishes or fails clearly; it loads."""
     argv = [sys.executable, "-m", "mmsim.cli", "run", "--days", "0.01", "--out", "res", "--quiet"]
