@@ -443,7 +443,10 @@ for label, stamps in [
 
 @hostile(
     "an ISO date in 1916",
-    error=(mmsim.DataError, r"time 1916-03-01 00:00:00 is not a market time"),
+    error=(
+        mmsim.DataError,
+        r"time 1916-03-01 00:00:00 is not a market time .*; its times were read as ISO text",
+    ),
     setup=lambda tmp: (tmp / "bars.csv").write_text(
         CSV_HEAD + "".join(f"1916-03-01T00:0{k}:00,BTCUSDT,100,101,99,100,5\n" for k in range(3))
     ),
@@ -1010,6 +1013,22 @@ def test_the_readme_says_a_config_naming_a_function_is_code():
     assert 'names its strategy as `"module:function"`' in text
     assert "is code: mmsim imports that module" in text
     assert "checked before it is called" in text
+
+
+def test_data_check_says_which_time_unit_it_detected(tmp_path, capsys, monkeypatch):
+    """Each file's epoch unit is detected from its size; `mmsim data check` says which it took."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "two").mkdir()
+    for name, symbol, first, step in [
+        ("sec.csv", "BTCUSDT", 1_700_000_000, 60),
+        ("ms.csv", "ETHUSDT", 1_700_000_000_000, 60_000),
+    ]:
+        rows = (f"{first + step * k},{symbol},100,101,99,100,5\n" for k in range(5))
+        (tmp_path / "two" / name).write_text(CSV_HEAD + "".join(rows))
+    assert cli("data", "check", "two") == 0
+    out = capsys.readouterr().out
+    assert "times read as epoch seconds (detected): sec.csv" in out
+    assert "times read as epoch milliseconds (detected): ms.csv" in out
 
 
 def test_two_runs_at_once_to_one_folder_both_end_cleanly(tmp_path):

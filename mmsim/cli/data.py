@@ -49,9 +49,15 @@ def _check(args: argparse.Namespace) -> int:
     import polars as pl
 
     from mmsim.data.align import describe_bars, gap_report
-    from mmsim.data.load import load_bars
+    from mmsim.data.load import load_with_sources
 
-    bars = load_bars(args.source, drop=args.drop or ())
+    bars, sources = load_with_sources(args.source, drop=args.drop or ())
+    read: dict[str, list[str]] = {}
+    for src in sources:
+        read.setdefault(src.time or "a time column", []).append(Path(src.name).name)
+    for how, names in read.items():  # a misread unit shows here, before any backtest
+        shown = ", ".join(names[:3]) + (f", ... ({len(names)} files)" if len(names) > 3 else "")
+        print(f"times read as {how}: {shown}")
     with pl.Config(tbl_rows=50, tbl_cols=12, tbl_width_chars=140):
         print(describe_bars(bars))
         gaps = gap_report(bars)

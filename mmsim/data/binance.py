@@ -27,6 +27,7 @@ from mmsim.data.errors import DataError
 from mmsim.data.files import PathLike, data_suffix, expand_paths, read_zip_csv
 from mmsim.data.timestamps import (
     detect_epoch_unit,
+    epoch_reading,
     epoch_to_us,
     interval_name,
     interval_us,
@@ -203,7 +204,7 @@ def _read_one(
         pl.lit(k, pl.UInt32).alias("_src"),
         (pl.int_range(pl.len(), dtype=pl.UInt32) + 1 + int(header)).alias("_pos"),
     )
-    return frame, Source(where, "line")
+    return frame, Source(where, "line", time=epoch_reading(unit, detected=True))
 
 
 def binance_rows(

@@ -28,10 +28,12 @@ DEFAULT_MAX_OPEN_JUMP = 0.5
 
 @attrs.frozen(slots=True)
 class Source:
-    """Where rows came from: a name for messages and how positions are counted ('line' or 'row')."""
+    """Where rows came from: a name for messages, how positions are counted ('line' or 'row')
+    and how its times were read ('epoch ms, detected', 'ISO text', ...; empty if unknown)."""
 
     name: str
     unit: str = "line"
+    time: str = ""
 
 
 def check_drop(drop: Collection[str]) -> frozenset[str]:
@@ -54,10 +56,12 @@ def _check_time_range(frame: pl.DataFrame, sources: Sequence[Source]) -> pl.Data
     """Refuse a time no market has traded at (before 1980, from 2100 on): a misread unit."""
     rows = frame.filter((pl.col("ts") < EARLIEST) | (pl.col("ts") >= LATEST))
     if rows.height:
+        read = sources[rows["_src"][0]].time
         raise DataError(
             f"{_where(rows, sources)} (symbol {rows['symbol'][0]!r}): time {rows['ts'][0]} is "
-            f"not a market time (expected {EARLIEST:%Y} .. {LATEST:%Y}); check the time column "
-            "and its unit"
+            f"not a market time (expected {EARLIEST:%Y} .. {LATEST:%Y})"
+            + (f"; its times were read as {read}" if read else "")
+            + "; check the time column and its unit"
         )
     return frame
 

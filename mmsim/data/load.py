@@ -11,7 +11,7 @@ import polars as pl
 
 from mmsim.data.align import align_bars
 from mmsim.data.binance import binance_rows, parse_kline_name
-from mmsim.data.checks import DEFAULT_MAX_OPEN_JUMP, check_drop, finish
+from mmsim.data.checks import DEFAULT_MAX_OPEN_JUMP, Source, check_drop, finish
 from mmsim.data.errors import DataError
 from mmsim.data.files import PathLike, data_suffix, expand_paths
 from mmsim.data.readers import table_rows
@@ -65,6 +65,34 @@ def load_bars(
     Returns a frame sorted by (ts, symbol): ts Datetime(us) UTC bar open, symbol Categorical,
     float64 prices, volumes and extra columns.
     """
+    return _load(**locals())[0]  # locals(): exactly the arguments, as given
+
+
+def load_with_sources(source, **options) -> tuple[pl.DataFrame, list[Source]]:
+    """`load_bars(source, **options)` and the files read, each saying how its times were read
+    (`Source.time`: 'epoch milliseconds (detected)', 'ISO text', ...)."""
+    return _load(source, **options)
+
+
+def _load(
+    source: PathLike | Iterable[PathLike],
+    *,
+    symbols: Collection[str] | None = None,
+    start: str | dt.date | dt.datetime | None = None,
+    end: str | dt.date | dt.datetime | None = None,
+    interval: str | None = None,
+    resample: str | None = None,
+    missing: str = "skip",
+    span: str = "union",
+    symbol: str | None = None,
+    columns: Mapping[str, str] | Sequence[str] | None = None,
+    time_unit: str | None = None,
+    time_format: str | None = None,
+    label: str = "open",
+    separator: str = ",",
+    drop: Collection[str] = (),
+    max_open_jump: float | None = DEFAULT_MAX_OPEN_JUMP,
+) -> tuple[pl.DataFrame, list[Source]]:
     files = expand_paths(source)
     if _any_folder(source) and any(data_suffix(f) in CACHE_SUFFIXES for f in files):
         files = [f for f in files if data_suffix(f) in CACHE_SUFFIXES]
@@ -96,7 +124,8 @@ def load_bars(
     bars = finish(rows, sources + sources_t, drop=check_drop(drop), max_open_jump=max_open_jump)
     if resample is not None:
         bars = resample_bars(bars, resample)
-    return align_bars(bars, missing=missing, span=span, interval=None if resample else interval)
+    aligned = align_bars(bars, missing=missing, span=span, interval=None if resample else interval)
+    return aligned, sources + sources_t
 
 
-__all__ = ["load_bars"]
+__all__ = ["load_bars", "load_with_sources"]

@@ -19,6 +19,7 @@ import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 
+import attrs
 import numpy as np
 import polars as pl
 
@@ -29,6 +30,7 @@ from mmsim.data.files import PathLike, data_suffix, expand_paths
 from mmsim.data.timestamps import (
     UNITS,
     detect_epoch_unit,
+    epoch_reading,
     epoch_to_us,
     parse_bound,
     parse_iso,
@@ -180,17 +182,18 @@ def _timestamps(
     offset: int,
     time_unit: str | None,
     time_format: str | None,
-) -> pl.Expr:
-    """An expression for Datetime("us") UTC timestamps from the raw `column`, after checking it."""
+) -> tuple[pl.Expr, str]:
+    """(an expression for Datetime("us") UTC timestamps from the raw `column`, after checking
+    it; how the column is read, for messages: 'epoch milliseconds (detected)', 'ISO text')."""
     dtype = raw.schema[column]
     col = pl.col(column)
     where = f"{src.name} (column {column!r})"
     if isinstance(dtype, pl.Datetime):
         if dtype.time_zone is not None:
             col = col.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
-        return col.cast(pl.Datetime("us"))
+        return col.cast(pl.Datetime("us")), "a datetime column"
     if dtype == pl.Date:
-        return col.cast(pl.Datetime("us"))
+        return col.cast(pl.Datetime("us")), "a date column"
     if time_unit not in (None, "iso", *UNITS):
         raise DataError(f"time_unit={time_unit!r}: use one of {UNITS}, 'iso' or None (detect)")
     numeric = (
@@ -209,7 +212,7 @@ def _timestamps(
                 f"{column!r} is not a number (time_unit={time_unit!r})"
             )
         unit = time_unit or detect_epoch_unit(values, where)
-        return us_to_datetime(epoch_to_us(numeric, unit))
+        return us_to_datetime(epoch_to_us(numeric, unit)), epoch_reading(unit, time_unit is None)
     if dtype != pl.String:
         raise DataError(f"{where}: timestamps of type {dtype} cannot be read")
     parsed = parse_iso(col, time_format)
@@ -222,7 +225,7 @@ def _timestamps(
             f"{_position(src, bad['_k'], offset)}: cannot read timestamp {bad[column]!r} in column "
             f"{column!r} (expected epoch numbers or ISO date-times; pass time_format=...)"
         )
-    return parsed
+    return parsed, "ISO text" if time_format is None else f"text in format {time_format!r}"
 
 
 def _all_numeric(raw: pl.DataFrame, column: str) -> bool:
@@ -242,10 +245,11 @@ def normalize_table(
     time_format: str | None,
     label: str,
     path: PathLike,
-) -> pl.DataFrame:
-    """Raw columns (text or typed) -> unchecked bars rows with _src/_pos (see `checks.finish`)."""
+) -> tuple[pl.DataFrame, str]:
+    """Raw columns (text or typed) -> (unchecked bars rows with _src/_pos (see
+    `checks.finish`), how the time column was read)."""
     mapping, extras = resolve_columns(raw.columns, columns, src.name)
-    ts = _timestamps(raw, mapping["ts"], src, offset, time_unit, time_format)
+    ts, time_read = _timestamps(raw, mapping["ts"], src, offset, time_unit, time_format)
     exprs = [ts.alias("ts")]
     if symbol is not None:
         exprs.append(pl.lit(symbol.upper(), pl.String).alias("symbol"))
@@ -285,7 +289,7 @@ def normalize_table(
         frame = frame.with_columns(pl.col("ts") - step)
     elif label != "open":
         raise DataError(f"label={label!r}: use 'open' (timestamps are bar open times) or 'close'")
-    return frame
+    return frame, time_read
 
 
 def _number(raw: pl.DataFrame, column: str) -> pl.Expr:
@@ -454,7 +458,7 @@ def table_rows(
             )
         if raw.height == 0:
             raise DataError(f"{path}: no rows")
-        frame = normalize_table(
+        frame, time_read = normalize_table(
             raw,
             src,
             k,
@@ -473,7 +477,7 @@ def table_rows(
         if end is not None:
             frame = frame.filter(pl.col("ts") < end)
         frames.append(frame)
-        sources.append(src)
+        sources.append(attrs.evolve(src, time=time_read))
     return (pl.concat(frames, how="diagonal_relaxed") if frames else None), sources
 
 

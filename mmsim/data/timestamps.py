@@ -30,6 +30,12 @@ _BANDS = tuple(
     )
 )
 UNITS = tuple(b[0] for b in _BANDS)
+UNIT_NAMES = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
+
+
+def epoch_reading(unit: str, detected: bool) -> str:
+    """How epoch numbers were read, for messages: 'epoch milliseconds (detected)'."""
+    return f"epoch {UNIT_NAMES[unit]}" + (" (detected)" if detected else " (as given)")
 
 
 def _band(value: float) -> str | None:
@@ -156,7 +162,9 @@ def parse_bound(value: str | dt.date | dt.datetime | None, *, end: bool) -> dt.d
 
 __all__ = [
     "UNITS",
+    "UNIT_NAMES",
     "detect_epoch_unit",
+    "epoch_reading",
     "epoch_to_us",
     "interval_name",
     "interval_us",
