@@ -798,7 +798,17 @@ for label, make, expected in [
     (
         "returns a text quantity",
         lambda inputs: mmsim.Quotes(bids=((inputs.bar.close, "1"),)),
-        r"returned bid level 0 \(price [\d.]+, qty '1'\); expected finite numbers",
+        r"returned bid level 0 \(price [\d.]+, qty '1'\); expected positive finite numbers",
+    ),
+    (
+        "returns a negative quantity",
+        lambda inputs: mmsim.Quotes(asks=((inputs.bar.close * 1.01, -0.5),)),
+        r"returned ask level 0 \(price [\d.]+, qty -0\.5\); expected positive finite numbers",
+    ),
+    (
+        "returns a zero price",
+        lambda inputs: mmsim.Quotes(bids=((0.0, 0.01),)),
+        r"returned bid level 0 \(price 0\.0, qty 0\.01\); expected positive finite numbers",
     ),
 ]:
     hostile(f"a strategy that {label}", error=(StrategyRunError, AT_BAR + expected))(

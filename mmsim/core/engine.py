@@ -119,14 +119,15 @@ def _number(x: object) -> bool:
 
 
 def _plain_levels(levels: tuple) -> bool:
-    """True when every level is a (float, float) tuple of finite numbers (the common case)."""
+    """True when every level is a (float, float) tuple of positive finite numbers (the common
+    case)."""
     for level in levels:
         if not (type(level) is tuple and len(level) == 2):
             return False
         price, qty = level
         if not (type(price) is float and type(qty) is float):
             return False
-        if not (math.isfinite(price) and math.isfinite(qty)):
+        if not (0.0 < price < math.inf and 0.0 < qty < math.inf):  # NaN fails too
             return False
     return True
 
@@ -155,10 +156,10 @@ def _bad_quotes(out: object) -> str | None:
         for k, level in enumerate(levels):
             if not (isinstance(level, tuple | list) and len(level) == 2):
                 return f"returned {side} level {k} {level!r:.80}; expected a (price, qty) pair"
-            if not (_number(level[0]) and _number(level[1])):
+            if not (_number(level[0]) and _number(level[1]) and level[0] > 0 and level[1] > 0):
                 return (
                     f"returned {side} level {k} (price {level[0]!r:.40}, qty {level[1]!r:.40}); "
-                    "expected finite numbers (price in USDT, qty in base units)"
+                    "expected positive finite numbers (price in USDT, qty in base units)"
                 )
     return None
 
