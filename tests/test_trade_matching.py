@@ -88,6 +88,32 @@ def test_a_print_between_two_bids_fills_only_the_one_above_it():
     assert [(f.level, f.qty) for f in got] == [(0, 1.0)]
 
 
+def test_prints_fill_in_time_order():
+    # the first print reaches only the 100.00 bid; the second, lower, then fills the 99.98 bid
+    orders = [Order("BTCUSD", 1, 100.0, 1.0, level=0), Order("BTCUSD", 1, 99.98, 1.0, level=1)]
+    got = fills([(1, 99.99, 1.0, -1), (2, 99.90, 1.0, -1)], orders, queue_ahead=0.0)
+    assert [(f.level, f.qty) for f in got] == [(0, 1.0), (1, 1.0)]
+    # the other way round, the low print goes to the best bid and the later one finds no order
+    got = fills([(1, 99.90, 1.0, -1), (2, 99.99, 1.0, -1)], orders, queue_ahead=0.0)
+    assert [(f.level, f.qty) for f in got] == [(0, 1.0)]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (pl.col("ts").reverse(), r"row 1: .*earlier than the previous print"),
+        (pl.Series([1, 0], dtype=pl.Int8).alias("side"), r"row 1: side 0 .*\+1 or -1"),
+        (pl.Series([99.0, float("nan")]).alias("price"), r"row 1: price nan"),
+        (pl.Series([1.0, 0.0]).alias("qty"), r"row 1: qty 0\.0"),
+    ],
+)
+def test_a_tape_out_of_time_order_or_with_a_bad_print_is_refused(change, message):
+    # the frame's order is the order prints fill in: a tape out of order would fill otherwise
+    prints = tape((1, 99.0, 1.0, -1), (2, 99.5, 1.0, 1)).with_columns(change)
+    with pytest.raises(ValueError, match="symbol 'BTCUSD' " + message):
+        trade_matching(prints, interval="1m")
+
+
 def test_partial_fills_are_rounded_down_to_the_lot():
     got = fills([(1, 99.0, 0.12345, -1)], [Order("BTCUSD", 1, 99.5, 1.0)])
     assert [f.qty for f in got] == [0.123]
