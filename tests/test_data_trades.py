@@ -157,6 +157,11 @@ def test_a_generic_table_maps_columns_and_the_makers_side(tmp_path):
         ("ETHUSD", 100.4, 1.0, -1),
     ]
     assert got["ts"].dt.epoch("ms").to_list() == [1704412800100, 1704412801000]
+    assert got["trade_id"].null_count() == 2  # the file has no trade id
+    as_taker = read_trades(
+        path, columns={"ts": "when", "price": "px", "qty": "amount", "side": "maker_side"}
+    )
+    assert as_taker["side"].to_list() == [-1, 1]  # the default: the file names the aggressor
     path.write_text("when,px,amount,maker_side\n1704412800100,100.5,2,up\n")
     with pytest.raises(DataError, match="line 2: column 'maker_side' is 'up'"):
         read_trades(

@@ -114,6 +114,16 @@ def test_a_tape_out_of_time_order_or_with_a_bad_print_is_refused(change, message
         trade_matching(prints, interval="1m")
 
 
+def test_the_stage_holds_the_tape_cut_per_bar_and_side_before_the_fold():
+    prints = tape((1, 99.0, 1.0, -1), (2, 99.5, 2.0, 1), (3, 98.0, 0.5, -1), (61, 99.1, 0.1, 1))
+    match = trade_matching(prints, interval="1m")
+    assert match.fill_limits.tape.slices == {
+        ("BTCUSD", 0): ((99.0, 98.0), (1.0, 0.5), (99.5,), (2.0,)),
+        ("BTCUSD", MINUTE): ((), (), (99.1,), (0.1,)),
+    }
+    assert match.fill_limits.tape.bar("BTCUSD", 5 * MINUTE) == ((), (), (), ())
+
+
 def test_partial_fills_are_rounded_down_to_the_lot():
     got = fills([(1, 99.0, 0.12345, -1)], [Order("BTCUSD", 1, 99.5, 1.0)])
     assert [f.qty for f in got] == [0.123]
