@@ -171,6 +171,32 @@ def test_backtest_with_trade_matching_books_partial_fills_in_the_ledger():
     assert result.symbols["position"].to_list() == [0.0, -0.25, -0.25]
 
 
+def test_quotes_exactly_at_the_bars_low_and_high_fill_on_the_tape_as_on_touch():
+    # the property's boundary, pinned: bid 99.9 and ask 100.1 are the next bar's low and high
+    bars = pl.DataFrame(
+        {
+            "ts": [0, MINUTE, 2 * MINUTE],
+            "symbol": "BTCUSD",
+            "open": [100.0, 100.0, 100.0],
+            "high": [100.0, 100.1, 100.0],
+            "low": [100.0, 99.9, 100.0],
+            "close": [100.0, 100.0, 100.0],
+            "volume": [1.0, 1.0, 1.0],
+        }
+    ).with_columns(pl.from_epoch("ts", time_unit="us"))
+    venue = Venue(tick_sizes={"BTCUSD": 0.01}, lot_sizes={"BTCUSD": 0.001}, penetration_ticks=0)
+    strategy = mmsim.fixed_spread(half_spread_bps=10, order_value=100.0)
+    by_bars = mmsim.backtest(bars, strategy, venue=venue)
+    by_tape = mmsim.backtest(
+        bars,
+        strategy,
+        venue=venue,
+        matching=trade_matching(tape_from_bars(bars), interval="1m", queue_ahead=0.0),
+    )
+    assert by_bars.fills.select("side", "price").rows() == [(1, 99.9), (-1, 100.1)]
+    assert by_tape.fills.equals(by_bars.fills)
+
+
 @settings(max_examples=scaled(40))
 @given(
     market=market_specs(regimes=REGIMES, intervals=("1m", "1h"), max_bars=30),
