@@ -47,11 +47,28 @@ def dumps(tmp_path_factory) -> Path:
 FRAMES = ("fills", "equity", "symbols", "summary", "rejections", "events")
 
 
+def _commands(parser, prefix=()) -> list[tuple[str, ...]]:
+    """Every command and subcommand of the parser, e.g. ('data', 'fetch', 'binance')."""
+    import argparse
+
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found += [(*prefix, name), *_commands(sub, (*prefix, name))]
+    return found
+
+
 def test_every_command_has_examples_in_its_help(tmp_path):
-    for command in ("run", "report", "compare", "sweep", "walk-forward", "strategies"):
-        proc = mmsim_cli(command, "--help", cwd=tmp_path)
+    from mmsim.cli.commands import build_parser
+
+    commands = _commands(build_parser())
+    assert ("data", "fetch", "binance") in commands and ("venue",) in commands
+    for command in commands:
+        proc = mmsim_cli(*command, "--help", cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr
-        assert "examples:" in proc.stdout and f"mmsim {command}" in proc.stdout, command
+        examples = proc.stdout.partition("examples:")[2]
+        assert f"mmsim {command[0]}" in examples, command
     assert "--data" in mmsim_cli("run", "--help", cwd=tmp_path).stdout
 
 

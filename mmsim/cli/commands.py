@@ -425,6 +425,9 @@ tables to stdout.""",
     "risk": """examples:
   mmsim risk                          # every risk rule with its parameters, units and defaults
   mmsim risk basic_risk               # the keywords --risk and a config's [risk] take""",
+    "venue": """examples:
+  mmsim venue                         # every field --venue and a config's [venue] take
+  mmsim run --data bars/ --strategy glft --venue maker_fee=-0.0001 --venue post_only=reject""",
     "report": """examples:
   mmsim report mmsim-results/latest             # rewrite report.html and charts/*.png
   mmsim report results/as-oct --no-png --open
