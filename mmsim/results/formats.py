@@ -33,6 +33,8 @@ _PERCENT_ENDINGS = (
 )
 _MONEY_ENDINGS = (
     "pnl",
+    "inventory",  # the attribution's inventory PnL
+    "_usdt",
     "fees",
     "funding",
     "volume",
