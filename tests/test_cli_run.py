@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import os
@@ -23,10 +24,12 @@ MMSIM = shutil.which("mmsim", path=str(Path(sys.executable).parent)) or shutil.w
 Q4 = ("benicio1007_bot_trading__binance_spot_1m", "Q4_2024")
 
 
-def mmsim_cli(*args: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+def mmsim_cli(
+    *args: str, cwd: Path, timeout: int = 600, env: dict | None = None
+) -> subprocess.CompletedProcess:
     """The `mmsim` console script in a pipe (not a terminal), this checkout first on the path."""
     assert MMSIM is not None, "the mmsim console script is not installed"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "80"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "80", **(env or {})}
     env.pop("CI", None)
     return subprocess.run(
         [MMSIM, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env
@@ -247,3 +250,35 @@ def test_real_binance_spot_data_end_to_end(tmp_path):
         (pl.col("price") < pl.col("low")) | (pl.col("price") > pl.col("high"))
     )
     assert inside.height == 0
+
+
+def test_a_config_run_records_what_ran_in_its_report_and_opens_it(dumps, tmp_path):
+    text = (
+        f'symbols = ["BTCUSDT"]\n\n[data]\npath = "{dumps}"\n'
+        'options = { end = "2024-01-01T03:00" }\n\n'
+        "[venue]\nmaker_fee = 0.00015\n\n[risk]\nmax_leverage = 2.5\nmin_order_value = 10\n\n"
+        '[strategies]\n"*" = { strategy = "glft", gamma = 0.02 }\n'
+    )
+    (tmp_path / "glft.toml").write_text(text)
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.py"
+    browser.write_text(f"import sys\nopen({str(opened)!r}, 'a').write(sys.argv[1] + '\\n')\n")
+    env = {"BROWSER": f"{sys.executable} {browser} %s", "DISPLAY": ""}
+    proc = mmsim_cli("run", "--config", "glft.toml", "--out", "r", "--open", cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    report = tmp_path / "r" / "report.html"
+    assert opened.read_text().splitlines() == [report.as_uri()]
+    page = report.read_text()
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert "<title>mmsim report: glft on BTCUSDT</title>" in page
+    assert str(dumps) in page and config["data"]["fingerprint"] in page
+    assert html.escape(text) in page  # the TOML file as written
+    for name, value in config["risk_settings"].items():  # every rule's setting, unset ones too
+        assert html.escape(f'"{name}": {json.dumps(value)}') in page, name
+    for setting in ('"maker_fee": 0.00015', '"gamma": 0.02', '"kappa": '):
+        assert html.escape(setting) in page, setting
+    for package in ("mmsim", "polars", "numpy"):
+        assert f"{package} version</td><td>{config['versions'][package]}<" in page
+    # spot data: said once in the output and once as the report's note
+    assert proc.stderr.count("no funding_rate column") == 1
+    assert page.count('id="funding-note"') == 1
