@@ -225,3 +225,25 @@ def test_a_quote_far_off_the_mark_keeps_the_price_readable(browser, tmp_path):
     expected, rendered, charts = _check(dom)
     assert charts.errors.strip() == "" and rendered == expected
     assert "1 quotes beyond the price range drawn at the chart" in dom
+
+
+def test_the_comparison_page_warns_on_different_periods_and_gives_each_run_its_length(
+    browser, tmp_path
+):
+    from mmsim.results.report import write_comparison
+
+    bars = mmsim.synthetic_bars(("BTCUSDT",), days=1, interval="1m", seed=2)
+    short = bars.head(720)
+    runs = {
+        name: mmsim.backtest(frame, mmsim.fixed_spread(half_spread_bps=5))
+        for name, frame in (("day", bars), ("half", short))
+    }
+    page = write_comparison(runs, tmp_path / "compare.html")
+    dom = dump_dom(browser, page, tmp_path / "profile")
+    expected, rendered, charts = _check(dom)
+    assert charts.errors.strip() == "" and rendered == expected == 1
+    assert "different periods or bar counts" in dom and "720 bars" in dom
+    # each run's own length in the chart's subtitle, drawn in the SVG
+    drawn = re.sub(r"<[^>]+>", "", dom[dom.index("<svg") :])
+    assert "day: 1,440 bars of 1 min" in drawn
+    assert "half: 720 bars of 1 min, not aggregated" in drawn
