@@ -47,6 +47,14 @@ def dumps(tmp_path_factory) -> Path:
     return folder
 
 
+def _times(stderr: str) -> tuple[float, dict[str, float]]:
+    """The printed 'total 9.9 s: starting 0.8 s, loading data 0.1 s, ...' as figures."""
+    line = next(line for line in stderr.splitlines() if "total " in line)
+    total, parts = line.split("total ", 1)[1].split(": ", 1)
+    pairs = (part.rsplit(" ", 2)[:2] for part in parts.split(", "))
+    return float(total.removesuffix(" s")), {name: float(s) for name, s in pairs}
+
+
 FRAMES = ("fills", "equity", "symbols", "summary", "rejections", "events")
 
 
@@ -107,7 +115,11 @@ def test_run_names_data_and_strategy_and_reruns_from_its_config_to_identical_fra
     assert "BTCUSDT" in proc.stdout and "TOTAL" in proc.stdout
     # spot-like data (no funding_rate) is said once
     assert proc.stderr.count("no funding_rate column") == 1
-    assert "total " in proc.stderr and "writing results" in proc.stderr
+    # the total is what the user waited for, start-up included, and its parts add up to it
+    total, parts = _times(proc.stderr)
+    assert list(parts)[:2] == ["starting", "loading data"] and "writing results" in parts
+    assert sum(parts.values()) == pytest.approx(total, abs=0.05 * (len(parts) + 1))
+    assert "" not in proc.stderr.splitlines()  # no progress bar residue in a pipe
     config = json.loads((tmp_path / "first" / "config.json").read_text())
     assert config["data"]["path"] == str(dumps)
     assert config["data"]["symbols"] == ["BTCUSDT", "ETHUSDT"]

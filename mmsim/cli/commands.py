@@ -175,7 +175,7 @@ def _run(args: argparse.Namespace) -> int:
 
     console = make_console()
     note = make_console(stderr=True)
-    phases = Phases()
+    phases = Phases(args.started)
     config = _run_config_of(args)
     if args.jobs is not None and len(config.sets) == 1:
         raise ValueError("--jobs applies to a config with several [sets.*]; see --config")
@@ -200,7 +200,13 @@ def _run(args: argparse.Namespace) -> int:
         )
         with (
             phases("backtesting"),
-            Progress(*columns, console=note, transient=True, disable=args.quiet) as bar,
+            # a bar only where it can be redrawn: in a pipe or a log it is noise
+            Progress(
+                *columns,
+                console=note,
+                transient=True,
+                disable=args.quiet or not note.is_terminal,
+            ) as bar,
         ):
             task = bar.add_task("backtesting", total=bars["ts"].n_unique())
 
@@ -284,7 +290,7 @@ def _sweep(args: argparse.Namespace) -> int:
     from mmsim.research.sweep_charts import save_chart, sweep_heatmap, top_runs
     from mmsim.research.sweep_config import load_sweep_config
 
-    console, phases = make_console(), Phases()
+    console, phases = make_console(), Phases(args.started)
     config = load_sweep_config(args.config)
     kwargs = _sweep_options(args, config)
     out = args.out or config.sweep.get("out") or Path("sweep-results")
@@ -348,7 +354,7 @@ def _walk_forward(args: argparse.Namespace) -> int:
     from mmsim.cli.console import Phases, make_console, print_table
     from mmsim.research.sweep_config import load_sweep_config
 
-    console, note, phases = make_console(), make_console(stderr=True), Phases()
+    console, note, phases = make_console(), make_console(stderr=True), Phases(args.started)
     config = load_sweep_config(args.config)
     kwargs = _sweep_options(args, config)
     walk = config.walk_forward
@@ -621,7 +627,7 @@ def _report(args: argparse.Namespace) -> int:
     from mmsim.cli.console import Phases, make_console, print_metrics, print_summary
     from mmsim.results.report import write_report
 
-    console, note, phases = make_console(), make_console(stderr=True), Phases()
+    console, note, phases = make_console(), make_console(stderr=True), Phases(args.started)
     with phases("loading results"):
         result = mmsim.load_result(args.results)
     out = args.out or Path(args.results) / "report.html"
@@ -648,7 +654,7 @@ def _compare(args: argparse.Namespace) -> int:
     from mmsim.results.metrics import compare
     from mmsim.results.report import period_warnings, write_comparison
 
-    console, note, phases = make_console(), make_console(stderr=True), Phases()
+    console, note, phases = make_console(), make_console(stderr=True), Phases(args.started)
     results: dict[str, mmsim.Result] = {}
     with phases("loading results"), note.status("loading results"):
         for folder in args.results:
@@ -724,9 +730,12 @@ def cli_words(message: str, *, config_file: bool) -> str:
 def main(argv: list[str] | None = None) -> int:
     import warnings
 
-    from mmsim.cli.console import warning_line
+    from mmsim.cli.console import process_start, warning_line
 
+    # from the process's start on the command line, so the printed total includes the start-up
+    started = process_start() if argv is None else None
     args = build_parser().parse_args(argv)
+    args.started = started
     config_file = getattr(args, "config", None) is not None
     shown = warnings.showwarning
     warnings.showwarning = lambda message, *rest, **kw: warning_line(
