@@ -52,3 +52,10 @@ def test_money_in_the_attribution_reads_as_money(result):
     inventory = result.metrics().attribution["inventory"][-1]
     assert format_value("inventory", inventory) == f"{inventory:,.2f}"
     assert format_value("markout_usdt", -1234.5678) == "-1,234.57"
+
+
+def test_a_statistic_of_a_figure_has_the_figure_s_kind():
+    for column in ("pnl", "pnl_per_day", "return", "sharpe", "max_drawdown", "markout_1_bps"):
+        for statistic in ("_mean", "_median", "_max"):
+            assert kind_of(column + statistic) == kind_of(column), column + statistic
+    assert format_value("pnl_mean", -1328.6951) == "-1,328.70"
