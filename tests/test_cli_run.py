@@ -209,6 +209,7 @@ def test_several_sets_show_progress_by_name_and_write_a_comparison_page(dumps, t
     assert proc.returncode == 0, proc.stderr
     assert "running set 1/2: tokyo" in proc.stderr and "running set 2/2: glft" in proc.stderr
     assert "writing results and report" in proc.stderr
+    assert "writing set 1/2: tokyo" in proc.stderr and "writing set 2/2: glft" in proc.stderr
     page = (tmp_path / "sets" / "comparison.html").read_text()
     assert "tokyo" in page and "glft" in page
     assert (tmp_path / "sets" / "config.toml").is_file()

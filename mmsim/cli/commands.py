@@ -231,8 +231,15 @@ def _run(args: argparse.Namespace) -> int:
                 _sets_table(outcome), console, title="strategy sets compared", fmt=args.format
             )
         writing = "writing results" + ("" if args.no_report else " and report")
-        with phases(writing), note.status(writing):
-            saved = Path(outcome.save(target, overwrite=True, report=not args.no_report))
+        with phases(writing), note.status(writing) as status:
+
+            def writing_set(name: str, k: int, n: int) -> None:
+                status.update(f"{writing}: set {k + 1}/{n}: {name}")
+                if not args.quiet:
+                    note.print(f"writing set {k + 1}/{n}: {name}", highlight=False)
+
+            more = {} if isinstance(outcome, mmsim.Result) else {"on_set": writing_set}
+            saved = Path(outcome.save(target, overwrite=True, report=not args.no_report, **more))
             # the document as run, so `mmsim run --config RESULTS/config.toml` repeats it
             with atomic_write(saved / "config.toml", "w") as handle:
                 handle.write(to_toml(config.document))
