@@ -560,6 +560,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"mmsim {mmsim.__version__}")
+    parser.set_defaults(started=None)  # main() sets when the process started
     sub = parser.add_subparsers(dest="command", required=True)
     run = _parser(
         sub, "run", "backtest data (or the embedded market, or a --config) into a results folder"
