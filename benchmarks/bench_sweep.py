@@ -10,8 +10,9 @@ the script checks that they give identical rows, then prints both times and thei
 
 batch mode: the batched compiled path (`engine="fast"`, many points per prepared run) on the
 local pool; it prints the wall and CPU time per point, the peak memory of the driver and of the
-largest worker, where one point's time goes (kernel, frames, summary) and the time of the parts
-every batch shares, then checks a random sample of the rows against the reference sweep
+largest worker, where one point's time goes (kernel, summary from the kernel's tables; and the
+frames plus their summary, which a batch no longer builds) and the time of the preparation the
+points share, then checks a random sample of the rows against the reference sweep
 (`engine="reference"`, every column to 1e-9 relative).
 """
 
@@ -100,12 +101,15 @@ def batch_grid(points: int) -> dict:
 
 
 def _breakdown(bars: pl.DataFrame, n: int = 3) -> None:
-    """Where one point's time goes on the batched path (CPU seconds, in this process)."""
-    from mmsim.core.backtest import _first_halt
+    """Where one point's time goes on the batched path (CPU seconds, in this process), and
+    what the frames and their summary, the path a batch no longer takes, would cost."""
+    from mmsim.core.engine import account_bar
+    from mmsim.core.matching import match_bar
     from mmsim.fast.batch import BatchPoint, _prepare, run_points
     from mmsim.fast.engine import run
     from mmsim.fast.plan import fast_plan
     from mmsim.fast.run import kernel_frames
+    from mmsim.fast.summary import fast_summary
     from mmsim.results.metrics import summarize
 
     strategy = mmsim.avellaneda_stoikov(order_value=2_000.0, max_inventory=10)
@@ -113,34 +117,33 @@ def _breakdown(bars: pl.DataFrame, n: int = 3) -> None:
     point = BatchPoint(strategy, risk, mmsim.Venue(), 100_000.0)
     run_points(bars, [point])  # compile, warm
     symbols = tuple(bars["symbol"].unique().sort().to_list())
-    from mmsim.core.engine import account_bar
-    from mmsim.core.matching import match_bar
-
     plan, _ = fast_plan((strategy,) * len(symbols), risk, match_bar, account_bar, symbols)
     c = time.process_time()
     group = _prepare(bars, point, plan, False)
     shared = time.process_time() - c
-    parts = {"kernel": 0.0, "frames": 0.0, "summary": 0.0}
+    parts = {"kernel": 0.0, "summary": 0.0, "frames": 0.0, "summarize": 0.0}
     s = group.setup
     for _ in range(n):
         c = time.process_time()
         out = run(*group.inputs)
         parts["kernel"] += time.process_time() - c
         c = time.process_time()
-        eq, sy, fi, rj, ev, po, _, halted = kernel_frames(
+        fast_summary(out, group.inputs, s.symbols, plan, s.initial_cash, s.interval_us)
+        parts["summary"] += time.process_time() - c
+        c = time.process_time()
+        eq, sy, fi, rj, ev, po, _, _ = kernel_frames(
             out, group.inputs, s.symbols, plan, s.venue, s.initial_cash
         )
         parts["frames"] += time.process_time() - c
         c = time.process_time()
         summarize(eq, sy, fi, s.initial_cash, s.interval_us, rejections=rj, events=ev, posted=po)
-        _first_halt(ev)
-        parts["summary"] += time.process_time() - c
+        parts["summarize"] += time.process_time() - c
     per = {k: v / n for k, v in parts.items()}
     print(
-        "one point, CPU s: "
-        + ", ".join(f"{k} {v:.3f}" for k, v in per.items())
-        + f" (total {sum(per.values()):.3f}); shared per batch (validate, features, specs, "
-        f"kernel columns): {shared:.3f}"
+        f"one point, CPU s: kernel {per['kernel']:.3f}, summary from the kernel's tables "
+        f"{per['summary']:.3f} (total {per['kernel'] + per['summary']:.3f}); instead of frames "
+        f"{per['frames']:.3f} + their summary {per['summarize']:.3f}; prepared once "
+        f"per worker (validate, features, specs, kernel columns): {shared:.3f}"
     )
 
 

@@ -7,8 +7,10 @@ of Binance spot 1m bars with the March 2023 trading halt, hence allow_gaps=True)
 strategy with its default parameters on the default venue, once with post_only="reject" and
 once with "clamp", and prints per symbol the shares of bars quoting both sides, one side and
 none, the quotes clamped behind the close, the post-only rejections, fills, fees and PnL, the
-tick and lot read from the data, and the count of invariant violations (fill prices inside
-their bars, fees and the equity identity among them).
+maker fills outside their bar's range (each must be a quote the market gapped through: a bid
+above the whole bar, at or below the previous close, or the mirror ask), the tick and lot read
+from the data, and the count of invariant violations (fill prices under the fill rule, fees and
+the equity identity among them).
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ def main() -> None:
                     "pnl",
                 )
             )
-            rows.append(table)
+            rows.append(table.join(outside_range(result, bars), on="symbol", how="left"))
             specs = {
                 s: (v["tick_size"], v["tick_source"], v["lot_size"], v["lot_source"])
                 for s, v in result.config["specs"].items()
@@ -86,6 +88,25 @@ def main() -> None:
             )
     with pl.Config(tbl_cols=-1, tbl_width_chars=250, tbl_rows=-1, float_precision=4):
         print(pl.concat(rows))
+
+
+def outside_range(result, bars: pl.DataFrame) -> pl.DataFrame:
+    """Per symbol: maker fills priced outside their bar's [low, high], and how many of them the
+    market gapped through (a buy above the whole bar at or below the previous close, a sell
+    below it at or above the previous close)."""
+    frame = bars.with_columns(pl.col("symbol").cast(pl.String)).sort("symbol", "ts")
+    frame = frame.with_columns(pl.col("close").shift(1).over("symbol").alias("prev_close"))
+    fills = result.fills.filter(pl.col("liquidity") == "maker").join(
+        frame, on=["ts", "symbol"], how="left"
+    )
+    buy = pl.col("side") > 0
+    above, below = pl.col("price") > pl.col("high"), pl.col("price") < pl.col("low")
+    gapped = (buy & above & (pl.col("price") <= pl.col("prev_close"))) | (
+        ~buy & below & (pl.col("price") >= pl.col("prev_close"))
+    )
+    return fills.group_by("symbol").agg(
+        (above | below).sum().alias("outside_range"), gapped.sum().alias("gapped_through")
+    )
 
 
 if __name__ == "__main__":

@@ -2,9 +2,11 @@
 Coinbase BTC-USD recordings (1-minute bars built from the tape), against trade-level fills.
 
     python examples/fill_models_coinbase.py [--small] [--tapes DIR] [--out fill_models.csv]
+                                            [--markdown]
 
 Prints one row per recording, strategy and fill rule, and writes them all to --out (CSV).
 --small: the first hour of each recording and two spreads (a quick check).
+--markdown: print instead the two tables of docs/fill-models.md.
 """
 
 from __future__ import annotations
@@ -42,11 +44,54 @@ def cases(trades: pl.DataFrame, spreads) -> dict:
     return made
 
 
+def _pm(value, ci) -> str:
+    """A mean ± its 95% half-width (one decimal); – where there is no value."""
+    if value is None:
+        return "–"
+    return f"{value:.1f}" if ci is None else f"{value:.1f} ± {ci:.1f}"
+
+
+def markdown_tables(table: pl.DataFrame) -> str:
+    """The docs' tables: per recording, one row per strategy comparing the rules to the tape."""
+    head = (
+        "| strategy | tape fills | through 0 / 1 / 2 fills | intensity fills | tape qty (BTC) "
+        "| through 1 qty | intensity qty | markout 5 bars, tape (bps) | through 1 | intensity "
+        "| PnL tape (USD, ±95%) | through 1 | intensity |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    )
+    out = []
+    for day in table["recording"].unique(maintain_order=True):
+        out += [f"**{day}**", "", head]
+        runs = table.filter(pl.col("recording") == day)
+        for name in runs["strategy"].unique(maintain_order=True):
+            rule = {
+                row["rule"]: row
+                for row in runs.filter(pl.col("strategy") == name).iter_rows(named=True)
+            }
+            tape, t1, mi = rule["tape"], rule["through_1"], rule["intensity"]
+            through = " / ".join(str(rule[f"through_{n}"]["fills"]) for n in (0, 1, 2))
+            cells = [
+                name,
+                str(tape["fills"]),
+                through,
+                str(mi["fills"]),
+                *(f"{r['filled_qty']:.2f}" for r in (tape, t1, mi)),
+                *(_pm(r["markout_5_bps"], r["markout_5_ci"]) for r in (tape, t1, mi)),
+                _pm(tape["pnl"], tape["pnl_ci"]),
+                f"{t1['pnl']:.1f}",
+                f"{mi['pnl']:.1f}",
+            ]
+            out.append("| " + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true")
     parser.add_argument("--tapes", type=Path, default=TAPES)
     parser.add_argument("--out", type=Path, default=Path("fill_models.csv"))
+    parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
     small = args.small or os.environ.get("MMSIM_SMALL") == "1"
     if not (args.tapes / RECORDINGS["2018-10-20"]).exists():
@@ -69,6 +114,9 @@ def main() -> None:
             )
     table = pl.concat(rows)
     table.write_csv(args.out)
+    if args.markdown:
+        print(markdown_tables(table))
+        return
     with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=220, float_precision=3):
         print(
             table.select(

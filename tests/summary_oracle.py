@@ -548,7 +548,7 @@ def _compose_summary(
     risk: pl.DataFrame,
     marks: pl.DataFrame,
 ) -> pl.DataFrame:
-    parts = attributed.drop("pnl").rename({"inventory": "inventory_pnl"})
+    parts = attributed.drop("pnl", "funding").rename({"inventory": "inventory_pnl"})
     risk = risk.drop("max_notional", "mean_notional")
     out = base
     for frame in (

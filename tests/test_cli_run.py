@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import os
@@ -23,10 +24,12 @@ MMSIM = shutil.which("mmsim", path=str(Path(sys.executable).parent)) or shutil.w
 Q4 = ("benicio1007_bot_trading__binance_spot_1m", "Q4_2024")
 
 
-def mmsim_cli(*args: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+def mmsim_cli(
+    *args: str, cwd: Path, timeout: int = 600, env: dict | None = None
+) -> subprocess.CompletedProcess:
     """The `mmsim` console script in a pipe (not a terminal), this checkout first on the path."""
     assert MMSIM is not None, "the mmsim console script is not installed"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "80"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "80", **(env or {})}
     env.pop("CI", None)
     return subprocess.run(
         [MMSIM, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env
@@ -44,14 +47,39 @@ def dumps(tmp_path_factory) -> Path:
     return folder
 
 
+def _times(stderr: str) -> tuple[float, dict[str, float]]:
+    """The printed 'total 9.9 s: starting 0.8 s, loading data 0.1 s, ...' as figures."""
+    line = next(line for line in stderr.splitlines() if "total " in line)
+    total, parts = line.split("total ", 1)[1].split(": ", 1)
+    pairs = (part.rsplit(" ", 2)[:2] for part in parts.split(", "))
+    return float(total.removesuffix(" s")), {name: float(s) for name, s in pairs}
+
+
 FRAMES = ("fills", "equity", "symbols", "summary", "rejections", "events")
 
 
+def _commands(parser, prefix=()) -> list[tuple[str, ...]]:
+    """Every command and subcommand of the parser, e.g. ('data', 'fetch', 'binance')."""
+    import argparse
+
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found += [(*prefix, name), *_commands(sub, (*prefix, name))]
+    return found
+
+
 def test_every_command_has_examples_in_its_help(tmp_path):
-    for command in ("run", "report", "compare", "sweep", "walk-forward", "strategies"):
-        proc = mmsim_cli(command, "--help", cwd=tmp_path)
+    from mmsim.cli.commands import build_parser
+
+    commands = _commands(build_parser())
+    assert ("data", "fetch", "binance") in commands and ("venue",) in commands
+    for command in commands:
+        proc = mmsim_cli(*command, "--help", cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr
-        assert "examples:" in proc.stdout and f"mmsim {command}" in proc.stdout, command
+        examples = proc.stdout.partition("examples:")[2]
+        assert f"mmsim {command[0]}" in examples, command
     assert "--data" in mmsim_cli("run", "--help", cwd=tmp_path).stdout
 
 
@@ -87,7 +115,11 @@ def test_run_names_data_and_strategy_and_reruns_from_its_config_to_identical_fra
     assert "BTCUSDT" in proc.stdout and "TOTAL" in proc.stdout
     # spot-like data (no funding_rate) is said once
     assert proc.stderr.count("no funding_rate column") == 1
-    assert "total " in proc.stderr and "writing results" in proc.stderr
+    # the total is what the user waited for, start-up included, and its parts add up to it
+    total, parts = _times(proc.stderr)
+    assert list(parts)[:2] == ["starting", "loading data"] and "writing results" in parts
+    assert sum(parts.values()) == pytest.approx(total, abs=0.05 * (len(parts) + 1))
+    assert "" not in proc.stderr.splitlines()  # no progress bar residue in a pipe
     config = json.loads((tmp_path / "first" / "config.json").read_text())
     assert config["data"]["path"] == str(dumps)
     assert config["data"]["symbols"] == ["BTCUSDT", "ETHUSDT"]
@@ -177,6 +209,7 @@ def test_several_sets_show_progress_by_name_and_write_a_comparison_page(dumps, t
     assert proc.returncode == 0, proc.stderr
     assert "running set 1/2: tokyo" in proc.stderr and "running set 2/2: glft" in proc.stderr
     assert "writing results and report" in proc.stderr
+    assert "writing set 1/2: tokyo" in proc.stderr and "writing set 2/2: glft" in proc.stderr
     page = (tmp_path / "sets" / "comparison.html").read_text()
     assert "tokyo" in page and "glft" in page
     assert (tmp_path / "sets" / "config.toml").is_file()
@@ -230,3 +263,35 @@ def test_real_binance_spot_data_end_to_end(tmp_path):
         (pl.col("price") < pl.col("low")) | (pl.col("price") > pl.col("high"))
     )
     assert inside.height == 0
+
+
+def test_a_config_run_records_what_ran_in_its_report_and_opens_it(dumps, tmp_path):
+    text = (
+        f'symbols = ["BTCUSDT"]\n\n[data]\npath = "{dumps}"\n'
+        'options = { end = "2024-01-01T03:00" }\n\n'
+        "[venue]\nmaker_fee = 0.00015\n\n[risk]\nmax_leverage = 2.5\nmin_order_value = 10\n\n"
+        '[strategies]\n"*" = { strategy = "glft", gamma = 0.02 }\n'
+    )
+    (tmp_path / "glft.toml").write_text(text)
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.py"
+    browser.write_text(f"import sys\nopen({str(opened)!r}, 'a').write(sys.argv[1] + '\\n')\n")
+    env = {"BROWSER": f"{sys.executable} {browser} %s", "DISPLAY": ""}
+    proc = mmsim_cli("run", "--config", "glft.toml", "--out", "r", "--open", cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    report = tmp_path / "r" / "report.html"
+    assert opened.read_text().splitlines() == [report.as_uri()]
+    page = report.read_text()
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert "<title>mmsim report: glft on BTCUSDT</title>" in page
+    assert str(dumps) in page and config["data"]["fingerprint"] in page
+    assert html.escape(text) in page  # the TOML file as written
+    for name, value in config["risk_settings"].items():  # every rule's setting, unset ones too
+        assert html.escape(f'"{name}": {json.dumps(value)}') in page, name
+    for setting in ('"maker_fee": 0.00015', '"gamma": 0.02', '"kappa": '):
+        assert html.escape(setting) in page, setting
+    for package in ("mmsim", "polars", "numpy"):
+        assert f"{package} version</td><td>{config['versions'][package]}<" in page
+    # spot data: said once in the output and once as the report's note
+    assert proc.stderr.count("no funding_rate column") == 1
+    assert page.count('id="funding-note"') == 1

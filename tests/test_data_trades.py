@@ -107,6 +107,9 @@ def test_headerless_seven_fields_are_told_apart_by_the_flag_in_the_sixth():
         ("106,42000,0.1,1,1704412800000,False,True", r"line 6: timestamp earlier than"),
         ("105,42000,0.1,1,1704412925001,False,True", r"line 6: repeated trade id"),
         ("106,42000,0.1,1,1704412925001,False", r"line 6: 6 fields, expected 7"),
+        ("106,nan,0.1,1,1704412925001,False,True", r"line 6: price that is not a finite number"),
+        ("106,42000,inf,1,1704412925001,False,True", r"line 6: quantity that is not a finite"),
+        ("106,42000,0.1,1,nan,False,True", r"line 6: column 'time' is 'nan'"),
     ],
 )
 def test_bad_rows_are_named_never_fixed(tmp_path, row, message):
@@ -114,6 +117,20 @@ def test_bad_rows_are_named_never_fixed(tmp_path, row, message):
     path.write_bytes(trades_csv(header=False) + row.encode() + b"\n")
     with pytest.raises(DataError, match=message):
         read_trades(path)
+
+
+def test_a_parquet_table_with_a_nan_price_or_time_is_named_not_read(tmp_path):
+    path = tmp_path / "prints.parquet"
+    good = {"ts": [1704412800100, 1704412800200], "price": [100.0, 100.5], "qty": [1.0, 2.0]}
+    for column, value, message in (
+        ("price", float("nan"), r"line 2: price that is not a finite number"),
+        ("ts", float("inf"), r"line 2: column 'ts' is inf, not a valid ts"),
+    ):
+        values = {**good, "side": [1, -1]}
+        values[column] = [float(v) for v in values[column][:1]] + [value]
+        pl.DataFrame(values).write_parquet(path)
+        with pytest.raises(DataError, match=message):
+            read_trades(path, symbol="ETHUSD")
 
 
 def test_the_same_trade_in_two_files_is_an_error(tmp_path):
@@ -140,6 +157,11 @@ def test_a_generic_table_maps_columns_and_the_makers_side(tmp_path):
         ("ETHUSD", 100.4, 1.0, -1),
     ]
     assert got["ts"].dt.epoch("ms").to_list() == [1704412800100, 1704412801000]
+    assert got["trade_id"].null_count() == 2  # the file has no trade id
+    as_taker = read_trades(
+        path, columns={"ts": "when", "price": "px", "qty": "amount", "side": "maker_side"}
+    )
+    assert as_taker["side"].to_list() == [-1, 1]  # the default: the file names the aggressor
     path.write_text("when,px,amount,maker_side\n1704412800100,100.5,2,up\n")
     with pytest.raises(DataError, match="line 2: column 'maker_side' is 'up'"):
         read_trades(

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -107,3 +110,20 @@ def test_fills_check_on_a_real_tape_writes_the_table_and_chart(tmp_path, capsys)
     assert 0 < tape["fills"] <= touch["fills"]
     assert (tmp_path / "out" / "fill_models.html").stat().st_size > 1000
     assert main(["fills-check", str(hour), "--set", "half_spread"]) == 2
+
+
+@pytest.mark.skipif(not TAPE.exists(), reason="real trade tapes not present")
+def test_the_docs_coinbase_tables_are_what_the_example_computes_now(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    script = root / "examples" / "fill_models_coinbase.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--tapes", str(TAPE.parent), "--markdown"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    tables = proc.stdout.strip()
+    assert tables.count("| fixed 20 bps |") == 2 and tables.count("| A-S |") == 2
+    assert tables in (root / "docs" / "fill-models.md").read_text()

@@ -65,3 +65,45 @@ def test_every_docs_page_is_linked_from_the_readme_and_every_link_resolves():
     for page in PAGES:
         for target in re.findall(r"\]\(([^)#:]+)\)", page.read_text()):
             assert (page.parent / target).exists(), f"{page.name} links to missing {target}"
+
+
+def test_the_readme_real_data_command_prints_what_the_readme_shows(tmp_path):
+    """The command-line quick start run on the real week it names: the same lines, timings
+    and the engine's reason aside (they vary by machine and by whether kernels are compiled)."""
+    import shlex
+    import shutil
+    import subprocess
+    import sys
+
+    from data_support import real
+
+    source = real("benicio1007_bot_trading__binance_spot_1m", "Q4_2024")
+    demo = tmp_path / "mmsim-demo"
+    (demo / "binance-spot-1m").mkdir(parents=True)
+    for symbol in ("BTCUSDT", "ETHUSDT"):
+        shutil.copy(source / f"{symbol}_1m.csv", demo / "binance-spot-1m")
+    section = README.read_text().split("## Quick start (command line, real data)")[1]
+    command = section.split("```bash\n")[1].split("```")[0].replace("\\\n", " ")
+    shown = section.split("```text\n")[1].split("```")[0].replace("/tmp/mmsim-demo", str(demo))
+    mmsim = Path(sys.executable).parent / "mmsim"
+    args = [str(mmsim), *shlex.split(command)[1:], "--no-report"]  # the report: timings only
+    done = subprocess.run(
+        args,
+        cwd=demo,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "COLUMNS": "80"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # as a terminal shows them: one stream, in order
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout
+
+    def comparable(line: str) -> str:
+        line = line.rstrip()
+        for varying in ("engine: ", "20,160 symbol-bars, 1 strategy set(s); total "):
+            if line.startswith(varying):
+                return varying
+        return line.split("; report ")[0]
+
+    printed = [comparable(line) for line in done.stdout.splitlines()]
+    assert printed == [comparable(line) for line in shown.splitlines()]

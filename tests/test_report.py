@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 import mmsim
+from mmsim.results.formats import format_value
 from mmsim.results.report import render_comparison, render_report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,3 +145,41 @@ def test_summary_json_has_the_new_metrics(result, tmp_path):
     assert total["pnl"] == pytest.approx(result.final_equity - 100_000.0)
     assert {"sortino", "spread_capture", "markout_1_bps"} <= set(total)
     assert pl.DataFrame(rows).height == 3
+
+
+def _table_after(page: str, heading: str) -> tuple[list[str], list[list[str]]]:
+    """The header cells and the rows of cells of the first table after `heading`."""
+    section = page[page.index(heading) :]
+    section = section[: section.index("</table>")]
+    head = [re.sub(r"<wbr>", "", h) for h in re.findall(r"<th>(.*?)</th>", section)]
+    rows = [re.findall(r"<td>(.*?)</td>", r) for r in re.findall(r"<tr>(<td>.*?)</tr>", section)]
+    return head, rows
+
+
+def test_the_report_shows_each_symbols_quoting_shares_and_clamped_quotes():
+    """A bid through the close on BTCUSDT (clamped every bar, both sides quoted) and a bid
+    only on ETHUSDT: the report's quoting table has one row per symbol with the summary's
+    shares of bars quoting both sides, one side and none, and the clamped quotes."""
+    bars = mmsim.synthetic_bars(("BTCUSDT", "ETHUSDT"), days=0.05, interval="1m", seed=5)
+
+    def quote(inputs):
+        close = inputs.bar.close
+        if inputs.bar.symbol == "BTCUSDT":
+            return mmsim.Quotes(((close * 1.001, 0.001),), ((close * 1.002, 0.001),))
+        return mmsim.Quotes(((close * 0.999, 0.01),), ())
+
+    result = mmsim.backtest(bars, mmsim.stateless("lean", quote))
+    page = render_report(result)
+    head, rows = _table_after(page, "<h3>Quoting (share of bars)</h3>")
+    columns = ["quoting_both", "quoting_one_side", "quoting_none", "clamped", "clamped_share"]
+    assert head[: len(columns) + 1] == ["symbol", *columns]
+    by_symbol = {r[0]: r[1 : len(columns) + 1] for r in rows}
+    summary = {r["symbol"]: r for r in result.summary.iter_rows(named=True)}
+    assert set(by_symbol) == {"BTCUSDT", "ETHUSDT", "TOTAL"}
+    for symbol, cells in by_symbol.items():
+        assert cells == [format_value(c, summary[symbol][c]) for c in columns], symbol
+    n = bars["ts"].n_unique()
+    assert summary["BTCUSDT"]["quoting_both"] == 1.0 and summary["BTCUSDT"]["clamped"] == n
+    assert summary["ETHUSDT"]["quoting_one_side"] == 1.0 and summary["ETHUSDT"]["clamped"] == 0
+    assert by_symbol["BTCUSDT"][:3] == ["100.00%", "0.00%", "0.00%"]
+    assert by_symbol["ETHUSDT"][:3] == ["0.00%", "100.00%", "0.00%"]

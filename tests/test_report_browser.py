@@ -193,8 +193,8 @@ def test_the_report_names_its_strategies_states_limits_and_fits_the_page(browser
     assert "max_leverage" in limits and "0.50" in limits and "emergency_drawdown" in limits
     reached = float(result.equity["leverage"].max())
     assert f"{reached:,.2f}" in limits
-    if reached > 0.5:  # caps act at placement: the page says so where leverage ended above
-        assert "checked when orders are placed" in limits
+    # this run ends above its cap (caps act at placement, prices move after): the page says so
+    assert reached > 0.5 and "checked when orders are placed" in limits
     # the note on funding appears exactly when the data had no funding_rate column
     assert ('id="funding-note"' in dom) is (result.config["data"]["funding"] is False)
     assert "fees as they add to PnL" in dom
@@ -225,3 +225,25 @@ def test_a_quote_far_off_the_mark_keeps_the_price_readable(browser, tmp_path):
     expected, rendered, charts = _check(dom)
     assert charts.errors.strip() == "" and rendered == expected
     assert "1 quotes beyond the price range drawn at the chart" in dom
+
+
+def test_the_comparison_page_warns_on_different_periods_and_gives_each_run_its_length(
+    browser, tmp_path
+):
+    from mmsim.results.report import write_comparison
+
+    bars = mmsim.synthetic_bars(("BTCUSDT",), days=1, interval="1m", seed=2)
+    short = bars.head(720)
+    runs = {
+        name: mmsim.backtest(frame, mmsim.fixed_spread(half_spread_bps=5))
+        for name, frame in (("day", bars), ("half", short))
+    }
+    page = write_comparison(runs, tmp_path / "compare.html")
+    dom = dump_dom(browser, page, tmp_path / "profile")
+    expected, rendered, charts = _check(dom)
+    assert charts.errors.strip() == "" and rendered == expected == 1
+    assert "different periods or bar counts" in dom and "720 bars" in dom
+    # each run's own length in the chart's subtitle, drawn in the SVG
+    drawn = re.sub(r"<[^>]+>", "", dom[dom.index("<svg") :])
+    assert "day: 1,440 bars of 1 min" in drawn
+    assert "half: 720 bars of 1 min, not aggregated" in drawn

@@ -415,5 +415,7 @@ def test_progress_bar_reports_done_failed_and_eta(bars, capsys):
         executor="inprocess",
         progress=True,
     )
-    shown = capsys.readouterr().out
-    assert "2/2" in shown and "failed 1" in shown and "ETA" in shown
+    printed = capsys.readouterr()
+    shown = printed.err  # on stderr: stdout is for tables and CSV
+    assert "sweep" in shown and "2/2" in shown and "failed 1" in shown and "ETA" in shown
+    assert printed.out == ""

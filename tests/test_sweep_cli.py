@@ -72,12 +72,28 @@ def test_sweep_command_stores_rows_resumes_and_draws(tmp_path):
     assert (tmp_path / "heat.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_walk_forward_command_writes_its_result(tmp_path, capsys):
+def test_walk_forward_command_writes_its_result(tmp_path):
+    from test_cli_run import mmsim_cli as console_script
+
     (tmp_path / "sweep.toml").write_text(CONFIG)
-    assert main(["walk-forward", str(tmp_path / "sweep.toml"), "--quiet"]) == 0
-    assert "in-sample vs out-of-sample" in capsys.readouterr().out
+    proc = console_script("walk-forward", "sweep.toml", cwd=tmp_path)  # in a pipe, 80 columns
+    assert proc.returncode == 0, proc.stderr
+    # progress on stderr, naming the phase; tables on stdout, whole
+    assert "walk-forward train: 2 windows x 4 points" in proc.stderr
+    assert "walk-forward test: 2 windows" in proc.stderr
+    assert "walk-forward" not in proc.stdout.replace("walk-forward windows", "")
+    header = next(line for line in proc.stdout.splitlines() if "test_start" in line)
+    assert len(header) > 80 and "status" in header and "…" not in proc.stdout
+    assert "in-sample vs out-of-sample" in proc.stdout
     windows = pl.read_parquet(tmp_path / "wf" / "result" / "windows.parquet")
     assert windows.height == 2 and windows["status"].to_list() == ["ok"] * 2
+    as_csv = console_script("walk-forward", "sweep.toml", "--format", "csv", cwd=tmp_path)
+    assert as_csv.returncode == 0, as_csv.stderr
+    lines = as_csv.stdout.splitlines()
+    assert lines[0] == "# walk-forward windows (best pnl on train)"
+    assert lines[1].startswith("window,test_start,test_end,") and len(lines[2].split(",")) == len(
+        lines[1].split(",")
+    )
 
 
 def test_a_config_error_names_the_file_and_the_key(tmp_path, capsys):

@@ -21,6 +21,7 @@ from mmsim.testing import (
     ladder,
 )
 from mmsim.testing.invariants import check_halt
+from mmsim.testing.tapes import tape_from_bars
 
 VENUE = mmsim.Venue(maker_fee=-0.0001, taker_fee=0.0005, penetration_ticks=1)
 MARKET = MarketSpec(
@@ -318,3 +319,27 @@ def test_a_position_back_to_flat_after_millions_of_units_is_not_a_violation():
     assert [v.invariant for v in check_positions(SimpleNamespace(fills=fills, symbols=off))] == [
         "position"
     ]
+
+
+def test_runs_under_the_intensity_and_tape_fill_rules_keep_every_invariant():
+    """The trade-through rule and its converse bind trade-through runs only: intensity fills
+    (a draw against λ(δ)·dt, through the bar or not) and tape fills (the bar's prints, up to
+    their size) keep every other invariant; read as trade-through runs, both break it."""
+    bars = mmsim.add_uniform_draws(
+        mmsim.synthetic_bars(("BTCUSDT",), days=0.3, interval="1m", seed=3), seed=1
+    )
+    strategy = mmsim.fixed_spread(half_spread_bps=5.0)
+    rules = {
+        "intensity_matching": mmsim.intensity_matching(A=1.0, kappa=0.5, units="bps"),
+        "trade_matching": mmsim.trade_matching(
+            tape_from_bars(bars, qty=0.01), interval="1m", queue_ahead=0.0
+        ),
+    }
+    for name, rule in rules.items():
+        result = mmsim.backtest(bars, strategy, matching=rule)
+        assert result.config["matching"] == name
+        assert result.fills.height > 0, name
+        assert check_invariants(result, bars) == [], name
+        as_trade_through = attrs.evolve(result, config={**result.config, "matching": "match_bar"})
+        assert names(check_invariants(as_trade_through, bars)) & {"fill_price", "missed_fill"}
+    assert run().config["matching"] == "match_bar"

@@ -88,6 +88,42 @@ def test_a_print_between_two_bids_fills_only_the_one_above_it():
     assert [(f.level, f.qty) for f in got] == [(0, 1.0)]
 
 
+def test_prints_fill_in_time_order():
+    # the first print reaches only the 100.00 bid; the second, lower, then fills the 99.98 bid
+    orders = [Order("BTCUSD", 1, 100.0, 1.0, level=0), Order("BTCUSD", 1, 99.98, 1.0, level=1)]
+    got = fills([(1, 99.99, 1.0, -1), (2, 99.90, 1.0, -1)], orders, queue_ahead=0.0)
+    assert [(f.level, f.qty) for f in got] == [(0, 1.0), (1, 1.0)]
+    # the other way round, the low print goes to the best bid and the later one finds no order
+    got = fills([(1, 99.90, 1.0, -1), (2, 99.99, 1.0, -1)], orders, queue_ahead=0.0)
+    assert [(f.level, f.qty) for f in got] == [(0, 1.0)]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (pl.col("ts").reverse(), r"row 1: .*earlier than the previous print"),
+        (pl.Series([1, 0], dtype=pl.Int8).alias("side"), r"row 1: side 0 .*\+1 or -1"),
+        (pl.Series([99.0, float("nan")]).alias("price"), r"row 1: price nan"),
+        (pl.Series([1.0, 0.0]).alias("qty"), r"row 1: qty 0\.0"),
+    ],
+)
+def test_a_tape_out_of_time_order_or_with_a_bad_print_is_refused(change, message):
+    # the frame's order is the order prints fill in: a tape out of order would fill otherwise
+    prints = tape((1, 99.0, 1.0, -1), (2, 99.5, 1.0, 1)).with_columns(change)
+    with pytest.raises(ValueError, match="symbol 'BTCUSD' " + message):
+        trade_matching(prints, interval="1m")
+
+
+def test_the_stage_holds_the_tape_cut_per_bar_and_side_before_the_fold():
+    prints = tape((1, 99.0, 1.0, -1), (2, 99.5, 2.0, 1), (3, 98.0, 0.5, -1), (61, 99.1, 0.1, 1))
+    match = trade_matching(prints, interval="1m")
+    assert match.fill_limits.tape.slices == {
+        ("BTCUSD", 0): ((99.0, 98.0), (1.0, 0.5), (99.5,), (2.0,)),
+        ("BTCUSD", MINUTE): ((), (), (99.1,), (0.1,)),
+    }
+    assert match.fill_limits.tape.bar("BTCUSD", 5 * MINUTE) == ((), (), (), ())
+
+
 def test_partial_fills_are_rounded_down_to_the_lot():
     got = fills([(1, 99.0, 0.12345, -1)], [Order("BTCUSD", 1, 99.5, 1.0)])
     assert [f.qty for f in got] == [0.123]
@@ -133,6 +169,32 @@ def test_backtest_with_trade_matching_books_partial_fills_in_the_ledger():
     )
     assert result.fills.select("side", "price", "qty").rows() == [(1, 99.9, 0.25), (-1, 100.1, 0.5)]
     assert result.symbols["position"].to_list() == [0.0, -0.25, -0.25]
+
+
+def test_quotes_exactly_at_the_bars_low_and_high_fill_on_the_tape_as_on_touch():
+    # the property's boundary, pinned: bid 99.9 and ask 100.1 are the next bar's low and high
+    bars = pl.DataFrame(
+        {
+            "ts": [0, MINUTE, 2 * MINUTE],
+            "symbol": "BTCUSD",
+            "open": [100.0, 100.0, 100.0],
+            "high": [100.0, 100.1, 100.0],
+            "low": [100.0, 99.9, 100.0],
+            "close": [100.0, 100.0, 100.0],
+            "volume": [1.0, 1.0, 1.0],
+        }
+    ).with_columns(pl.from_epoch("ts", time_unit="us"))
+    venue = Venue(tick_sizes={"BTCUSD": 0.01}, lot_sizes={"BTCUSD": 0.001}, penetration_ticks=0)
+    strategy = mmsim.fixed_spread(half_spread_bps=10, order_value=100.0)
+    by_bars = mmsim.backtest(bars, strategy, venue=venue)
+    by_tape = mmsim.backtest(
+        bars,
+        strategy,
+        venue=venue,
+        matching=trade_matching(tape_from_bars(bars), interval="1m", queue_ahead=0.0),
+    )
+    assert by_bars.fills.select("side", "price").rows() == [(1, 99.9), (-1, 100.1)]
+    assert by_tape.fills.equals(by_bars.fills)
 
 
 @settings(max_examples=scaled(40))

@@ -175,7 +175,7 @@ def _run(args: argparse.Namespace) -> int:
 
     console = make_console()
     note = make_console(stderr=True)
-    phases = Phases()
+    phases = Phases(args.started)
     config = _run_config_of(args)
     if args.jobs is not None and len(config.sets) == 1:
         raise ValueError("--jobs applies to a config with several [sets.*]; see --config")
@@ -200,7 +200,13 @@ def _run(args: argparse.Namespace) -> int:
         )
         with (
             phases("backtesting"),
-            Progress(*columns, console=note, transient=True, disable=args.quiet) as bar,
+            # a bar only where it can be redrawn: in a pipe or a log it is noise
+            Progress(
+                *columns,
+                console=note,
+                transient=True,
+                disable=args.quiet or not note.is_terminal,
+            ) as bar,
         ):
             task = bar.add_task("backtesting", total=bars["ts"].n_unique())
 
@@ -225,8 +231,15 @@ def _run(args: argparse.Namespace) -> int:
                 _sets_table(outcome), console, title="strategy sets compared", fmt=args.format
             )
         writing = "writing results" + ("" if args.no_report else " and report")
-        with phases(writing), note.status(writing):
-            saved = Path(outcome.save(target, overwrite=True, report=not args.no_report))
+        with phases(writing), note.status(writing) as status:
+
+            def writing_set(name: str, k: int, n: int) -> None:
+                status.update(f"{writing}: set {k + 1}/{n}: {name}")
+                if not args.quiet:
+                    note.print(f"writing set {k + 1}/{n}: {name}", highlight=False)
+
+            more = {} if isinstance(outcome, mmsim.Result) else {"on_set": writing_set}
+            saved = Path(outcome.save(target, overwrite=True, report=not args.no_report, **more))
             # the document as run, so `mmsim run --config RESULTS/config.toml` repeats it
             with atomic_write(saved / "config.toml", "w") as handle:
                 handle.write(to_toml(config.document))
@@ -284,7 +297,7 @@ def _sweep(args: argparse.Namespace) -> int:
     from mmsim.research.sweep_charts import save_chart, sweep_heatmap, top_runs
     from mmsim.research.sweep_config import load_sweep_config
 
-    console, phases = make_console(), Phases()
+    console, phases = make_console(), Phases(args.started)
     config = load_sweep_config(args.config)
     kwargs = _sweep_options(args, config)
     out = args.out or config.sweep.get("out") or Path("sweep-results")
@@ -348,7 +361,7 @@ def _walk_forward(args: argparse.Namespace) -> int:
     from mmsim.cli.console import Phases, make_console, print_table
     from mmsim.research.sweep_config import load_sweep_config
 
-    console, note, phases = make_console(), make_console(stderr=True), Phases()
+    console, note, phases = make_console(), make_console(stderr=True), Phases(args.started)
     config = load_sweep_config(args.config)
     kwargs = _sweep_options(args, config)
     walk = config.walk_forward
@@ -425,6 +438,9 @@ tables to stdout.""",
     "risk": """examples:
   mmsim risk                          # every risk rule with its parameters, units and defaults
   mmsim risk basic_risk               # the keywords --risk and a config's [risk] take""",
+    "venue": """examples:
+  mmsim venue                         # every field --venue and a config's [venue] take
+  mmsim run --data bars/ --strategy glft --venue maker_fee=-0.0001 --venue post_only=reject""",
     "report": """examples:
   mmsim report mmsim-results/latest             # rewrite report.html and charts/*.png
   mmsim report results/as-oct --no-png --open
@@ -544,6 +560,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"mmsim {mmsim.__version__}")
+    parser.set_defaults(started=None)  # main() sets when the process started
     sub = parser.add_subparsers(dest="command", required=True)
     run = _parser(
         sub, "run", "backtest data (or the embedded market, or a --config) into a results folder"
@@ -618,7 +635,7 @@ def _report(args: argparse.Namespace) -> int:
     from mmsim.cli.console import Phases, make_console, print_metrics, print_summary
     from mmsim.results.report import write_report
 
-    console, note, phases = make_console(), make_console(stderr=True), Phases()
+    console, note, phases = make_console(), make_console(stderr=True), Phases(args.started)
     with phases("loading results"):
         result = mmsim.load_result(args.results)
     out = args.out or Path(args.results) / "report.html"
@@ -645,7 +662,7 @@ def _compare(args: argparse.Namespace) -> int:
     from mmsim.results.metrics import compare
     from mmsim.results.report import period_warnings, write_comparison
 
-    console, note, phases = make_console(), make_console(stderr=True), Phases()
+    console, note, phases = make_console(), make_console(stderr=True), Phases(args.started)
     results: dict[str, mmsim.Result] = {}
     with phases("loading results"), note.status("loading results"):
         for folder in args.results:
@@ -721,9 +738,12 @@ def cli_words(message: str, *, config_file: bool) -> str:
 def main(argv: list[str] | None = None) -> int:
     import warnings
 
-    from mmsim.cli.console import warning_line
+    from mmsim.cli.console import process_start, warning_line
 
+    # from the process's start on the command line, so the printed total includes the start-up
+    started = process_start() if argv is None else None
     args = build_parser().parse_args(argv)
+    args.started = started
     config_file = getattr(args, "config", None) is not None
     shown = warnings.showwarning
     warnings.showwarning = lambda message, *rest, **kw: warning_line(

@@ -67,16 +67,42 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+FETCH_EXAMPLES = """examples:
+  mmsim data fetch binance --market um --symbols BTCUSDT,ETHUSDT --interval 1m \\
+        --start 2024-01-01 --end 2024-03-31 --dir DATA/
+  mmsim data fetch binance --market um --kind aggTrades --symbols BTCUSDT \\
+        --start 2024-04-01 --end 2024-04-03 --dir DATA/"""
+CHECK_EXAMPLES = """examples:
+  mmsim data check DATA/parquet/um/1m/            # symbols, interval, first/last bar, gaps
+  mmsim data check 'bars/*-1m-*.zip' --drop duplicates"""
+EXAMPLES = {
+    "data": FETCH_EXAMPLES + CHECK_EXAMPLES.removeprefix("examples:"),
+    "fetch": FETCH_EXAMPLES,
+    "binance": FETCH_EXAMPLES,
+    "check": CHECK_EXAMPLES,
+}
+
+
+def _parser(subparsers, name: str, text: str) -> argparse.ArgumentParser:
+    return subparsers.add_parser(
+        name,
+        help=text,
+        description=text,
+        epilog=EXAMPLES[name],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
 def add_data_commands(subparsers) -> None:
     """Add `data fetch binance` and `data check` to the `mmsim` argparse subparsers."""
-    data = subparsers.add_parser("data", help="download and inspect market data")
+    data = _parser(subparsers, "data", "download and inspect market data")
     sub = data.add_subparsers(dest="data_command", required=True)
-    fetch = sub.add_parser(
-        "fetch", help="download exchange data dumps into a verified Parquet cache"
-    )
+    fetch = _parser(sub, "fetch", "download exchange data dumps into a verified Parquet cache")
     venues = fetch.add_subparsers(dest="venue", required=True)
-    binance = venues.add_parser(
-        "binance", help="Binance kline dumps from data.binance.vision (monthly + daily ZIPs)"
+    binance = _parser(
+        venues,
+        "binance",
+        "Binance kline or trade dumps from data.binance.vision (monthly + daily ZIPs)",
     )
     binance.add_argument(
         "--market", choices=sorted(MARKETS), default="spot", help="spot or um (USDT-M futures)"
@@ -113,9 +139,7 @@ def add_data_commands(subparsers) -> None:
     )
     binance.add_argument("--quiet", action="store_true", help="no progress bar")
     binance.set_defaults(func=_fetch)
-    check = sub.add_parser(
-        "check", help="load a file, folder or glob and report symbols, spans and gaps"
-    )
+    check = _parser(sub, "check", "load a file, folder or glob and report symbols, spans and gaps")
     check.add_argument(
         "source", help="Parquet cache, folder of Binance ZIPs, CSV/JSON/Parquet file or glob"
     )

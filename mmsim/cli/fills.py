@@ -76,11 +76,20 @@ def _fills_check(args: argparse.Namespace) -> int:
     return 0
 
 
+EXAMPLES = """examples:
+  mmsim fills-check btcusd.csv --tick-size 0.01 --set half_spread_bps=2 --out fills/
+  mmsim fills-check DATA/parquet/um/aggTrades/BTCUSDT.parquet --strategy glft --interval 5m"""
+
+
 def add_fills_command(subparsers) -> None:
     """Add `fills-check` to the `mmsim` argparse subparsers."""
+    text = "run a strategy under each bar fill rule and under trade-level fills from a tape"
     p = subparsers.add_parser(
         "fills-check",
-        help="run a strategy under each bar fill rule and under trade-level fills from a tape",
+        help=text,
+        description=text,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("tapes", nargs="+", help="trade files, folders or globs (mmsim.read_trades)")
     p.add_argument("--symbol", help="symbol of files whose name and columns name none")

@@ -15,7 +15,7 @@ import polars as pl
 from toolz import accumulate
 
 from mmsim.core.engine import Accounting, Matching, account_bar
-from mmsim.core.matching import match_bar
+from mmsim.core.matching import match_bar, matching_name
 from mmsim.core.risk import NO_RISK, RiskRule
 from mmsim.core.setup import prepare_run
 from mmsim.core.venue import Venue
@@ -105,6 +105,7 @@ def backtest(
         },
         "halted": halted if halted else _first_halt(events),
         "engine": {"name": chosen, "reason": why},
+        "matching": matching_name(matching),
     }
     summary = partial(  # computed on first read of result.summary
         summarize,

@@ -152,3 +152,10 @@ def per_symbol_matching(fill_limits: LimitFills, *, params: Any = None) -> PerSy
 
 # The default matching stage: market orders at the open, then limit trade-through.
 match_bar = PerSymbolMatching(fill_limit_orders, name="match_bar")
+
+
+def matching_name(matching) -> str:
+    """What a run's config calls its matching stage: its `name` ("match_bar",
+    "intensity_matching", "trade_matching", ...), else its function or class name."""
+    name = getattr(matching, "name", None) or getattr(matching, "__name__", None)
+    return str(name or type(matching).__name__)

@@ -64,15 +64,41 @@ def _as_us(value) -> int:
     return _as_us(dt.datetime.fromisoformat(str(value)))
 
 
+def check_tape(trades: pl.DataFrame) -> None:
+    """Refuse a tape the stage would misread, naming the first bad row: prints out of time order
+    within a symbol (the frame's order is the order prints fill in), a side other than ±1, a
+    price or size that is not a positive finite number."""
+    missing = [c for c in ("ts", "symbol", "price", "qty", "side") if c not in trades.columns]
+    if missing:
+        raise ValueError(f"trades frame is missing column(s) {missing}; it has {trades.columns}")
+    ts = pl.col("ts")
+    ts_us = ts.dt.epoch("us") if isinstance(trades.schema["ts"], pl.Datetime) else ts
+    positive = "not a positive finite number"
+    checks = (
+        (ts_us.diff().over("symbol") < 0, "ts", "earlier than the previous print"),
+        (~pl.col("side").is_in([1, -1]) | pl.col("side").is_null(), "side", "not +1 or -1"),
+        (~(pl.col("price").is_finite() & (pl.col("price") > 0)).fill_null(True), "price", positive),
+        (~(pl.col("qty").is_finite() & (pl.col("qty") > 0)).fill_null(True), "qty", positive),
+    )
+    rows = trades.with_row_index("__row")
+    for condition, column, problem in checks:
+        bad = rows.filter(condition)
+        if bad.height:
+            row = bad.row(0, named=True)
+            raise ValueError(
+                f"trades frame, symbol {row['symbol']!r} row {row['__row']}: {column} "
+                f"{row[column]!r} is {problem}"
+            )
+
+
 def slice_tape(trades: pl.DataFrame, interval: str | int, origin=0) -> TapeSlices:
     """Cut a trades frame (ts, symbol, price, qty, side) into per-bar, per-side price/size lists.
 
     Bars open every `interval` from `origin` (µs since the epoch, a datetime or ISO text; the
-    default, the epoch, puts bars on the UTC minute/hour/day grid).
+    default, the epoch, puts bars on the UTC minute/hour/day grid). The tape is checked first
+    (`check_tape`).
     """
-    missing = [c for c in ("ts", "symbol", "price", "qty", "side") if c not in trades.columns]
-    if missing:
-        raise ValueError(f"trades frame is missing column(s) {missing}; it has {trades.columns}")
+    check_tape(trades)
     step = parse_interval(interval)
     origin_us = _as_us(origin) % step
     ts = pl.col("ts")
@@ -191,6 +217,7 @@ __all__ = [
     "TapeFills",
     "TapeSlices",
     "TradeMatchingParams",
+    "check_tape",
     "slice_tape",
     "trade_limit_fills",
     "trade_matching",

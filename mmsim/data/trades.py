@@ -18,8 +18,9 @@ Layouts read (per file, detected from the name and the first line, or named with
 - "table": any CSV/Parquet with columns found by name or mapped with `columns=` (targets ts,
   price, qty, side or is_buyer_maker, symbol, trade_id), `side_of` saying whose side the file
   names ("aggressor" or "maker").
-Bad rows are named (file, line, column) and never fixed: unparseable or non-positive prices and
-sizes, unknown sides, timestamps that go backwards, repeated trade ids.
+Bad rows are named (file, line, column) and never fixed: unparseable, non-finite or non-positive
+prices and sizes, unparseable or non-finite times, unknown sides, timestamps that go backwards,
+repeated trade ids.
 """
 
 from __future__ import annotations
@@ -163,10 +164,17 @@ def _bool(column: str) -> pl.Expr:
     )
 
 
+def _finite(expr: pl.Expr) -> pl.Expr:
+    """Null where not a finite number, so the row is named as unparsed (never an inf time)."""
+    return pl.when(expr.is_finite()).then(expr)
+
+
 def _epoch_us(raw: pl.DataFrame, column: str, where: str) -> pl.Expr:
     values = raw[column].str.strip_chars().cast(pl.Float64, strict=False)
     unit = detect_epoch_unit(values, f"{where} column {column!r}")
-    return epoch_to_us(pl.col(column).str.strip_chars().cast(pl.Float64, strict=False), unit)
+    return epoch_to_us(
+        _finite(pl.col(column).str.strip_chars().cast(pl.Float64, strict=False)), unit
+    )
 
 
 def _binance_layout(data: bytes, where: str, kind: str | None) -> tuple[tuple[str, ...], bool]:
@@ -335,7 +343,7 @@ def _from_table(
             ts = parse_iso(pl.col(ts_col), time_format).dt.epoch("us")
     elif raw.schema[ts_col].is_numeric():
         unit = detect_epoch_unit(raw[ts_col].cast(pl.Float64), f"{where} column {ts_col!r}")
-        ts = epoch_to_us(pl.col(ts_col), unit)
+        ts = epoch_to_us(_finite(pl.col(ts_col).cast(pl.Float64)), unit)
     elif isinstance(raw.schema[ts_col], pl.Datetime):
         ts = pl.col(ts_col).dt.cast_time_unit("us").dt.epoch("us")
     else:
@@ -491,6 +499,8 @@ def _check_rows(frame: pl.DataFrame, where: str) -> None:
     checks = [
         (pl.col("price") <= 0, "price", "non-positive price"),
         (pl.col("qty") <= 0, "qty", "non-positive quantity"),
+        (~pl.col("price").is_finite(), "price", "price that is not a finite number"),
+        (~pl.col("qty").is_finite(), "qty", "quantity that is not a finite number"),
         (
             pl.col("ts").diff().over("symbol") < 0,
             "ts",

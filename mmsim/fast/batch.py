@@ -3,9 +3,10 @@
 Points that share the venue, the cash, the feature columns and the kernel's layout (levels,
 matching) share one prepared run: the bars validated once, each feature computed once, the
 symbol specs inferred once and the kernel's numpy columns built once. Each point then costs one
-kernel call (compiled without the GIL, so points run from threads), the frames of that run and
-their summary (`mmsim.results.metrics.summarize`, the same function `Result.summary` calls, so a
-row here is the row of `backtest(...).summary`).
+kernel call (compiled without the GIL, so points run from threads) and its summary computed from
+the kernel's tables in compiled passes (`mmsim.fast.summary`: the table
+`mmsim.results.metrics.summarize` gives over the run's frames, so a row here is the row of
+`backtest(...).summary`); the frames themselves are never built.
 
 A point whose stages have no kernel (engine "auto"), or whose strategy proposes an invalid
 quote, is handed back as None: the caller runs it through `mmsim.backtest`, whose reference
@@ -23,14 +24,12 @@ import attrs
 import numpy as np
 import polars as pl
 
-from mmsim.core.backtest import _first_halt
 from mmsim.core.engine import account_bar
 from mmsim.core.matching import match_bar
 from mmsim.core.risk import RiskRule
 from mmsim.core.setup import RunSetup, prepare_run, resolve_strategies
 from mmsim.core.venue import Venue
 from mmsim.fast.plan import fast_plan
-from mmsim.results.metrics import summarize
 from mmsim.strategies.base import Strategy
 
 # the plan's per-point arrays, swapped into a group's kernel inputs point by point
@@ -78,11 +77,14 @@ def run_points(
     allow_gaps: bool = False,
     engine: str = "auto",
     threads: int = 1,
+    prepared: dict | None = None,
 ) -> list[Outcome]:
     """Each point's PointResult, its exception, or None (run it on `mmsim.backtest`), in order.
 
     bars: one validated-able bars frame for every point (already cut to their window).
     threads: points run at once (kernels and Polars release the GIL).
+    prepared: the prepared runs of earlier calls on these same bars (filled here), so batch
+    after batch of one sweep validates the bars and computes the features once.
     """
     outcomes: list[Outcome] = [None] * len(points)
     if engine == "reference" or not points or not _have_numba():
@@ -98,13 +100,16 @@ def run_points(
         if plan is None:
             continue
         groups.setdefault(_group_key(point, per_symbol, plan), []).append((i, plan))
-    for members in groups.values():
-        first = points[members[0][0]]
-        try:
-            group = _prepare(bars, first, members[0][1], allow_gaps)
-        except Exception:
-            continue  # each point then runs on the reference, which reports the error
-        if not _has_columns(group):
+    cache = {} if prepared is None else prepared
+    for key, members in groups.items():
+        if key not in cache:
+            first = points[members[0][0]]
+            try:
+                cache[key] = _prepare(bars, first, members[0][1], allow_gaps)
+            except Exception:
+                cache[key] = None  # each point then runs on the reference, which reports it
+        group = cache[key]
+        if group is None or not _has_columns(group):
             continue  # as `backtest`: the reference reads what the kernels cannot
         jobs = [(i, _runner(group, plan, points[i])) for i, plan in members]
         for i, outcome in _map(jobs, threads):
@@ -193,30 +198,30 @@ def _runner(group: _Group, plan, point: BatchPoint) -> Callable[[], Outcome]:
 
 def _run_point(group: _Group, plan, point: BatchPoint) -> PointResult | None:
     from mmsim.fast.engine import run
-    from mmsim.fast.run import InvalidQuote, kernel_frames
+    from mmsim.fast.run import InvalidQuote, _times
+    from mmsim.fast.summary import fast_summary
 
     started = time.perf_counter()
     s = group.setup
     inputs = _inputs_for(group, plan)
     try:
-        records = kernel_frames(run(*inputs), inputs, s.symbols, plan, s.venue, s.initial_cash)
+        summary, halted, equity = fast_summary(
+            run(*inputs),
+            inputs,
+            s.symbols,
+            plan,
+            s.initial_cash,
+            s.interval_us,
+            keep_equity=point.keep_equity,
+        )
     except InvalidQuote:
         return None  # the reference run raises the same failure in its own words
-    equity, sym_frame, fills, rejections, events, posted, _, halted = records
-    summary = summarize(
-        equity,
-        sym_frame,
-        fills,
-        s.initial_cash,
-        s.interval_us,
-        rejections=rejections,
-        events=events,
-        posted=posted,
-    )
     return PointResult(
         summary=summary,
-        halted=halted if halted else _first_halt(events),
-        equity=equity.select("ts", "equity") if point.keep_equity else None,
+        halted=halted,
+        equity=pl.DataFrame([_times("ts", inputs[0]), pl.Series("equity", equity)])
+        if point.keep_equity
+        else None,
         elapsed_s=time.perf_counter() - started,
     )
 

@@ -21,7 +21,7 @@ import multiprocessing
 import os
 import pickle
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -65,12 +65,18 @@ class Comparison:
     table: pl.DataFrame
 
     def save(
-        self, path: str | os.PathLike, *, overwrite: bool = False, report: bool = True
+        self,
+        path: str | os.PathLike,
+        *,
+        overwrite: bool = False,
+        report: bool = True,
+        on_set: Callable[[str, int, int], None] | None = None,
     ) -> Path:
         """Write each set's Result into `path/<set>/`, the table as comparison.csv/.parquet and
         the sets side by side as comparison.html.
 
         report=False skips the HTML pages and PNG charts (the slow part of a save).
+        on_set(name, k, n) is called as set k of n starts being written.
         Written beside the destination under a temporary name and renamed into place when
         complete, so an interrupted save never leaves a folder that looks whole.
         """
@@ -80,7 +86,9 @@ class Comparison:
                     f"set name {name!r} cannot name a folder: use letters, digits, '.', '_', '-'"
                 )
         with atomic_dir(path, overwrite=overwrite, kind="comparison", replaces=REPLACES) as tmp:
-            for name, result in self.results.items():
+            for k, (name, result) in enumerate(self.results.items()):
+                if on_set is not None:
+                    on_set(name, k, len(self.results))
                 result.save(tmp / name, report=report)
             self.table.write_csv(tmp / "comparison.csv")
             self.table.write_parquet(tmp / "comparison.parquet")

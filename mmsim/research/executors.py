@@ -330,7 +330,7 @@ def execute(
     grouped = batch_specs(runnable, backend.parallelism, max_runs)
     cancelled = True
     try:
-        with progress_bar(options.progress, stored) as bar:
+        with progress_bar(options.progress, stored, label=options.progress_label) as bar:
             cancelled = _Driver(backend, deque(grouped), finish, limit_reached, bar).run()
     finally:
         backend.close(cancel=cancelled)

@@ -76,7 +76,8 @@ class RunOptions:
     scheduler: "tcp://host:port" or a `distributed.Client` (for "dask").
     workers: local worker processes (None: one per core).
     out: a results folder (a sweep's rows, one Parquet file per run; None: kept in memory).
-    progress: show a progress bar with done, failed and ETA.
+    progress: show a progress bar with done, failed and ETA (on stderr).
+    progress_label: what the bar says it runs ("sweep", "walk-forward train: 6 windows", ...).
     engine: each backtest's engine, "auto" (compiled kernels when every stage has one, a sweep
         then runs many points per kernel call), "fast" or "reference"; the rows are the same.
     """
@@ -86,6 +87,9 @@ class RunOptions:
     workers: int | None = attrs.field(default=None, validator=_check_workers)
     out: Path | None = attrs.field(default=None, converter=_path_or_none)
     progress: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    progress_label: str = attrs.field(
+        default="sweep", validator=attrs.validators.instance_of(str), eq=False
+    )
     engine: str = attrs.field(default="auto", validator=_check_engine)
 
     @property

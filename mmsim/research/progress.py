@@ -1,4 +1,7 @@
-"""A rich progress bar for batches of runs (done, failed, ETA); nothing when disabled."""
+"""A rich progress bar for batches of runs (done, failed, ETA) on stderr; nothing when disabled.
+
+On stderr, so the tables and CSV a command prints on stdout stay whole in a pipe or a file.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ def progress_bar(enabled: bool, stored: int, label: str = "sweep"):
     """A context manager giving a `rich.progress.Progress`, or None when `enabled` is False."""
     if not enabled:
         return contextlib.nullcontext(None)
+    from rich.console import Console
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -18,6 +22,9 @@ def progress_bar(enabled: bool, stored: int, label: str = "sweep"):
         TimeRemainingColumn,
     )
 
+    console = Console(stderr=True)
+    if not console.is_terminal:  # a log file: the whole line, not 80 columns of it
+        console = Console(stderr=True, width=200)
     return Progress(
         TextColumn(f"[bold]{label}[/]"),
         BarColumn(),
@@ -27,6 +34,7 @@ def progress_bar(enabled: bool, stored: int, label: str = "sweep"):
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
+        console=console,
     )
 
 

@@ -185,12 +185,18 @@ def walk_forward(
     run = {"fingerprint": fingerprint, "path": path}
     if maximize is None:
         maximize = "drawdown" not in metric
-    train_opts = attrs.evolve(opts, out=None if opts.out is None else opts.out / "train")
+    train_opts = attrs.evolve(
+        opts,
+        out=None if opts.out is None else opts.out / "train",
+        progress_label=f"walk-forward train: {len(windows)} windows x {len(points)} points",
+    )
     train_jobs = _train_jobs(points, windows, common)
     train_rows = run_jobs(train_jobs, frame, options=train_opts, on_result=on_result, **run)
     chosen = _choose(train_rows, len(windows), metric, maximize)
     point_of = {spec.run_id: spec.point for spec, _ in train_jobs}
-    test_opts = attrs.evolve(opts, out=None)
+    test_opts = attrs.evolve(
+        opts, out=None, progress_label=f"walk-forward test: {len(windows)} windows"
+    )
     test_rows, curves = _test_chosen(chosen, point_of, windows, common, frame, test_opts, run)
     windows_frame = _windows_frame(windows, chosen, test_rows, points, metric)
     equity = _stitch(_kept_curves(windows_frame, curves), initial_cash)

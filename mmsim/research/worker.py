@@ -27,6 +27,10 @@ class DataRef:
 
 
 _WORKER_DATA: dict[str, pl.DataFrame] = {}
+# a worker's prepared runs of the compiled path (`run_points(prepared=...)`) for the bars of
+# its latest batch: [bars key, prepared runs by group]; one set of bars at a time, as a
+# prepared year of 1m bars holds tens of MB
+_PREPARED: list = [None, {}]
 
 
 def install_data(fingerprint: str, bars: pl.DataFrame) -> None:
@@ -132,7 +136,12 @@ def _run_group(data, specs: list[RunSpec], index: list[int], threads: int) -> di
             continue  # run alone: its error is reported as any run's
     bars = _spec_bars(worker_bars(data), specs[0])
     results = run_points(
-        bars, points, allow_gaps=specs[0].allow_gaps, engine=specs[0].engine, threads=threads
+        bars,
+        points,
+        allow_gaps=specs[0].allow_gaps,
+        engine=specs[0].engine,
+        threads=threads,
+        prepared=_prepared_runs(data, specs[0]),
     )
     share = (time.perf_counter() - started - sum(_elapsed(r) for r in results)) / max(
         len(results), 1
@@ -152,6 +161,17 @@ def _run_group(data, specs: list[RunSpec], index: list[int], threads: int) -> di
                 out["equity"] = result.equity
         outcomes[i] = out
     return outcomes
+
+
+def _prepared_runs(data: pl.DataFrame | DataRef, spec: RunSpec) -> dict:
+    """The prepared runs kept for the spec's bars on a worker (emptied when they change); a
+    fresh dict for bars passed in (in process: nothing of the caller's is held past the call)."""
+    if not isinstance(data, DataRef):
+        return {}
+    key = (data.fingerprint, spec.window, spec.symbols, spec.allow_gaps)
+    if _PREPARED[0] != key:
+        _PREPARED[:] = [key, {}]
+    return _PREPARED[1]
 
 
 def _elapsed(result: Any) -> float:

@@ -33,6 +33,8 @@ _PERCENT_ENDINGS = (
 )
 _MONEY_ENDINGS = (
     "pnl",
+    "inventory",  # the attribution's inventory PnL
+    "_usdt",
     "fees",
     "funding",
     "volume",
@@ -49,12 +51,16 @@ _MONEY_ENDINGS = (
 )
 _RATIO_NAMES = {"sharpe", "sortino", "calmar", "turnover"}
 _RATIO_ENDINGS = ("leverage", "_sharpe", "_sortino", "_calmar")
+_STATISTICS = ("_mean", "_median", "_std", "_min", "_max")
 FEE_COLUMNS = ("fees",)  # summary-style columns holding fees paid (+ = cost)
 
 
 def kind_of(column: str) -> str:
     """'percent', 'bps', 'money', 'ratio', 'days' or 'number' for a metric's column name."""
     name = column.lower()
+    for statistic in _STATISTICS:  # pnl_mean is money as pnl is
+        if name.endswith(statistic) and len(name) > len(statistic):
+            return kind_of(name.removesuffix(statistic))
     if name.endswith("_bps") or "bps" in name.split("_"):
         return "bps"
     if name in _PERCENT_NAMES or name.endswith(_PERCENT_ENDINGS):

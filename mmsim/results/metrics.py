@@ -769,7 +769,8 @@ def _compose_summary(
     risk: pl.DataFrame,
     marks: pl.DataFrame,
 ) -> pl.DataFrame:
-    parts = attributed.drop("pnl").rename({"inventory": "inventory_pnl"})
+    # the ledger's funding is already in `base`; the attribution's is the same figure
+    parts = attributed.drop("pnl", "funding").rename({"inventory": "inventory_pnl"})
     risk = risk.drop("max_notional", "mean_notional")
     out = base
     for frame in (

@@ -282,7 +282,8 @@ def check_halt(result, bars: pl.DataFrame | None = None) -> list[Violation]:
 
 def check_fill_prices(result, bars: pl.DataFrame) -> list[Violation]:
     """Maker buys at p need low <= p - n*tick, sells high >= p + n*tick (on the tick grid, as
-    the engine compares them: `at_or_through`); market fills at the slipped open; liquidations
+    the engine compares them: `at_or_through`; in trade-through runs only, see
+    OTHER_FILL_RULES); market fills at the slipped open; liquidations
     at the mark (the close, or the last close of a symbol with no bar then). (Other fills on a
     missing bar: `check_missing_bars`; orders that reached their threshold unfilled:
     `check_missed_fills`.)"""
@@ -298,13 +299,16 @@ def check_fill_prices(result, bars: pl.DataFrame) -> list[Violation]:
         .filter(pl.col("open").is_not_null() | (pl.col("reason") == "liquidation"))
     )
     eps = 1e-9 * pl.col("price")
+    maker_ok = (
+        pl.when(pl.col("side") > 0)
+        .then(_reached(1, pl.col("price"), n))
+        .otherwise(_reached(-1, pl.col("price"), n))
+        if _trade_through(result)
+        else pl.lit(True)  # `check_maker_prices` still holds them to their order's price
+    )
     ok = (
         pl.when(pl.col("liquidity") == "maker")
-        .then(
-            pl.when(pl.col("side") > 0)
-            .then(_reached(1, pl.col("price"), n))
-            .otherwise(_reached(-1, pl.col("price"), n))
-        )
+        .then(maker_ok)
         .when(pl.col("reason") == "liquidation")
         .then((pl.col("price") - pl.col("mark")).abs() <= eps)
         .otherwise((pl.col("price") - pl.col("open") * (1 + pl.col("side") * slip)).abs() <= eps)
@@ -321,6 +325,18 @@ def check_fill_prices(result, bars: pl.DataFrame) -> list[Violation]:
     return out + check_maker_prices(result)
 
 
+# Fill rules that fill by other evidence than the bar's range (a draw against the quote's
+# intensity, the bar's prints up to their size): the trade-through rule and its converse do
+# not bind their runs. A run saved without a "matching" entry ran the default rule.
+OTHER_FILL_RULES = ("intensity_matching", "trade_matching")
+
+
+def _trade_through(result) -> bool:
+    """Whether the run's maker fills follow the trade-through rule (`match_bar` or a user's
+    own matching, held to it)."""
+    return result.config.get("matching", "match_bar") not in OTHER_FILL_RULES
+
+
 def _reached(side: int, price: pl.Expr, n: int) -> pl.Expr:
     """The bar's low (buy) or high (sell) reached n ticks through `price` (the engine's rule)."""
     return at_or_through(side, price, pl.col("low"), pl.col("high"), n, pl.col("tick"))
@@ -330,7 +346,11 @@ def check_missed_fills(result, bars: pl.DataFrame, rel_tol: float = 1e-9) -> lis
     """The converse of the fill rule: the best bid (ask) posted at a close fills in the bar one
     interval later whenever that bar's low (high) reached n ticks through it, for its whole
     quantity or, with max_participation x, for at least min(its quantity, x * volume in whole
-    lots) on that side (the cap is allotted innermost level first)."""
+    lots) on that side (the cap is allotted innermost level first). Trade-through runs only
+    (see OTHER_FILL_RULES); inner levels are not in the frames, so only the best quote is
+    checked."""
+    if not _trade_through(result):
+        return []
     venue = result.config["venue"]
     n, cap = venue["penetration_ticks"], venue.get("max_participation")
     filled = (
@@ -599,7 +619,8 @@ def check_invariants(result, bars: pl.DataFrame | None = None) -> list[Violation
     """Every invariant the engine promises that a Result shows: the equity identity, fees,
     positions, liquidation, halts and fill times (a maker fill one interval after its order's
     close); with `bars` (the input frame) also fill prices under the fill rule and its converse
-    (an order whose bar reached its threshold filled), the participation cap, marks, missing
+    (an order whose bar reached its threshold filled; both for trade-through runs only, not
+    `result.config["matching"]` in OTHER_FILL_RULES), the participation cap, marks, missing
     bars, placement grids and post-only, and funding. Leverage caps at placement need the
     orders: see `check_leverage_caps`."""
     out = [v for check in FRAME_CHECKS for v in check(result)] + check_halt(result, bars)
