@@ -118,6 +118,41 @@ def test_fingerprint_sees_one_changed_price_and_not_a_reload(bars, tmp_path):
     assert data_fingerprint(nudged) != data_fingerprint(bars)
 
 
+def _row_by_row_fingerprint(bars: pl.DataFrame) -> str:
+    """The fingerprint's definition with text columns joined row by row in Python (the
+    stored run ids of earlier sweeps were made this way: resuming them must find them)."""
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=16)
+    for name in sorted(bars.columns):
+        col = bars[name]
+        h.update(f"{name}:{col.dtype}:{col.len()}:{col.null_count()};".encode())
+        if col.dtype.is_temporal():
+            col = col.to_physical()
+        if col.dtype.is_numeric() or col.dtype == pl.Boolean:
+            h.update(col.fill_null(0).to_numpy().tobytes())
+            if col.null_count():
+                h.update(col.is_null().to_numpy().tobytes())
+        else:
+            h.update("\x00".join("\x01" if x is None else str(x) for x in col.to_list()).encode())
+    return h.hexdigest()
+
+
+@pytest.mark.parametrize(
+    "symbols",
+    [
+        pl.Series("symbol", ["BTCUSDT", "ETHUSDT", "BTCUSDT"]),
+        pl.Series("symbol", ["BTCUSDT", None, ""]),
+        pl.Series("symbol", ["A", "B", "A"], dtype=pl.Categorical),
+        pl.Series("symbol", ["A", "B", "A"], dtype=pl.Enum(["A", "B"])),
+        pl.Series("symbol", [], dtype=pl.String),
+    ],
+)
+def test_fingerprint_of_text_columns_is_the_row_by_row_one(symbols):
+    frame = pl.DataFrame({"symbol": symbols, "close": [float(i) for i in range(len(symbols))]})
+    assert data_fingerprint(frame) == _row_by_row_fingerprint(frame)
+
+
 def test_points_that_resolve_alike_share_a_run_id():
     """A default spelled out is the same run as the default left out (ids hash resolved params)."""
     common = {"strategy": mmsim.fixed_spread, "symbols": ("BTCUSDT",), "fingerprint": "f"}

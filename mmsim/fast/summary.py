@@ -456,7 +456,7 @@ def _schema(horizons: Sequence[int]) -> dict:
     return names
 
 
-# attribution's components as the summary names them (its funding follows the account's)
+# attribution's components as the summary names them (its funding is the ledger's `funding`)
 _PARTS = (
     "spread_capture",
     "taker_execution",
@@ -464,10 +464,8 @@ _PARTS = (
     "maker_fees",
     "rebates",
     "taker_fees",
-    "funding_right",
 )
-_PART_COLUMNS = (A_CAPTURE, A_TAKER_EDGE, A_INVENTORY, A_MAKER_FEES, A_REBATES, A_TAKER_FEES,
-                 A_FUNDING_PAID)  # fmt: skip
+_PART_COLUMNS = (A_CAPTURE, A_TAKER_EDGE, A_INVENTORY, A_MAKER_FEES, A_REBATES, A_TAKER_FEES)
 
 
 def event_counts(codes: np.ndarray) -> dict:

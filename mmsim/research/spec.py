@@ -148,6 +148,10 @@ def data_fingerprint(bars: pl.DataFrame) -> str:
             h.update(col.fill_null(0).to_numpy().tobytes())
             if col.null_count():
                 h.update(col.is_null().to_numpy().tobytes())
+        elif col.dtype in (pl.String, pl.Categorical) or isinstance(col.dtype, pl.Enum):
+            # the same bytes as the row-by-row join below, joined by Polars
+            text = col.cast(pl.String).fill_null("\x01").str.join("\x00")
+            h.update(text.item().encode())
         else:
             h.update("\x00".join("\x01" if x is None else str(x) for x in col.to_list()).encode())
     return h.hexdigest()
