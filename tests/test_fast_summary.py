@@ -1,9 +1,14 @@
 """The summary computed from the kernel's tables (`mmsim.fast.summary`, what batched sweeps
 return) equals `summarize` over the run's frames, column by column: same columns, dtypes and
-nulls, integers exactly, floats to 1e-9 relative; and the reference engine's summary."""
+nulls, integers exactly, floats to 1e-9 relative; and the reference engine's summary. The
+pass holds a block of bars at a time: any block size (one bar, a few, more than the run) and
+any markout horizon (past the run's end too) give the same table."""
 
 from __future__ import annotations
 
+import functools
+
+import numpy as np
 import polars as pl
 import pytest
 from conftest import scaled
@@ -16,6 +21,7 @@ from test_summary_equal import assert_same_summary
 import mmsim
 from mmsim.core.risk import NO_RISK
 from mmsim.fast.batch import BatchPoint, PointResult, run_points
+from mmsim.fast.summary import BLOCK
 from mmsim.testing.suite import backtest_settings
 
 
@@ -46,6 +52,72 @@ def test_the_summary_from_the_kernel_tables_equals_the_frames_summary(setup):
     """Any market (several symbols, gaps, flash crashes, zero volume), strategy, venue, risk
     set (early stops, emergency exits, liquidations) and account size."""
     assert_same_as_frames(setup.pop("bars"), setup.pop("strategies"), **setup)
+
+
+def kernel_run(bars, strategies, *, risk, venue, initial_cash, allow_gaps=False):
+    """(kernel output, prepared run, plan) of one point on the kernels, or None when they
+    hand it back (no kernel for its stages, or bars the preparation refuses)."""
+    from mmsim.core.engine import account_bar
+    from mmsim.core.matching import match_bar
+    from mmsim.core.setup import resolve_strategies
+    from mmsim.fast.batch import _prepare
+    from mmsim.fast.engine import run
+    from mmsim.fast.plan import fast_plan
+
+    symbols = tuple(bars["symbol"].unique().sort().to_list())
+    try:
+        per_symbol = resolve_strategies(strategies, symbols)
+        plan, _ = fast_plan(per_symbol, risk, match_bar, account_bar, symbols)
+        if plan is None:
+            return None
+        group = _prepare(bars, BatchPoint(strategies, risk, venue, initial_cash), plan, allow_gaps)
+    except Exception:  # the reference reports it (`assert_same_as_frames` checks that)
+        return None
+    return run(*group.inputs), group, plan
+
+
+def assert_tables_equal_frames(out, group, plan, horizons, block):
+    """fast_summary over `block` bars at a time against `summarize` over the run's frames
+    (or the same failure), its equity against the frames' equity."""
+    from mmsim.fast.run import kernel_frames
+    from mmsim.fast.summary import fast_summary
+    from mmsim.results.metrics import summarize
+
+    s = group.setup
+    kwargs = dict(horizons=horizons, keep_equity=True, block=block)
+    try:
+        eq, sy, fi, rj, ev, po, _, _ = kernel_frames(
+            out, group.inputs, s.symbols, plan, s.venue, s.initial_cash
+        )
+    except Exception as exc:
+        with pytest.raises(type(exc)):
+            fast_summary(
+                out, group.inputs, s.symbols, plan, s.initial_cash, s.interval_us, **kwargs
+            )
+        return
+    frames = summarize(
+        eq, sy, fi, s.initial_cash, s.interval_us, rejections=rj, events=ev, posted=po,
+        horizons=horizons,
+    )  # fmt: skip
+    tables, _, equity = fast_summary(
+        out, group.inputs, s.symbols, plan, s.initial_cash, s.interval_us, **kwargs
+    )
+    assert_same_summary(tables, frames)
+    np.testing.assert_allclose(equity, eq["equity"].to_numpy(), rtol=1e-12)
+
+
+@given(
+    setups(st.one_of(*MAKERS.values())),
+    st.integers(1, 48),
+    st.lists(st.integers(0, 60), max_size=3, unique=True).map(tuple),
+)
+@backtest_settings(max_examples=scaled(60))
+def test_any_block_size_and_horizons_equal_the_frames_summary(setup, block, horizons):
+    """Blocks of a few bars (many blocks a run, markouts reaching into later blocks, the ring
+    of marks wrapping) or more than the run, on any generated market."""
+    ran = kernel_run(setup.pop("bars"), setup.pop("strategies"), **setup)
+    if ran is not None:
+        assert_tables_equal_frames(*ran, horizons, block)
 
 
 BARS = mmsim.synthetic_bars(("BTCUSDT", "ETHUSDT"), days=1, interval="1m", seed=3)
@@ -114,34 +186,34 @@ def test_edge_cases_equal_the_frames_and_the_reference(case):
         assert total["liquidations"] == 1 and outcome.halted.startswith("liquidation")
 
 
-@example(horizons=())
-@example(horizons=(0,))
-@given(st.lists(st.integers(0, 2_000), max_size=4, unique=True).map(tuple))
-@backtest_settings(max_examples=scaled(10))
-def test_other_markout_horizons_equal_the_frames_summary(horizons):
-    from mmsim.core.engine import account_bar
-    from mmsim.core.matching import match_bar
-    from mmsim.fast.batch import _prepare
-    from mmsim.fast.engine import run
-    from mmsim.fast.plan import fast_plan
-    from mmsim.fast.run import kernel_frames
-    from mmsim.fast.summary import fast_summary
-    from mmsim.results.metrics import summarize
+@functools.cache
+def day_run():
+    return kernel_run(
+        BARS, AS, risk=mmsim.basic_risk(max_leverage=3.0), venue=mmsim.Venue(), initial_cash=1e4
+    )
 
-    risk = mmsim.basic_risk(max_leverage=3.0)
-    symbols = ("BTCUSDT", "ETHUSDT")
-    plan, _ = fast_plan((AS, AS), risk, match_bar, account_bar, symbols)
-    group = _prepare(BARS, BatchPoint(AS, risk, mmsim.Venue(), 10_000.0), plan, False)
+
+@example(horizons=(), block=BLOCK)
+@example(horizons=(0,), block=BLOCK)
+@example(horizons=(1, 5, 15, 60), block=1)
+@given(
+    st.lists(st.integers(0, 2_000), max_size=4, unique=True).map(tuple),
+    st.sampled_from([3, 64, BLOCK]),
+)
+@backtest_settings(max_examples=scaled(10))
+def test_other_markout_horizons_equal_the_frames_summary(horizons, block):
+    """A day of two symbols (1,440 bars: several blocks), horizons up to more than the run."""
+    out, group, plan = day_run()
+    assert out[3].shape[0] > 100  # fills enough to mark out
+    assert_tables_equal_frames(out, group, plan, horizons, block)
+
+
+def test_negative_markout_horizons_are_refused():
+    """A markout looks ahead of its fill: a negative horizon is an error, not a wrong mean."""
+    from mmsim.fast.summary import fast_summary
+
+    out, group, plan = day_run()
     s = group.setup
-    out = run(*group.inputs)
-    eq, sy, fi, rj, ev, po, _, _ = kernel_frames(
-        out, group.inputs, s.symbols, plan, s.venue, s.initial_cash
-    )
-    frames = summarize(
-        eq, sy, fi, s.initial_cash, s.interval_us, rejections=rj, events=ev, posted=po,
-        horizons=horizons,
-    )  # fmt: skip
-    tables, _, _ = fast_summary(
-        out, group.inputs, s.symbols, plan, s.initial_cash, s.interval_us, horizons=horizons
-    )
-    assert_same_summary(tables, frames)
+    with pytest.raises(ValueError, match=r"horizons must be >= 0 bars, got \(5, -1\)"):
+        fast_summary(out, group.inputs, s.symbols, plan, s.initial_cash, s.interval_us,
+                     horizons=(5, -1))  # fmt: skip

@@ -2,12 +2,14 @@
 
 `mmsim.results.metrics.summarize` over the frames `mmsim.fast.run.kernel_frames` builds from a
 kernel run gives this same table: every column, with the same definitions (see
-`mmsim.results.metrics.DEFINITIONS`), floats equal to 1e-9 relative. Here one compiled pass over
-the bars rebuilds each symbol's account from the ledger (as `mmsim.fast.run._books` does) and
-reduces it as it goes, a second pass over the fills books their trading figures, attribution
-and markouts, and a third over the equity curves gives returns and drawdowns; sums are
-compensated (Neumaier), so they agree with the frames' pairwise sums to rounding. A sweep point
-then costs its kernel run and these passes, not (bars x columns) frames and their reductions.
+`mmsim.results.metrics.DEFINITIONS`), floats equal to 1e-9 relative. One compiled pass over
+the bars, a block at a time, rebuilds each symbol's account from the ledger (as
+`mmsim.fast.run._books` does) into the block's buffers and reduces them while they are in
+cache: per-symbol and account figures, each equity curve's returns and drawdowns, and the
+fills (attribution, round trips, markouts); no (bars x symbols) table is built. Sums are
+compensated (Neumaier) across blocks, and within a block too where terms of either sign may
+cancel, so they agree with the frames' pairwise sums to rounding. A sweep point then costs
+its kernel run and this pass, not (bars x columns) frames and their reductions.
 """
 
 from __future__ import annotations
@@ -40,16 +42,28 @@ from mmsim.fast.risk import EVENT_EARLY_STOP, EVENT_LIQUIDATION
     A_REALIZED, A_UNREALIZED, A_FEES, A_FUNDING, A_POSITION,
     A_FILLS, A_MAKER, A_TAKER, A_BUYS, A_SELLS, A_ROUND_TRIPS,
     A_VOLUME, A_MAKER_VOLUME, A_CAPTURE, A_TAKER_EDGE, A_MAKER_FEES, A_REBATES, A_TAKER_FEES,
-    A_INVENTORY, A_FUNDING_PAID,
+    A_INVENTORY,
     A_SPREAD, A_SPREAD_N, A_QUOTING, A_BOTH, A_ONE, A_NONE, A_CLAMPED, A_ORDERS, A_BARS,
     A_POSTED, A_REJECTED,
     A_ABS_POSITION, A_MAX_ABS_POSITION, A_LEVERAGE, A_LEVERAGE_N, A_MAX_LEVERAGE,
     A_MARGIN, A_MAX_MARGIN, A_EQUITY,
     A_MARKOUTS,
-) = range(40)  # fmt: skip
+) = range(39)  # fmt: skip
 # per curve (each symbol's initial cash + PnL, then the account's equity): returns, drawdowns
 P_LAST, P_MEAN, P_STD, P_DOWNSIDE, P_DEPTH, P_SPELL = range(6)
 N_PERF = 6
+# per curve, between blocks: last value, peak, deepest drawdown, the value below which a bar
+# may be deeper, bars below the peak (now, longest), sums of returns and of squared losses
+(
+    V_PREV, V_PEAK, V_DEEPEST, V_FLOOR, V_SPELL, V_LONGEST,
+    V_TOTAL, V_TOTAL_LOW, V_DOWN, V_DOWN_LOW,
+) = range(10)  # fmt: skip
+N_STATE = 10
+# per symbol, while the pass runs: the account's book (by row)
+K_MARK, K_QTY, K_ENTRY, K_REALIZED, K_FEES, K_PAID, K_UNREAL = range(7)
+N_BOOK = 7
+# bars a pass holds at once in its buffers (per symbol and curve: a few of L1's 48 KiB)
+BLOCK = 512
 
 
 @kernel
@@ -79,53 +93,23 @@ def _ratio(numerator, equity):
     return math.inf
 
 
-@entry
-def _books(ts, present, closes, first_marks, ledger, initial_cash, marks, positions, funding,
-           curves, gross):  # fmt: skip
-    """Every symbol's mark, position and funding after each bar, its curve (initial cash +
-    PnL) and the account's equity (curves' last row) and gross notional: the account carried
-    from the ledger rows as `mmsim.fast.run._books` carries it."""
-    T, S = present.shape
-    mark = first_marks.copy()
-    q = np.zeros(S)
-    entry_price = np.full(S, np.nan)
-    realized, fees, paid, unreal = np.zeros(S), np.zeros(S), np.zeros(S), np.zeros(S)
-    wallet = initial_cash
-    li, nl = 0, ledger.shape[0]
-    for k in range(T):
-        while li < nl and ledger[li, L_STEP] == k:
-            s = int(ledger[li, L_SYMBOL])
-            q[s], entry_price[s] = ledger[li, L_QTY], ledger[li, L_ENTRY]
-            realized[s], fees[s] = ledger[li, L_REALIZED], ledger[li, L_FEES]
-            paid[s], wallet = ledger[li, L_FUNDING], ledger[li, L_WALLET]
-            li += 1
-        total_unreal = total_notional = 0.0
-        for s in range(S):  # in symbol order, as the engine adds them up
-            if present[k, s]:
-                mark[s] = closes[k, s]
-            marks[k, s], positions[k, s], funding[k, s] = mark[s], q[s], paid[s]
-            unreal[s] = q[s] * (mark[s] - entry_price[s]) if q[s] != 0.0 else 0.0
-            total_unreal = total_unreal + unreal[s]
-            total_notional = total_notional + abs(q[s]) * mark[s]
-            curves[s, k] = realized[s] + unreal[s] - fees[s] + paid[s] + initial_cash
-        curves[S, k] = wallet + total_unreal
-        gross[k] = total_notional
-    return realized, unreal, fees, paid
-
-
-@entry
-def _symbol_bars(s, marks, positions, funding, equity, rec, counts, acc):
-    """Symbol s's per-bar figures: quoting, inventory, leverage, inventory PnL and funding."""
-    T = marks.shape[0]
-    spread = spread_low = abs_pos = abs_low = lev = lev_low = 0.0
-    inventory = inventory_low = paid = paid_low = 0.0
+@kernel
+def _symbol_block(s, k0, n, rec, counts, ring, mask, pos, cv, last, acc, low):
+    """Symbol s's per-bar figures over bars k0 .. k0 + n - 1 (held in the block's buffers):
+    quoting, inventory, leverage and inventory PnL. Sums of terms that are never negative add
+    up plainly within the block (at most n ulps off) and compensated across blocks."""
+    S = pos.shape[0]
+    spread = abs_pos = lev = 0.0
     spread_n = both = one = none = clamped = orders = lev_n = 0
-    max_abs = max_lev = -math.inf
-    for k in range(T):
+    max_abs, max_lev = acc[s, A_MAX_ABS_POSITION], acc[s, A_MAX_LEVERAGE]
+    inventory, inventory_low = acc[s, A_INVENTORY], low[s, A_INVENTORY]
+    last_q, last_mark = last[s, 0], last[s, 1]
+    for i in range(n):
+        k = k0 + i
         bid, ask = rec[k, s, R_BID], rec[k, s, R_ASK]
         has_bid, has_ask = not math.isnan(bid), not math.isnan(ask)
         if has_bid and has_ask:
-            spread, spread_low = _plus(spread, spread_low, (ask - bid) / ((ask + bid) / 2) * 1e4)
+            spread += (ask - bid) / ((ask + bid) / 2) * 1e4
             spread_n += 1
             both += 1
         elif has_bid or has_ask:
@@ -134,77 +118,160 @@ def _symbol_bars(s, marks, positions, funding, equity, rec, counts, acc):
             none += 1
         clamped += counts[k, s, C_CLAMPED]
         orders += counts[k, s, C_ORDERS]
-        q, mark = positions[k, s], marks[k, s]
-        abs_pos, abs_low = _plus(abs_pos, abs_low, abs(q))
-        max_abs = max(max_abs, abs(q))
-        if equity[k] > 0.0:
-            leverage = abs(q) * mark / equity[k]
-            lev, lev_low = _plus(lev, lev_low, leverage)
+        q, mark, equity = pos[s, i], ring[s, k & mask], cv[S, i]
+        size = abs(q)
+        abs_pos += size
+        max_abs = max(max_abs, size)
+        if equity > 0.0:
+            leverage = size * mark / equity
+            lev += leverage
             lev_n += 1
             max_lev = max(max_lev, leverage)
         if k > 0:
-            move = positions[k - 1, s] * (mark - marks[k - 1, s])
+            move = last_q * (mark - last_mark)
             inventory, inventory_low = _plus(inventory, inventory_low, move)
-            paid, paid_low = _plus(paid, paid_low, funding[k, s] - funding[k - 1, s])
-        else:
-            paid, paid_low = _plus(paid, paid_low, funding[k, s])
-    quoting = both + one
-    acc[s, A_SPREAD], acc[s, A_SPREAD_N] = _done(spread, spread_low), spread_n
-    acc[s, A_QUOTING], acc[s, A_BOTH], acc[s, A_ONE], acc[s, A_NONE] = quoting, both, one, none
-    acc[s, A_CLAMPED], acc[s, A_ORDERS], acc[s, A_BARS] = clamped, orders, T
-    acc[s, A_ABS_POSITION], acc[s, A_MAX_ABS_POSITION] = _done(abs_pos, abs_low), max_abs
-    acc[s, A_LEVERAGE], acc[s, A_LEVERAGE_N] = _done(lev, lev_low), lev_n
-    acc[s, A_MAX_LEVERAGE] = max_lev
-    acc[s, A_INVENTORY], acc[s, A_FUNDING_PAID] = (
-        _done(inventory, inventory_low),
-        _done(paid, paid_low),
+        last_q, last_mark = q, mark
+    acc[s, A_SPREAD], low[s, A_SPREAD] = _plus(acc[s, A_SPREAD], low[s, A_SPREAD], spread)
+    acc[s, A_ABS_POSITION], low[s, A_ABS_POSITION] = _plus(
+        acc[s, A_ABS_POSITION], low[s, A_ABS_POSITION], abs_pos
     )
+    acc[s, A_LEVERAGE], low[s, A_LEVERAGE] = _plus(acc[s, A_LEVERAGE], low[s, A_LEVERAGE], lev)
+    acc[s, A_INVENTORY], low[s, A_INVENTORY] = inventory, inventory_low
+    acc[s, A_SPREAD_N] += spread_n
+    acc[s, A_BOTH] += both
+    acc[s, A_ONE] += one
+    acc[s, A_NONE] += none
+    acc[s, A_CLAMPED] += clamped
+    acc[s, A_ORDERS] += orders
+    acc[s, A_LEVERAGE_N] += lev_n
+    acc[s, A_MAX_ABS_POSITION], acc[s, A_MAX_LEVERAGE] = max_abs, max_lev
+    last[s, 0], last[s, 1] = last_q, last_mark
 
 
-@entry
-def _account_bars(equity, gross, mmr, acc, S):
-    """The account's per-bar figures (the TOTAL row): leverage, margin ratio, mean equity."""
-    lev = lev_low = total = total_low = 0.0
-    max_lev = -math.inf
-    for k in range(equity.shape[0]):
-        leverage = _ratio(gross[k], equity[k])
-        lev, lev_low = _plus(lev, lev_low, leverage)
-        total, total_low = _plus(total, total_low, equity[k])
+@kernel
+def _account_block(n, cv, gross, account):
+    """The account's per-bar figures over a block: leverage (never negative: plain within the
+    block), the sum of equity (compensated) and the highest leverage."""
+    S = cv.shape[0] - 1
+    lev = 0.0
+    total, total_low, max_lev = account[2], account[3], account[4]
+    for i in range(n):
+        leverage = _ratio(gross[i], cv[S, i])
+        lev += leverage
+        total, total_low = _plus(total, total_low, cv[S, i])
         max_lev = max(max_lev, leverage)
-    acc[S, A_LEVERAGE], acc[S, A_LEVERAGE_N] = _done(lev, lev_low), equity.shape[0]
-    acc[S, A_MAX_LEVERAGE], acc[S, A_EQUITY] = max_lev, _done(total, total_low)
-    # margin ratio = maintenance rate x leverage, bar by bar (0 when either is)
-    acc[S, A_MARGIN] = mmr * acc[S, A_LEVERAGE] if mmr else 0.0
-    acc[S, A_MAX_MARGIN] = mmr * max_lev if mmr else 0.0
+    account[0], account[1] = _plus(account[0], account[1], lev)
+    account[2], account[3], account[4] = total, total_low, max_lev
 
 
-@entry
-def _symbol_fills(s, ts, fills, marks, horizons, acc):
-    """Symbol s's fills, each booked against its bar's mark: counts, volume, attribution,
-    round trips (fills that bring the position to flat or through it) and markouts."""
-    T = marks.shape[0]
+@kernel
+def _curve_block(r, n, cv, cs, rets, blocks, b):
+    """Curve r over a block (its values in cv[r]): returns (the first against the initial
+    cash), their compensated sum, the squared losses (plain within the block) and the
+    drawdowns, as `mmsim.results.metrics.performance` computes them; then the block's
+    deviations (`_deviations`)."""
+    previous, peak, deepest, floor = cs[r, V_PREV], cs[r, V_PEAK], cs[r, V_DEEPEST], cs[r, V_FLOOR]
+    spell, longest = cs[r, V_SPELL], cs[r, V_LONGEST]
+    total, total_low = cs[r, V_TOTAL], cs[r, V_TOTAL_LOW]
+    down = 0.0
+    for i in range(n):
+        value = cv[r, i]
+        ret = value / previous - 1.0
+        rets[r, i] = ret
+        total, total_low = _plus(total, total_low, ret)
+        loss = min(ret, 0.0)
+        down += loss * loss
+        previous = value
+        if value > peak:
+            peak = value
+            floor = peak * (1.0 - deepest) * (1.0 + 1e-12)
+        elif math.isnan(value) or math.isnan(peak):
+            peak = math.nan  # as np.maximum.accumulate: NaN from here on
+        if value < floor:  # below it (give or take rounding) a bar may be the deepest yet
+            depth = 1.0 - value / peak
+            if depth > deepest:
+                deepest = depth
+                floor = peak * (1.0 - deepest) * (1.0 + 1e-12)
+        if value < peak:
+            spell += 1.0
+            longest = max(longest, spell)
+        else:
+            spell = 0.0
+    cs[r, V_PREV], cs[r, V_PEAK], cs[r, V_DEEPEST], cs[r, V_FLOOR] = previous, peak, deepest, floor
+    cs[r, V_SPELL], cs[r, V_LONGEST] = spell, longest
+    cs[r, V_TOTAL], cs[r, V_TOTAL_LOW] = total, total_low
+    cs[r, V_DOWN], cs[r, V_DOWN_LOW] = _plus(cs[r, V_DOWN], cs[r, V_DOWN_LOW], down)
+    _deviations(rets, n, r, blocks, b)
+
+
+@kernel
+def _deviations(rets, n, r, blocks, b):
+    """Block b of curve r's returns (the first n of rets[r]): a centre c (their plain mean),
+    the sum of their deviations from c and the sum of the deviations squared. The squared
+    deviations about the run's mean m then add up block by block without cancellation:
+    sum((x - m)^2) = sum((x - c)^2) + 2 (c - m) sum(x - c) + n (c - m)^2."""
+    a0 = a1 = a2 = a3 = 0.0  # four running sums: independent additions, in flight together
+    i = 0
+    while i + 4 <= n:
+        a0 += rets[r, i]
+        a1 += rets[r, i + 1]
+        a2 += rets[r, i + 2]
+        a3 += rets[r, i + 3]
+        i += 4
+    while i < n:
+        a0 += rets[r, i]
+        i += 1
+    c = ((a0 + a1) + (a2 + a3)) / n
+    d0 = d1 = d2 = d3 = q0 = q1 = q2 = q3 = 0.0
+    i = 0
+    while i + 4 <= n:
+        g0, g1 = rets[r, i] - c, rets[r, i + 1] - c
+        g2, g3 = rets[r, i + 2] - c, rets[r, i + 3] - c
+        d0 += g0
+        d1 += g1
+        d2 += g2
+        d3 += g3
+        q0 += g0 * g0
+        q1 += g1 * g1
+        q2 += g2 * g2
+        q3 += g3 * g3
+        i += 4
+    while i < n:
+        g0 = rets[r, i] - c
+        d0 += g0
+        q0 += g0 * g0
+        i += 1
+    blocks[r, b, 0] = c
+    blocks[r, b, 1] = (d0 + d1) + (d2 + d3)
+    blocks[r, b, 2] = (q0 + q1) + (q2 + q3)
+
+
+@kernel
+def _fills_block(s, f0, f1, fills, fill_bar, ring, mask, T, horizons, position, acc, low):
+    """Symbol s's fills among f0 .. f1 - 1, each booked against its bar's mark: counts,
+    volume, attribution, round trips (fills that bring the position to flat or through it)
+    and markouts (every mark they need is in the ring)."""
     H = horizons.shape[0]
-    marked, marked_low, marked_n = np.zeros(H), np.zeros(H), np.zeros(H)
     n = makers = buys = sells = trips = 0
-    volume = volume_low = maker_volume = maker_volume_low = capture = capture_low = 0.0
-    taker_edge = taker_edge_low = maker_fees = maker_fees_low = rebates = rebates_low = 0.0
-    taker_fees = taker_fees_low = position = 0.0
-    k = 0
-    for i in range(fills.shape[0]):
+    volume, volume_low = acc[s, A_VOLUME], low[s, A_VOLUME]
+    maker_volume, maker_volume_low = acc[s, A_MAKER_VOLUME], low[s, A_MAKER_VOLUME]
+    capture, capture_low = acc[s, A_CAPTURE], low[s, A_CAPTURE]
+    taker_edge, taker_edge_low = acc[s, A_TAKER_EDGE], low[s, A_TAKER_EDGE]
+    maker_fees, maker_fees_low = acc[s, A_MAKER_FEES], low[s, A_MAKER_FEES]
+    rebates, rebates_low = acc[s, A_REBATES], low[s, A_REBATES]
+    taker_fees, taker_fees_low = acc[s, A_TAKER_FEES], low[s, A_TAKER_FEES]
+    held = position[s]
+    for i in range(f0, f1):
         if fills[i, 1] != s:
             continue
-        t = fills[i, 0]
-        while k < T - 1 and ts[k] < t:
-            k += 1
+        k = fill_bar[i]
         side, price, qty, fee = fills[i, 2], fills[i, 3], fills[i, 4], fills[i, 5]
-        edge = side * (marks[k, s] - price) * qty
+        edge = side * (ring[s, k & mask] - price) * qty
         signed = side * qty
-        position = position + signed
-        before = position - signed
+        held = held + signed
+        before = held - signed
         tol = 1e-9 * qty
-        if not abs(before) <= tol and (
-            abs(position) <= tol or np.sign(before) != np.sign(position)
-        ):
+        if not abs(before) <= tol and (abs(held) <= tol or np.sign(before) != np.sign(held)):
             trips += 1
         n += 1
         if side > 0:
@@ -223,116 +290,218 @@ def _symbol_fills(s, ts, fills, marks, horizons, acc):
             for j in range(H):
                 ahead = k + horizons[j]
                 if ahead < T:
-                    move = side * (marks[ahead, s] - price) / price * 1e4
-                    marked[j], marked_low[j] = _plus(marked[j], marked_low[j], move)
-                    marked_n[j] += 1
+                    move = side * (ring[s, ahead & mask] - price) / price * 1e4
+                    c = A_MARKOUTS + 2 * j
+                    acc[s, c], low[s, c] = _plus(acc[s, c], low[s, c], move)
+                    acc[s, c + 1] += 1.0
         else:
             taker_edge, taker_edge_low = _plus(taker_edge, taker_edge_low, edge)
             taker_fees, taker_fees_low = _plus(taker_fees, taker_fees_low, -fee)
-    acc[s, A_FILLS], acc[s, A_MAKER], acc[s, A_TAKER] = n, makers, n - makers
-    acc[s, A_BUYS], acc[s, A_SELLS], acc[s, A_ROUND_TRIPS] = buys, sells, trips
-    acc[s, A_VOLUME] = _done(volume, volume_low)
-    acc[s, A_MAKER_VOLUME] = _done(maker_volume, maker_volume_low)
-    acc[s, A_CAPTURE] = _done(capture, capture_low)
-    acc[s, A_TAKER_EDGE] = _done(taker_edge, taker_edge_low)
-    acc[s, A_MAKER_FEES] = _done(maker_fees, maker_fees_low)
-    acc[s, A_REBATES] = _done(rebates, rebates_low)
-    acc[s, A_TAKER_FEES] = _done(taker_fees, taker_fees_low)
-    for j in range(H):
-        acc[s, A_MARKOUTS + 2 * j] = _done(marked[j], marked_low[j])
-        acc[s, A_MARKOUTS + 2 * j + 1] = marked_n[j]
+    acc[s, A_FILLS] += n
+    acc[s, A_MAKER] += makers
+    acc[s, A_BUYS] += buys
+    acc[s, A_SELLS] += sells
+    acc[s, A_ROUND_TRIPS] += trips
+    acc[s, A_VOLUME], low[s, A_VOLUME] = volume, volume_low
+    acc[s, A_MAKER_VOLUME], low[s, A_MAKER_VOLUME] = maker_volume, maker_volume_low
+    acc[s, A_CAPTURE], low[s, A_CAPTURE] = capture, capture_low
+    acc[s, A_TAKER_EDGE], low[s, A_TAKER_EDGE] = taker_edge, taker_edge_low
+    acc[s, A_MAKER_FEES], low[s, A_MAKER_FEES] = maker_fees, maker_fees_low
+    acc[s, A_REBATES], low[s, A_REBATES] = rebates, rebates_low
+    acc[s, A_TAKER_FEES], low[s, A_TAKER_FEES] = taker_fees, taker_fees_low
+    position[s] = held
 
 
-@entry
-def _curve(curve, initial_cash, perf, r, returns):
-    """Returns (the first against the initial cash) and drawdowns of one curve, as
-    `mmsim.results.metrics.performance` computes them (`returns`: room for them)."""
-    T = curve.shape[0]
-    total = total_low = down = down_low = 0.0
-    previous = peak = initial_cash
-    deepest = 0.0  # the initial cash is its own peak
-    floor = peak  # below it (give or take rounding) a bar may be the deepest yet
-    spell = longest = 0
-    for k in range(T):
-        value = curve[k]
-        ret = value / previous - 1.0
-        returns[k] = ret
-        total, total_low = _plus(total, total_low, ret)
-        loss = min(ret, 0.0)
-        down, down_low = _plus(down, down_low, loss * loss)
-        previous = value
-        if value > peak:
-            peak = value
-            floor = peak * (1.0 - deepest) * (1.0 + 1e-12)
-        elif math.isnan(value) or math.isnan(peak):
-            peak = math.nan  # as np.maximum.accumulate: NaN from here on
-        if value < floor:
-            depth = 1.0 - value / peak
-            if depth > deepest:
-                deepest = depth
-                floor = peak * (1.0 - deepest) * (1.0 + 1e-12)
-        if value < peak:
-            spell += 1
-            longest = max(longest, spell)
-        else:
-            spell = 0
-    mean = _done(total, total_low) / T if T else math.nan
-    spread = spread_low = 0.0
-    for k in range(T):
-        gap = returns[k] - mean
-        spread, spread_low = _plus(spread, spread_low, gap * gap)
-    perf[r, P_LAST] = curve[T - 1] if T else initial_cash
-    perf[r, P_MEAN] = mean
-    perf[r, P_STD] = math.sqrt(_done(spread, spread_low) / (T - 1)) if T > 1 else math.nan
-    perf[r, P_DOWNSIDE] = math.sqrt(_done(down, down_low) / T) if T else math.nan
-    perf[r, P_DEPTH] = deepest
-    perf[r, P_SPELL] = longest
+@kernel
+def _books_block(k0, n, ledger, li, present, closes, book, wallet, initial_cash, ring, mask,
+                 pos, cv, gross, equity_kept):  # fmt: skip
+    """Bars k0 .. k0 + n - 1 of the account carried from the ledger rows (from row li on) as
+    `mmsim.fast.run._books` carries it (book: each symbol's mark, position, entry, realized,
+    fees, funding and unrealized, by row), into the block's buffers: marks (the ring),
+    positions, each curve (initial cash + the symbol's PnL; the account's equity last) and
+    the gross notional. Returns (the next ledger row, the wallet)."""
+    S = present.shape[1]
+    mark, q, entry_price = book[K_MARK], book[K_QTY], book[K_ENTRY]
+    realized, fees, paid, unreal = book[K_REALIZED], book[K_FEES], book[K_PAID], book[K_UNREAL]
+    for i in range(n):
+        k = k0 + i
+        while li < ledger.shape[0] and ledger[li, L_STEP] == k:
+            s = int(ledger[li, L_SYMBOL])
+            q[s], entry_price[s] = ledger[li, L_QTY], ledger[li, L_ENTRY]
+            realized[s], fees[s] = ledger[li, L_REALIZED], ledger[li, L_FEES]
+            paid[s], wallet = ledger[li, L_FUNDING], ledger[li, L_WALLET]
+            li += 1
+        total_unreal = total_notional = 0.0
+        for s in range(S):  # in symbol order, as the engine adds them up
+            if present[k, s]:
+                mark[s] = closes[k, s]
+            ring[s, k & mask], pos[s, i] = mark[s], q[s]
+            unreal[s] = q[s] * (mark[s] - entry_price[s]) if q[s] != 0.0 else 0.0
+            total_unreal = total_unreal + unreal[s]
+            total_notional = total_notional + abs(q[s]) * mark[s]
+            cv[s, i] = realized[s] + unreal[s] - fees[s] + paid[s] + initial_cash
+        cv[S, i] = wallet + total_unreal
+        gross[i] = total_notional
+        if equity_kept.shape[0]:
+            equity_kept[k] = cv[S, i]
+    return li, wallet
 
 
-@entry
-def summary_pass(
-    ts, present, closes, first_marks, ledger, rec, counts, fills, rejs, posted_n,
-    initial_cash, mmr, horizons, keep_equity,
-):  # fmt: skip
-    """The running figures of each symbol and the TOTAL (rows: symbols in order, then TOTAL;
-    columns A_*), the returns and drawdowns of each curve (P_*), and the equity per bar when
-    `keep_equity` (else an empty array)."""
-    T, S = present.shape
-    n_acc = A_MARKOUTS + 2 * horizons.shape[0]
-    acc = np.zeros((S + 1, n_acc))
-    marks, positions, funding = np.empty((T, S)), np.empty((T, S)), np.empty((T, S))
-    curves, gross = np.empty((S + 1, T)), np.empty(T)
-    realized, unreal, fees, paid = _books(
-        ts, present, closes, first_marks, ledger, initial_cash, marks, positions, funding,
-        curves, gross,
-    )  # fmt: skip
-    equity = curves[S]
+@kernel
+def _due_fills(fills, ts, booked, bar, through, fill_bar):
+    """The fills from `booked` on at a bar no later than `through` (a fill's bar: the first
+    at or after its time, else the last), each with its bar in fill_bar. Returns (the first
+    fill not due, the bar known for it)."""
+    T = ts.shape[0]
+    while booked < fills.shape[0]:
+        t = fills[booked, 0]
+        while bar < T - 1 and ts[bar] < t:
+            bar += 1
+        if bar > through:
+            break
+        fill_bar[booked] = bar
+        booked += 1
+    return booked, bar
+
+
+@kernel
+def _totals(acc, low, T, book, posted_n, rejs, account, mmr):
+    """Each symbol's running figures completed, and the TOTAL row: the symbols' counts and
+    sums added up, the account's own figures and the rejections."""
+    S = acc.shape[0] - 1
     for s in range(S):
-        _symbol_bars(s, marks, positions, funding, equity, rec, counts, acc)
-        _symbol_fills(s, ts, fills, marks, horizons, acc)
-        acc[s, A_REALIZED], acc[s, A_UNREALIZED] = realized[s], unreal[s]
-        acc[s, A_FEES], acc[s, A_FUNDING] = fees[s], paid[s]
-        acc[s, A_POSITION] = positions[T - 1, s] if T else 0.0
+        for c in range(acc.shape[1]):
+            acc[s, c] = _done(acc[s, c], low[s, c])
+        acc[s, A_TAKER] = acc[s, A_FILLS] - acc[s, A_MAKER]
+        acc[s, A_QUOTING] = acc[s, A_BOTH] + acc[s, A_ONE]
+        acc[s, A_BARS] = T
+        acc[s, A_REALIZED], acc[s, A_UNREALIZED] = book[K_REALIZED, s], book[K_UNREAL, s]
+        acc[s, A_FEES], acc[s, A_FUNDING] = book[K_FEES, s], book[K_PAID, s]
+        acc[s, A_POSITION] = book[K_QTY, s]
         acc[s, A_POSTED] = posted_n[s].sum()
     for s in range(S):  # TOTAL: the symbols' counts and (compensated) sums added up
-        for c in range(n_acc):
+        for c in range(acc.shape[1]):
             if c in (A_MAX_ABS_POSITION, A_MAX_LEVERAGE, A_MAX_MARGIN):
                 continue
             acc[S, c] += acc[s, c]
     total_fees = total_paid = 0.0
     for s in range(S):  # the account's totals, added up in symbol order as the engine does
-        total_fees = total_fees + fees[s]
-        total_paid = total_paid + paid[s]
+        total_fees = total_fees + book[K_FEES, s]
+        total_paid = total_paid + book[K_PAID, s]
     acc[S, A_FEES], acc[S, A_FUNDING] = total_fees, total_paid
-    _account_bars(equity, gross, mmr, acc, S)
+    # the account's per-bar figures: leverage, margin ratio (maintenance rate x leverage, bar
+    # by bar; 0 when either is), mean equity
+    acc[S, A_LEVERAGE], acc[S, A_LEVERAGE_N] = _done(account[0], account[1]), T
+    acc[S, A_MAX_LEVERAGE], acc[S, A_EQUITY] = account[4], _done(account[2], account[3])
+    acc[S, A_MARGIN] = mmr * acc[S, A_LEVERAGE] if mmr else 0.0
+    acc[S, A_MAX_MARGIN] = mmr * account[4] if mmr else 0.0
     for i in range(rejs.shape[0]):
         acc[int(rejs[i, 1]), A_REJECTED] += 1
         acc[S, A_REJECTED] += 1
-    perf = np.empty((S + 1, N_PERF))
-    returns = np.empty(T)
+
+
+@kernel
+def _performance_rows(cs, blocks, B, T, perf):
+    """Each curve's returns (mean, spread, downside) and drawdowns, from its running figures
+    and its blocks' deviations (`_deviations`)."""
+    for r in range(cs.shape[0]):
+        mean = _done(cs[r, V_TOTAL], cs[r, V_TOTAL_LOW]) / T if T else math.nan
+        spread = spread_low = 0.0
+        for b in range(blocks.shape[1]):
+            gap = blocks[r, b, 0] - mean
+            term = blocks[r, b, 2] + 2.0 * gap * blocks[r, b, 1] + min(B, T - b * B) * gap * gap
+            spread, spread_low = _plus(spread, spread_low, term)
+        deviations = _done(spread, spread_low)
+        if deviations < 0.0:  # rounding below an exact 0
+            deviations = 0.0
+        down = _done(cs[r, V_DOWN], cs[r, V_DOWN_LOW])
+        perf[r, P_LAST] = cs[r, V_PREV]  # the last value (the initial cash without bars)
+        perf[r, P_MEAN] = mean
+        perf[r, P_STD] = math.sqrt(deviations / (T - 1)) if T > 1 else math.nan
+        perf[r, P_DOWNSIDE] = math.sqrt(down / T) if T else math.nan
+        perf[r, P_DEPTH] = cs[r, V_DEEPEST]
+        perf[r, P_SPELL] = cs[r, V_LONGEST]
+
+
+@entry
+def summary_pass(
+    ts, present, closes, first_marks, ledger, rec, counts, fills, rejs, posted_n,
+    initial_cash, mmr, horizons, keep_equity, block,
+):  # fmt: skip
+    """The running figures of each symbol and the TOTAL (rows: symbols in order, then TOTAL;
+    columns A_*), the returns and drawdowns of each curve (P_*), and the equity per bar when
+    `keep_equity` (else an empty array); horizons >= 0 bars.
+
+    One pass over the bars, a block of `block` bars at a time: the account is carried from
+    the ledger into the block's buffers, which the per-symbol, account and curve passes then
+    reduce while they are in cache; the fills are booked once the marks of their markouts
+    are in (a ring of the latest marks)."""
+    T, S = present.shape
+    n_acc = A_MARKOUTS + 2 * horizons.shape[0]
+    acc, low = np.zeros((S + 1, n_acc)), np.zeros((S + 1, n_acc))
+    for s in range(S):
+        acc[s, A_MAX_ABS_POSITION] = acc[s, A_MAX_LEVERAGE] = -math.inf
+    B = max(1, block)
+    furthest = horizons.max() if horizons.shape[0] else 0
+    held = min(B + furthest, max(T, 1))  # bars of marks the unbooked fills may need
+    ring_bars = 1  # a power of 2: a bar's place in the ring is k & (mask)
+    while ring_bars < held:
+        ring_bars *= 2
+    mask = ring_bars - 1
+    ring, pos = np.empty((S, ring_bars)), np.empty((S, B))
+    cv, gross = np.empty((S + 1, B)), np.empty(B)  # each curve's values (equity last)
+    rets = np.empty((S + 1, B))
+    blocks = np.empty((S + 1, (T + B - 1) // B, 3))
+    cs = np.zeros((S + 1, N_STATE))
     for r in range(S + 1):
-        _curve(curves[r], initial_cash, perf, r, returns)
-    return acc, perf, equity.copy() if keep_equity else np.empty(0)
+        cs[r, V_PREV] = cs[r, V_PEAK] = cs[r, V_FLOOR] = initial_cash
+    account = np.zeros(5)  # leverage and its low part, equity and its low part, top leverage
+    account[4] = -math.inf
+    last = np.zeros((S, 2))  # each symbol's position and mark on the bar before
+    equity_kept = np.empty(T if keep_equity else 0)
+    book = np.zeros((N_BOOK, S))
+    book[K_MARK] = first_marks
+    book[K_ENTRY] = np.nan
+    wallet, li = initial_cash, 0
+    fill_bar = np.empty(fills.shape[0], dtype=np.int64)
+    position = np.zeros(S)
+    booked = bar = 0  # fills booked; the bar of the next one (as far as it is known)
+    for b in range(blocks.shape[1]):
+        k0 = b * B
+        n = min(B, T - k0)
+        li, wallet = _books_block(
+            k0, n, ledger, li, present, closes, book, wallet, initial_cash, ring, mask, pos, cv,
+            gross, equity_kept,
+        )  # fmt: skip
+        for s in range(S):
+            _symbol_block(s, k0, n, rec, counts, ring, mask, pos, cv, last, acc, low)
+        _account_block(n, cv, gross, account)
+        for r in range(S + 1):
+            _curve_block(r, n, cv, cs, rets, blocks, b)
+        # the fills whose markouts are all in: at a bar no later than the furthest horizon
+        # before this block's last bar (or, at the end, any)
+        through = T - 1 if k0 + n == T else k0 + n - 1 - furthest
+        first = booked
+        booked, bar = _due_fills(fills, ts, booked, bar, through, fill_bar)
+        for s in range(S if booked > first else 0):
+            _fills_block(
+                s,
+                first,
+                booked,
+                fills,
+                fill_bar,
+                ring,
+                mask,
+                T,
+                horizons,
+                position,
+                acc,
+                low,
+            )
+    _totals(acc, low, T, book, posted_n, rejs, account, mmr)
+    perf = np.empty((S + 1, N_PERF))
+    _performance_rows(cs, blocks, B, T, perf)
+    return acc, perf, equity_kept
 
 
 # --- the table --------------------------------------------------------------------------------
@@ -520,10 +689,11 @@ def summary_table(
 
 
 def fast_summary(out, inputs, symbols, plan, initial_cash: float, interval_us: int, *,
-                 horizons: Sequence[int] = (1, 5, 15, 60), keep_equity: bool = False):  # fmt: skip
+                 horizons: Sequence[int] = (1, 5, 15, 60), keep_equity: bool = False,
+                 block: int = BLOCK):  # fmt: skip
     """(summary, halted text or None, equity per bar or None) of the output of
     `mmsim.fast.engine.run` called with `inputs`, without its frames; raises the run's error
-    as `mmsim.fast.run.kernel_frames` does."""
+    as `mmsim.fast.run.kernel_frames` does (block: see `summary_pass`)."""
     from mmsim.fast.run import _event_text, _raise
 
     rec, counts, ledger, fills, rejs, evs, posted_n, _, halted_ev, _, error = out
@@ -531,9 +701,12 @@ def fast_summary(out, inputs, symbols, plan, initial_cash: float, interval_us: i
     venue = inputs[21]
     if not np.isnan(error[0]):
         _raise(error, symbols, ts, plan)
+    if any(int(h) < 0 for h in horizons):
+        raise ValueError(f"markout horizons must be >= 0 bars, got {tuple(horizons)}")
     acc, perf, equity = summary_pass(
         ts, present, closes, first_marks, ledger, rec, counts, fills, rejs, posted_n,
         float(initial_cash), float(venue[5]), np.array(horizons, dtype=np.int64), keep_equity,
+        int(block),
     )  # fmt: skip
     codes = evs[:, 1].astype(np.int64)
     summary = summary_table(
