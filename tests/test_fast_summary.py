@@ -214,6 +214,6 @@ def test_negative_markout_horizons_are_refused():
 
     out, group, plan = day_run()
     s = group.setup
-    with pytest.raises(ValueError, match=r"horizons must be >= 0 bars, got \(5, -1\)"):
+    with pytest.raises(ValueError, match=r"bars >= 0, got \(5, -1\)"):
         fast_summary(out, group.inputs, s.symbols, plan, s.initial_cash, s.interval_us,
                      horizons=(5, -1))  # fmt: skip

@@ -36,6 +36,7 @@ from mmsim.fast.engine import (
     R_BID,
 )
 from mmsim.fast.risk import EVENT_EARLY_STOP, EVENT_LIQUIDATION
+from mmsim.results.metrics import markout_horizons
 
 # per row (each symbol, then TOTAL): the running figures of the passes, by column
 (
@@ -701,8 +702,7 @@ def fast_summary(out, inputs, symbols, plan, initial_cash: float, interval_us: i
     venue = inputs[21]
     if not np.isnan(error[0]):
         _raise(error, symbols, ts, plan)
-    if any(int(h) < 0 for h in horizons):
-        raise ValueError(f"markout horizons must be >= 0 bars, got {tuple(horizons)}")
+    horizons = markout_horizons(horizons)
     acc, perf, equity = summary_pass(
         ts, present, closes, first_marks, ledger, rec, counts, fills, rejs, posted_n,
         float(initial_cash), float(venue[5]), np.array(horizons, dtype=np.int64), keep_equity,
