@@ -142,7 +142,7 @@ def bad_draw(resting, lo, hi, side, u):
 @kernel
 def match_step(
     k, t, due, resting, n_rest, market, present, opens, lows, highs, volumes, u_bid, u_ask,
-    ticks, lots, dec_lots, venue, matching, mp, interval_us, step_fills, error,
+    ticks, inv_ticks, lots, dec_lots, venue, matching, mp, interval_us, step_fills, error,
 ):  # fmt: skip
     """1. matching: each symbol's market order at its open, then its resting orders (when they
     are due in this bar). Returns the step's fill count, or -1 after a bad draw (in `error`)."""
@@ -162,7 +162,7 @@ def match_step(
             if due and hi > lo and matching == 0:
                 sf = fill_trade_through(
                     step_fills, sf, t, resting, lo, hi, lows[k, s], highs[k, s], volumes[k, s],
-                    ticks[s], lots[s], dec_lots[s], venue,
+                    ticks[s], inv_ticks[s], lots[s], dec_lots[s], venue,
                 )  # fmt: skip
             elif due and hi > lo:
                 for side, u in ((1, u_bid[k, s]), (-1, u_ask[k, s])):
@@ -217,7 +217,8 @@ def account_step(k, t, sf, step_fills, acct, wallet, present, closes, rates, ven
 @kernel
 def quote_step(
     k, t, present, closes, feats, kinds, params, slots, skews, skew_slots, two, acct, ticks,
-    lots, dec_ticks, dec_lots, post_only, interval_us, orders, step_rej, quotes, rec, error,
+    lots, inv_ticks, inv_lots, dec_ticks, dec_lots, post_only, interval_us, orders, step_rej,
+    quotes, rec, error,
 ):  # fmt: skip
     """3. strategies and placement for every symbol with a bar. Returns (orders, rejections),
     or m = -1 after an invalid proposal (in `error`)."""
@@ -240,8 +241,8 @@ def quote_step(
             if n == 0:
                 continue
             m, nr, bad = place_side(
-                s, side, prices, qtys, n, close, ticks[s], lots[s], dec_ticks[s], dec_lots[s],
-                post_only, orders, m, step_rej, nr,
+                s, side, prices, qtys, n, close, ticks[s], lots[s], inv_ticks[s], inv_lots[s],
+                dec_ticks[s], dec_lots[s], post_only, orders, m, step_rej, nr,
             )  # fmt: skip
             if bad >= 0:
                 error[0], error[1], error[2], error[3], error[4] = ERROR_QUOTE, k, s, side, bad
@@ -280,10 +281,10 @@ def copy_rows(src, lo, hi, dst, at):
 @stage
 def fold(
     k0, ts, present, opens, highs, lows, closes, volumes, rates, feats, u_bid, u_ask,
-    ticks, lots, dec_ticks, dec_lots, kinds, params, slots, skews, skew_slots, two,
-    venue, rules, matching, mp, initial_cash, interval_us, rec, counts, ledger, posted_n,
-    posted_q, acct, wallet, changed, resting, orders, spare, market, sent, states, step_fills,
-    step_rej, step_ev, work, quotes, error, ctl, fills, rejs, evs, sizes,
+    ticks, lots, inv_ticks, inv_lots, dec_ticks, dec_lots, kinds, params, slots, skews,
+    skew_slots, two, venue, rules, matching, mp, initial_cash, interval_us, rec, counts, ledger,
+    posted_n, posted_q, acct, wallet, changed, resting, orders, spare, market, sent, states,
+    step_fills, step_rej, step_ev, work, quotes, error, ctl, fills, rejs, evs, sizes,
 ):  # fmt: skip
     """The bars from k0 on, the whole loop in one function (a call per bar would pass every
     table on the stack): per bar matching, accounting, strategies and placement, risk, records.
@@ -304,8 +305,8 @@ def fold(
         t = ts[k]
         sf = match_step(
             k, t, t == ctl[1], resting, ctl[0], market, present, opens, lows, highs, volumes,
-            u_bid, u_ask, ticks, lots, dec_lots, venue, matching, mp, interval_us, step_fills,
-            error,
+            u_bid, u_ask, ticks, inv_ticks, lots, dec_lots, venue, matching, mp, interval_us,
+            step_fills, error,
         )  # fmt: skip
         if sf < 0:
             return -1
@@ -327,13 +328,11 @@ def fold(
         else:
             m, nr = quote_step(
                 k, t, present, closes, feats, kinds, params, slots, skews, skew_slots, two,
-                acct, ticks, lots, dec_ticks, dec_lots, venue[6], interval_us, orders,
-                step_rej, quotes, rec, error,
+                acct, ticks, lots, inv_ticks, inv_lots, dec_ticks, dec_lots, venue[6],
+                interval_us, orders, step_rej, quotes, rec, error,
             )  # fmt: skip
             if m < 0:
                 return -1
-            for s in range(S):
-                sent[s] = False
             m, nr, n_ev, halt, in_spare = risk_chain(
                 rules, states, orders, m, spare, acct, eq, gross, venue[5], initial_cash, lots,
                 dec_lots, step_rej, nr, step_ev, 0, ne, market, sent, work,
@@ -341,6 +340,7 @@ def fold(
             for s in range(S):
                 if sent[s]:  # stamped with this close: a late fill tells how many bars it waited
                     market[3, s] = t
+                    sent[s] = False  # all False again for the next bar's chain
             if halt >= 0:
                 ctl[2] = halt
             else:
@@ -371,6 +371,7 @@ def run(
     posted quantities, halting event or -1, first halted bar or -1, error row)."""
     T, S = present.shape
     M = S * 2 * levels
+    inv_ticks, inv_lots = 1.0 / ticks, 1.0 / lots  # estimates of grid counts (placement)
     rec = np.empty((T, S, N_REC))
     counts = np.empty((T, S, 2), dtype=np.int32)
     posted_n = np.zeros((S, 2, levels), dtype=np.int64)
@@ -400,11 +401,11 @@ def run(
     while 0 <= k < T:
         k = fold(
             k, ts, present, opens, highs, lows, closes, volumes, rates, feats, u_bid, u_ask,
-            ticks, lots, dec_ticks, dec_lots, kinds, params, slots, skews, skew_slots, two,
-            venue, rules, matching, mp, initial_cash, interval_us, rec, counts, ledger,
-            posted_n, posted_q, acct, wallet, changed, resting, orders, spare, market, sent,
-            states, step_fills, step_rej, step_ev, work, quotes, error, ctl, fills, rejs, evs,
-            sizes,
+            ticks, lots, inv_ticks, inv_lots, dec_ticks, dec_lots, kinds, params, slots, skews,
+            skew_slots, two, venue, rules, matching, mp, initial_cash, interval_us, rec, counts,
+            ledger, posted_n, posted_q, acct, wallet, changed, resting, orders, spare, market,
+            sent, states, step_fills, step_rej, step_ev, work, quotes, error, ctl, fills, rejs,
+            evs, sizes,
         )  # fmt: skip
         if 0 <= k < T:  # a table is full: double it
             if sizes[0] + step_fills.shape[0] > fills.shape[0]:
