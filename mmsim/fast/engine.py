@@ -392,10 +392,12 @@ def run(
     quotes = np.empty((4, levels))
     error = np.full(7, np.nan)
     ctl = np.array([0, -1, -1, -1], dtype=np.int64)
-    fills = np.empty((max(16, T // 4, 2 * step_fills.shape[0]), 10))
+    # room for a fill and a ledger row every other symbol-bar before a table doubles (a copy):
+    # a page is only touched when a row is written on it, so the room costs addresses, not memory
+    fills = np.empty((max(16, T * S // 2, 2 * step_fills.shape[0]), 10))
     rejs = np.empty((max(16, T // 16, 2 * step_rej.shape[0]), 7))
     evs = np.empty((2 * step_ev.shape[0] + 16, 4))
-    ledger = np.empty((max(4 * S, T // 4), N_LEDGER))
+    ledger = np.empty((max(4 * S, T * S // 2), N_LEDGER))
     sizes = np.zeros(4, dtype=np.int64)
     k = 0
     while 0 <= k < T:
