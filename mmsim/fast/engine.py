@@ -95,24 +95,29 @@ def quote(
 
 @kernel
 def record(k, rec, counts, resting, n_rest, quoted):
-    """The quotes resting after bar k's close (`quoted`: the strategies ran at this close)."""
+    """The quotes resting after bar k's close (`quoted`: the strategies ran at this close): each
+    symbol's best bid and ask (the first at the best price) and order counts, gathered in
+    registers over its rows (grouped by symbol, in symbol order) and written once."""
+    i = 0
     for s in range(rec.shape[1]):
-        rec[k, s, R_BID] = rec[k, s, R_ASK] = math.nan
-        rec[k, s, R_BID_QTY] = rec[k, s, R_ASK_QTY] = math.nan
+        bid = ask = bid_qty = ask_qty = math.nan
+        orders = clamped = 0
+        while i < n_rest and resting[i, 0] == s:
+            orders += 1
+            if resting[i, 5] != 0.0:
+                clamped += 1
+            price = resting[i, 2]
+            if resting[i, 1] > 0:
+                if math.isnan(bid) or price > bid:
+                    bid, bid_qty = price, resting[i, 3]
+            elif math.isnan(ask) or price < ask:
+                ask, ask_qty = price, resting[i, 3]
+            i += 1
+        rec[k, s, R_BID], rec[k, s, R_ASK] = bid, ask
+        rec[k, s, R_BID_QTY], rec[k, s, R_ASK_QTY] = bid_qty, ask_qty
         if not quoted:
             rec[k, s, R_RESERVATION] = math.nan
-        counts[k, s, C_ORDERS] = counts[k, s, C_CLAMPED] = 0
-    for i in range(n_rest):
-        s = int(resting[i, 0])
-        counts[k, s, C_ORDERS] += 1
-        if resting[i, 5] != 0.0:
-            counts[k, s, C_CLAMPED] += 1
-        price = resting[i, 2]
-        if resting[i, 1] > 0:
-            if math.isnan(rec[k, s, R_BID]) or price > rec[k, s, R_BID]:
-                rec[k, s, R_BID], rec[k, s, R_BID_QTY] = price, resting[i, 3]
-        elif math.isnan(rec[k, s, R_ASK]) or price < rec[k, s, R_ASK]:
-            rec[k, s, R_ASK], rec[k, s, R_ASK_QTY] = price, resting[i, 3]
+        counts[k, s, C_ORDERS], counts[k, s, C_CLAMPED] = orders, clamped
 
 
 @kernel
@@ -181,7 +186,7 @@ def match_step(
 def account_step(k, t, sf, step_fills, acct, wallet, present, closes, rates, venue, changed):
     """2. accounting: book the fills, mark to the closes, pay funding, liquidate at a margin
     ratio of 1 (`changed` flags the symbols whose account moved). Returns (fill count, equity,
-    gross notional, margin ratio, liquidated)."""
+    gross notional, margin ratio (0 below 1/2: read only after a liquidation), liquidated)."""
     for i in range(sf):
         s = int(step_fills[i, 1])
         settle(acct, wallet, s, step_fills[i, 2], step_fills[i, 3], step_fills[i, 4],
@@ -195,7 +200,10 @@ def account_step(k, t, sf, step_fills, acct, wallet, present, closes, rates, ven
             changed[s] = True
     eq = equity(acct, wallet)
     gross = gross_notional(acct)
-    margin = ratio(gross * venue[5], eq)
+    required = gross * venue[5]
+    if required < 0.5 * eq:  # a margin ratio under 1/2 (the division only near 1)
+        return sf, eq, gross, 0.0, False
+    margin = ratio(required, eq)
     if margin < 1.0:
         return sf, eq, gross, margin, False
     first = sf
