@@ -18,7 +18,14 @@ from mmsim.core.bars import validate_bars
 from mmsim.core.orders import Quotes
 from mmsim.core.risk import NO_RISK
 from mmsim.core.specs import symbol_specs, with_specs
-from mmsim.testing import REGIMES, check_invariants, check_leverage_caps, engine_setup, has_gaps
+from mmsim.testing import (
+    REGIMES,
+    check_every_order_fills,
+    check_invariants,
+    check_leverage_caps,
+    engine_setup,
+    has_gaps,
+)
 from mmsim.testing.markets import bars_frames, cash, market_makers, risk_rules, venues
 
 
@@ -45,6 +52,24 @@ def test_every_run_keeps_the_ledger_invariants(bars, strategy, risk, initial_cas
     assert math.isclose(
         final["equity"] - initial_cash, parts, rel_tol=1e-9, abs_tol=1e-6 * initial_cash
     )
+
+
+@settings(max_examples=scaled(100))
+@given(
+    bars=bars_frames(regimes=REGIMES, max_bars=30),
+    strategy=market_makers(),
+    risk=risk_rules(),
+    initial_cash=cash(),
+    data=st.data(),
+)
+def test_every_order_whose_bar_reached_it_fills_inner_levels_included(
+    bars, strategy, risk, initial_cash, data
+):
+    """The converse of the fill rule, step by step for every resting order (the frames keep
+    only the best quotes): any market, strategy, risk rule and venue."""
+    venue = data.draw(venues(bars=bars), label="venue")
+    options = {"venue": venue, "risk": risk, "initial_cash": initial_cash}
+    assert check_every_order_fills(bars, strategy, allow_gaps=has_gaps(bars), **options) == []
 
 
 def _fold(bars, strategy, risk, venue, initial_cash):

@@ -116,7 +116,7 @@ def test_edge_cases_equal_the_frames_and_the_reference(case):
 
 @example(horizons=())
 @example(horizons=(0,))
-@given(st.lists(st.integers(0, 2_000), max_size=4).map(tuple))
+@given(st.lists(st.integers(0, 2_000), max_size=4, unique=True).map(tuple))
 @backtest_settings(max_examples=scaled(10))
 def test_other_markout_horizons_equal_the_frames_summary(horizons):
     from mmsim.core.engine import account_bar

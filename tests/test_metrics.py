@@ -111,6 +111,20 @@ def test_round_trips_count_returns_to_flat_and_flips(trades):
     assert got == _round_trips_reference(sides, qtys)
 
 
+@pytest.mark.parametrize(
+    "horizons, said",
+    [((0, 0), "distinct"), ((5, 1, 5), r"\[5\] twice"), ((-1,), ">= 0"), ((2.5,), "whole")],
+)
+def test_markout_horizons_are_distinct_whole_bars(horizons, said):
+    """A horizon given twice would name one column twice (found by the randomized profile: the
+    summary raised Polars' duplicate-name error)."""
+    r = mmsim.backtest(mmsim.synthetic_bars(("BTCUSDT",), days=0.05, seed=1), mmsim.fixed_spread())
+    with pytest.raises(ValueError, match=said):
+        markouts(r.fills, r.symbols, horizons)
+    with pytest.raises(ValueError, match=said):
+        summarize(r.equity, r.symbols, r.fills, 100_000.0, 60_000_000, horizons=horizons)
+
+
 @settings(max_examples=40)
 @given(runs(max_bars=30), st.lists(st.integers(0, 8), min_size=1, max_size=3, unique=True))
 def test_markouts_match_a_loop_over_fills(result, horizons):

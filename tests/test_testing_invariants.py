@@ -16,6 +16,7 @@ from mmsim.testing import (
     MarketSpec,
     SymbolPath,
     assert_invariants,
+    check_every_order_fills,
     check_invariants,
     check_leverage_caps,
     ladder,
@@ -343,3 +344,54 @@ def test_runs_under_the_intensity_and_tape_fill_rules_keep_every_invariant():
         as_trade_through = attrs.evolve(result, config={**result.config, "matching": "match_bar"})
         assert names(check_invariants(as_trade_through, bars)) & {"fill_price", "missed_fill"}
     assert run().config["matching"] == "match_bar"
+
+
+def inner_levels_never_fill(resting, market_orders, bars, symbols, specs, venue):
+    return match_bar(
+        tuple(o for o in resting if o.level == 0), market_orders, bars, symbols, specs, venue
+    )
+
+
+def half_of_the_inner_levels(resting, market_orders, bars, symbols, specs, venue):
+    fills = match_bar(resting, market_orders, bars, symbols, specs, venue)
+    return tuple(attrs.evolve(f, qty=f.qty / 2) if f.level > 0 else f for f in fills)
+
+
+def half_of_every_fill(resting, market_orders, bars, symbols, specs, venue):
+    fills = match_bar(resting, market_orders, bars, symbols, specs, venue)
+    return tuple(attrs.evolve(f, qty=f.qty / 2) if f.liquidity == "maker" else f for f in fills)
+
+
+LADDER = ladder(levels=3, spacing_bps=4.0, order_value=1_000.0)
+
+
+def test_every_resting_order_reached_fills_inner_levels_included():
+    options = {"venue": VENUE, "initial_cash": 50_000.0, "allow_gaps": True}
+    result = run(strategy=LADDER)
+    inner = result.fills.filter(pl.col("level") > 0)
+    assert inner.height > 5  # inner levels reached their threshold and filled: checked
+    assert check_every_order_fills(BARS, LADDER, **options) == []
+    capped = {**options, "venue": attrs.evolve(VENUE, max_participation=0.5)}
+    thin = BARS.with_columns(pl.col("volume") * 1e-4)
+    assert check_every_order_fills(thin, LADDER, **capped) == []
+
+
+@pytest.mark.parametrize("broken", [inner_levels_never_fill, half_of_the_inner_levels])
+def test_an_inner_level_left_unfilled_is_caught_though_the_frames_keep_only_the_best(broken):
+    options = {"venue": VENUE, "initial_cash": 50_000.0, "allow_gaps": True, "matching": broken}
+    # the frames' check sees only the best quotes, which still fill
+    assert "missed_fill" not in names(check_invariants(run(strategy=LADDER, matching=broken), BARS))
+    violations = check_every_order_fills(BARS, LADDER, **options)
+    assert names(violations) == {"missed_fill"}
+    assert all("level-1" in str(v) or "level-2" in str(v) for v in violations)
+
+
+def test_a_capped_side_filled_below_its_share_is_caught():
+    thin = BARS.with_columns(pl.col("volume") * 1e-4)
+    venue = attrs.evolve(VENUE, max_participation=0.5)
+    options = {"venue": venue, "initial_cash": 50_000.0, "allow_gaps": True}
+    assert names(check_every_order_fills(thin, LADDER, **options, matching=half_of_every_fill))
+    assert check_every_order_fills(thin, LADDER, **options) == []
+    # the intensity rule's fills follow draws, not the threshold: not held to it
+    draws = mmsim.intensity_matching(A=1.0, kappa=0.5, units="bps")
+    assert check_every_order_fills(BARS, LADDER, **options, matching=draws) == []

@@ -542,9 +542,7 @@ def markouts(
     `markout_usdt` sums side * (mark_{t+h} - price) * qty. liquidity: "maker" (default: the
     quotes' fills), "taker", or None for all fills.
     """
-    horizons = tuple(int(h) for h in horizons)
-    if any(h < 0 for h in horizons):
-        raise ValueError(f"markout horizons must be >= 0 bars, got {horizons}")
+    horizons = markout_horizons(horizons)
     run = align(fills, symbols)
     chosen = run.fills if liquidity is None else run.fills.filter(pl.col("liquidity") == liquidity)
     joined = _marks_ahead(run, chosen, horizons)
@@ -595,6 +593,17 @@ def markout_summary(
     return _markout_summary(align(fills, symbols), horizons)
 
 
+def markout_horizons(horizons: Sequence[int]) -> tuple[int, ...]:
+    """Markout horizons as whole bars: each >= 0, none twice (each names its own column)."""
+    out = tuple(int(h) for h in horizons)
+    if any(h < 0 or h != g for h, g in zip(out, horizons, strict=True)):
+        raise ValueError(f"markout horizons must be whole numbers of bars >= 0, got {horizons}")
+    twice = sorted({h for h in out if out.count(h) > 1})
+    if twice:
+        raise ValueError(f"markout horizons must be distinct, got {horizons} ({twice} twice)")
+    return out
+
+
 def _marks_ahead(run: Aligned, fills: pl.DataFrame, horizons: Sequence[int]) -> pl.DataFrame:
     """m{h} per fill: its symbol's mark h bars after the fill's bar (null past its last bar)."""
     row = fills["row"].to_numpy()
@@ -611,7 +620,7 @@ def _marks_ahead(run: Aligned, fills: pl.DataFrame, horizons: Sequence[int]) -> 
 
 
 def _markout_summary(run: Aligned, horizons: Sequence[int]) -> pl.DataFrame:
-    horizons = tuple(horizons)
+    horizons = markout_horizons(horizons)
     joined = _marks_ahead(run, run.fills.filter(pl.col("liquidity") == "maker"), horizons)
     aggs = [
         (pl.col("side") * (pl.col(f"m{h}") - pl.col("price")) / pl.col("price") * 1e4)

@@ -3,6 +3,7 @@
 Without Hypothesis (plain functions, usable in any test or script):
     check_invariants / assert_invariants (result, bars)   every promise a run's frames show
     check_leverage_caps(bars, strategy, ...)               the caps at placement, step by step
+    check_every_order_fills(bars, strategy, ...)           every level reached fills, step by step
     assert_bid_below_ask, assert_quotes_never_cross, assert_skew_reduces_inventory,
     assert_no_quotes_without_bar, assert_deterministic, assert_no_look_ahead,
     assert_strategy_invariants (strategy, bars)            strategy properties (check_* twins)
@@ -27,6 +28,7 @@ from mmsim.testing.fixtures import LadderParams, halt_after, ladder, then_halt
 from mmsim.testing.invariants import (
     Violation,
     assert_invariants,
+    check_every_order_fills,
     check_invariants,
     check_leverage_caps,
     format_violations,
@@ -137,6 +139,7 @@ __all__ = [
     "check_bid_below_ask",
     "check_deterministic",
     "check_invariants",
+    "check_every_order_fills",
     "check_leverage_caps",
     "check_no_look_ahead",
     "check_no_quotes_without_bar",

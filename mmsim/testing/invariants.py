@@ -348,7 +348,7 @@ def check_missed_fills(result, bars: pl.DataFrame, rel_tol: float = 1e-9) -> lis
     quantity or, with max_participation x, for at least min(its quantity, x * volume in whole
     lots) on that side (the cap is allotted innermost level first). Trade-through runs only
     (see OTHER_FILL_RULES); inner levels are not in the frames, so only the best quote is
-    checked."""
+    checked here (every level: `check_every_order_fills`, step by step)."""
     if not _trade_through(result):
         return []
     venue = result.config["venue"]
@@ -713,3 +713,84 @@ def check_leverage_caps(
         if len(out) >= MAX_PER_CHECK:
             break
     return out
+
+
+def check_every_order_fills(
+    bars: pl.DataFrame,
+    strategies: Strategy | Mapping[str, Strategy],
+    *,
+    rel_tol: float = 1e-9,
+    **run_kwargs,
+) -> list[Violation]:
+    """The converse of the fill rule for every resting order, inner levels included (a Result's
+    frames keep only each side's best quote, which `check_missed_fills` reads), step by step:
+    an order placed at a close, whose bar one interval later reached n ticks through it, fills
+    in that bar for its whole quantity; with max_participation x, the side's maker fills there
+    come to at least min(the reached orders' quantity, x * volume in whole lots). Runs whose
+    matching follows other evidence (OTHER_FILL_RULES) are not held to it. run_kwargs: venue,
+    risk, matching, initial_cash, allow_gaps, ... as `engine_run`.
+    """
+    from mmsim.core.matching import matching_name
+    from mmsim.core.venue import whole_lots
+    from mmsim.testing.trace import engine_run
+
+    if "matching" in run_kwargs and matching_name(run_kwargs["matching"]) in OTHER_FILL_RULES:
+        return []
+    run = engine_run(bars, strategies, **run_kwargs)
+    setup = run.setup
+    n, cap = setup.venue.penetration_ticks, setup.venue.max_participation
+    out: list[Violation] = []
+    for k in range(len(run.steps) - 1):
+        resting, step = run.states[k].resting, run.steps[k + 1]
+        if not resting or step.ts - run.steps[k].ts != setup.interval_us:
+            continue  # nothing rests, or the next bar is not in time: the orders expired
+        bar_of = {b.symbol: b for b in step.bars if b is not None}
+        filled: dict[tuple, float] = {}
+        for f in run.fills[k + 1]:
+            if f.liquidity == "maker":
+                for key in ((f.symbol, f.side, f.level), (f.symbol, f.side)):
+                    filled[key] = filled.get(key, 0.0) + f.qty
+        owed: dict[tuple, float] = {}
+        for order in resting:
+            bar = bar_of.get(order.symbol)
+            spec = setup.specs[order.symbol]
+            if bar is None or not at_or_through(
+                order.side, order.price, bar.low, bar.high, n, spec.tick_size
+            ):
+                continue
+            if cap is None:
+                got = filled.get((order.symbol, order.side, order.level), 0.0)
+                if got < order.qty * (1 - rel_tol) - 1e-12:
+                    out.append(_unfilled(step.ts, order, bar, got, order.qty))
+            else:
+                key = (order.symbol, order.side)
+                owed[key] = owed.get(key, 0.0) + order.qty
+        for (symbol, side), qty in owed.items():
+            bar, lot = bar_of[symbol], setup.specs[symbol].lot_size
+            due = min(qty, whole_lots(cap * bar.volume, lot) * lot)
+            got = filled.get((symbol, side), 0.0)
+            if got < due * (1 - rel_tol) - 1e-12:
+                name = "bids" if side > 0 else "asks"
+                out.append(
+                    Violation(
+                        "missed_fill",
+                        EPOCH + dt.timedelta(microseconds=step.ts),
+                        symbol,
+                        f"{name} of {qty!r} reached their threshold in a bar of volume "
+                        f"{bar.volume!r} (cap {cap:g}) but only {got!r} filled (owed {due!r})",
+                    )
+                )
+        if len(out) >= MAX_PER_CHECK:
+            break
+    return out
+
+
+def _unfilled(ts: int, order, bar, got: float, owed: float) -> Violation:
+    side = "bid" if order.side > 0 else "ask"
+    return Violation(
+        "missed_fill",
+        EPOCH + dt.timedelta(microseconds=ts),
+        order.symbol,
+        f"the level-{order.level} {side} {order.price!r} x {order.qty!r} rested during a bar "
+        f"with low {bar.low!r} / high {bar.high!r} but only {got!r} filled (owed {owed!r})",
+    )
