@@ -36,3 +36,83 @@ def test_round_digits_is_numbas_round(x, digits):
     assert (math.isnan(got) and math.isnan(want)) or np.float64(got).tobytes() == np.float64(
         want
     ).tobytes()
+
+
+# decimal grids as venues list them, a binary one, and one with no decimal form (float noise)
+_STEPS = (0.01, 0.1, 0.5, 0.05, 1.0, 25.0, 1e-8, 0.001, 2.0**-14, 0.1 + 0.2)
+
+
+def _near_steps(step):
+    """Values a whole number of steps away, off by about the venue's noise (1e-9 step plus
+    1e-12 per step) or half a step: where an estimated count could differ from the quotient's."""
+    n = st.integers(-(10**9), 10**9)
+    off = st.one_of(
+        st.sampled_from([0.0, 1e-9, -1e-9, 2e-9, 1e-12, -1e-12, 0.5, -0.5]),
+        st.floats(-1e-6, 1e-6),
+    )
+    rel = st.sampled_from([0.0, 1.0, -1.0])  # the relative part of the venue's noise
+    return st.builds(
+        lambda n, off, rel: n * step + (off + rel * 1e-12 * abs(n)) * step, n, off, rel
+    )
+
+
+def _around(x, count=64):
+    """x and its `count` float neighbours on either side (every float a boundary may sit on)."""
+    below = [x]
+    above = [x]
+    for _ in range(count):
+        below.append(float(np.nextafter(below[-1], -np.inf)))
+        above.append(float(np.nextafter(above[-1], np.inf)))
+    return below[::-1] + above[1:]
+
+
+def _same(got, want):
+    return np.float64(got).tobytes() == np.float64(want).tobytes()
+
+
+@given(data=st.data(), step=st.sampled_from(_STEPS), side=st.sampled_from([1, -1]))
+@example(data=None, step=0.01, side=1)
+def test_grid_rounding_without_division_is_the_venues(data, step, side):
+    """Prices and quantities rounded on the grid from an estimated count (a product with
+    1 / step, the division only near a whole number) are the venue's, bit for bit (below 2**52
+    units of 10**-decimals: beyond 2**53 the venue rounds in decimal, numba in binary)."""
+    from mmsim.core.venue import _decimal_step, round_price, round_qty
+    from mmsim.fast.placement import lot_count, on_grid, tick_count
+    from mmsim.fast.run import grid_digits
+
+    units = _decimal_step(step)[0] if _decimal_step(step) else 1
+    values = st.one_of(_near_steps(step), st.floats(1e-300, 1e15))
+    x0 = 0.3 if data is None else data.draw(values.filter(lambda x: abs(x / step) * units < 2**52))
+    digits = grid_digits(step)
+    for x in _around(x0):
+        price = on_grid(tick_count(x, step, 1.0 / step, side), step, digits)
+        assert _same(price, round_price(x, step, side)), (x, step, side)
+        if x > 0:
+            qty = on_grid(lot_count(x, step, 1.0 / step), step, digits)
+            assert _same(qty, round_qty(x, step)), (x, step)
+
+
+@given(
+    data=st.data(),
+    step=st.sampled_from(_STEPS),
+    side=st.sampled_from([1, -1]),
+    penetration=st.sampled_from([0.0, 1.0, 2.0, 1e-6]),
+)
+def test_grid_comparisons_without_division_are_the_venues(data, step, side, penetration):
+    """Whether a quote crosses the close and whether a bar traded through a resting order,
+    decided from estimated quotients, are the reference's decisions."""
+    from mmsim.core.placement import crosses
+    from mmsim.core.venue import at_or_through
+    from mmsim.fast.matching import limit_traded_by
+    from mmsim.fast.placement import crosses_by
+
+    close = data.draw(_near_steps(step).filter(lambda c: c > 0))
+    edge = penetration - 1e-6  # the trade-through threshold, in ticks
+    shift = data.draw(st.sampled_from([0.0, 1.0, -1.0, 2.0, -2.0, edge, -edge]))
+    for price in _around(close + shift * step, 16):
+        got = crosses_by(side, price, close, step, 1.0 / step)
+        assert got == crosses(side, price, close, step), (side, price, close, step)
+        extreme = close  # the bar's low for a bid, its high for an ask
+        got = limit_traded_by(side, price, extreme, extreme, step, 1.0 / step, penetration)
+        want = at_or_through(side, price, extreme, extreme, penetration, step)
+        assert got == bool(want), (side, price, extreme, step, penetration)

@@ -95,24 +95,29 @@ def quote(
 
 @kernel
 def record(k, rec, counts, resting, n_rest, quoted):
-    """The quotes resting after bar k's close (`quoted`: the strategies ran at this close)."""
+    """The quotes resting after bar k's close (`quoted`: the strategies ran at this close): each
+    symbol's best bid and ask (the first at the best price) and order counts, gathered in
+    registers over its rows (grouped by symbol, in symbol order) and written once."""
+    i = 0
     for s in range(rec.shape[1]):
-        rec[k, s, R_BID] = rec[k, s, R_ASK] = math.nan
-        rec[k, s, R_BID_QTY] = rec[k, s, R_ASK_QTY] = math.nan
+        bid = ask = bid_qty = ask_qty = math.nan
+        orders = clamped = 0
+        while i < n_rest and resting[i, 0] == s:
+            orders += 1
+            if resting[i, 5] != 0.0:
+                clamped += 1
+            price = resting[i, 2]
+            if resting[i, 1] > 0:
+                if math.isnan(bid) or price > bid:
+                    bid, bid_qty = price, resting[i, 3]
+            elif math.isnan(ask) or price < ask:
+                ask, ask_qty = price, resting[i, 3]
+            i += 1
+        rec[k, s, R_BID], rec[k, s, R_ASK] = bid, ask
+        rec[k, s, R_BID_QTY], rec[k, s, R_ASK_QTY] = bid_qty, ask_qty
         if not quoted:
             rec[k, s, R_RESERVATION] = math.nan
-        counts[k, s, C_ORDERS] = counts[k, s, C_CLAMPED] = 0
-    for i in range(n_rest):
-        s = int(resting[i, 0])
-        counts[k, s, C_ORDERS] += 1
-        if resting[i, 5] != 0.0:
-            counts[k, s, C_CLAMPED] += 1
-        price = resting[i, 2]
-        if resting[i, 1] > 0:
-            if math.isnan(rec[k, s, R_BID]) or price > rec[k, s, R_BID]:
-                rec[k, s, R_BID], rec[k, s, R_BID_QTY] = price, resting[i, 3]
-        elif math.isnan(rec[k, s, R_ASK]) or price < rec[k, s, R_ASK]:
-            rec[k, s, R_ASK], rec[k, s, R_ASK_QTY] = price, resting[i, 3]
+        counts[k, s, C_ORDERS], counts[k, s, C_CLAMPED] = orders, clamped
 
 
 @kernel
@@ -142,7 +147,7 @@ def bad_draw(resting, lo, hi, side, u):
 @kernel
 def match_step(
     k, t, due, resting, n_rest, market, present, opens, lows, highs, volumes, u_bid, u_ask,
-    ticks, lots, dec_lots, venue, matching, mp, interval_us, step_fills, error,
+    ticks, inv_ticks, lots, dec_lots, venue, matching, mp, interval_us, step_fills, error,
 ):  # fmt: skip
     """1. matching: each symbol's market order at its open, then its resting orders (when they
     are due in this bar). Returns the step's fill count, or -1 after a bad draw (in `error`)."""
@@ -162,7 +167,7 @@ def match_step(
             if due and hi > lo and matching == 0:
                 sf = fill_trade_through(
                     step_fills, sf, t, resting, lo, hi, lows[k, s], highs[k, s], volumes[k, s],
-                    ticks[s], lots[s], dec_lots[s], venue,
+                    ticks[s], inv_ticks[s], lots[s], dec_lots[s], venue,
                 )  # fmt: skip
             elif due and hi > lo:
                 for side, u in ((1, u_bid[k, s]), (-1, u_ask[k, s])):
@@ -181,7 +186,7 @@ def match_step(
 def account_step(k, t, sf, step_fills, acct, wallet, present, closes, rates, venue, changed):
     """2. accounting: book the fills, mark to the closes, pay funding, liquidate at a margin
     ratio of 1 (`changed` flags the symbols whose account moved). Returns (fill count, equity,
-    gross notional, margin ratio, liquidated)."""
+    gross notional, margin ratio (0 below 1/2: read only after a liquidation), liquidated)."""
     for i in range(sf):
         s = int(step_fills[i, 1])
         settle(acct, wallet, s, step_fills[i, 2], step_fills[i, 3], step_fills[i, 4],
@@ -195,7 +200,10 @@ def account_step(k, t, sf, step_fills, acct, wallet, present, closes, rates, ven
             changed[s] = True
     eq = equity(acct, wallet)
     gross = gross_notional(acct)
-    margin = ratio(gross * venue[5], eq)
+    required = gross * venue[5]
+    if required < 0.5 * eq:  # a margin ratio under 1/2 (the division only near 1)
+        return sf, eq, gross, 0.0, False
+    margin = ratio(required, eq)
     if margin < 1.0:
         return sf, eq, gross, margin, False
     first = sf
@@ -217,7 +225,8 @@ def account_step(k, t, sf, step_fills, acct, wallet, present, closes, rates, ven
 @kernel
 def quote_step(
     k, t, present, closes, feats, kinds, params, slots, skews, skew_slots, two, acct, ticks,
-    lots, dec_ticks, dec_lots, post_only, interval_us, orders, step_rej, quotes, rec, error,
+    lots, inv_ticks, inv_lots, dec_ticks, dec_lots, post_only, interval_us, orders, step_rej,
+    quotes, rec, error,
 ):  # fmt: skip
     """3. strategies and placement for every symbol with a bar. Returns (orders, rejections),
     or m = -1 after an invalid proposal (in `error`)."""
@@ -240,8 +249,8 @@ def quote_step(
             if n == 0:
                 continue
             m, nr, bad = place_side(
-                s, side, prices, qtys, n, close, ticks[s], lots[s], dec_ticks[s], dec_lots[s],
-                post_only, orders, m, step_rej, nr,
+                s, side, prices, qtys, n, close, ticks[s], lots[s], inv_ticks[s], inv_lots[s],
+                dec_ticks[s], dec_lots[s], post_only, orders, m, step_rej, nr,
             )  # fmt: skip
             if bad >= 0:
                 error[0], error[1], error[2], error[3], error[4] = ERROR_QUOTE, k, s, side, bad
@@ -280,10 +289,10 @@ def copy_rows(src, lo, hi, dst, at):
 @stage
 def fold(
     k0, ts, present, opens, highs, lows, closes, volumes, rates, feats, u_bid, u_ask,
-    ticks, lots, dec_ticks, dec_lots, kinds, params, slots, skews, skew_slots, two,
-    venue, rules, matching, mp, initial_cash, interval_us, rec, counts, ledger, posted_n,
-    posted_q, acct, wallet, changed, resting, orders, spare, market, sent, states, step_fills,
-    step_rej, step_ev, work, quotes, error, ctl, fills, rejs, evs, sizes,
+    ticks, lots, inv_ticks, inv_lots, dec_ticks, dec_lots, kinds, params, slots, skews,
+    skew_slots, two, venue, rules, matching, mp, initial_cash, interval_us, rec, counts, ledger,
+    posted_n, posted_q, acct, wallet, changed, resting, orders, spare, market, sent, states,
+    step_fills, step_rej, step_ev, work, quotes, error, ctl, fills, rejs, evs, sizes,
 ):  # fmt: skip
     """The bars from k0 on, the whole loop in one function (a call per bar would pass every
     table on the stack): per bar matching, accounting, strategies and placement, risk, records.
@@ -304,8 +313,8 @@ def fold(
         t = ts[k]
         sf = match_step(
             k, t, t == ctl[1], resting, ctl[0], market, present, opens, lows, highs, volumes,
-            u_bid, u_ask, ticks, lots, dec_lots, venue, matching, mp, interval_us, step_fills,
-            error,
+            u_bid, u_ask, ticks, inv_ticks, lots, dec_lots, venue, matching, mp, interval_us,
+            step_fills, error,
         )  # fmt: skip
         if sf < 0:
             return -1
@@ -327,13 +336,11 @@ def fold(
         else:
             m, nr = quote_step(
                 k, t, present, closes, feats, kinds, params, slots, skews, skew_slots, two,
-                acct, ticks, lots, dec_ticks, dec_lots, venue[6], interval_us, orders,
-                step_rej, quotes, rec, error,
+                acct, ticks, lots, inv_ticks, inv_lots, dec_ticks, dec_lots, venue[6],
+                interval_us, orders, step_rej, quotes, rec, error,
             )  # fmt: skip
             if m < 0:
                 return -1
-            for s in range(S):
-                sent[s] = False
             m, nr, n_ev, halt, in_spare = risk_chain(
                 rules, states, orders, m, spare, acct, eq, gross, venue[5], initial_cash, lots,
                 dec_lots, step_rej, nr, step_ev, 0, ne, market, sent, work,
@@ -341,6 +348,7 @@ def fold(
             for s in range(S):
                 if sent[s]:  # stamped with this close: a late fill tells how many bars it waited
                     market[3, s] = t
+                    sent[s] = False  # all False again for the next bar's chain
             if halt >= 0:
                 ctl[2] = halt
             else:
@@ -371,6 +379,7 @@ def run(
     posted quantities, halting event or -1, first halted bar or -1, error row)."""
     T, S = present.shape
     M = S * 2 * levels
+    inv_ticks, inv_lots = 1.0 / ticks, 1.0 / lots  # estimates of grid counts (placement)
     rec = np.empty((T, S, N_REC))
     counts = np.empty((T, S, 2), dtype=np.int32)
     posted_n = np.zeros((S, 2, levels), dtype=np.int64)
@@ -391,20 +400,22 @@ def run(
     quotes = np.empty((4, levels))
     error = np.full(7, np.nan)
     ctl = np.array([0, -1, -1, -1], dtype=np.int64)
-    fills = np.empty((max(16, T // 4, 2 * step_fills.shape[0]), 10))
+    # room for a fill and a ledger row every other symbol-bar before a table doubles (a copy):
+    # a page is only touched when a row is written on it, so the room costs addresses, not memory
+    fills = np.empty((max(16, T * S // 2, 2 * step_fills.shape[0]), 10))
     rejs = np.empty((max(16, T // 16, 2 * step_rej.shape[0]), 7))
     evs = np.empty((2 * step_ev.shape[0] + 16, 4))
-    ledger = np.empty((max(4 * S, T // 4), N_LEDGER))
+    ledger = np.empty((max(4 * S, T * S // 2), N_LEDGER))
     sizes = np.zeros(4, dtype=np.int64)
     k = 0
     while 0 <= k < T:
         k = fold(
             k, ts, present, opens, highs, lows, closes, volumes, rates, feats, u_bid, u_ask,
-            ticks, lots, dec_ticks, dec_lots, kinds, params, slots, skews, skew_slots, two,
-            venue, rules, matching, mp, initial_cash, interval_us, rec, counts, ledger,
-            posted_n, posted_q, acct, wallet, changed, resting, orders, spare, market, sent,
-            states, step_fills, step_rej, step_ev, work, quotes, error, ctl, fills, rejs, evs,
-            sizes,
+            ticks, lots, inv_ticks, inv_lots, dec_ticks, dec_lots, kinds, params, slots, skews,
+            skew_slots, two, venue, rules, matching, mp, initial_cash, interval_us, rec, counts,
+            ledger, posted_n, posted_q, acct, wallet, changed, resting, orders, spare, market,
+            sent, states, step_fills, step_rej, step_ev, work, quotes, error, ctl, fills, rejs,
+            evs, sizes,
         )  # fmt: skip
         if 0 <= k < T:  # a table is full: double it
             if sizes[0] + step_fills.shape[0] > fills.shape[0]:

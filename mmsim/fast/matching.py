@@ -58,6 +58,21 @@ def limit_traded(side, price, low, high, tick, penetration):
 
 
 @kernel
+def limit_traded_by(side, price, low, high, tick, inv_tick, penetration):
+    """`limit_traded`, the quotient estimated as a product with inv_tick = 1 / tick (rounded):
+    within 2**-51 of the quotient, the estimate decides unless it lies within 2**-45 of the
+    threshold (then the division does)."""
+    threshold = penetration - 1e-6
+    through = (price - low) * inv_tick if side > 0 else (high - price) * inv_tick
+    margin = 2.0**-45 * abs(through)
+    if through - margin > threshold:
+        return True
+    if through + margin < threshold:
+        return False
+    return limit_traded(side, price, low, high, tick, penetration)
+
+
+@kernel
 def whole_lots(qty, lot):
     """`mmsim.core.venue.whole_lots`: whole lots in qty, rounded down, float noise forgiven."""
     lots = qty / lot
@@ -65,7 +80,9 @@ def whole_lots(qty, lot):
 
 
 @kernel
-def fill_trade_through(fills, nf, ts, orders, lo, hi, low, high, volume, tick, lot, dec_lot, venue):
+def fill_trade_through(
+    fills, nf, ts, orders, lo, hi, low, high, volume, tick, inv_tick, lot, dec_lot, venue
+):
     """`fill_limit_orders` on one symbol's orders (rows lo..hi, bids then asks by level)."""
     penetration, max_participation, maker_fee = venue[2], venue[3], venue[0]
     capped = not math.isnan(max_participation)
@@ -76,7 +93,7 @@ def fill_trade_through(fills, nf, ts, orders, lo, hi, low, high, volume, tick, l
             if orders[i, 1] != side:
                 continue
             price = orders[i, 2]
-            if not limit_traded(side, price, low, high, tick, penetration):
+            if not limit_traded_by(side, price, low, high, tick, inv_tick, penetration):
                 continue
             qty = orders[i, 3]
             if capped:

@@ -42,8 +42,58 @@ def round_digits(x, digits):
 
 @kernel
 def on_grid(n, step, digits):
-    """n steps as a float rounded to `digits` decimals (none when digits < 0)."""
-    return round_digits(n * step, digits) if digits >= 0 else n * step
+    """n steps as a float rounded to `digits` decimals (none when digits < 0): the venue's
+    `on_grid`, the IEEE quotient (n * m) / 10**digits of two exact floats (m = step * 10**digits,
+    a whole number) while n * m is below 2**53, else `round(n * step, digits)`."""
+    if digits < 0:
+        return n * step
+    if digits <= 22:
+        p = POW10[digits]
+        units = n * np.rint(step * p)  # exact below 2**53 (a product of whole numbers)
+        if abs(units) < 2.0**53:
+            return units / p
+    return round_digits(n * step, digits)
+
+
+@kernel
+def estimated_steps(x, inv_step, side):
+    """(count, sure): the venue's count of whole steps in x, floor(x / step + noise) (side > 0)
+    or ceil(x / step - noise) (side < 0) with noise = 1e-9 + 1e-12 |x / step|, from
+    x * inv_step (inv_step = 1 / step, rounded), without the division (a chain of divisions per
+    quote is most of placement's time); sure when it is that count bit for bit.
+
+    The estimate is within 2**-51 |x / step| of the rounded quotient, so the noisy sum is within
+    2**-49 (1 + |x / step|) of the venue's (whatever the order of its additions): further than
+    2**-40 (1 + |x / step|) from every whole number, both lie between the same two."""
+    t = x * inv_step
+    if abs(t) < 2.0**52:
+        u = t + side * (1e-9 + 1e-12 * abs(t))
+        below, above = math.floor(u), math.ceil(u)
+        margin = 2.0**-40 * (1.0 + abs(t))
+        if u - below > margin and above - u > margin:
+            return (below if side > 0 else above), True
+    return 0, False
+
+
+@kernel
+def tick_count(price, tick, inv_tick, side):
+    """`round_price`'s whole ticks (bids down, asks up), the division only where needed."""
+    n, sure = estimated_steps(price, inv_tick, side)
+    if sure:
+        return n
+    ticks = price / tick
+    noise = 1e-9 + 1e-12 * abs(ticks)
+    return math.floor(ticks + noise) if side > 0 else math.ceil(ticks - noise)
+
+
+@kernel
+def lot_count(qty, lot, inv_lot):
+    """`round_qty`'s whole lots (down), the division only where needed."""
+    n, sure = estimated_steps(qty, inv_lot, 1)
+    if sure:
+        return n
+    lots = qty / lot
+    return math.floor(lots + 1e-9 + 1e-12 * abs(lots))
 
 
 @kernel
@@ -77,6 +127,20 @@ def crosses(side, price, close, tick):
 
 
 @kernel
+def crosses_by(side, price, close, tick, inv_tick):
+    """`crosses`, deciding without a division a quote at or beyond the close (ahead >= 0) and
+    one over a tick behind it (the quotient, within 2**-50 of its estimate, is then below
+    -(1 - 2**-50), under minus any tolerance of a close below 2**40 ticks)."""
+    d = side * (price - close)
+    if tick > 0.0:
+        if d >= 0.0:
+            return True
+        if d * inv_tick <= -1.0 and abs(close * inv_tick) < 2.0**40:
+            return False
+    return crosses(side, price, close, tick)
+
+
+@kernel
 def behind_close(side, close, tick, digits):
     """`mmsim.core.placement.behind_close`: the best grid price one tick behind `close`."""
     ticks = close / tick
@@ -90,8 +154,9 @@ def behind_close(side, close, tick, digits):
 
 @kernel
 def place_side(
-    s, side, prices, qtys, n, close, tick, lot, dec_tick, dec_lot, post_only, orders, m, rej, nr
-):
+    s, side, prices, qtys, n, close, tick, lot, inv_tick, inv_lot, dec_tick, dec_lot, post_only,
+    orders, m, rej, nr,
+):  # fmt: skip
     """One side's levels to orders (appended at row m) and rejections (at row nr).
 
     Returns (m, nr, bad): bad = the level of an invalid proposal (the run stops), else -1.
@@ -100,8 +165,8 @@ def place_side(
         price, qty = prices[level], qtys[level]
         if not (np.isfinite(price) and np.isfinite(qty)) or price <= 0 or qty <= 0:
             return m, nr, level
-        p = round_price(price, tick, side, dec_tick)
-        q = round_qty(qty, lot, dec_lot)
+        p = on_grid(tick_count(price, tick, inv_tick, side), tick, dec_tick)
+        q = on_grid(lot_count(qty, lot, inv_lot), lot, dec_lot)
         if p <= 0 or q <= 0:
             rej[nr, 0], rej[nr, 1], rej[nr, 2] = s, side, level
             rej[nr, 3], rej[nr, 4] = price, qty
@@ -109,7 +174,7 @@ def place_side(
             nr += 1
             continue
         placed, moved = p, 0.0
-        if post_only != POST_ONLY_OFF and crosses(side, p, close, tick):
+        if post_only != POST_ONLY_OFF and crosses_by(side, p, close, tick, inv_tick):
             # clamp: one tick behind the close, refused when that is no price (a bid <= 0)
             placed = 0.0
             if post_only == POST_ONLY_CLAMP:
