@@ -93,7 +93,7 @@ def test_fills_check_on_a_real_tape_writes_the_table_and_chart(tmp_path, capsys)
             str(hour),
             "--tick-size",
             "0.01",
-            "--set",
+            "--param",
             "half_spread_bps=1",
             "--out",
             str(tmp_path / "out"),
@@ -109,7 +109,8 @@ def test_fills_check_on_a_real_tape_writes_the_table_and_chart(tmp_path, capsys)
     # a quote can fill from the tape only where the bar traded at or through it
     assert 0 < tape["fills"] <= touch["fills"]
     assert (tmp_path / "out" / "fill_models.html").stat().st_size > 1000
-    assert main(["fills-check", str(hour), "--set", "half_spread"]) == 2
+    assert main(["fills-check", str(hour), "--set", "half_spread"]) == 2  # --set: the same option
+    assert "--param 'half_spread': write NAME=VALUE" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(not TAPE.exists(), reason="real trade tapes not present")

@@ -23,7 +23,7 @@ def _params(pairs: list[str]) -> dict:
     for pair in pairs or ():
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"--set {pair!r}: write NAME=VALUE, e.g. --set half_spread_bps=5")
+            raise ValueError(f"--param {pair!r}: write NAME=VALUE, e.g. --param half_spread_bps=5")
         params[key.strip()] = _value(value.strip())
     return params
 
@@ -42,7 +42,7 @@ def _fills_check(args: argparse.Namespace) -> int:
     if args.lot_size:
         sizes["lot_sizes"] = dict.fromkeys(symbols, args.lot_size)
     venue = mmsim.Venue(maker_fee=args.maker_fee, taker_fee=args.taker_fee, **sizes)
-    strategy = make_strategy(args.strategy, **_params(args.set))
+    strategy = make_strategy(args.strategy, **_params(args.param))
     report = fill_model_report(
         trades,
         strategy,
@@ -77,7 +77,7 @@ def _fills_check(args: argparse.Namespace) -> int:
 
 
 EXAMPLES = """examples:
-  mmsim fills-check btcusd.csv --tick-size 0.01 --set half_spread_bps=2 --out fills/
+  mmsim fills-check btcusd.csv --tick-size 0.01 --param half_spread_bps=2 --out fills/
   mmsim fills-check DATA/parquet/um/aggTrades/BTCUSDT.parquet --strategy glft --interval 5m"""
 
 
@@ -102,7 +102,12 @@ def add_fills_command(subparsers) -> None:
     p.add_argument("--interval", default="1m", help="bars built from the tape (default 1m)")
     p.add_argument("--strategy", default="fixed_spread", help="a registered strategy name")
     p.add_argument(
-        "--set", action="append", metavar="NAME=VALUE", help="a strategy parameter (repeatable)"
+        "--param",
+        "--set",
+        dest="param",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a strategy parameter, repeatable (as `mmsim run --param`; --set is the same)",
     )
     p.add_argument("--maker-fee", type=float, default=0.0, help="fraction of notional (0)")
     p.add_argument("--taker-fee", type=float, default=0.0005, help="fraction of notional")
