@@ -108,6 +108,23 @@ def each_value(check: Check) -> Check:
     return check._replace(each=True)
 
 
+def whole(n: int) -> Check:
+    """A whole number >= n, in the words of settings files ("a whole number >= 1")."""
+    return Check(lambda x: is_int(x) and x >= n, f"a whole number >= {n}")
+
+
+flag = Check(lambda x: isinstance(x, bool), "true or false")
+
+
+def check_value(name: str, value: Any, *checks: Check) -> Any:
+    """`value` if every check accepts it, else ParamError naming `name` (outside attrs classes:
+    a function's arguments, a settings file's values)."""
+    for check in _as_checks(checks):
+        if not check.ok(value):
+            raise ParamError(name, value, check.expected)
+    return value
+
+
 def _duration(x) -> bool:
     try:
         parse_duration_us(x)

@@ -16,13 +16,19 @@ The same arguments always give the same frame, byte for byte.
 from __future__ import annotations
 
 import datetime as dt
-import math
-import numbers
 
 import numpy as np
 import polars as pl
 
 from mmsim.core.clock import parse_duration_us
+from mmsim.core.params import (
+    between,
+    check_value,
+    flag,
+    non_negative,
+    positive,
+    whole,
+)
 from mmsim.core.venue import infer_tick_size
 
 # start price, annual volatility, typical volume per minute (base units)
@@ -34,13 +40,6 @@ _PROFILES = {
 }
 _DEFAULT_PROFILE = (100.0, 0.80, 20_000.0)
 _YEAR_S = 365 * 86_400
-
-
-def _check_number(name: str, value, ok, expected: str) -> None:
-    """ValueError naming `name` unless `value` is a finite real number for which `ok` holds."""
-    real = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    if not (real and ok(value)):
-        raise ValueError(f"{name} must be a finite number {expected}, got {value!r}")
 
 
 def _ar1(shocks: np.ndarray, phi: float) -> np.ndarray:
@@ -76,14 +75,12 @@ def synthetic_bars(
     symbols = tuple(symbols)
     if not symbols or len(set(symbols)) != len(symbols):
         raise ValueError(f"symbols must be distinct and non-empty, got {symbols!r}")
-    _check_number("days", days, lambda x: x > 0, "> 0")
-    _check_number("correlation", correlation, lambda x: 0 <= x < 1, "in [0, 1)")
-    _check_number("vol_of_vol", vol_of_vol, lambda x: x >= 0, ">= 0")
-    for name, value, least in (("seed", seed, 0), ("substeps", substeps, 1)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
-            raise ValueError(f"{name} must be a whole number >= {least}, got {value!r}")
-    if not isinstance(funding, bool):
-        raise ValueError(f"funding must be true or false, got {funding!r}")
+    check_value("days", days, positive)
+    check_value("correlation", correlation, between(0.0, 1.0, closed="left"))
+    check_value("vol_of_vol", vol_of_vol, non_negative)
+    check_value("seed", seed, whole(0))
+    check_value("substeps", substeps, whole(1))
+    check_value("funding", funding, flag)
     try:
         step_us = parse_duration_us(interval)
     except (TypeError, ValueError) as exc:

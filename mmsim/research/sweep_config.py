@@ -41,7 +41,6 @@ to the file). Every table but [data], [strategy] and [grid] is optional:
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 from pathlib import Path
@@ -49,6 +48,7 @@ from typing import Any
 
 import attrs
 
+from mmsim.core.params import Check, flag, positive, whole
 from mmsim.research.config import (  # one error type for every TOML file of mmsim
     ConfigError,
     _parse_venue_and_risk,
@@ -81,19 +81,12 @@ _HEATMAP = {"x", "y", "path", "aggregate", "metric"}
 _WALK = {"train", "test", "step", "anchored", "out", "metric", "maximize"}
 
 
-def _real(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-
-
-# what each scalar value of [sweep] and [walk_forward] must be: (test, as the error says it)
-_TEXT = (lambda v: isinstance(v, str) and v != "", "a non-empty string")
-_FLAG = (lambda v: isinstance(v, bool), "true or false")
-_COUNT = (
-    lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
-    "a whole number >= 1",
-)
-_SEED = (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "a whole number >= 0")
-_CASH = (lambda v: _real(v) and v > 0, "a finite number > 0")
+# what each scalar value of [sweep] and [walk_forward] must be
+_TEXT = Check(lambda v: isinstance(v, str) and v != "", "a non-empty string")
+_FLAG = flag
+_COUNT = whole(1)
+_SEED = whole(0)
+_CASH = positive
 _SWEEP_TYPES = {
     "metric": _TEXT,
     "maximize": _FLAG,
@@ -123,7 +116,7 @@ _HEATMAP_TYPES = dict.fromkeys(_HEATMAP, _TEXT)
 def _check_types(source: Path, table: str, values: dict[str, Any], types: dict) -> None:
     """ConfigError naming the file, the table and the key of the first value of a wrong type."""
     for key, value in values.items():
-        ok, expected = types.get(key, (lambda v: True, ""))
+        ok, expected, _ = types.get(key, Check(lambda v: True, ""))
         if not ok(value):
             raise ConfigError(f"{source}: [{table}] {key} must be {expected}, got {value!r}")
 
