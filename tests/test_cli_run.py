@@ -230,8 +230,12 @@ def test_compare_warns_when_runs_cover_different_periods(dumps, tmp_path):
     proc = mmsim_cli("compare", "long", "short", "--no-png", "--out", "c.html", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "different periods" in proc.stderr and "720 bars" in proc.stderr
-    same = mmsim_cli("compare", "long", "long", "--no-png", "--out", "s.html", cwd=tmp_path)
-    assert "different periods" not in same.stderr
+    assert "loading result 1/2: long (long)" in proc.stderr
+    assert "loading result 2/2: short (short)" in proc.stderr
+    same = mmsim_cli(
+        "compare", "long", "long", "--no-png", "--out", "s.html", "--quiet", cwd=tmp_path
+    )
+    assert "different periods" not in same.stderr and "loading result 1/2" not in same.stderr
 
 
 def test_real_binance_spot_data_end_to_end(tmp_path):

@@ -664,11 +664,15 @@ def _compare(args: argparse.Namespace) -> int:
 
     console, note, phases = make_console(), make_console(stderr=True), Phases(args.started)
     results: dict[str, mmsim.Result] = {}
-    with phases("loading results"), note.status("loading results"):
-        for folder in args.results:
+    n = len(args.results)
+    with phases("loading results"), note.status("loading results") as status:
+        for k, folder in enumerate(args.results):
             name = Path(folder).resolve().name
             while name in results:  # two folders with the same name: keep both
                 name += "'"
+            status.update(f"loading results: {k + 1}/{n}: {name}")
+            if not args.quiet:
+                note.print(f"loading result {k + 1}/{n}: {name} ({folder})", highlight=False)
             results[name] = mmsim.load_result(folder)
     for line in period_warnings(results):
         note.print(f"mmsim: warning: {line}", highlight=False)
@@ -702,6 +706,7 @@ def _add_report_commands(sub) -> None:
         help="comparison HTML (default mmsim-results/compare.html; its PNG chart beside it)",
     )
     comp.add_argument("--no-png", action="store_true", help="skip the PNG chart")
+    comp.add_argument("--quiet", action="store_true", help="no line per results folder loaded")
     _add_format(comp)
     comp.set_defaults(func=_compare)
 
