@@ -40,6 +40,15 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+def _faults() -> int:
+    """Minor page faults of this process and its finished children: fresh pages handed out."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_minflt + children.ru_minflt
+
+
 def _peak_mib() -> tuple[float, float]:
     """Peak resident memory of this process and of its largest finished child (MiB)."""
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -157,18 +166,18 @@ def batch_mode(args) -> None:
         f"basic_risk; {workers} workers; load average before {os.getloadavg()[0]:.2f}"
     )
     _breakdown(bars)
-    cpu0 = _cpu_seconds()
+    cpu0, faults0 = _cpu_seconds(), _faults()
     started = time.perf_counter()
     rows = mmsim.sweep(bars, workers=workers, engine="fast", **setup)
     wall = time.perf_counter() - started
-    cpu = _cpu_seconds() - cpu0
+    cpu, faults = _cpu_seconds() - cpu0, _faults() - faults0
     own, child = _peak_mib()
     ok = int((rows["status"] == "ok").sum())
     print(
         f"batched sweep: {wall:.1f} s wall, {cpu:.1f} s CPU ({ok}/{n} ok; {wall / n:.3f} s wall "
         f"and {cpu / n:.3f} s CPU per point; {cpu / wall:.2f} cores busy; load average "
         f"{os.getloadavg()[0]:.2f}); peak memory: driver {own:.0f} MiB, largest worker "
-        f"{child:.0f} MiB"
+        f"{child:.0f} MiB; {faults / n:,.0f} minor page faults per point"
     )
     if args.check:
         sample = sorted(random.Random(1).sample(range(n), min(args.check, n)))
