@@ -70,6 +70,8 @@ def _event_text(code: int, value: float, rule: np.ndarray | None, initial_cash: 
 def columns(frame: pl.DataFrame, symbols: tuple[str, ...]):
     """(ts per step, row step index, row symbol index) of a validated (ts, symbol)-sorted frame."""
     ts_rows = frame["ts"].dt.epoch("us").to_numpy()
+    if len(symbols) == 1:  # one symbol (its timestamps increase): a step per row
+        return ts_rows, np.arange(len(ts_rows)), np.zeros(len(ts_rows), dtype=np.int64)
     new = np.empty(len(ts_rows), dtype=np.bool_)  # sorted by ts: a step starts where ts changes
     new[0] = True
     np.not_equal(ts_rows[1:], ts_rows[:-1], out=new[1:])
@@ -88,7 +90,8 @@ def _grid(values: np.ndarray, step, sym, shape, fill=np.nan) -> np.ndarray:
 
 
 def _float(frame: pl.DataFrame, name: str) -> np.ndarray:
-    return frame[name].cast(pl.Float64).fill_null(np.nan).to_numpy()
+    column = frame[name].cast(pl.Float64)
+    return (column.fill_null(np.nan) if column.null_count() else column).to_numpy()
 
 
 def kernel_inputs(
@@ -104,8 +107,12 @@ def kernel_inputs(
     """The arguments of `mmsim.fast.engine.run` for a validated frame with features."""
     ts, step, sym = columns(frame, symbols)
     T, S = len(ts), len(symbols)
-    present = np.zeros((T, S), dtype=np.bool_)
-    present[step, sym] = True
+    full = len(step) == T * S  # every symbol at every step, in (ts, symbol) order
+    if full:
+        present = np.ones((T, S), dtype=np.bool_)
+    else:
+        present = np.zeros((T, S), dtype=np.bool_)
+        present[step, sym] = True
     grid = {
         c: _grid(_float(frame, c), step, sym, (T, S))
         for c in ("open", "high", "low", "close", "volume")
@@ -117,7 +124,10 @@ def kernel_inputs(
     )
     feats = np.full((T, S, max(len(plan.features), 1)), np.nan)
     for j, name in enumerate(plan.features):
-        feats[step, sym, j] = _float(frame, name)
+        if full:
+            feats[:, :, j] = _float(frame, name).reshape(T, S)
+        else:
+            feats[step, sym, j] = _float(frame, name)
     if plan.draws:
         u_bid = _grid(_float(frame, plan.draws[0]), step, sym, (T, S))
         u_ask = _grid(_float(frame, plan.draws[1]), step, sym, (T, S))
@@ -241,7 +251,10 @@ def _times(name: str, us: np.ndarray) -> pl.Series:
 
 def _texts(name: str, texts, codes: np.ndarray) -> pl.Series:
     """texts[codes] as a String column (gathered, no Python string per row)."""
-    return pl.Series(name, list(texts), dtype=pl.String).gather(codes.astype(np.int64))
+    column = pl.Series(name, list(texts), dtype=pl.String)
+    if len(texts) == 1:  # one text: repeated, nothing to gather
+        return column.new_from_index(0, len(codes))
+    return column.gather(codes.astype(np.int64))
 
 
 def _ratio(numerator: np.ndarray, equity: np.ndarray) -> np.ndarray:
@@ -272,23 +285,24 @@ def _books(ledger: np.ndarray, mark: np.ndarray, initial_cash: float) -> dict:
         1, table.shape[1]
     )
     np.maximum.accumulate(last, axis=0, out=last)
-    latest = last.max(axis=1)  # ledger rows are in time order: the wallet after bar k
+    # ledger rows are in time order: the wallet after bar k
+    latest = last[:, 0] if S == 1 else last.max(axis=1)
 
     def carried(field: int) -> np.ndarray:
         return table[field].take(last)
 
-    q = carried(L_QTY)
+    q, entry = carried(L_QTY), carried(L_ENTRY)
     with np.errstate(invalid="ignore"):
-        unreal = np.where(q != 0, q * (mark - carried(L_ENTRY)), 0.0)
+        unreal = np.where(q != 0, q * (mark - entry), 0.0)
     books = {
-        "position": q, "entry_price": carried(L_ENTRY), "mark": mark, "unrealized": unreal,
+        "position": q, "entry_price": entry, "mark": mark, "unrealized": unreal,
         "notional": np.abs(q) * mark, "realized": carried(L_REALIZED),
         "fees": carried(L_FEES), "funding": carried(L_FUNDING),
         "wallet": table[L_WALLET].take(latest),
     }  # fmt: skip
     for name in ("unrealized", "notional", "realized", "fees", "funding"):
-        total = np.zeros(T)
-        for s in range(S):  # in symbol order, as the engine adds them up
+        total = 0.0 + books[name][:, 0]  # from 0.0 (so -0.0 sums to 0.0), in symbol order,
+        for s in range(1, S):  # as the engine adds them up
             total = total + books[name][:, s]
         books[f"total_{name}"] = total
     return books
@@ -328,9 +342,11 @@ def _frames(
     def flat(x):
         return x.reshape(-1)
 
+    quotes = np.ascontiguousarray(np.moveaxis(rec, 2, 0))  # one contiguous row per field
+
     sym_frame = pl.DataFrame(
         [
-            _times("ts", np.repeat(ts, S)),
+            _times("ts", ts if S == 1 else np.repeat(ts, S)),
             _texts("symbol", symbols, np.tile(np.arange(S), T)),
             pl.Series("position", flat(books["position"])),
             _nullable("entry_price", flat(books["entry_price"])),
@@ -341,11 +357,11 @@ def _frames(
             pl.Series("realized", flat(books["realized"])),
             pl.Series("fees", flat(books["fees"])),
             pl.Series("funding", flat(books["funding"])),
-            _nullable("bid", flat(rec[:, :, R_BID])),
-            _nullable("ask", flat(rec[:, :, R_ASK])),
-            _nullable("bid_qty", flat(rec[:, :, R_BID_QTY])),
-            _nullable("ask_qty", flat(rec[:, :, R_ASK_QTY])),
-            _nullable("reservation_price", flat(rec[:, :, R_RESERVATION])),
+            _nullable("bid", flat(quotes[R_BID])),
+            _nullable("ask", flat(quotes[R_ASK])),
+            _nullable("bid_qty", flat(quotes[R_BID_QTY])),
+            _nullable("ask_qty", flat(quotes[R_ASK_QTY])),
+            _nullable("reservation_price", flat(quotes[R_RESERVATION])),
             pl.Series("orders", flat(counts[:, :, C_ORDERS]).astype(np.int64)),
             pl.Series("rejected", rejected.astype(np.int64)),
             pl.Series("clamped", flat(counts[:, :, C_CLAMPED]).astype(np.int64)),
