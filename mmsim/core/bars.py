@@ -114,14 +114,17 @@ def checked_bars(bars: pl.DataFrame, *, allow_gaps: bool = False) -> tuple[pl.Da
     # one pass answers every check and reads what the rest needs: the bar interval, the
     # largest step of a symbol, whether the rows are in (ts, symbol) order already, the grid;
     # only a failed check is searched again for its first row
-    conditions = _conditions(frame, numeric)
-    step = _STEP_US.alias("step")
+    # one symbol (nulls aside, refused below): its steps need no grouping, and its rows are
+    # in (ts, symbol) order when its timestamps increase
+    one = frame.select((pl.col("symbol") == pl.col("symbol").first()).all()).item()
+    conditions = _conditions(frame, numeric, one)
+    step = (_STEP_US if one else _STEP_US.over("symbol")).alias("step")
     *flags, interval, widest, ordered, n_symbols, n_ts = frame.select(
         *(c.any().alias(str(k)) for k, c in enumerate(conditions)),
         step.filter(step > 0).min().alias("interval"),
         step.max().alias("widest"),
-        _IN_ORDER.all().alias("ordered"),
-        pl.col("symbol").n_unique().alias("n_symbols"),
+        pl.lit(True).alias("ordered") if one else _IN_ORDER.all().alias("ordered"),
+        pl.lit(1).alias("n_symbols") if one else pl.col("symbol").n_unique().alias("n_symbols"),
         pl.col("ts").n_unique().alias("n_ts"),
     ).row(0)
     if any(flags):
@@ -172,12 +175,13 @@ _VALUE_CHECKS = (
     (pl.col("volume") < 0, "negative volume"),
 )
 # a timestamp that does not increase within its symbol (the first row of each symbol is null)
-_NOT_INCREASING = pl.col("ts").diff().over("symbol") <= pl.duration(microseconds=0)
+_NOT_INCREASING_IN_ORDER = pl.col("ts").diff() <= pl.duration(microseconds=0)
+_NOT_INCREASING = _NOT_INCREASING_IN_ORDER.over("symbol")
 
 
 _BAD_SYMBOL = ~pl.col("symbol").str.contains(SYMBOL_PATTERN)
 # each bar's step from its symbol's previous one in µs, as `bar_interval_us` reads it
-_STEP_US = pl.col("ts").dt.epoch("us").diff().over("symbol")
+_STEP_US = pl.col("ts").dt.epoch("us").diff()  # over each symbol's rows
 # a row after the previous one in (ts, symbol) order (the first row: null, ignored by all())
 _IN_ORDER = (pl.col("ts").diff() > pl.duration(microseconds=0)) | (
     (pl.col("ts").diff() == pl.duration(microseconds=0))
@@ -192,14 +196,15 @@ def _not_finite(frame: pl.DataFrame, numeric: list[str]) -> list[tuple[str, pl.E
     return [(c, pl.col(c).is_infinite() | nan[c]) for c in nan]
 
 
-def _conditions(frame: pl.DataFrame, numeric: list[str]) -> list[pl.Expr]:
-    """Every row-level check of `validate_bars` (true on a bad row)."""
+def _conditions(frame: pl.DataFrame, numeric: list[str], one: bool) -> list[pl.Expr]:
+    """Every row-level check of `validate_bars` (true on a bad row); `one`: the frame holds
+    one symbol (its rows are read in order, not grouped)."""
     return [
         *(_null(c, numeric) for c in REQUIRED),
         *(bad for _, bad in _not_finite(frame, numeric)),
         _BAD_SYMBOL,
         *(c for c, _ in _VALUE_CHECKS),
-        _NOT_INCREASING,
+        _NOT_INCREASING_IN_ORDER if one else _NOT_INCREASING,
     ]
 
 

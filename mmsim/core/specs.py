@@ -58,7 +58,14 @@ def _grids(frame: pl.DataFrame, columns: tuple[str, ...], one_symbol: bool) -> d
 
 
 def _fits(x: np.ndarray, decimals: int) -> bool:
-    """`on_decimal_grid` for every value of x."""
+    """`on_decimal_grid` for every value of x (read a cache-sized chunk at a time)."""
+    return all(_chunk_fits(x[i : i + _CHUNK], decimals) for i in range(0, len(x), _CHUNK))
+
+
+_CHUNK = 1 << 14
+
+
+def _chunk_fits(x: np.ndarray, decimals: int) -> bool:
     scaled = x * 10.0**decimals
     off = np.rint(scaled)  # |scaled - round(scaled)| <= 1e-6 + 1e-12 |scaled|, in place
     off -= scaled
@@ -94,6 +101,8 @@ def symbol_specs(frame: pl.DataFrame, venue: Venue) -> dict[str, SymbolSpec]:
 
 def first_closes(frame: pl.DataFrame) -> dict[str, float]:
     """symbol -> its first close, in the order the symbols first appear."""
+    if frame.select((pl.col("symbol") == pl.col("symbol").first()).all()).item():
+        return {frame["symbol"][0]: frame["close"][0]}
     return dict(
         frame.group_by("symbol", maintain_order=True).agg(pl.col("close").first()).iter_rows()
     )
