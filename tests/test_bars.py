@@ -6,9 +6,19 @@ import datetime as dt
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import mmsim
-from mmsim.core.bars import BarsError, bar_interval_us, validate_bars
+import mmsim.testing
+from mmsim.core.bars import (
+    BarsError,
+    MissingBarsError,
+    bar_interval_us,
+    checked_bars,
+    missing_bars,
+    validate_bars,
+)
 
 
 @pytest.fixture
@@ -93,3 +103,48 @@ def test_synthetic_market_is_seeded_valid_and_correlated():
     funding = a.filter(pl.col("funding_rate") != 0)
     assert set(funding["ts"].dt.hour().unique().to_list()) == {0, 8, 16}
     assert a["ts"][0] == dt.datetime(2024, 1, 1)
+
+
+@given(
+    frames=mmsim.testing.bars_frames(regimes=mmsim.testing.REGIMES, max_bars=30, funding=None),
+    order=st.sampled_from(["ts", "symbol-major", "symbol-major reversed", "reversed symbols"]),
+    unit=st.sampled_from(["us", "ms", "ns"]),
+)
+@settings(max_examples=60, deadline=None)
+def test_checked_bars_reads_the_frame_and_interval_a_sort_and_a_second_look_would(
+    frames, order, unit
+):
+    """One pass (rows kept when already in order, the interval and holes read in it) gives the
+    frame of a plain sort, the interval `bar_interval_us` reads from it, and refuses holes or
+    uneven grids exactly when `missing_bars` (or the grid check) finds them."""
+    frame = frames.with_columns(pl.col("ts").cast(pl.Datetime(unit)))
+    frame = {
+        "ts": frame,
+        "symbol-major": frame.sort("symbol", maintain_order=True),
+        "symbol-major reversed": frame.sort("symbol", descending=True, maintain_order=True),
+        "reversed symbols": frame.sort("ts", "symbol", descending=[False, True]),
+    }[order]
+    expected = frame.sort("ts", "symbol", maintain_order=True)
+    interval = bar_interval_us(expected)
+    got, got_interval = checked_bars(frame, allow_gaps=True)
+    assert got.equals(expected) and got_interval == interval
+    holes = missing_bars(expected, interval).height > 0
+    grids = expected.group_by("symbol").agg(pl.col("ts").sort()).get_column("ts").to_list()
+    uneven = any(g != grids[0] for g in grids)
+    if holes:
+        with pytest.raises(MissingBarsError):
+            checked_bars(frame)
+    elif uneven:
+        with pytest.raises(BarsError, match="different timestamp grids"):
+            checked_bars(frame)
+    else:
+        assert checked_bars(frame)[0].equals(expected)
+
+
+def test_a_lone_symbol_with_a_step_back_is_named_as_before(frame):
+    one = frame.filter(pl.col("symbol") == "AAAUSDT")
+    swapped = pl.concat([one.slice(0, 3), one.slice(4, 1), one.slice(3, 1), one.slice(5)])
+    with pytest.raises(BarsError, match=r"unsorted timestamp at symbol 'AAAUSDT', row 4"):
+        validate_bars(swapped)
+    with pytest.raises(BarsError, match=r"duplicate timestamp at symbol 'AAAUSDT', row 4"):
+        validate_bars(pl.concat([one.slice(0, 4), one.slice(3)]))

@@ -21,6 +21,7 @@ QUICK = {
     "bench_sweep.py pool": ["bench_sweep.py", "--days", "0.5", "--side", "2"],
     "bench_summary.py": ["bench_summary.py", "--days", "2", "--repeat", "1"],
     "bench_fold.py": ["bench_fold.py", "--days", "0.5", "--repeat", "1"],
+    "bench_fast_stages.py": ["bench_fast_stages.py", "--bars", "2000", "--repeat", "1"],
     "bench_testing.py": ["bench_testing.py", "--markets", "2", "--repeat", "1"],
     "paper_fast_path.py": ["paper_fast_path.py", "--engine-paths", "2", "--fast-paths", "10"],
     "compare_parallel.py": ["compare_parallel.py", "--days", "0.5", "--jobs", "2"],

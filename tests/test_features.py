@@ -334,3 +334,16 @@ def test_a_strategy_reads_its_own_feature_and_any_extra_column(two_symbols):
         result.symbols.sort("ts", "symbol")["reservation_price"].to_list()
         == two_symbols["taker_buy_volume"].to_list()
     )
+
+
+def test_nan_becomes_null_in_the_features_that_make_one_and_nowhere_else():
+    bars = mmsim.synthetic_bars(("AAAUSDT", "BBBUSDT"), days=0.02, seed=4)
+    some_nan = F.Feature("some_nan", (pl.col("close") - pl.col("close").shift(1)).sqrt())
+    plain = F.Feature("plain", pl.col("close").rolling_mean(3))
+    out = F.add_features(bars.with_columns(kept=pl.lit(float("nan"))), [some_nan, plain])
+    falls = bars.select((pl.col("close").diff() < 0).over("symbol").sum()).item()
+    assert falls > 0 and out["some_nan"].is_nan().sum() == 0
+    assert out["some_nan"].null_count() == falls + 2  # each symbol's first bar has no change
+    expected = bars.select(pl.col("close").rolling_mean(3).over("symbol", order_by="ts"))
+    assert out["plain"].equals(expected.to_series().alias("plain"), null_equal=True)
+    assert out["kept"].is_nan().all()  # a column of the bars is not a feature: left as it is

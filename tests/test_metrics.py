@@ -346,3 +346,27 @@ def test_bars_with_no_timestamp_match_are_not_silently_dropped():
     )
     with pytest.raises(ValueError, match="no bar"):
         mmsim.attribution_bars(fills, symbols)
+
+
+@pytest.mark.parametrize("symbols", [("AAAUSDT",), ("AAAUSDT", "BBBUSDT")])
+@pytest.mark.parametrize("spread_bps", [5.0, 5000.0])  # 5000: no fill at all
+def test_per_symbol_and_total_are_the_two_reductions_they_stand_for(symbols, spread_bps):
+    """Read once for a one-symbol run, the per-symbol and total figures are still those of
+    `per_symbol` and of the reduction over every row (sums of no rows: 0 in the total, null
+    per symbol)."""
+    from mmsim.results.aligned import align
+
+    bars = mmsim.synthetic_bars(symbols, days=0.3, seed=2)
+    result = mmsim.backtest(bars, mmsim.fixed_spread(half_spread_bps=spread_bps))
+    run = align(result.fills, result.symbols)
+    for frame in (run.fills, run.bars):
+        lazy = frame.lazy().with_columns(twice=pl.col("sid").cast(pl.Float64) * 2.5)
+        aggs = (pl.len().alias("rows"), pl.col("twice").sum(), pl.col("twice").mean().alias("m"))
+        by_symbol, total = run.per_symbol_and_total(lazy, *aggs)
+        assert by_symbol.equals(run.per_symbol(lazy, *aggs), null_equal=True)
+        assert total.equals(lazy.select(*aggs).collect(), null_equal=True)
+        eager = (pl.len(), pl.col("sid").sum().alias("s"))
+        eager_by, eager_total = run.per_symbol_and_total(frame, *eager)
+        assert eager_by.equals(run.per_symbol(frame, *eager), null_equal=True)
+        assert eager_total.equals(frame.select(*eager))
+    assert (result.fills.height == 0) == (spread_bps > 100)

@@ -157,3 +157,20 @@ def test_decimal_grids_follow_the_definition(data, decimals, n):
     frame = pl.concat(frames)
     for columns in (("open", "close"), ("volume",)):
         assert decimal_grids(frame, columns) == _grids_by_definition(frame, columns)
+
+
+_LONG = 3 * (1 << 14) + 5  # over three of the chunks the grid test reads at a time
+
+
+@pytest.mark.parametrize("decimals", [0, 2, MAX_DECIMALS])
+@pytest.mark.parametrize("bad", [None, 0, (1 << 14) - 1, 1 << 14, 2 * (1 << 14) + 7, _LONG - 1])
+def test_a_long_column_fits_a_grid_exactly_when_every_value_does(decimals, bad):
+    """The grid test reads a long column a chunk at a time: one value off the grid anywhere
+    (the last chunk's last value included) keeps the grid out, as `on_decimal_grid` says."""
+    from mmsim.core.specs import _fits
+
+    x = np.round(np.linspace(1.0, 100.0, _LONG), decimals)
+    if bad is not None:
+        x[bad] += 0.37 * 10.0**-decimals
+    expected = bool(pl.select(on_decimal_grid(pl.lit(pl.Series(x)), decimals).all()).item())
+    assert _fits(x, decimals) == expected == (bad is None)

@@ -100,22 +100,49 @@ def validate_bars(bars: pl.DataFrame, *, allow_gaps: bool = False) -> pl.DataFra
     With allow_gaps=True a symbol with no row at a timestamp neither quotes nor fills there, its
     mark carries forward, and an order whose next bar is missing expires (`mmsim.core.engine`).
     """
+    return checked_bars(bars, allow_gaps=allow_gaps)[0]
+
+
+def checked_bars(bars: pl.DataFrame, *, allow_gaps: bool = False) -> tuple[pl.DataFrame, int]:
+    """`validate_bars` and the bar interval of the frame it returns (`bar_interval_us`), both
+    read in one pass over the bars."""
     numeric = _check_schema(bars)
     frame = bars.with_columns(
         pl.col("symbol").cast(pl.String),
         *(pl.col(c).cast(pl.Float64) for c in numeric),
     )
-    # one pass answers every check; only a failed one is searched again for its first row
-    conditions = _conditions(frame, numeric)
-    flags = frame.select(c.any().alias(str(k)) for k, c in enumerate(conditions)).row(0)
+    # one pass answers every check and reads what the rest needs: the bar interval, the
+    # largest step of a symbol, whether the rows are in (ts, symbol) order already, the grid;
+    # only a failed check is searched again for its first row
+    # one symbol (nulls aside, refused below): its steps need no grouping, and its rows are
+    # in (ts, symbol) order when its timestamps increase
+    one = frame.select((pl.col("symbol") == pl.col("symbol").first()).all()).item()
+    conditions = _conditions(frame, numeric, one)
+    step = (_STEP_US if one else _STEP_US.over("symbol")).alias("step")
+    *flags, interval, widest, ordered, n_symbols, n_ts = frame.select(
+        *(c.any().alias(str(k)) for k, c in enumerate(conditions)),
+        step.filter(step > 0).min().alias("interval"),
+        step.max().alias("widest"),
+        pl.lit(True).alias("ordered") if one else _IN_ORDER.all().alias("ordered"),
+        pl.lit(1).alias("n_symbols") if one else pl.col("symbol").n_unique().alias("n_symbols"),
+        pl.col("ts").n_unique().alias("n_ts"),
+    ).row(0)
     if any(flags):
         _check_values(frame, numeric)
         _check_order(frame)
-    frame = frame.sort("ts", "symbol", maintain_order=True)
+    # rows already in (ts, symbol) order are what the (stable) sort would return
+    frame = (
+        frame.with_columns(pl.col("ts").set_sorted())
+        if ordered
+        else frame.sort("ts", "symbol", maintain_order=True)
+    )
+    interval_us = 60_000_000 if interval is None else int(interval)
     if not allow_gaps:
-        _check_no_holes(frame)
-        _check_one_grid(frame)
-    return frame
+        if widest is not None and widest > interval_us:
+            raise _missing_bars_error(missing_bars(frame, interval_us), interval_us)
+        if frame.height != n_symbols * n_ts:
+            _check_one_grid(frame)
+    return frame, interval_us
 
 
 def _check_schema(bars: pl.DataFrame) -> list[str]:
@@ -148,10 +175,18 @@ _VALUE_CHECKS = (
     (pl.col("volume") < 0, "negative volume"),
 )
 # a timestamp that does not increase within its symbol (the first row of each symbol is null)
-_NOT_INCREASING = pl.col("ts").diff().over("symbol") <= pl.duration(microseconds=0)
+_NOT_INCREASING_IN_ORDER = pl.col("ts").diff() <= pl.duration(microseconds=0)
+_NOT_INCREASING = _NOT_INCREASING_IN_ORDER.over("symbol")
 
 
 _BAD_SYMBOL = ~pl.col("symbol").str.contains(SYMBOL_PATTERN)
+# each bar's step from its symbol's previous one in µs, as `bar_interval_us` reads it
+_STEP_US = pl.col("ts").dt.epoch("us").diff()  # over each symbol's rows
+# a row after the previous one in (ts, symbol) order (the first row: null, ignored by all())
+_IN_ORDER = (pl.col("ts").diff() > pl.duration(microseconds=0)) | (
+    (pl.col("ts").diff() == pl.duration(microseconds=0))
+    & (pl.col("symbol") > pl.col("symbol").shift(1))
+)
 
 
 def _not_finite(frame: pl.DataFrame, numeric: list[str]) -> list[tuple[str, pl.Expr]]:
@@ -161,14 +196,15 @@ def _not_finite(frame: pl.DataFrame, numeric: list[str]) -> list[tuple[str, pl.E
     return [(c, pl.col(c).is_infinite() | nan[c]) for c in nan]
 
 
-def _conditions(frame: pl.DataFrame, numeric: list[str]) -> list[pl.Expr]:
-    """Every row-level check of `validate_bars` (true on a bad row)."""
+def _conditions(frame: pl.DataFrame, numeric: list[str], one: bool) -> list[pl.Expr]:
+    """Every row-level check of `validate_bars` (true on a bad row); `one`: the frame holds
+    one symbol (its rows are read in order, not grouped)."""
     return [
         *(_null(c, numeric) for c in REQUIRED),
         *(bad for _, bad in _not_finite(frame, numeric)),
         _BAD_SYMBOL,
         *(c for c, _ in _VALUE_CHECKS),
-        _NOT_INCREASING,
+        _NOT_INCREASING_IN_ORDER if one else _NOT_INCREASING,
     ]
 
 
@@ -200,14 +236,6 @@ def _check_order(frame: pl.DataFrame) -> None:
         raise BarsError(
             f"{kind} timestamp at {_describe(row)}: timestamps must increase per symbol"
         )
-
-
-def _check_no_holes(frame: pl.DataFrame) -> None:
-    """No symbol misses a bar between its first and last (`missing_bars` finds none)."""
-    interval = bar_interval_us(frame)
-    holes = missing_bars(frame, interval)
-    if holes.height:
-        raise _missing_bars_error(holes, interval)
 
 
 def _check_one_grid(frame: pl.DataFrame) -> None:

@@ -12,11 +12,11 @@ import attrs
 import polars as pl
 
 from mmsim.core.account import Account
-from mmsim.core.bars import Step, bar_interval_us, iter_steps, validate_bars
+from mmsim.core.bars import Step, checked_bars, iter_steps
 from mmsim.core.engine import EngineState, account_bar, initial_state, make_step
 from mmsim.core.matching import match_bar
 from mmsim.core.risk import NO_RISK, RiskRule
-from mmsim.core.specs import symbol_specs
+from mmsim.core.specs import first_closes, specs_at
 from mmsim.core.venue import SymbolSpec, Venue
 from mmsim.data.features import add_features
 from mmsim.strategies.base import Strategy
@@ -101,8 +101,9 @@ def prepare_run(
     """
     venue = Venue() if venue is None else venue
     _check_arguments(venue, risk, initial_cash)
-    frame = validate_bars(bars, allow_gaps=allow_gaps)
-    symbols = tuple(frame["symbol"].unique(maintain_order=True).sort().to_list())
+    frame, inferred_us = checked_bars(bars, allow_gaps=allow_gaps)
+    first_close = first_closes(frame)
+    symbols = tuple(sorted(first_close))
     per_symbol = resolve_strategies(strategies, symbols)
     features = tuple({f.name: f for s in per_symbol for f in s.features}.values())
     frame = add_features(frame, features)
@@ -112,11 +113,8 @@ def prepare_run(
         for c in frame.columns
         if c not in (*names, *BASE_COLUMNS) and frame.schema[c].is_numeric()
     )
-    first_close = dict(
-        frame.group_by("symbol", maintain_order=True).agg(pl.col("close").first()).iter_rows()
-    )
-    specs = symbol_specs(frame, venue)
-    interval_us = interval_us or bar_interval_us(frame)
+    specs = specs_at(frame, venue, first_close)
+    interval_us = interval_us or inferred_us
     account = Account.open(symbols, initial_cash, tuple(first_close[s] for s in symbols))
     step = make_step(
         symbols=symbols,

@@ -36,18 +36,44 @@ def on_decimal_grid(value: pl.Expr, decimals: int) -> pl.Expr:
 def decimal_grids(frame: pl.DataFrame, columns: tuple[str, ...]) -> dict[str, float | None]:
     """symbol -> the finest grid 10^-d (d <= MAX_DECIMALS) all its values in `columns` sit on;
     None when none fits or the symbol has fewer than MIN_DISTINCT distinct nonzero values."""
+    return _grids(frame, columns, frame["symbol"].n_unique() == 1)
+
+
+def _grids(frame: pl.DataFrame, columns: tuple[str, ...], one_symbol: bool) -> dict:
+    """`decimal_grids`, told whether the frame holds one symbol only (then read as it is)."""
+    if one_symbol:
+        parts = [(frame["symbol"][0], frame)]
+    else:  # one symbol at a time: a long frame is never stacked whole
+        parts = (
+            (symbol, part)
+            for (symbol,), part in frame.select("symbol", *columns).group_by(
+                "symbol", maintain_order=True
+            )
+        )
     grids = {}
-    # one symbol at a time: a long frame is never stacked whole
-    for (symbol,), part in frame.select("symbol", *columns).group_by("symbol", maintain_order=True):
+    for symbol, part in parts:
         x = np.concatenate([part[c].cast(pl.Float64).to_numpy() for c in columns])
         grids[symbol] = _finest_grid(x) if _distinct_enough(x) else None
     return grids
 
 
 def _fits(x: np.ndarray, decimals: int) -> bool:
-    """`on_decimal_grid` for every value of x."""
+    """`on_decimal_grid` for every value of x (read a cache-sized chunk at a time)."""
+    return all(_chunk_fits(x[i : i + _CHUNK], decimals) for i in range(0, len(x), _CHUNK))
+
+
+_CHUNK = 1 << 14
+
+
+def _chunk_fits(x: np.ndarray, decimals: int) -> bool:
     scaled = x * 10.0**decimals
-    return bool(np.all(np.abs(scaled - np.round(scaled)) <= 1e-6 + 1e-12 * np.abs(scaled)))
+    off = np.rint(scaled)  # |scaled - round(scaled)| <= 1e-6 + 1e-12 |scaled|, in place
+    off -= scaled
+    np.abs(off, out=off)
+    np.abs(scaled, out=scaled)
+    scaled *= 1e-12
+    scaled += 1e-6
+    return bool(np.all(off <= scaled))
 
 
 def _finest_grid(x: np.ndarray) -> float | None:
@@ -70,11 +96,25 @@ _HEAD = 1024
 def symbol_specs(frame: pl.DataFrame, venue: Venue) -> dict[str, SymbolSpec]:
     """Each symbol's tick and lot: the venue's, else read from the bars, else the rule of thumb
     at its first close (the frame sorted by time, as `validate_bars` leaves it)."""
-    first_close = dict(
+    return specs_at(frame, venue, first_closes(frame))
+
+
+def first_closes(frame: pl.DataFrame) -> dict[str, float]:
+    """symbol -> its first close, in the order the symbols first appear."""
+    if frame.select((pl.col("symbol") == pl.col("symbol").first()).all()).item():
+        return {frame["symbol"][0]: frame["close"][0]}
+    return dict(
         frame.group_by("symbol", maintain_order=True).agg(pl.col("close").first()).iter_rows()
     )
-    ticks = decimal_grids(frame, PRICE_COLUMNS)
-    lots = decimal_grids(frame, ("volume",))
+
+
+def specs_at(
+    frame: pl.DataFrame, venue: Venue, first_close: Mapping[str, float]
+) -> dict[str, SymbolSpec]:
+    """`symbol_specs` given each symbol's first close (`first_closes(frame)`)."""
+    one = len(first_close) == 1
+    ticks = _grids(frame, PRICE_COLUMNS, one)
+    lots = _grids(frame, ("volume",), one)
     return {
         s: venue.spec(s, first_close[s], tick_size=ticks.get(s), lot_size=lots.get(s))
         for s in sorted(first_close)

@@ -263,9 +263,14 @@ def add_features(frame: pl.DataFrame, features: Iterable[Feature]) -> pl.DataFra
                 f"feature {name!r} reads column(s) {lacking} that the bars lack "
                 f"(they have {frame.columns})"
             )
-    return frame.with_columns(
-        f.expr.over("symbol", order_by="ts").cast(pl.Float64).fill_nan(None).alias(name)
+    frame = frame.with_columns(
+        f.expr.over("symbol", order_by="ts").cast(pl.Float64).alias(name)
         for name, f in todo.items()
+    )
+    # NaN -> null only in the columns that hold one (a scan costs far less than the fill)
+    has_nan = frame.select(pl.col(name).is_nan().any() for name in todo).row(0)
+    return frame.with_columns(
+        pl.col(name).fill_nan(None) for name, nan in zip(todo, has_nan) if nan
     )
 
 

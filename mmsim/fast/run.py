@@ -68,8 +68,11 @@ def _event_text(code: int, value: float, rule: np.ndarray | None, initial_cash: 
 
 
 def columns(frame: pl.DataFrame, symbols: tuple[str, ...]):
-    """(ts per step, row step index, row symbol index) of a validated (ts, symbol)-sorted frame."""
+    """(ts per step, row step index, row symbol index) of a validated (ts, symbol)-sorted frame
+    (no indices for one symbol: its row k is step k)."""
     ts_rows = frame["ts"].dt.epoch("us").to_numpy()
+    if len(symbols) == 1:  # one symbol (its timestamps increase): a step per row
+        return ts_rows, None, None
     new = np.empty(len(ts_rows), dtype=np.bool_)  # sorted by ts: a step starts where ts changes
     new[0] = True
     np.not_equal(ts_rows[1:], ts_rows[:-1], out=new[1:])
@@ -79,7 +82,9 @@ def columns(frame: pl.DataFrame, symbols: tuple[str, ...]):
 
 
 def _grid(values: np.ndarray, step, sym, shape, fill=np.nan) -> np.ndarray:
-    if values.shape[0] == shape[0] * shape[1]:  # every symbol at every step, in (ts, symbol) order
+    if (
+        step is None or values.shape[0] == shape[0] * shape[1]
+    ):  # every symbol at every step, in (ts, symbol) order
         # a copy: a frame's columns come read-only, a type the kernels are not compiled for
         return np.array(values, dtype=np.float64).reshape(shape)
     out = np.full(shape, fill, dtype=np.float64)
@@ -88,7 +93,8 @@ def _grid(values: np.ndarray, step, sym, shape, fill=np.nan) -> np.ndarray:
 
 
 def _float(frame: pl.DataFrame, name: str) -> np.ndarray:
-    return frame[name].cast(pl.Float64).fill_null(np.nan).to_numpy()
+    column = frame[name].cast(pl.Float64)
+    return (column.fill_null(np.nan) if column.null_count() else column).to_numpy()
 
 
 def kernel_inputs(
@@ -104,8 +110,12 @@ def kernel_inputs(
     """The arguments of `mmsim.fast.engine.run` for a validated frame with features."""
     ts, step, sym = columns(frame, symbols)
     T, S = len(ts), len(symbols)
-    present = np.zeros((T, S), dtype=np.bool_)
-    present[step, sym] = True
+    full = step is None or len(step) == T * S  # every symbol at every step, (ts, symbol) order
+    if full:
+        present = np.ones((T, S), dtype=np.bool_)
+    else:
+        present = np.zeros((T, S), dtype=np.bool_)
+        present[step, sym] = True
     grid = {
         c: _grid(_float(frame, c), step, sym, (T, S))
         for c in ("open", "high", "low", "close", "volume")
@@ -117,7 +127,10 @@ def kernel_inputs(
     )
     feats = np.full((T, S, max(len(plan.features), 1)), np.nan)
     for j, name in enumerate(plan.features):
-        feats[step, sym, j] = _float(frame, name)
+        if full:
+            feats[:, :, j] = _float(frame, name).reshape(T, S)
+        else:
+            feats[step, sym, j] = _float(frame, name)
     if plan.draws:
         u_bid = _grid(_float(frame, plan.draws[0]), step, sym, (T, S))
         u_ask = _grid(_float(frame, plan.draws[1]), step, sym, (T, S))
@@ -241,13 +254,21 @@ def _times(name: str, us: np.ndarray) -> pl.Series:
 
 def _texts(name: str, texts, codes: np.ndarray) -> pl.Series:
     """texts[codes] as a String column (gathered, no Python string per row)."""
-    return pl.Series(name, list(texts), dtype=pl.String).gather(codes.astype(np.int64))
+    column = pl.Series(name, list(texts), dtype=pl.String)
+    if len(texts) == 1:  # one text: repeated, nothing to gather
+        return column.new_from_index(0, len(codes))
+    if len(codes) and codes.min() == codes.max():  # one text used: likewise
+        return column.new_from_index(int(codes[0]), len(codes))
+    return column.gather(codes.astype(np.int64))
 
 
 def _ratio(numerator: np.ndarray, equity: np.ndarray) -> np.ndarray:
+    """numerator / equity; inf where equity <= 0 (or NaN), 0 where numerator is 0."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.where(equity > 0, numerator / equity, np.inf)
-    return np.where(numerator == 0, 0.0, out)
+        out = numerator / equity
+    out[~(equity > 0)] = np.inf
+    out[numerator == 0] = 0.0
+    return out
 
 
 def marks(closes: np.ndarray, present: np.ndarray, first_marks: np.ndarray) -> np.ndarray:
@@ -266,29 +287,35 @@ def _books(ledger: np.ndarray, mark: np.ndarray, initial_cash: float) -> dict:
     # row 0: the account before any change (flat, no entry price, nothing paid, the cash)
     opened = np.zeros((1, ledger.shape[1]))
     opened[0, L_ENTRY], opened[0, L_WALLET] = np.nan, initial_cash
-    table = np.concatenate([opened, ledger]).T.copy()  # one contiguous row per field
+    table = np.concatenate([opened, ledger])
     last = np.zeros((T, S), dtype=np.int64)  # the table row of each symbol's state at each bar
-    last[table[L_STEP, 1:].astype(np.int64), table[L_SYMBOL, 1:].astype(np.int64)] = np.arange(
-        1, table.shape[1]
+    last[ledger[:, L_STEP].astype(np.int64), ledger[:, L_SYMBOL].astype(np.int64)] = np.arange(
+        1, table.shape[0]
     )
     np.maximum.accumulate(last, axis=0, out=last)
-    latest = last.max(axis=1)  # ledger rows are in time order: the wallet after bar k
+    # ledger rows are in time order: the wallet after bar k
+    latest = last[:, 0] if S == 1 else last.max(axis=1)
 
     def carried(field: int) -> np.ndarray:
-        return table[field].take(last)
+        return table[:, field].take(last)
 
-    q = carried(L_QTY)
+    # in place where it can be: every fresh array of a long run costs its pages
+    q, entry = carried(L_QTY), carried(L_ENTRY)
     with np.errstate(invalid="ignore"):
-        unreal = np.where(q != 0, q * (mark - carried(L_ENTRY)), 0.0)
+        unreal = mark - entry
+        unreal *= q
+    unreal[q == 0] = 0.0  # flat: no entry price (NaN), nothing unrealized
+    notional = np.abs(q)
+    notional *= mark
     books = {
-        "position": q, "entry_price": carried(L_ENTRY), "mark": mark, "unrealized": unreal,
-        "notional": np.abs(q) * mark, "realized": carried(L_REALIZED),
+        "position": q, "entry_price": entry, "mark": mark, "unrealized": unreal,
+        "notional": notional, "realized": carried(L_REALIZED),
         "fees": carried(L_FEES), "funding": carried(L_FUNDING),
-        "wallet": table[L_WALLET].take(latest),
+        "wallet": table[:, L_WALLET].take(latest),
     }  # fmt: skip
     for name in ("unrealized", "notional", "realized", "fees", "funding"):
-        total = np.zeros(T)
-        for s in range(S):  # in symbol order, as the engine adds them up
+        total = 0.0 + books[name][:, 0]  # from 0.0 (so -0.0 sums to 0.0), in symbol order,
+        for s in range(1, S):  # as the engine adds them up
             total = total + books[name][:, s]
         books[f"total_{name}"] = total
     return books
@@ -320,7 +347,8 @@ def _frames(
     )
     notional = books["notional"]
     with np.errstate(divide="ignore", invalid="ignore"):
-        leverage = np.where(equity[:, None] > 0, notional / equity[:, None], np.nan)
+        leverage = notional / equity[:, None]
+    leverage[~(equity > 0)] = np.nan
     rejected = np.bincount(
         rejs[:, 0].astype(np.int64) * S + rejs[:, 1].astype(np.int64), minlength=T * S
     )
@@ -330,8 +358,8 @@ def _frames(
 
     sym_frame = pl.DataFrame(
         [
-            _times("ts", np.repeat(ts, S)),
-            _texts("symbol", symbols, np.tile(np.arange(S), T)),
+            _times("ts", ts if S == 1 else np.repeat(ts, S)),
+            _texts("symbol", symbols, np.zeros(T, np.int8) if S == 1 else np.tile(np.arange(S), T)),
             pl.Series("position", flat(books["position"])),
             _nullable("entry_price", flat(books["entry_price"])),
             pl.Series("mark", flat(books["mark"])),
@@ -347,7 +375,7 @@ def _frames(
             _nullable("ask_qty", flat(rec[:, :, R_ASK_QTY])),
             _nullable("reservation_price", flat(rec[:, :, R_RESERVATION])),
             pl.Series("orders", flat(counts[:, :, C_ORDERS]).astype(np.int64)),
-            pl.Series("rejected", rejected.astype(np.int64)),
+            pl.Series("rejected", rejected.astype(np.int64, copy=False)),
             pl.Series("clamped", flat(counts[:, :, C_CLAMPED]).astype(np.int64)),
         ]
     )

@@ -55,6 +55,22 @@ class Aligned:
         got = frame.lazy().group_by("sid", maintain_order=True).agg(*aggs).collect()
         return names.join(got, on="sid", how="left", maintain_order="left").drop("sid")
 
+    def per_symbol_and_total(
+        self, frame: pl.DataFrame | pl.LazyFrame, *aggs: pl.Expr
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """(`per_symbol(frame, *aggs)`, `aggs` over every row of `frame`): a lazy frame is
+        evaluated once when the run has one symbol and the frame has rows (both figures are then
+        the same reduction of the same rows)."""
+        if isinstance(frame, pl.DataFrame):
+            return self.per_symbol(frame, *aggs), frame.select(*aggs)
+        if len(self.names) == 1:
+            got = frame.select(*aggs, pl.len().alias("_rows")).collect()
+            if got["_rows"][0]:
+                got = got.drop("_rows")
+                symbol = pl.DataFrame({"symbol": list(self.names)}, schema={"symbol": pl.String})
+                return pl.concat([symbol, got], how="horizontal"), got
+        return self.per_symbol(frame, *aggs), frame.select(*aggs).collect()
+
 
 def _codes(symbol: pl.Series, names: Sequence[str]) -> pl.Series:
     """sid per row: the position of its symbol in `names` (null for a symbol not in it)."""

@@ -429,8 +429,7 @@ def _trading_stats(
             "round_trips",
         ).sum(),
     ]
-    by_fill = run.per_symbol(per_fill, *fill_aggs)
-    total_fill = per_fill.select(*fill_aggs).collect()
+    by_fill, total_fill = run.per_symbol_and_total(per_fill, *fill_aggs)
     spread = (pl.col("ask") - pl.col("bid")) / ((pl.col("ask") + pl.col("bid")) / 2) * 1e4
     bid, ask = pl.col("bid").is_not_null(), pl.col("ask").is_not_null()
     # results saved before clamping existed have no clamped column
@@ -454,8 +453,7 @@ def _trading_stats(
         .then(pl.col("clamped").sum() / pl.col("orders").sum())
         .alias("clamped_share"),
     ]
-    by_quote = run.per_symbol(quotes, *quote_aggs)
-    total_quote = quotes.select(*quote_aggs).collect()
+    by_quote, total_quote = run.per_symbol_and_total(quotes, *quote_aggs)
     post_aggs = [pl.col("orders").sum().alias("orders_posted")]
     by_post = posted.group_by("symbol", maintain_order=True).agg(*post_aggs)
     total_post = posted.select(*post_aggs)
@@ -628,14 +626,12 @@ def _markout_summary(run: Aligned, horizons: Sequence[int]) -> pl.DataFrame:
         .alias(f"markout_{h}_bps")
         for h in horizons
     ]
-    per_symbol = (
-        run.per_symbol(joined, *aggs) if aggs else pl.DataFrame({"symbol": list(run.names)})
-    )
-    total = (
-        pl.concat([pl.DataFrame({"symbol": [TOTAL]}), joined.select(*aggs)], how="horizontal")
-        if aggs
-        else pl.DataFrame({"symbol": [TOTAL]})
-    )
+    if not aggs:
+        return _with_total(
+            pl.DataFrame({"symbol": list(run.names)}), pl.DataFrame({"symbol": [TOTAL]})
+        )
+    per_symbol, over_all = run.per_symbol_and_total(joined, *aggs)
+    total = pl.concat([pl.DataFrame({"symbol": [TOTAL]}), over_all], how="horizontal")
     return _with_total(per_symbol, total)
 
 
