@@ -5,7 +5,9 @@ For fixed_spread (no risk) and for Avellaneda-Stoikov + basic_risk, on one symbo
            limit: no risk, no records; equity checked against the fast path's)
   kernel   the fast path's fold kernel alone (columns prepared beforehand, fresh tables)
   reused   the same kernel writing into tables an earlier call used (as a sweep's points do)
-  fast     backtest(..., engine="fast") end to end (validation, features, frames, summary)
+  fast     backtest(..., engine="fast") end to end (validation, features, kernel, frames; the
+           summary is computed when first read, so not here)
+  +summary the same and reading its `summary` (every metric of the run)
   ref      backtest(..., engine="reference")
 Also the first call's compile time (an empty on-disk cache, in a fresh process), the time to
 load the cached kernels, and the peak memory per symbol-bar of each engine (the resident set's
@@ -290,13 +292,17 @@ def main() -> None:
             lambda s=strategy, r=risk: mmsim.backtest(bars, s, risk=r, engine="fast"),
             args.repeat,
         )
+        figures["+summary"], _ = timed(
+            lambda s=strategy, r=risk: mmsim.backtest(bars, s, risk=r, engine="fast").summary,
+            args.repeat,
+        )
         figures["ref"], ref = timed(
             lambda s=strategy, r=risk: mmsim.backtest(bars, s, risk=r, engine="reference"), 1
         )
         same = ref.fills.equals(fast_result.fills)
         print(f"{label}: fills identical in both engines: {same}")
         for name, t in figures.items():
-            print(f"  {name:>6}: {n / t:12,.0f} symbol-bars/s  ({t:.4f} s)")
+            print(f"  {name:>8}: {n / t:12,.0f} symbol-bars/s  ({t:.4f} s)")
         base = figures["kernel"]
         print(
             "  ratios: "
