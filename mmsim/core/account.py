@@ -13,6 +13,7 @@ import math
 
 import attrs
 
+from mmsim.core.frozen import unchecked
 from mmsim.core.orders import Fill
 
 
@@ -174,6 +175,10 @@ class Account:
         return _ratio(self.gross_notional * maintenance_margin_rate, self.equity)
 
 
+# an account from fields already valid: tuples of one entry per symbol and a finite wallet
+_account = unchecked(Account)
+
+
 def _ratio(numerator: float, equity: float) -> float:
     if numerator == 0.0:
         return 0.0
@@ -188,9 +193,11 @@ def settle(account: Account, fill: Fill) -> Account:
     """Book one fill: position, realized PnL and fee into the wallet."""
     i = account.symbols.index(fill.symbol)
     position, realized = trade(account.positions[i], fill.signed_qty, fill.price)
-    return Account(
+    wallet = account.wallet + realized - fill.fee
+    # the tuples keep their lengths; only a wallet that overflowed needs the validator
+    return (_account if math.isfinite(wallet) else Account)(
         account.symbols,
-        account.wallet + realized - fill.fee,
+        wallet,
         _put(account.positions, i, position),
         account.marks,
         _put(account.realized, i, account.realized[i] + realized),
@@ -203,7 +210,8 @@ def settle(account: Account, fill: Fill) -> Account:
 def mark(account: Account, closes: tuple[float | None, ...]) -> Account:
     """Move marks to this bar's closes; a symbol with no bar (None) keeps its last mark."""
     marks = tuple(m if c is None else c for m, c in zip(account.marks, closes))
-    return Account(
+    # only the marks change (no validator reads them); a wrong number of closes is refused
+    return (_account if len(marks) == len(account.symbols) else Account)(
         account.symbols,
         account.wallet,
         account.positions,

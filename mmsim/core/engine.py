@@ -33,6 +33,7 @@ import attrs
 
 from mmsim.core.account import Account, mark, pay_funding, settle
 from mmsim.core.bars import Bar, Step
+from mmsim.core.frozen import unchecked
 from mmsim.core.matching import match_bar
 from mmsim.core.orders import TAKER, Fill, MarketOrder, Order, Quotes, Rejection
 from mmsim.core.placement import place_quotes
@@ -285,6 +286,7 @@ class EngineStep:
         equity = account.equity
         strategy_states, quotes, proposed, rejected = [], [], [], []
         post_only = venue.post_only
+        interval_us = self.interval_us
         for strategy, s_state, bar, position, spec in zip(
             self.strategies, state.strategy_states, bars.bars, account.positions, self._specs
         ):
@@ -295,14 +297,14 @@ class EngineStep:
             s_state, q = propose(
                 strategy,
                 s_state,
-                StrategyInput(
+                _strategy_input(
                     bar,
                     position.qty,
                     position.entry_price,
                     equity,
-                    self.interval_us,
-                    tick_size=spec.tick_size,
-                    lot_size=spec.lot_size,
+                    interval_us,
+                    spec.tick_size,
+                    spec.lot_size,
                 ),
             )
             strategy_states.append(s_state)
@@ -315,14 +317,15 @@ class EngineStep:
 
         risk_state, decision = self.risk.update(
             state.risk_state,
-            RiskInput(
+            _risk_input(
                 bars.ts,
                 tuple(proposed),
                 account,
                 self.initial_cash,
                 venue,
                 self.specs,
-                equity=equity,
+                equity,
+                account.gross_notional,
             ),
         )
         market_orders = decision.market_orders
@@ -335,7 +338,7 @@ class EngineStep:
             )
         else:
             market_orders = waiting
-        return EngineState(
+        return _engine_state(
             account,
             tuple(strategy_states),
             risk_state,
@@ -343,12 +346,19 @@ class EngineStep:
             market_orders,
             decision.halt,
             bars.ts,
-        ), StepOutput(
+        ), _step_output(
             fills,
             tuple(quotes),
             tuple(rejected) + decision.rejected if rejected else decision.rejected,
             decision.events,
         )
+
+
+# the per-bar values the step assembles from parts already valid (no validator reads them)
+_engine_state = unchecked(EngineState)
+_step_output = unchecked(StepOutput)
+_strategy_input = unchecked(StrategyInput)
+_risk_input = unchecked(RiskInput)
 
 
 def make_step(

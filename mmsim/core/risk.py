@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 
 from mmsim.core.account import Account, _ratio
+from mmsim.core.frozen import unchecked
 from mmsim.core.orders import MarketOrder, Order, Rejection
 from mmsim.core.params import build_params
 from mmsim.core.risk_params import (
@@ -59,15 +60,15 @@ class RiskInput:
         """The same close with other orders (what the next rule of a chain sees)."""
         if orders is self.orders:
             return self
-        return RiskInput(
+        return _risk_input(
             self.ts,
             orders,
             self.account,
             self.initial_cash,
             self.venue,
             self.specs,
-            equity=self.equity,
-            gross_notional=self.gross_notional,
+            self.equity,
+            self.gross_notional,
         )
 
     @property
@@ -90,6 +91,16 @@ class RiskDecision:
     market_orders: tuple[MarketOrder, ...] = ()
     halt: str | None = None
     events: tuple[str, ...] = ()
+
+
+# values rebuilt from the fields of valid ones (neither class has a validator)
+_risk_input = unchecked(RiskInput)
+_decision = unchecked(RiskDecision)
+
+
+def passed(orders: tuple[Order, ...]) -> RiskDecision:
+    """The verdict that keeps `orders` and does nothing else: `RiskDecision(orders)`."""
+    return _decision(orders, (), (), None, ())
 
 
 @attrs.frozen(slots=True)
@@ -345,7 +356,7 @@ def emergency_exit(
         if reason is None and max_drawdown is not None and equity < peak * (1 - max_drawdown):
             reason = f"emergency_exit: drawdown {1 - equity / peak:.3g} > {max_drawdown:g}"
         if reason is None:
-            return peak, RiskDecision(inputs.orders)
+            return peak, passed(inputs.orders)
         return equity, _exit(inputs, reason, halt=False)
 
     return RiskRule("emergency_exit", lambda: -math.inf, update, params=params)
@@ -358,7 +369,7 @@ def early_stop(*, min_equity_fraction: float) -> RiskRule:
     def decide(inputs: RiskInput) -> RiskDecision:
         equity = inputs.equity
         if equity >= min_equity_fraction * inputs.initial_cash:
-            return RiskDecision(inputs.orders)
+            return passed(inputs.orders)
         reason = (
             f"early_stop: equity {equity:.2f} < {min_equity_fraction:g} x initial"
             f" {inputs.initial_cash:.2f}"

@@ -18,20 +18,12 @@ import polars as pl
 from mmsim.results.schema import FILL_SCHEMA, POSTED_SCHEMA, REJECTION_SCHEMA
 
 NAN = float("nan")
-# per symbol and bar: floats (NaN where the frame holds null) and counts
-_FLOATS = (
-    "position",
-    "entry_price",
-    "mark",
-    "realized",
-    "fees",
-    "funding",
-    "bid",
-    "ask",
-    "bid_qty",
-    "ask_qty",
-    "reservation_price",
-)
+# per symbol and ledger row (a bar whose account changed): position, entry price (NaN flat),
+# realized PnL, fees, funding; each row starts with the wallet
+_LEDGER = ("position", "entry_price", "realized", "fees", "funding")
+# per symbol and bar: the best quotes resting after the close (NaN: none), the strategy's
+# reservation price (NaN: none) and the counts of orders, rejections and clamped orders
+_QUOTES = ("bid", "ask", "bid_qty", "ask_qty", "reservation_price")
 _COUNTS = ("orders", "rejected", "clamped")
 
 
@@ -64,17 +56,26 @@ def _column(values):
 
 class Recorder:
     """Collects each step's primitives (the impure edge of the fold); `frames` builds the
-    result frames once at the end."""
+    result frames once at the end.
+
+    Per bar it writes each symbol's mark and quotes; the account's other fields (wallet,
+    positions, entries, running totals) only in a ledger row at a bar where they changed (a
+    fill, funding, a liquidation), carried forward to the bars after it when the frames are
+    built: a bar without a fill costs no ledger row.
+    """
 
     def __init__(self, symbols: tuple[str, ...], maintenance_margin_rate: float, interval_us: int):
         self.symbols = symbols
         self.index = {s: i for i, s in enumerate(symbols)}
         self.interval_us = interval_us
         self.mmr = maintenance_margin_rate
-        self.wallet = array("d")
-        self.halted = array("b")
-        self.floats = {k: array("d") for k in _FLOATS}
-        self.counts = {k: array("q") for k in _COUNTS}
+        self.marks = array("d")  # per bar and symbol
+        self.quotes = array("d")  # per bar and symbol: _QUOTES then _COUNTS
+        self.ledger_k = array("q")  # the bar of each ledger row
+        self.ledger = array("d")  # per row: wallet, then _LEDGER per symbol
+        self.halt_k = array("q")  # the bars where the halt flag changed
+        self.halted = False
+        self.account = None  # the account of the last ledger row
         self.fills = {
             "ts": array("q"),
             "symbol": [],
@@ -105,11 +106,32 @@ class Recorder:
         self.last_ts: int | None = None
         self.k = 0
 
+    def _ledger_row(self, a) -> None:
+        row = [a.wallet]
+        for p, realized, fees, funding in zip(a.positions, a.realized, a.fees, a.funding):
+            row += (p.qty, p.entry_price if p.qty else NAN, realized, fees, funding)
+        self.ledger_k.append(self.k)
+        self.ledger.extend(row)
+        self.account = a
+
     def add(self, state, out) -> None:
         """Record the state after one step and its `StepOutput`."""
         a = state.account
-        self.wallet.append(a.wallet)
-        self.halted.append(state.halted is not None)
+        last = self.account
+        # the marks move every bar; the rest of the account only with a fill, funding or a
+        # liquidation (their tuples are kept, not rebuilt, when nothing changed)
+        if last is None or not (
+            a.positions is last.positions
+            and a.realized is last.realized
+            and a.fees is last.fees
+            and a.funding is last.funding
+            and a.wallet == last.wallet
+        ):
+            self._ledger_row(a)
+        self.marks.extend(a.marks)
+        if (state.halted is not None) is not self.halted:
+            self.halted = not self.halted
+            self.halt_k.append(self.k)
         n = len(self.symbols)
         index = self.index
         # each symbol's best bid and ask resting at this close, and its order counts
@@ -140,8 +162,35 @@ class Recorder:
         self.last_ts = state.ts
         self.last_posted = now
         refused = [0] * n
+        if out.rejected:
+            self._add_rejections(out.rejected, refused)
+        quotes = out.quotes or (None,) * n
+        row = []
+        for i, q in enumerate(quotes):
+            b, s = bid[i], ask[i]
+            r = None if q is None else q.reservation_price
+            row += (
+                NAN if b is None else b.price,
+                NAN if s is None else s.price,
+                NAN if b is None else b.qty,
+                NAN if s is None else s.qty,
+                NAN if r is None else r,
+                orders[i],
+                refused[i],
+                clamped[i],
+            )
+        self.quotes.extend(row)
+        if out.fills:
+            self._add_fills(out.fills)
+        for e in out.events:
+            self.event_k.append(self.k)
+            self.event_text.append(e)
+        self.k += 1
+
+    def _add_rejections(self, rejected, refused) -> None:
         rejections = self.rejections
-        for r in out.rejected:
+        index = self.index
+        for r in rejected:
             o = r.order
             refused[index[o.symbol]] += 1
             rejections["k"].append(self.k)
@@ -151,33 +200,6 @@ class Recorder:
             rejections["price"].append(o.price)
             rejections["qty"].append(o.qty)
             rejections["reason"].append(r.reason)
-        f = self.floats
-        quotes = out.quotes
-        for i in range(n):
-            p = a.positions[i]
-            f["position"].append(p.qty)
-            f["entry_price"].append(p.entry_price if p.qty else NAN)
-            f["mark"].append(a.marks[i])
-            f["realized"].append(a.realized[i])
-            f["fees"].append(a.fees[i])
-            f["funding"].append(a.funding[i])
-            b, s = bid[i], ask[i]
-            f["bid"].append(NAN if b is None else b.price)
-            f["ask"].append(NAN if s is None else s.price)
-            f["bid_qty"].append(NAN if b is None else b.qty)
-            f["ask_qty"].append(NAN if s is None else s.qty)
-            q = quotes[i] if quotes else None
-            r = None if q is None else q.reservation_price
-            f["reservation_price"].append(NAN if r is None else r)
-        self.counts["orders"].extend(orders)
-        self.counts["rejected"].extend(refused)
-        self.counts["clamped"].extend(clamped)
-        if out.fills:
-            self._add_fills(out.fills)
-        for e in out.events:
-            self.event_k.append(self.k)
-            self.event_text.append(e)
-        self.k += 1
 
     def _add_fills(self, fills) -> None:
         c = self.fills
@@ -199,17 +221,38 @@ class Recorder:
     def frames(self, ts):
         """(equity, symbols, fills, rejections, events, posted) frames (`mmsim.results.result`)."""
         n_sym, n_ts = len(self.symbols), len(ts)
-        shape = (n_ts, n_sym)
+        # each bar reads the ledger row of the last bar at or before it that changed the account
+        rows = np.frombuffer(self.ledger, dtype=np.float64).reshape(
+            len(self.ledger_k), 1 + len(_LEDGER) * n_sym
+        )
+        at = np.searchsorted(np.frombuffer(self.ledger_k, dtype=np.int64), np.arange(n_ts), "right")
+        rows = rows[at - 1]
+        account = {
+            name: np.ascontiguousarray(rows[:, 1 + j :: len(_LEDGER)])
+            for j, name in enumerate(_LEDGER)
+        }
+        table = np.frombuffer(self.quotes, dtype=np.float64).reshape(
+            n_ts, n_sym, len(_QUOTES) + len(_COUNTS)
+        )
+        flat = {
+            **{k: v.reshape(-1) for k, v in account.items()},
+            "mark": np.frombuffer(self.marks, dtype=np.float64),
+            **{k: np.ascontiguousarray(table[:, :, j]).reshape(-1) for j, k in enumerate(_QUOTES)},
+        }
+        counts = {
+            k: table[:, :, len(_QUOTES) + j].reshape(-1).astype(np.int64)
+            for j, k in enumerate(_COUNTS)
+        }
+        changes = np.zeros(n_ts + 1, dtype=np.int64)
+        np.add.at(changes, np.frombuffer(self.halt_k, dtype=np.int64), 1)
+        halted = np.cumsum(changes[:n_ts]) % 2 == 1
 
-        def grid(name: str) -> np.ndarray:
-            return np.frombuffer(self.floats[name], dtype=np.float64).reshape(shape)
-
-        qty, mark = grid("position"), grid("mark")
-        entry = grid("entry_price")
+        qty, mark = account["position"], flat["mark"].reshape(n_ts, n_sym)
+        entry = account["entry_price"]
         with np.errstate(invalid="ignore"):
             unreal = np.where(qty != 0, qty * (mark - entry), 0.0)
         notional = np.abs(qty) * mark
-        wallet = np.frombuffer(self.wallet, dtype=np.float64)
+        wallet = np.ascontiguousarray(rows[:, 0])
         unrealized = _total(unreal)
         equity = wallet + unrealized
         gross = _total(notional)
@@ -222,15 +265,14 @@ class Recorder:
                 "notional": gross,
                 "leverage": _ratio(gross, equity),
                 "margin_ratio": _ratio(gross * self.mmr, equity),
-                "fees": _total(grid("fees")),
-                "funding": _total(grid("funding")),
-                "realized": _total(grid("realized")),
-                "halted": np.frombuffer(self.halted, dtype=np.int8) > 0,
+                "fees": _total(account["fees"]),
+                "funding": _total(account["funding"]),
+                "realized": _total(account["realized"]),
+                "halted": halted,
             }
         ).with_columns(_datetime("ts"))
         with np.errstate(divide="ignore", invalid="ignore"):
             leverage = np.where(equity[:, None] > 0, notional / equity[:, None], np.nan)
-        flat = {k: np.frombuffer(v, dtype=np.float64) for k, v in self.floats.items()}
         sym_frame = pl.DataFrame(
             {
                 "ts": np.repeat(np.asarray(ts, dtype=np.int64), n_sym),
@@ -248,7 +290,7 @@ class Recorder:
                 "funding": flat["funding"],
                 **{k: _nullable(flat[k]) for k in ("bid", "ask", "bid_qty", "ask_qty")},
                 "reservation_price": _nullable(flat["reservation_price"]),
-                **{k: np.frombuffer(v, dtype=np.int64) for k, v in self.counts.items()},
+                **counts,
             }
         ).with_columns(_datetime("ts"))
         fills = pl.DataFrame(
