@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from mmsim.core.account import Account, mark, pay_funding, settle
+from mmsim.core.account import Account, _account, mark, pay_funding, settle
 from mmsim.core.bars import Bar, Step
 from mmsim.core.frozen import unchecked
 from mmsim.core.matching import match_bar
@@ -196,8 +196,29 @@ def account_bar(
     for fill in fills:
         account = settle(account, fill)
     bars = step.bars
-    account = mark(account, tuple(None if b is None else b.close for b in bars))
-    if any(b is not None and b.funding_rate for b in bars):
+    # `mark` and the funding check in one pass over the bars (this runs every bar)
+    marks, funded = [], False
+    for m, b in zip(account.marks, bars):
+        if b is None:
+            marks.append(m)
+        else:
+            marks.append(b.close)
+            if b.funding_rate:
+                funded = True
+    if len(marks) == len(account.symbols):
+        account = _account(
+            account.symbols,
+            account.wallet,
+            account.positions,
+            tuple(marks),
+            account.realized,
+            account.fees,
+            account.funding,
+            account.traded,
+        )
+    else:  # a step with the wrong number of bars: `mark` refuses it by name
+        account = mark(account, tuple(None if b is None else b.close for b in bars))
+    if funded:
         account = pay_funding(account, tuple(0.0 if b is None else b.funding_rate for b in bars))
     ratio = account.margin_ratio(venue.maintenance_margin_rate)
     if ratio < 1.0:

@@ -221,10 +221,14 @@ def _level_then_price(order: Order) -> tuple[int, float]:
 
 
 def _trim_symbol(orders, signed_notional, cap, lot):
-    if len(orders) > 1:
-        orders = sorted(orders, key=_level_then_price)
+    # each side innermost first (a stable sort by level, then price): split first, so a side
+    # of one order needs no sort
     bids = [o for o in orders if o.side > 0]
     asks = [o for o in orders if o.side < 0]
+    if len(bids) > 1:
+        bids.sort(key=_level_then_price)
+    if len(asks) > 1:
+        asks.sort(key=_level_then_price)
     bids, rej_b, n_buy = _trim_side(bids, signed_notional, cap, lot)
     asks, rej_a, n_sell = _trim_side(asks, signed_notional, cap, lot)
     worst = max(abs(signed_notional), abs(n_buy), abs(n_sell))
@@ -270,7 +274,7 @@ def leverage_caps(
 
     def decide(inputs: RiskInput) -> RiskDecision:
         if not inputs.orders:
-            return RiskDecision(())
+            return passed(())
         account = inputs.account
         equity = max(inputs.equity, 0.0)
         symbol_cap = math.inf if max_symbol_leverage is None else max_symbol_leverage * equity
@@ -299,7 +303,7 @@ def leverage_caps(
         for (orders, rejections, _), _, _ in trimmed.values():
             keep.extend(orders)
             rejected.extend(rejections)
-        return RiskDecision(tuple(keep), tuple(rejected))
+        return _decision(tuple(keep), tuple(rejected), (), None, ())
 
     return stateless_rule("leverage_caps", decide, params=params)
 
