@@ -151,7 +151,9 @@ def chain(*rules: RiskRule) -> RiskRule:
         decision = None
         quiet = True  # no rule has rejected, sent, halted or reported anything yet
         for rule, state in zip(rules, states):
-            state, decision = rule.update(state, inputs.with_orders(orders))
+            if orders is not inputs.orders:
+                inputs = inputs.with_orders(orders)
+            state, decision = rule.update(state, inputs)
             new_states.append(state)
             orders = decision.orders
             if decision.rejected or decision.market_orders or decision.events or decision.halt:
@@ -165,7 +167,7 @@ def chain(*rules: RiskRule) -> RiskRule:
         # reported anything (compared with () so a rule's lists are still made tuples below)
         if quiet and decision is not None and _empty(decision):
             return tuple(new_states), decision
-        return tuple(new_states), RiskDecision(
+        return tuple(new_states), _decision(
             orders, tuple(rejected), tuple(market.values()), halt, tuple(events)
         )
 
@@ -291,14 +293,18 @@ def leverage_caps(
             current = inputs.gross_notional
             added = {s: max(t[0][2] - abs(t[1]), 0.0) for s, t in trimmed.items()}
             total_cap = max_leverage * equity
-            if sum(added.values()) > 0 and current + sum(added.values()) > total_cap:
-                k = max(0.0, (total_cap - current) / sum(added.values()))
+            total_added = sum(added.values())
+            if total_added > 0 and current + total_added > total_cap:
+                k = max(0.0, (total_cap - current) / total_added)
                 for symbol, orders in groups.items():
                     _, n0, lot = trimmed[symbol]
                     # the symbol cap still holds: a side that flips the position is capped by
                     # it, not by the notional held
                     cap = min(abs(n0) + k * added[symbol], symbol_cap)
                     trimmed[symbol] = (_trim_symbol(orders, n0, cap, lot), n0, lot)
+        if len(trimmed) == 1:  # one symbol quoted: its orders are the verdict
+            ((orders, rejections, _), _, _) = next(iter(trimmed.values()))
+            return _decision(tuple(orders), tuple(rejections), (), None, ())
         keep, rejected = [], []
         for (orders, rejections, _), _, _ in trimmed.values():
             keep.extend(orders)

@@ -21,9 +21,10 @@ NAN = float("nan")
 # per symbol and ledger row (a bar whose account changed): position, entry price (NaN flat),
 # realized PnL, fees, funding; each row starts with the wallet
 _LEDGER = ("position", "entry_price", "realized", "fees", "funding")
-# per symbol and bar: the best quotes resting after the close (NaN: none), the strategy's
-# reservation price (NaN: none) and the counts of orders, rejections and clamped orders
-_QUOTES = ("bid", "ask", "bid_qty", "ask_qty", "reservation_price")
+# per symbol and bar: the best quotes resting after the close (NaN: none), how many orders
+# were clamped, the strategy's reservation price (NaN: none), and the counts of orders resting
+# and rejected
+_ROW = ("bid", "ask", "bid_qty", "ask_qty", "clamped", "reservation_price", "orders", "rejected")
 _COUNTS = ("orders", "rejected", "clamped")
 
 
@@ -54,6 +55,35 @@ def _column(values):
     return values if isinstance(values, list) else np.asarray(values)
 
 
+def _best(orders) -> tuple[float, float, float, float, int]:
+    """(bid, ask, bid_qty, ask_qty, clamped) of one symbol's resting orders: the highest bid
+    and the lowest ask (the first of equal prices; NaN where a side has none) and how many
+    orders placement clamped."""
+    bid = ask = None
+    clamped = 0
+    for o in orders:
+        if o.side > 0:
+            if bid is None or o.price > bid.price:
+                bid = o
+        elif ask is None or o.price < ask.price:
+            ask = o
+        if o.clamped_from is not None:
+            clamped += 1
+    return (
+        NAN if bid is None else bid.price,
+        NAN if ask is None else ask.price,
+        NAN if bid is None else bid.qty,
+        NAN if ask is None else ask.qty,
+        clamped,
+    )
+
+
+def _or_nan(quotes) -> float:
+    """The reservation price of a symbol's quotes, NaN when it has none."""
+    r = None if quotes is None else quotes.reservation_price
+    return NAN if r is None else r
+
+
 class Recorder:
     """Collects each step's primitives (the impure edge of the fold); `frames` builds the
     result frames once at the end.
@@ -70,7 +100,7 @@ class Recorder:
         self.interval_us = interval_us
         self.mmr = maintenance_margin_rate
         self.marks = array("d")  # per bar and symbol
-        self.quotes = array("d")  # per bar and symbol: _QUOTES then _COUNTS
+        self.quotes = array("d")  # per bar and symbol: _ROW
         self.ledger_k = array("q")  # the bar of each ledger row
         self.ledger = array("d")  # per row: wallet, then _LEDGER per symbol
         self.halt_k = array("q")  # the bars where the halt flag changed
@@ -102,7 +132,7 @@ class Recorder:
         # orders posted per (symbol, side, level): the denominators of fill rates; the last
         # bar's orders never meet a bar, so they are kept apart and left out
         self.posted: dict = {}
-        self.last_posted: dict = {}
+        self.last_resting: tuple = ()
         self.last_ts: int | None = None
         self.k = 0
 
@@ -132,60 +162,57 @@ class Recorder:
         if (state.halted is not None) is not self.halted:
             self.halted = not self.halted
             self.halt_k.append(self.k)
-        n = len(self.symbols)
-        index = self.index
-        # each symbol's best bid and ask resting at this close, and its order counts
-        bid = [None] * n
-        ask = [None] * n
-        orders = [0] * n
-        clamped = [0] * n
-        now: dict = {}
-        for o in state.resting:
-            i = index[o.symbol]
-            if o.side > 0:
-                if bid[i] is None or o.price > bid[i].price:
-                    bid[i] = o
-            elif ask[i] is None or o.price < ask[i].price:
-                ask[i] = o
-            orders[i] += 1
-            if o.clamped_from is not None:
-                clamped[i] += 1
-            key = (o.symbol, o.side, o.level)
-            had = now.get(key)
-            now[key] = (1, o.qty) if had is None else (had[0] + 1, had[1] + o.qty)
-        posted = self.posted
         # the last close's orders rested during this bar unless a hole in time expired them
         if self.last_ts is not None and state.ts - self.last_ts == self.interval_us:
-            for key, (m, qty) in self.last_posted.items():
-                had = posted.get(key, (0, 0.0))
-                posted[key] = (had[0] + m, had[1] + qty)
+            self._count_posted(self.last_resting)
         self.last_ts = state.ts
-        self.last_posted = now
+        resting = self.last_resting = state.resting
+        n = len(self.symbols)
         refused = [0] * n
         if out.rejected:
             self._add_rejections(out.rejected, refused)
         quotes = out.quotes or (None,) * n
-        row = []
-        for i, q in enumerate(quotes):
-            b, s = bid[i], ask[i]
-            r = None if q is None else q.reservation_price
-            row += (
-                NAN if b is None else b.price,
-                NAN if s is None else s.price,
-                NAN if b is None else b.qty,
-                NAN if s is None else s.qty,
-                NAN if r is None else r,
-                orders[i],
-                refused[i],
-                clamped[i],
-            )
-        self.quotes.extend(row)
+        if n == 1:  # one symbol: every order is its own
+            q = quotes[0]
+            self.quotes.extend((*_best(resting), _or_nan(q), len(resting), refused[0]))
+        else:
+            self.quotes.extend(self._quote_rows(resting, quotes, refused))
         if out.fills:
             self._add_fills(out.fills)
         for e in out.events:
             self.event_k.append(self.k)
             self.event_text.append(e)
         self.k += 1
+
+    def _quote_rows(self, resting, quotes, refused) -> list[float]:
+        """Each symbol's `_best` of its resting orders, reservation price and counts."""
+        n = len(self.symbols)
+        mine: list[list] = [[] for _ in range(n)]
+        index = self.index
+        for o in resting:
+            mine[index[o.symbol]].append(o)
+        row: list[float] = []
+        for i, q in enumerate(quotes):
+            row += (*_best(mine[i]), _or_nan(q), len(mine[i]), refused[i])
+        return row
+
+    def _count_posted(self, resting) -> None:
+        """Add orders that rested during a bar to the counts and sizes posted per (symbol,
+        side, level), each bar's sizes summed first (as a bar with two orders of one key)."""
+        posted = self.posted
+        keys = [(o.symbol, o.side, o.level) for o in resting]
+        if len(keys) > 1 and len(set(keys)) < len(keys):  # a key twice in one bar
+            now: dict = {}
+            for key, o in zip(keys, resting):
+                had = now.get(key)
+                now[key] = (1, o.qty) if had is None else (had[0] + 1, had[1] + o.qty)
+            for key, (m, qty) in now.items():
+                had = posted.get(key)
+                posted[key] = (m, qty) if had is None else (had[0] + m, had[1] + qty)
+            return
+        for key, o in zip(keys, resting):
+            had = posted.get(key)
+            posted[key] = (1, o.qty) if had is None else (had[0] + 1, had[1] + o.qty)
 
     def _add_rejections(self, rejected, refused) -> None:
         rejections = self.rejections
@@ -231,18 +258,14 @@ class Recorder:
             name: np.ascontiguousarray(rows[:, 1 + j :: len(_LEDGER)])
             for j, name in enumerate(_LEDGER)
         }
-        table = np.frombuffer(self.quotes, dtype=np.float64).reshape(
-            n_ts, n_sym, len(_QUOTES) + len(_COUNTS)
-        )
+        table = np.frombuffer(self.quotes, dtype=np.float64).reshape(n_ts, n_sym, len(_ROW))
+        column = {k: table[:, :, j].reshape(-1) for j, k in enumerate(_ROW)}
         flat = {
             **{k: v.reshape(-1) for k, v in account.items()},
             "mark": np.frombuffer(self.marks, dtype=np.float64),
-            **{k: np.ascontiguousarray(table[:, :, j]).reshape(-1) for j, k in enumerate(_QUOTES)},
+            **{k: np.ascontiguousarray(column[k]) for k in _ROW if k not in _COUNTS},
         }
-        counts = {
-            k: table[:, :, len(_QUOTES) + j].reshape(-1).astype(np.int64)
-            for j, k in enumerate(_COUNTS)
-        }
+        counts = {k: column[k].astype(np.int64) for k in _COUNTS}
         changes = np.zeros(n_ts + 1, dtype=np.int64)
         np.add.at(changes, np.frombuffer(self.halt_k, dtype=np.int64), 1)
         halted = np.cumsum(changes[:n_ts]) % 2 == 1
