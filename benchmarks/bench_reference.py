@@ -3,9 +3,10 @@
 Avellaneda-Stoikov + basic_risk on one symbol (the settings of bench_engines.py), CPU time
 (best of --repeat) per symbol-bar for:
   iterate   iter_steps alone: the Step and Bar values the fold reads
-  floor     the same fold with no-op stages (no fills, the account unchanged, one fixed quote
-            per bar placed and recorded, no risk rule): what the design costs before any stage
-            does work
+  bare      the fold with no-op stages and no records: no fills, the account unchanged, no
+            quotes, no risk rule (the cost of composing four stages over frozen values)
+  floor     the same with one fixed bid and ask per bar, placed and recorded: what the design
+            costs per bar before any stage does work
   fold      the fold of `step.update` alone (no records)
   records   the fold and the recorder (the reference engine minus validation and frames)
   backtest  backtest(..., engine="reference") end to end
@@ -25,8 +26,8 @@ import time
 from pathlib import Path
 
 import mmsim
-from mmsim.core.engine import make_step
-from mmsim.core.orders import Quotes
+from mmsim.core.engine import initial_state, make_step
+from mmsim.core.orders import NO_QUOTES, Quotes
 from mmsim.core.risk import NO_RISK
 from mmsim.core.setup import prepare_run
 from mmsim.results.records import Recorder
@@ -60,19 +61,24 @@ def main() -> None:
 
     close = float(bars["close"][0])
     fixed = Quotes(bids=((close * 0.5, 0.001),), asks=((close * 2.0, 0.001),))
-    noop = stateless("noop", lambda inputs: fixed)
-    floor_step = make_step(
-        symbols=symbols,
-        strategies=(noop,) * len(symbols),
-        risk=NO_RISK,
-        venue=venue,
-        specs=setup.specs,
-        initial_cash=setup.initial_cash,
-        interval_us=setup.interval_us,
-        matching=lambda resting, market, bars, symbols, specs, venue: (),
-        accounting=lambda account, fills, step, venue: (account, (), None),
-    )
-    floor_state0 = mmsim.core.engine.initial_state(setup.state0.account, (noop,), NO_RISK)
+
+    def no_op_step(quotes):
+        noop = stateless("noop", lambda inputs: quotes)
+        step = make_step(
+            symbols=symbols,
+            strategies=(noop,) * len(symbols),
+            risk=NO_RISK,
+            venue=venue,
+            specs=setup.specs,
+            initial_cash=setup.initial_cash,
+            interval_us=setup.interval_us,
+            matching=lambda resting, market, bars, symbols, specs, venue: (),
+            accounting=lambda account, fills, step, venue: (account, (), None),
+        )
+        return step, initial_state(setup.state0.account, (noop,) * len(symbols), NO_RISK)
+
+    bare_step, bare_state0 = no_op_step(NO_QUOTES)
+    floor_step, floor_state0 = no_op_step(fixed)
 
     def iterate():
         for _ in setup.steps():
@@ -89,6 +95,7 @@ def main() -> None:
 
     figures = {
         "iterate": cpu(iterate, args.repeat),
+        "bare": cpu(lambda: fold_with(bare_step, bare_state0, False), args.repeat),
         "floor": cpu(lambda: fold_with(floor_step, floor_state0, True), args.repeat),
         "fold": cpu(lambda: fold_with(setup.step, setup.state0, False), args.repeat),
         "records": cpu(lambda: fold_with(setup.step, setup.state0, True), args.repeat),

@@ -172,7 +172,21 @@ class Account:
 
     def margin_ratio(self, maintenance_margin_rate: float) -> float:
         """sum(notional * maintenance rate) / equity; the account is liquidated at >= 1."""
-        return _ratio(self.gross_notional * maintenance_margin_rate, self.equity)
+        equity, gross = equity_and_gross(self)
+        return _ratio(gross * maintenance_margin_rate, equity)
+
+
+def equity_and_gross(account: Account) -> tuple[float, float]:
+    """(`account.equity`, `account.gross_notional`) in one pass, summed as those are."""
+    unrealized = gross = 0
+    for p, m in zip(account.positions, account.marks):
+        q = p.qty
+        if q:
+            unrealized += q * (m - p.entry_price)
+        else:
+            unrealized += 0.0
+        gross += abs(q) * m
+    return account.wallet + unrealized, gross
 
 
 # an account from fields already valid: tuples of one entry per symbol and a finite wallet

@@ -31,7 +31,14 @@ from typing import Any, Protocol
 
 import attrs
 
-from mmsim.core.account import Account, _account, mark, pay_funding, settle
+from mmsim.core.account import (
+    Account,
+    _account,
+    equity_and_gross,
+    mark,
+    pay_funding,
+    settle,
+)
 from mmsim.core.bars import Bar, Step
 from mmsim.core.frozen import unchecked
 from mmsim.core.matching import match_bar
@@ -304,7 +311,7 @@ class EngineStep:
                 bars.ts,
             ), StepOutput(fills, (None,) * len(symbols), (), (liquidated,) if liquidated else ())
 
-        equity = account.equity
+        equity, gross = equity_and_gross(account)  # once for every stage below
         strategy_states, quotes, proposed, rejected = [], [], [], []
         post_only = venue.post_only
         interval_us = self.interval_us
@@ -346,7 +353,7 @@ class EngineStep:
                 venue,
                 self.specs,
                 equity,
-                account.gross_notional,
+                gross,
             ),
         )
         market_orders = decision.market_orders

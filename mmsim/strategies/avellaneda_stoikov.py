@@ -31,6 +31,7 @@ import math
 import attrs
 
 from mmsim.core.clock import parse_duration_us, time_left_us
+from mmsim.core.frozen import unchecked
 from mmsim.core.orders import NO_QUOTES, Quotes
 from mmsim.data.features import volatility
 from mmsim.research.calibration import intensity_features
@@ -189,6 +190,9 @@ def avellaneda_stoikov_quotes(
     return quoter(params, fitted_kappa)(inputs)
 
 
+_quotes = unchecked(Quotes)
+
+
 def quoter(params: AvellanedaStoikovParams, fitted_kappa: str | None = None):
     """`inputs -> Quotes` for these parameters (`avellaneda_stoikov_quotes`), with what does
     not change from bar to bar (feature names, the units, the horizon) read once."""
@@ -251,10 +255,10 @@ def quoter(params: AvellanedaStoikovParams, fitted_kappa: str | None = None):
             and ask > 0
             and (cap is None or -q + ask_value / order_value <= cap + 1e-9)
         )
-        return Quotes(
-            bids=((bid, bid_value / s),) if bid_ok else (),
-            asks=((ask, ask_value / s),) if ask_ok else (),
-            reservation_price=r if r is not None and r > 0 else None,
+        return _quotes(  # Quotes(bids, asks, reservation_price): it has nothing to validate
+            ((bid, bid_value / s),) if bid_ok else (),
+            ((ask, ask_value / s),) if ask_ok else (),
+            r if r is not None and r > 0 else None,
         )
 
     return quote
