@@ -280,6 +280,9 @@ def leverage_caps(
         account = inputs.account
         equity = max(inputs.equity, 0.0)
         symbol_cap = math.inf if max_symbol_leverage is None else max_symbol_leverage * equity
+        symbol = inputs.orders[0].symbol
+        if all(o.symbol == symbol for o in inputs.orders):
+            return _one_symbol(inputs, symbol, equity, symbol_cap)
         groups: dict[str, list[Order]] = {}
         for order in inputs.orders:
             groups.setdefault(order.symbol, []).append(order)
@@ -302,14 +305,29 @@ def leverage_caps(
                     # it, not by the notional held
                     cap = min(abs(n0) + k * added[symbol], symbol_cap)
                     trimmed[symbol] = (_trim_symbol(orders, n0, cap, lot), n0, lot)
-        if len(trimmed) == 1:  # one symbol quoted: its orders are the verdict
-            ((orders, rejections, _), _, _) = next(iter(trimmed.values()))
-            return _decision(tuple(orders), tuple(rejections), (), None, ())
         keep, rejected = [], []
         for (orders, rejections, _), _, _ in trimmed.values():
             keep.extend(orders)
             rejected.extend(rejections)
         return _decision(tuple(keep), tuple(rejected), (), None, ())
+
+    def _one_symbol(inputs, symbol, equity, symbol_cap):
+        """`decide` when every order is one symbol's (the same steps without the dicts)."""
+        account = inputs.account
+        i = account.symbols.index(symbol)
+        n0 = account.positions[i].qty * account.marks[i]
+        lot = inputs.specs[symbol].lot_size
+        orders = list(inputs.orders)
+        kept, rejected, worst = _trim_symbol(orders, n0, symbol_cap, lot)
+        if max_leverage is not None:
+            current = inputs.gross_notional
+            added = max(worst - abs(n0), 0.0)
+            total_cap = max_leverage * equity
+            if added > 0 and current + added > total_cap:
+                k = max(0.0, (total_cap - current) / added)
+                cap = min(abs(n0) + k * added, symbol_cap)
+                kept, rejected, _ = _trim_symbol(orders, n0, cap, lot)
+        return _decision(tuple(kept), tuple(rejected), (), None, ())
 
     return stateless_rule("leverage_caps", decide, params=params)
 
