@@ -11,7 +11,8 @@ Avellaneda-Stoikov + basic_risk on one symbol (the settings of bench_engines.py)
   records   the fold and the recorder (the reference engine minus validation and frames)
   backtest  backtest(..., engine="reference") end to end
 and the peak memory per symbol-bar of a whole reference run and its summary (the resident
-set's growth sampled in a fresh process, as bench_engines.py does).
+set's growth sampled in a fresh process, as bench_engines.py does), with what stays held after
+each part: the prepared run (validated bars and features), the fold and its records, the frames.
 
     python benchmarks/bench_reference.py [--bars 50000] [--repeat 3] [--no-memory]
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -35,6 +37,41 @@ from mmsim.strategies.base import stateless
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_engines import MEMORY_CHILD, REAL, child, load  # noqa: E402
+
+MEMORY_PARTS = """
+import gc, os, sys
+import polars as pl, mmsim
+from mmsim.core.setup import prepare_run
+from mmsim.results.records import Recorder
+PAGE = os.sysconf("SC_PAGE_SIZE")
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * PAGE
+bars = pl.read_parquet(sys.argv[1])
+strategy = mmsim.avellaneda_stoikov(vol_window=60)
+risk = mmsim.basic_risk(max_leverage=3.0, emergency_drawdown=0.2)
+mmsim.backtest(bars.head(2000), strategy, risk=risk, engine="reference")  # warm
+gc.collect()
+base = last = rss()
+held = []
+def part():
+    global last
+    gc.collect()
+    now = rss()
+    held.append((now - last) / bars.height)
+    last = now
+setup = prepare_run(bars, strategy, risk=risk)
+part()
+rec = Recorder(setup.symbols, setup.venue.maintenance_margin_rate, setup.interval_us)
+state = setup.state0
+for step_bars in setup.steps():
+    state, out = setup.step.update(state, step_bars)
+    rec.add(state, out)
+part()
+frames = rec.frames(setup.frame["ts"].unique(maintain_order=True).dt.epoch("us").to_numpy())
+part()
+print(" ".join(f"{x:.0f}" for x in held))
+"""
 
 
 def cpu(fn, repeat: int) -> float:
@@ -121,7 +158,14 @@ def main() -> None:
             path = str(Path(tmp) / "bars.parquet")
             bars.write_parquet(path)
             memory = child(MEMORY_CHILD, path, "reference")
+            command = [sys.executable, "-c", MEMORY_PARTS, path]
+            out = subprocess.run(command, capture_output=True, text=True, check=True)
+            prepared, fold, frames = out.stdout.split()
         print(f"  peak memory per symbol-bar (reference, whole run + summary): {memory:,.0f} bytes")
+        print(
+            f"  held per symbol-bar after each part: prepared bars and features {prepared} bytes,"
+            f" the fold's records {fold}, the result frames {frames}"
+        )
 
 
 if __name__ == "__main__":
