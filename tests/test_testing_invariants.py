@@ -255,6 +255,15 @@ def test_doctored_frames_are_caught_where_no_stage_can_break():
         "equity_identity": doctored(
             result, equity=lambda e: e.with_columns(pl.col("wallet") + 5.0)
         ),
+        "finite": doctored(
+            result,
+            fills=lambda f: f.with_columns(
+                pl.when(pl.int_range(pl.len()) == 3)
+                .then(float("nan"))
+                .otherwise("fee")
+                .alias("fee")
+            ),
+        ),
         "halt": doctored(
             result, equity=lambda e: e.with_columns((pl.col("ts") >= gap_ts).alias("halted"))
         ),
@@ -395,3 +404,31 @@ def test_a_capped_side_filled_below_its_share_is_caught():
     # the intensity rule's fills follow draws, not the threshold: not held to it
     draws = mmsim.intensity_matching(A=1.0, kappa=0.5, units="bps")
     assert check_every_order_fills(BARS, LADDER, **options, matching=draws) == []
+
+
+def test_only_a_bankrupt_accounts_leverage_may_be_infinite():
+    from mmsim.testing.invariants import check_finite
+
+    result = run()
+    assert check_finite(result) == []
+    bankrupt = doctored(
+        result,
+        equity=lambda e: e.with_columns(
+            pl.when(pl.int_range(pl.len()) == 5)
+            .then(float("inf"))
+            .otherwise("leverage")
+            .alias("leverage")
+        ),
+    )
+    assert check_finite(bankrupt) == []
+    for column, value in (("equity", float("inf")), ("leverage", float("nan"))):
+        broken = doctored(
+            result,
+            equity=lambda e, c=column, v=value: e.with_columns(
+                pl.when(pl.int_range(pl.len()) == 5).then(v).otherwise(c).alias(c)
+            ),
+        )
+        (violation,) = check_finite(broken)
+        assert violation.invariant == "finite" and f"equity.{column} is" in violation.detail
+    wild = doctored(result, symbols=lambda s: s.with_columns(pl.col("mark") * float("nan")))
+    assert len(check_finite(wild)) == 20  # the first MAX_PER_CHECK rows, each named

@@ -65,6 +65,9 @@ class _Group:
     setup: RunSetup
     plan: Any  # the first point's FastPlan
     inputs: tuple  # its kernel inputs
+    # output tables free for the next point (one per thread at most): a point writes into
+    # pages an earlier one already faulted in, instead of a fresh year of records each time
+    tables: list = attrs.field(factory=list)
 
 
 Outcome = PointResult | BaseException | None
@@ -197,16 +200,22 @@ def _runner(group: _Group, plan, point: BatchPoint) -> Callable[[], Outcome]:
 
 
 def _run_point(group: _Group, plan, point: BatchPoint) -> PointResult | None:
-    from mmsim.fast.engine import run
+    from mmsim.fast.engine import new_tables, run_into
     from mmsim.fast.run import InvalidQuote, _times
     from mmsim.fast.summary import fast_summary
 
     started = time.perf_counter()
     s = group.setup
     inputs = _inputs_for(group, plan)
+    try:  # list.pop and append are atomic: threads share the free tables safely
+        tables = group.tables.pop()
+    except IndexError:
+        T, S = inputs[1].shape
+        tables = new_tables(T, S, plan.levels, plan.risk.shape[0])
     try:
+        out, tables = run_into(tables, *inputs)
         summary, halted, equity = fast_summary(
-            run(*inputs),
+            out,
             inputs,
             s.symbols,
             plan,
@@ -216,6 +225,8 @@ def _run_point(group: _Group, plan, point: BatchPoint) -> PointResult | None:
         )
     except InvalidQuote:
         return None  # the reference run raises the same failure in its own words
+    finally:
+        group.tables.append(tables)
     return PointResult(
         summary=summary,
         halted=halted,

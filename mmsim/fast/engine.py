@@ -368,20 +368,34 @@ def fold(
     return T
 
 
-@entry
-def run(
+@grow
+def new_tables(T, S, levels, n_rules):
+    """The run's output tables, empty: per symbol-bar records and counts, fills, rejections,
+    events and ledger rows."""
+    M = S * 2 * levels
+    rec = np.empty((T, S, N_REC))
+    counts = np.empty((T, S, 2), dtype=np.int32)
+    # room for a fill and a ledger row every other symbol-bar before a table doubles (a copy):
+    # a page is only touched when a row is written on it, so the room costs addresses, not memory
+    fills = np.empty((max(16, T * S // 2, 2 * (M + 2 * S)), 10))
+    rejs = np.empty((max(16, T // 16, 2 * M), 7))
+    evs = np.empty((2 * (n_rules + 1) + 16, 4))
+    ledger = np.empty((max(4 * S, T * S // 2), N_LEDGER))
+    return rec, counts, fills, rejs, evs, ledger
+
+
+@grow
+def drive(
     ts, present, opens, highs, lows, closes, volumes, rates, feats, u_bid, u_ask,
     ticks, lots, dec_ticks, dec_lots, kinds, params, slots, skews, skew_slots, two,
-    venue, rules, matching, mp, initial_cash, interval_us, levels, first_marks,
+    venue, rules, matching, mp, initial_cash, interval_us, levels, first_marks, tables,
 ):  # fmt: skip
-    """The whole backtest. Returns (per symbol-bar quote records (T, S, N_REC), per symbol-bar
-    counts (T, S, 2: orders, clamped), ledger rows, fills, rejections, events, posted counts,
-    posted quantities, halting event or -1, first halted bar or -1, error row)."""
+    """The whole backtest into `tables` (`new_tables`'s, any contents: each run writes before
+    it reads). Returns the run's outputs (see `run`) and the tables, grown where they had to."""
+    rec, counts, fills, rejs, evs, ledger = tables
     T, S = present.shape
     M = S * 2 * levels
     inv_ticks, inv_lots = 1.0 / ticks, 1.0 / lots  # estimates of grid counts (placement)
-    rec = np.empty((T, S, N_REC))
-    counts = np.empty((T, S, 2), dtype=np.int32)
     posted_n = np.zeros((S, 2, levels), dtype=np.int64)
     posted_q = np.zeros((S, 2, levels))
     acct = np.zeros((N_FIELDS, S))
@@ -400,12 +414,6 @@ def run(
     quotes = np.empty((4, levels))
     error = np.full(7, np.nan)
     ctl = np.array([0, -1, -1, -1], dtype=np.int64)
-    # room for a fill and a ledger row every other symbol-bar before a table doubles (a copy):
-    # a page is only touched when a row is written on it, so the room costs addresses, not memory
-    fills = np.empty((max(16, T * S // 2, 2 * step_fills.shape[0]), 10))
-    rejs = np.empty((max(16, T // 16, 2 * step_rej.shape[0]), 7))
-    evs = np.empty((2 * step_ev.shape[0] + 16, 4))
-    ledger = np.empty((max(4 * S, T * S // 2), N_LEDGER))
     sizes = np.zeros(4, dtype=np.int64)
     k = 0
     while 0 <= k < T:
@@ -428,4 +436,40 @@ def run(
                 ledger = ensure(ledger, sizes[3] + S)
     nf, nr, ne, nl = sizes[0], sizes[1], sizes[2], sizes[3]
     return (rec, counts, ledger[:nl], fills[:nf], rejs[:nr], evs[:ne], posted_n, posted_q,
-            ctl[2], ctl[3], error)  # fmt: skip
+            ctl[2], ctl[3], error), (rec, counts, fills, rejs, evs, ledger)  # fmt: skip
+
+
+@entry
+def run(
+    ts, present, opens, highs, lows, closes, volumes, rates, feats, u_bid, u_ask,
+    ticks, lots, dec_ticks, dec_lots, kinds, params, slots, skews, skew_slots, two,
+    venue, rules, matching, mp, initial_cash, interval_us, levels, first_marks,
+):  # fmt: skip
+    """The whole backtest. Returns (per symbol-bar quote records (T, S, N_REC), per symbol-bar
+    counts (T, S, 2: orders, clamped), ledger rows, fills, rejections, events, posted counts,
+    posted quantities, halting event or -1, first halted bar or -1, error row)."""
+    T, S = present.shape
+    out, _ = drive(
+        ts, present, opens, highs, lows, closes, volumes, rates, feats, u_bid, u_ask,
+        ticks, lots, dec_ticks, dec_lots, kinds, params, slots, skews, skew_slots, two,
+        venue, rules, matching, mp, initial_cash, interval_us, levels, first_marks,
+        new_tables(T, S, levels, rules.shape[0]),
+    )  # fmt: skip
+    return out
+
+
+@entry
+def run_into(
+    tables, ts, present, opens, highs, lows, closes, volumes, rates, feats, u_bid, u_ask,
+    ticks, lots, dec_ticks, dec_lots, kinds, params, slots, skews, skew_slots, two,
+    venue, rules, matching, mp, initial_cash, interval_us, levels, first_marks,
+):  # fmt: skip
+    """`run` writing into `tables` (from `new_tables` or an earlier `run_into` of the same bars,
+    symbols and levels), so many runs of one worker reuse pages the system already gave it
+    instead of faulting in fresh ones for each. Returns (run's outputs, the tables to reuse);
+    the outputs are views of those tables, valid until the next run into them."""
+    return drive(
+        ts, present, opens, highs, lows, closes, volumes, rates, feats, u_bid, u_ask,
+        ticks, lots, dec_ticks, dec_lots, kinds, params, slots, skews, skew_slots, two,
+        venue, rules, matching, mp, initial_cash, interval_us, levels, first_marks, tables,
+    )  # fmt: skip

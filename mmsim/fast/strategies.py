@@ -51,11 +51,12 @@ def infinite_horizon(p, q, mid, sigma, kappa, two):
     """The infinite-horizon quotes: (bid, ask, reservation, has bid, has ask)."""
     gamma, cap, discount = p[0], p[4], p[8]
     q_model = q if math.isnan(cap) else max(-cap, min(cap, q))
+    g2, s2 = math.pow(gamma, two), math.pow(sigma, two)  # each pow once: ~17 ns apiece
     if not math.isnan(discount):
         omega = discount
     else:
-        omega = 0.5 * math.pow(gamma, two) * math.pow(sigma, two) * math.pow(cap + 1.0, two)
-    g2s2 = math.pow(gamma, two) * math.pow(sigma, two)
+        omega = 0.5 * g2 * s2 * math.pow(cap + 1.0, two)
+    g2s2 = g2 * s2
     # as the reference: no quotes while omega <= gamma^2 sigma^2 / 2 (q_max = 0)
     denominator = 2.0 * omega - g2s2 * math.pow(q_model, two) if omega > 0.5 * g2s2 else 0.0
     depth = math.log1p(gamma / kappa) / gamma
@@ -89,10 +90,9 @@ def avellaneda_stoikov(
     else:
         h_us = int(horizon_us)
         bars_left = (h_us - close_ts % h_us) / interval_us
-        r = mid - q * gamma * math.pow(sigma, two) * bars_left
-        spread = gamma * math.pow(sigma, two) * bars_left + (2.0 / gamma) * math.log1p(
-            gamma / kappa
-        )
+        s2 = math.pow(sigma, two)
+        r = mid - q * gamma * s2 * bars_left
+        spread = gamma * s2 * bars_left + (2.0 / gamma) * math.log1p(gamma / kappa)
         half = spread / 2
         bid, ask, has_bid, has_ask = r - half, r + half, True, True
     if has_bid and has_ask and ask - bid < floor:
@@ -131,8 +131,9 @@ def glft(p, f, slots, close, position, bid_p, bid_q, ask_p, ask_q):
         if not (math.isnan(fit_a) or math.isnan(fit_k)) and fit_a > 0 and fit_k > 0:
             A, kappa = fit_a, fit_k
     x = gamma / kappa
-    c1 = math.log1p(x) / gamma
-    c2 = math.sqrt(gamma / (2.0 * A * kappa) * math.exp((1.0 / x + 1.0) * math.log1p(x)))
+    log1p_x = math.log1p(x)
+    c1 = log1p_x / gamma
+    c2 = math.sqrt(gamma / (2.0 * A * kappa) * math.exp((1.0 / x + 1.0) * log1p_x))
     sigma = sigma_ret * 1e4
     d_bid = c1 + sigma * c2 * (0.5 + q)
     d_ask = c1 + sigma * c2 * (0.5 - q)
@@ -238,11 +239,12 @@ def paper(p, close, close_ts, position, two, bid_p, bid_q, ask_p, ask_q):
     gamma, sigma, kappa, center, spread = p[0], p[1], p[2], p[3], p[4]
     horizon_us, time_unit_us, order_qty = int(p[5]), int(p[6]), p[7]
     tau = (horizon_us - close_ts % horizon_us) / time_unit_us
+    s2 = math.pow(sigma, two)
     if math.isnan(spread):
-        spread = gamma * math.pow(sigma, two) * tau + (2.0 / gamma) * math.log1p(gamma / kappa)
+        spread = gamma * s2 * tau + (2.0 / gamma) * math.log1p(gamma / kappa)
     r = close
     if center == 1.0:
-        r = close - position / order_qty * gamma * math.pow(sigma, two) * tau
+        r = close - position / order_qty * gamma * s2 * tau
     half = spread / 2.0
     bid, ask = r - half, r + half
     nb = na = 0

@@ -155,6 +155,31 @@ def check_equity_identity(result, rel_tol: float = 1e-9) -> list[Violation]:
     return out
 
 
+# bankrupt exposure: gross notional over equity <= 0 is +inf by definition (mmsim.core.account)
+_INFINITE_WHEN_BANKRUPT = frozenset({"leverage", "margin_ratio"})
+
+
+def check_finite(result) -> list[Violation]:
+    """Every float of the equity, symbols and fills frames is a number (null marks what is
+    absent); only leverage and margin ratio may be +inf (exposure over equity <= 0)."""
+    out: list[Violation] = []
+    for name in ("equity", "symbols", "fills"):
+        frame = getattr(result, name)
+        for column, dtype in frame.schema.items():
+            if not dtype.is_float():
+                continue
+            value = pl.col(column)
+            bad = value.is_nan() | value.is_infinite()
+            if column in _INFINITE_WHEN_BANKRUPT:
+                bad = value.is_nan() | (value == -float("inf"))
+            out += _rows(
+                frame.filter(bad),
+                "finite",
+                lambda r, n=name, c=column: f"{n}.{c} is {r[c]!r}",
+            )
+    return out
+
+
 def check_fees(result, rel_tol: float = 1e-9) -> list[Violation]:
     """Each fill's fee = price * qty * (maker_fee or taker_fee); total fees = sum of fill fees."""
     venue = result.config["venue"]
@@ -598,6 +623,7 @@ def check_funding(result, bars: pl.DataFrame, rel_tol: float = 1e-9) -> list[Vio
 
 
 FRAME_CHECKS = (
+    check_finite,
     check_equity_identity,
     check_fees,
     check_positions,
@@ -616,7 +642,8 @@ BAR_CHECKS = (
 
 
 def check_invariants(result, bars: pl.DataFrame | None = None) -> list[Violation]:
-    """Every invariant the engine promises that a Result shows: the equity identity, fees,
+    """Every invariant the engine promises that a Result shows: numbers that are numbers (no
+    NaN, no infinity but a bankrupt account's leverage), the equity identity, fees,
     positions, liquidation, halts and fill times (a maker fill one interval after its order's
     close); with `bars` (the input frame) also fill prices under the fill rule and its converse
     (an order whose bar reached its threshold filled; both for trade-through runs only, not
