@@ -13,6 +13,7 @@ import math
 
 import attrs
 
+from mmsim.core.frozen import unchecked
 from mmsim.core.orders import Fill
 
 
@@ -171,7 +172,25 @@ class Account:
 
     def margin_ratio(self, maintenance_margin_rate: float) -> float:
         """sum(notional * maintenance rate) / equity; the account is liquidated at >= 1."""
-        return _ratio(self.gross_notional * maintenance_margin_rate, self.equity)
+        equity, gross = equity_and_gross(self)
+        return _ratio(gross * maintenance_margin_rate, equity)
+
+
+def equity_and_gross(account: Account) -> tuple[float, float]:
+    """(`account.equity`, `account.gross_notional`) in one pass, summed as those are."""
+    unrealized = gross = 0
+    for p, m in zip(account.positions, account.marks):
+        q = p.qty
+        if q:
+            unrealized += q * (m - p.entry_price)
+        else:
+            unrealized += 0.0
+        gross += abs(q) * m
+    return account.wallet + unrealized, gross
+
+
+# an account from fields already valid: tuples of one entry per symbol and a finite wallet
+_account = unchecked(Account)
 
 
 def _ratio(numerator: float, equity: float) -> float:
@@ -188,9 +207,11 @@ def settle(account: Account, fill: Fill) -> Account:
     """Book one fill: position, realized PnL and fee into the wallet."""
     i = account.symbols.index(fill.symbol)
     position, realized = trade(account.positions[i], fill.signed_qty, fill.price)
-    return Account(
+    wallet = account.wallet + realized - fill.fee
+    # the tuples keep their lengths; only a wallet that overflowed needs the validator
+    return (_account if math.isfinite(wallet) else Account)(
         account.symbols,
-        account.wallet + realized - fill.fee,
+        wallet,
         _put(account.positions, i, position),
         account.marks,
         _put(account.realized, i, account.realized[i] + realized),
@@ -203,7 +224,8 @@ def settle(account: Account, fill: Fill) -> Account:
 def mark(account: Account, closes: tuple[float | None, ...]) -> Account:
     """Move marks to this bar's closes; a symbol with no bar (None) keeps its last mark."""
     marks = tuple(m if c is None else c for m, c in zip(account.marks, closes))
-    return Account(
+    # only the marks change (no validator reads them); a wrong number of closes is refused
+    return (_account if len(marks) == len(account.symbols) else Account)(
         account.symbols,
         account.wallet,
         account.positions,

@@ -8,13 +8,14 @@ longs at that bar); any other column is a feature strategies may read by name.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from itertools import repeat
 
 import attrs
 import polars as pl
 
 from mmsim.core.clock import interval_name
 from mmsim.core.errors import DataError
-from mmsim.core.frozen import EMPTY, FrozenDict, frozen_dict
+from mmsim.core.frozen import EMPTY, FrozenDict, frozen_dict, unchecked
 
 # a symbol names files (charts, caches): letters, digits, '.', '_' and '-', no path or markup
 SYMBOL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -350,22 +351,20 @@ def iter_steps(
         funding = (
             part["funding_rate"].fill_null(0.0).to_list() if has_funding else [0.0] * part.height
         )
-        feats = [part[f].to_list() for f in features]
-        for row, (tr, s, o, h, lo, c, v, f) in enumerate(zip(ts, syms, *cols, funding)):
+        # each row's features as one tuple, paired with their names into the bar's FrozenDict
+        rows = zip(*(part[f].to_list() for f in features)) if features else repeat(())
+        for tr, s, o, h, lo, c, v, f, values in zip(ts, syms, *cols, funding, rows):
             if tr != t:
                 if slots is not None:
-                    yield Step(t, tuple(slots))
+                    yield _step(t, tuple(slots))
                 t, slots = tr, [None] * n
-            slots[index[s]] = Bar(
-                s,
-                tr,
-                o,
-                h,
-                lo,
-                c,
-                v,
-                f,
-                FrozenDict(zip(features, [col[row] for col in feats])) if feats else EMPTY,
+            # the frame is validated: plain floats, a FrozenDict made here (no checks to repeat)
+            slots[index[s]] = _bar(
+                s, tr, o, h, lo, c, v, f, FrozenDict(zip(features, values)) if values else EMPTY
             )
     if slots is not None:
-        yield Step(t, tuple(slots))
+        yield _step(t, tuple(slots))
+
+
+_bar = unchecked(Bar)
+_step = unchecked(Step)

@@ -31,8 +31,16 @@ from typing import Any, Protocol
 
 import attrs
 
-from mmsim.core.account import Account, mark, pay_funding, settle
+from mmsim.core.account import (
+    Account,
+    _account,
+    equity_and_gross,
+    mark,
+    pay_funding,
+    settle,
+)
 from mmsim.core.bars import Bar, Step
+from mmsim.core.frozen import unchecked
 from mmsim.core.matching import match_bar
 from mmsim.core.orders import TAKER, Fill, MarketOrder, Order, Quotes, Rejection
 from mmsim.core.placement import place_quotes
@@ -195,8 +203,29 @@ def account_bar(
     for fill in fills:
         account = settle(account, fill)
     bars = step.bars
-    account = mark(account, tuple(None if b is None else b.close for b in bars))
-    if any(b is not None and b.funding_rate for b in bars):
+    # `mark` and the funding check in one pass over the bars (this runs every bar)
+    marks, funded = [], False
+    for m, b in zip(account.marks, bars):
+        if b is None:
+            marks.append(m)
+        else:
+            marks.append(b.close)
+            if b.funding_rate:
+                funded = True
+    if len(marks) == len(account.symbols):
+        account = _account(
+            account.symbols,
+            account.wallet,
+            account.positions,
+            tuple(marks),
+            account.realized,
+            account.fees,
+            account.funding,
+            account.traded,
+        )
+    else:  # a step with the wrong number of bars: `mark` refuses it by name
+        account = mark(account, tuple(None if b is None else b.close for b in bars))
+    if funded:
         account = pay_funding(account, tuple(0.0 if b is None else b.funding_rate for b in bars))
     ratio = account.margin_ratio(venue.maintenance_margin_rate)
     if ratio < 1.0:
@@ -282,9 +311,10 @@ class EngineStep:
                 bars.ts,
             ), StepOutput(fills, (None,) * len(symbols), (), (liquidated,) if liquidated else ())
 
-        equity = account.equity
+        equity, gross = equity_and_gross(account)  # once for every stage below
         strategy_states, quotes, proposed, rejected = [], [], [], []
         post_only = venue.post_only
+        interval_us = self.interval_us
         for strategy, s_state, bar, position, spec in zip(
             self.strategies, state.strategy_states, bars.bars, account.positions, self._specs
         ):
@@ -295,14 +325,14 @@ class EngineStep:
             s_state, q = propose(
                 strategy,
                 s_state,
-                StrategyInput(
+                _strategy_input(
                     bar,
                     position.qty,
                     position.entry_price,
                     equity,
-                    self.interval_us,
-                    tick_size=spec.tick_size,
-                    lot_size=spec.lot_size,
+                    interval_us,
+                    spec.tick_size,
+                    spec.lot_size,
                 ),
             )
             strategy_states.append(s_state)
@@ -315,14 +345,15 @@ class EngineStep:
 
         risk_state, decision = self.risk.update(
             state.risk_state,
-            RiskInput(
+            _risk_input(
                 bars.ts,
                 tuple(proposed),
                 account,
                 self.initial_cash,
                 venue,
                 self.specs,
-                equity=equity,
+                equity,
+                gross,
             ),
         )
         market_orders = decision.market_orders
@@ -335,7 +366,7 @@ class EngineStep:
             )
         else:
             market_orders = waiting
-        return EngineState(
+        return _engine_state(
             account,
             tuple(strategy_states),
             risk_state,
@@ -343,12 +374,19 @@ class EngineStep:
             market_orders,
             decision.halt,
             bars.ts,
-        ), StepOutput(
+        ), _step_output(
             fills,
             tuple(quotes),
             tuple(rejected) + decision.rejected if rejected else decision.rejected,
             decision.events,
         )
+
+
+# the per-bar values the step assembles from parts already valid (no validator reads them)
+_engine_state = unchecked(EngineState)
+_step_output = unchecked(StepOutput)
+_strategy_input = unchecked(StrategyInput)
+_risk_input = unchecked(RiskInput)
 
 
 def make_step(

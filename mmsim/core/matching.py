@@ -18,27 +18,35 @@ interval before the step: after a hole in time the resting orders have expired.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 
+from mmsim.core.frozen import unchecked
 from mmsim.core.orders import MAKER, TAKER, Fill, MarketOrder, Order
-from mmsim.core.venue import SymbolSpec, Venue, at_or_through, round_qty, whole_lots
+from mmsim.core.venue import TICK_TOLERANCE, SymbolSpec, Venue, round_qty, whole_lots
+
+_fill = unchecked(Fill)
 
 
 def maker_fill(order: Order, ts: int, qty: float, venue: Venue) -> Fill:
     """A resting order filled for `qty` at its own price, paying (or earning) the maker fee."""
-    return Fill(
-        ts=ts,
-        symbol=order.symbol,
-        side=order.side,
-        price=order.price,
-        qty=qty,
-        fee=order.price * qty * venue.maker_fee,
-        liquidity=MAKER,
-        reason="quote",
-        level=order.level,
+    if not (qty > 0 and qty < math.inf):
+        raise ValueError(f"qty must be a positive finite number, got {qty!r}")
+    # the order's side and price are valid, and so is qty: the fill needs no second check
+    return _fill(
+        ts,
+        order.symbol,
+        order.side,
+        order.price,
+        qty,
+        order.price * qty * venue.maker_fee,
+        MAKER,
+        "quote",
+        order.level,
+        None,
     )
 
 
@@ -47,6 +55,8 @@ def fill_limit_orders(
 ) -> tuple[Fill, ...]:
     """Fills of one symbol's resting limit orders against its bar (trade-through rule)."""
     n, tick, lot = venue.penetration_ticks, spec.tick_size, spec.lot_size
+    threshold = n - TICK_TOLERANCE  # `at_or_through`, written out: this runs per order per bar
+    low, high = bar.low, bar.high
     cap = None
     if venue.max_participation is not None:
         cap = whole_lots(venue.max_participation * bar.volume, lot)
@@ -57,7 +67,8 @@ def fill_limit_orders(
         if len(mine) > 1:
             mine.sort(key=_level)
         for order in mine:
-            if not at_or_through(side, order.price, bar.low, bar.high, n, tick):
+            through = (order.price - low) / tick if side > 0 else (high - order.price) / tick
+            if not through >= threshold:
                 continue
             qty = order.qty
             if room is not None:

@@ -14,14 +14,15 @@ from __future__ import annotations
 import math
 import sys
 
+from mmsim.core.frozen import unchecked
 from mmsim.core.orders import Order, Quotes, Rejection
 from mmsim.core.venue import (
+    _EXACT,
     TICK_TOLERANCE,
     SymbolSpec,
+    _decimal_step,
     _post_only_mode,
     on_grid,
-    round_price,
-    round_qty,
 )
 
 _EPS = sys.float_info.epsilon
@@ -73,8 +74,12 @@ def place_quotes(
     post_only: "clamp", "reject" (or True) or False, as `Venue.post_only`. A clamped order
     keeps the price the strategy asked for in `Order.clamped_from`.
     """
-    mode = _post_only_mode(post_only)
+    mode = post_only if post_only is False or post_only == "clamp" else _post_only_mode(post_only)
     tick, lot = spec.tick_size, spec.lot_size
+    # round_price, round_qty and crosses, written out with the grid of each size read once
+    # (this runs per level per bar): the same operations in the same order
+    tick_grid, lot_grid = _decimal_step(tick), _decimal_step(lot)
+    crossing = -_grid_tolerance(close / tick)
     orders, rejected = [], []
     for side, levels in ((1, quotes.bids), (-1, quotes.asks)):
         for level, (price, qty) in enumerate(levels):
@@ -83,18 +88,37 @@ def place_quotes(
                     f"strategy for {symbol} proposed an invalid {'bid' if side > 0 else 'ask'} "
                     f"level {level}: price={price!r}, qty={qty!r}"
                 )
-            p = round_price(price, tick, side)
-            q = round_qty(qty, lot)
+            ticks = price / tick
+            noise = 1e-9 + 1e-12 * abs(ticks)
+            n = math.floor(ticks + noise) if side > 0 else math.ceil(ticks - noise)
+            p = _grid(n, tick, tick_grid)
+            lots = qty / lot
+            q = _grid(math.floor(lots + 1e-9 + 1e-12 * abs(lots)), lot, lot_grid)
             if p <= 0 or q <= 0:
                 reason = "tick_size" if p <= 0 else "lot_size"
-                rejected.append(Rejection(Order(symbol, side, price, qty, level), reason))
+                rejected.append(Rejection(_order(symbol, side, price, qty, level, None), reason))
                 continue
-            if mode and crosses(side, p, close, tick):
+            # p and q are positive grid values of finite numbers: valid order fields
+            if mode and side * (p - close) / tick >= crossing:
                 moved = behind_close(side, close, tick) if mode == "clamp" else 0.0
                 if moved > 0:
-                    orders.append(Order(symbol, side, moved, q, level, clamped_from=p))
+                    orders.append(_order(symbol, side, moved, q, level, p))
                 else:
-                    rejected.append(Rejection(Order(symbol, side, p, q, level), "post_only"))
+                    rejected.append(Rejection(_order(symbol, side, p, q, level, None), "post_only"))
             else:
-                orders.append(Order(symbol, side, p, q, level))
+                orders.append(_order(symbol, side, p, q, level, None))
     return tuple(orders), tuple(rejected)
+
+
+_order = unchecked(Order)
+
+
+def _grid(n: int, step: float, grid) -> float:
+    """`on_grid(n, step)` with `_decimal_step(step)` given."""
+    if grid is None:
+        return n * step
+    m, scale, d = grid
+    units = n * m
+    if type(units) is int and -_EXACT < units < _EXACT:
+        return units / scale
+    return round(n * step, d)

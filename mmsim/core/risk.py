@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 
 from mmsim.core.account import Account, _ratio
+from mmsim.core.frozen import unchecked
 from mmsim.core.orders import MarketOrder, Order, Rejection
 from mmsim.core.params import build_params
 from mmsim.core.risk_params import (
@@ -59,15 +60,15 @@ class RiskInput:
         """The same close with other orders (what the next rule of a chain sees)."""
         if orders is self.orders:
             return self
-        return RiskInput(
+        return _risk_input(
             self.ts,
             orders,
             self.account,
             self.initial_cash,
             self.venue,
             self.specs,
-            equity=self.equity,
-            gross_notional=self.gross_notional,
+            self.equity,
+            self.gross_notional,
         )
 
     @property
@@ -90,6 +91,16 @@ class RiskDecision:
     market_orders: tuple[MarketOrder, ...] = ()
     halt: str | None = None
     events: tuple[str, ...] = ()
+
+
+# values rebuilt from the fields of valid ones (neither class has a validator)
+_risk_input = unchecked(RiskInput)
+_decision = unchecked(RiskDecision)
+
+
+def passed(orders: tuple[Order, ...]) -> RiskDecision:
+    """The verdict that keeps `orders` and does nothing else: `RiskDecision(orders)`."""
+    return _decision(orders, (), (), None, ())
 
 
 @attrs.frozen(slots=True)
@@ -140,7 +151,9 @@ def chain(*rules: RiskRule) -> RiskRule:
         decision = None
         quiet = True  # no rule has rejected, sent, halted or reported anything yet
         for rule, state in zip(rules, states):
-            state, decision = rule.update(state, inputs.with_orders(orders))
+            if orders is not inputs.orders:
+                inputs = inputs.with_orders(orders)
+            state, decision = rule.update(state, inputs)
             new_states.append(state)
             orders = decision.orders
             if decision.rejected or decision.market_orders or decision.events or decision.halt:
@@ -154,7 +167,7 @@ def chain(*rules: RiskRule) -> RiskRule:
         # reported anything (compared with () so a rule's lists are still made tuples below)
         if quiet and decision is not None and _empty(decision):
             return tuple(new_states), decision
-        return tuple(new_states), RiskDecision(
+        return tuple(new_states), _decision(
             orders, tuple(rejected), tuple(market.values()), halt, tuple(events)
         )
 
@@ -210,10 +223,14 @@ def _level_then_price(order: Order) -> tuple[int, float]:
 
 
 def _trim_symbol(orders, signed_notional, cap, lot):
-    if len(orders) > 1:
-        orders = sorted(orders, key=_level_then_price)
+    # each side innermost first (a stable sort by level, then price): split first, so a side
+    # of one order needs no sort
     bids = [o for o in orders if o.side > 0]
     asks = [o for o in orders if o.side < 0]
+    if len(bids) > 1:
+        bids.sort(key=_level_then_price)
+    if len(asks) > 1:
+        asks.sort(key=_level_then_price)
     bids, rej_b, n_buy = _trim_side(bids, signed_notional, cap, lot)
     asks, rej_a, n_sell = _trim_side(asks, signed_notional, cap, lot)
     worst = max(abs(signed_notional), abs(n_buy), abs(n_sell))
@@ -259,10 +276,13 @@ def leverage_caps(
 
     def decide(inputs: RiskInput) -> RiskDecision:
         if not inputs.orders:
-            return RiskDecision(())
+            return passed(())
         account = inputs.account
         equity = max(inputs.equity, 0.0)
         symbol_cap = math.inf if max_symbol_leverage is None else max_symbol_leverage * equity
+        symbol = inputs.orders[0].symbol
+        if all(o.symbol == symbol for o in inputs.orders):
+            return _one_symbol(inputs, symbol, equity, symbol_cap)
         groups: dict[str, list[Order]] = {}
         for order in inputs.orders:
             groups.setdefault(order.symbol, []).append(order)
@@ -276,8 +296,9 @@ def leverage_caps(
             current = inputs.gross_notional
             added = {s: max(t[0][2] - abs(t[1]), 0.0) for s, t in trimmed.items()}
             total_cap = max_leverage * equity
-            if sum(added.values()) > 0 and current + sum(added.values()) > total_cap:
-                k = max(0.0, (total_cap - current) / sum(added.values()))
+            total_added = sum(added.values())
+            if total_added > 0 and current + total_added > total_cap:
+                k = max(0.0, (total_cap - current) / total_added)
                 for symbol, orders in groups.items():
                     _, n0, lot = trimmed[symbol]
                     # the symbol cap still holds: a side that flips the position is capped by
@@ -288,7 +309,25 @@ def leverage_caps(
         for (orders, rejections, _), _, _ in trimmed.values():
             keep.extend(orders)
             rejected.extend(rejections)
-        return RiskDecision(tuple(keep), tuple(rejected))
+        return _decision(tuple(keep), tuple(rejected), (), None, ())
+
+    def _one_symbol(inputs, symbol, equity, symbol_cap):
+        """`decide` when every order is one symbol's (the same steps without the dicts)."""
+        account = inputs.account
+        i = account.symbols.index(symbol)
+        n0 = account.positions[i].qty * account.marks[i]
+        lot = inputs.specs[symbol].lot_size
+        orders = list(inputs.orders)
+        kept, rejected, worst = _trim_symbol(orders, n0, symbol_cap, lot)
+        if max_leverage is not None:
+            current = inputs.gross_notional
+            added = max(worst - abs(n0), 0.0)
+            total_cap = max_leverage * equity
+            if added > 0 and current + added > total_cap:
+                k = max(0.0, (total_cap - current) / added)
+                cap = min(abs(n0) + k * added, symbol_cap)
+                kept, rejected, _ = _trim_symbol(orders, n0, cap, lot)
+        return _decision(tuple(kept), tuple(rejected), (), None, ())
 
     return stateless_rule("leverage_caps", decide, params=params)
 
@@ -345,7 +384,7 @@ def emergency_exit(
         if reason is None and max_drawdown is not None and equity < peak * (1 - max_drawdown):
             reason = f"emergency_exit: drawdown {1 - equity / peak:.3g} > {max_drawdown:g}"
         if reason is None:
-            return peak, RiskDecision(inputs.orders)
+            return peak, passed(inputs.orders)
         return equity, _exit(inputs, reason, halt=False)
 
     return RiskRule("emergency_exit", lambda: -math.inf, update, params=params)
@@ -358,7 +397,7 @@ def early_stop(*, min_equity_fraction: float) -> RiskRule:
     def decide(inputs: RiskInput) -> RiskDecision:
         equity = inputs.equity
         if equity >= min_equity_fraction * inputs.initial_cash:
-            return RiskDecision(inputs.orders)
+            return passed(inputs.orders)
         reason = (
             f"early_stop: equity {equity:.2f} < {min_equity_fraction:g} x initial"
             f" {inputs.initial_cash:.2f}"

@@ -18,20 +18,13 @@ import polars as pl
 from mmsim.results.schema import FILL_SCHEMA, POSTED_SCHEMA, REJECTION_SCHEMA
 
 NAN = float("nan")
-# per symbol and bar: floats (NaN where the frame holds null) and counts
-_FLOATS = (
-    "position",
-    "entry_price",
-    "mark",
-    "realized",
-    "fees",
-    "funding",
-    "bid",
-    "ask",
-    "bid_qty",
-    "ask_qty",
-    "reservation_price",
-)
+# per symbol and ledger row (a bar whose account changed): position, entry price (NaN flat),
+# realized PnL, fees, funding; each row starts with the wallet
+_LEDGER = ("position", "entry_price", "realized", "fees", "funding")
+# per symbol and bar: the best quotes resting after the close (NaN: none), how many orders
+# were clamped, the strategy's reservation price (NaN: none), and the counts of orders resting
+# and rejected
+_ROW = ("bid", "ask", "bid_qty", "ask_qty", "clamped", "reservation_price", "orders", "rejected")
 _COUNTS = ("orders", "rejected", "clamped")
 
 
@@ -62,19 +55,57 @@ def _column(values):
     return values if isinstance(values, list) else np.asarray(values)
 
 
+def _best(orders) -> tuple[float, float, float, float, int]:
+    """(bid, ask, bid_qty, ask_qty, clamped) of one symbol's resting orders: the highest bid
+    and the lowest ask (the first of equal prices; NaN where a side has none) and how many
+    orders placement clamped."""
+    bid = ask = None
+    clamped = 0
+    for o in orders:
+        if o.side > 0:
+            if bid is None or o.price > bid.price:
+                bid = o
+        elif ask is None or o.price < ask.price:
+            ask = o
+        if o.clamped_from is not None:
+            clamped += 1
+    return (
+        NAN if bid is None else bid.price,
+        NAN if ask is None else ask.price,
+        NAN if bid is None else bid.qty,
+        NAN if ask is None else ask.qty,
+        clamped,
+    )
+
+
+def _or_nan(quotes) -> float:
+    """The reservation price of a symbol's quotes, NaN when it has none."""
+    r = None if quotes is None else quotes.reservation_price
+    return NAN if r is None else r
+
+
 class Recorder:
     """Collects each step's primitives (the impure edge of the fold); `frames` builds the
-    result frames once at the end."""
+    result frames once at the end.
+
+    Per bar it writes each symbol's mark and quotes; the account's other fields (wallet,
+    positions, entries, running totals) only in a ledger row at a bar where they changed (a
+    fill, funding, a liquidation), carried forward to the bars after it when the frames are
+    built: a bar without a fill costs no ledger row.
+    """
 
     def __init__(self, symbols: tuple[str, ...], maintenance_margin_rate: float, interval_us: int):
         self.symbols = symbols
         self.index = {s: i for i, s in enumerate(symbols)}
         self.interval_us = interval_us
         self.mmr = maintenance_margin_rate
-        self.wallet = array("d")
-        self.halted = array("b")
-        self.floats = {k: array("d") for k in _FLOATS}
-        self.counts = {k: array("q") for k in _COUNTS}
+        self.marks = array("d")  # per bar and symbol
+        self.quotes = array("d")  # per bar and symbol: _ROW
+        self.ledger_k = array("q")  # the bar of each ledger row
+        self.ledger = array("d")  # per row: wallet, then _LEDGER per symbol
+        self.halt_k = array("q")  # the bars where the halt flag changed
+        self.halted = False
+        self.account = None  # the account of the last ledger row
         self.fills = {
             "ts": array("q"),
             "symbol": [],
@@ -101,47 +132,92 @@ class Recorder:
         # orders posted per (symbol, side, level): the denominators of fill rates; the last
         # bar's orders never meet a bar, so they are kept apart and left out
         self.posted: dict = {}
-        self.last_posted: dict = {}
+        self.last_resting: tuple = ()
         self.last_ts: int | None = None
         self.k = 0
+
+    def _ledger_row(self, a) -> None:
+        row = [a.wallet]
+        for p, realized, fees, funding in zip(a.positions, a.realized, a.fees, a.funding):
+            row += (p.qty, p.entry_price if p.qty else NAN, realized, fees, funding)
+        self.ledger_k.append(self.k)
+        self.ledger.extend(row)
+        self.account = a
 
     def add(self, state, out) -> None:
         """Record the state after one step and its `StepOutput`."""
         a = state.account
-        self.wallet.append(a.wallet)
-        self.halted.append(state.halted is not None)
-        n = len(self.symbols)
-        index = self.index
-        # each symbol's best bid and ask resting at this close, and its order counts
-        bid = [None] * n
-        ask = [None] * n
-        orders = [0] * n
-        clamped = [0] * n
-        now: dict = {}
-        for o in state.resting:
-            i = index[o.symbol]
-            if o.side > 0:
-                if bid[i] is None or o.price > bid[i].price:
-                    bid[i] = o
-            elif ask[i] is None or o.price < ask[i].price:
-                ask[i] = o
-            orders[i] += 1
-            if o.clamped_from is not None:
-                clamped[i] += 1
-            key = (o.symbol, o.side, o.level)
-            had = now.get(key)
-            now[key] = (1, o.qty) if had is None else (had[0] + 1, had[1] + o.qty)
-        posted = self.posted
+        last = self.account
+        # the marks move every bar; the rest of the account only with a fill, funding or a
+        # liquidation (their tuples are kept, not rebuilt, when nothing changed)
+        if last is None or not (
+            a.positions is last.positions
+            and a.realized is last.realized
+            and a.fees is last.fees
+            and a.funding is last.funding
+            and a.wallet == last.wallet
+        ):
+            self._ledger_row(a)
+        self.marks.extend(a.marks)
+        if (state.halted is not None) is not self.halted:
+            self.halted = not self.halted
+            self.halt_k.append(self.k)
         # the last close's orders rested during this bar unless a hole in time expired them
         if self.last_ts is not None and state.ts - self.last_ts == self.interval_us:
-            for key, (m, qty) in self.last_posted.items():
-                had = posted.get(key, (0, 0.0))
-                posted[key] = (had[0] + m, had[1] + qty)
+            self._count_posted(self.last_resting)
         self.last_ts = state.ts
-        self.last_posted = now
+        resting = self.last_resting = state.resting
+        n = len(self.symbols)
         refused = [0] * n
+        if out.rejected:
+            self._add_rejections(out.rejected, refused)
+        quotes = out.quotes or (None,) * n
+        if n == 1:  # one symbol: every order is its own
+            q = quotes[0]
+            self.quotes.extend((*_best(resting), _or_nan(q), len(resting), refused[0]))
+        else:
+            self.quotes.extend(self._quote_rows(resting, quotes, refused))
+        if out.fills:
+            self._add_fills(out.fills)
+        for e in out.events:
+            self.event_k.append(self.k)
+            self.event_text.append(e)
+        self.k += 1
+
+    def _quote_rows(self, resting, quotes, refused) -> list[float]:
+        """Each symbol's `_best` of its resting orders, reservation price and counts."""
+        n = len(self.symbols)
+        mine: list[list] = [[] for _ in range(n)]
+        index = self.index
+        for o in resting:
+            mine[index[o.symbol]].append(o)
+        row: list[float] = []
+        for i, q in enumerate(quotes):
+            row += (*_best(mine[i]), _or_nan(q), len(mine[i]), refused[i])
+        return row
+
+    def _count_posted(self, resting) -> None:
+        """Add orders that rested during a bar to the counts and sizes posted per (symbol,
+        side, level), each bar's sizes summed first (as a bar with two orders of one key)."""
+        posted = self.posted
+        keys = [(o.symbol, o.side, o.level) for o in resting]
+        if len(keys) > 1 and len(set(keys)) < len(keys):  # a key twice in one bar
+            now: dict = {}
+            for key, o in zip(keys, resting):
+                had = now.get(key)
+                now[key] = (1, o.qty) if had is None else (had[0] + 1, had[1] + o.qty)
+            for key, (m, qty) in now.items():
+                had = posted.get(key)
+                posted[key] = (m, qty) if had is None else (had[0] + m, had[1] + qty)
+            return
+        for key, o in zip(keys, resting):
+            had = posted.get(key)
+            posted[key] = (1, o.qty) if had is None else (had[0] + 1, had[1] + o.qty)
+
+    def _add_rejections(self, rejected, refused) -> None:
         rejections = self.rejections
-        for r in out.rejected:
+        index = self.index
+        for r in rejected:
             o = r.order
             refused[index[o.symbol]] += 1
             rejections["k"].append(self.k)
@@ -151,33 +227,6 @@ class Recorder:
             rejections["price"].append(o.price)
             rejections["qty"].append(o.qty)
             rejections["reason"].append(r.reason)
-        f = self.floats
-        quotes = out.quotes
-        for i in range(n):
-            p = a.positions[i]
-            f["position"].append(p.qty)
-            f["entry_price"].append(p.entry_price if p.qty else NAN)
-            f["mark"].append(a.marks[i])
-            f["realized"].append(a.realized[i])
-            f["fees"].append(a.fees[i])
-            f["funding"].append(a.funding[i])
-            b, s = bid[i], ask[i]
-            f["bid"].append(NAN if b is None else b.price)
-            f["ask"].append(NAN if s is None else s.price)
-            f["bid_qty"].append(NAN if b is None else b.qty)
-            f["ask_qty"].append(NAN if s is None else s.qty)
-            q = quotes[i] if quotes else None
-            r = None if q is None else q.reservation_price
-            f["reservation_price"].append(NAN if r is None else r)
-        self.counts["orders"].extend(orders)
-        self.counts["rejected"].extend(refused)
-        self.counts["clamped"].extend(clamped)
-        if out.fills:
-            self._add_fills(out.fills)
-        for e in out.events:
-            self.event_k.append(self.k)
-            self.event_text.append(e)
-        self.k += 1
 
     def _add_fills(self, fills) -> None:
         c = self.fills
@@ -199,17 +248,34 @@ class Recorder:
     def frames(self, ts):
         """(equity, symbols, fills, rejections, events, posted) frames (`mmsim.results.result`)."""
         n_sym, n_ts = len(self.symbols), len(ts)
-        shape = (n_ts, n_sym)
+        # each bar reads the ledger row of the last bar at or before it that changed the account
+        rows = np.frombuffer(self.ledger, dtype=np.float64).reshape(
+            len(self.ledger_k), 1 + len(_LEDGER) * n_sym
+        )
+        at = np.searchsorted(np.frombuffer(self.ledger_k, dtype=np.int64), np.arange(n_ts), "right")
+        rows = rows[at - 1]
+        account = {
+            name: np.ascontiguousarray(rows[:, 1 + j :: len(_LEDGER)])
+            for j, name in enumerate(_LEDGER)
+        }
+        table = np.frombuffer(self.quotes, dtype=np.float64).reshape(n_ts, n_sym, len(_ROW))
+        column = {k: table[:, :, j].reshape(-1) for j, k in enumerate(_ROW)}
+        flat = {
+            **{k: v.reshape(-1) for k, v in account.items()},
+            "mark": np.frombuffer(self.marks, dtype=np.float64),
+            **{k: np.ascontiguousarray(column[k]) for k in _ROW if k not in _COUNTS},
+        }
+        counts = {k: column[k].astype(np.int64) for k in _COUNTS}
+        changes = np.zeros(n_ts + 1, dtype=np.int64)
+        np.add.at(changes, np.frombuffer(self.halt_k, dtype=np.int64), 1)
+        halted = np.cumsum(changes[:n_ts]) % 2 == 1
 
-        def grid(name: str) -> np.ndarray:
-            return np.frombuffer(self.floats[name], dtype=np.float64).reshape(shape)
-
-        qty, mark = grid("position"), grid("mark")
-        entry = grid("entry_price")
+        qty, mark = account["position"], flat["mark"].reshape(n_ts, n_sym)
+        entry = account["entry_price"]
         with np.errstate(invalid="ignore"):
             unreal = np.where(qty != 0, qty * (mark - entry), 0.0)
         notional = np.abs(qty) * mark
-        wallet = np.frombuffer(self.wallet, dtype=np.float64)
+        wallet = np.ascontiguousarray(rows[:, 0])
         unrealized = _total(unreal)
         equity = wallet + unrealized
         gross = _total(notional)
@@ -222,15 +288,14 @@ class Recorder:
                 "notional": gross,
                 "leverage": _ratio(gross, equity),
                 "margin_ratio": _ratio(gross * self.mmr, equity),
-                "fees": _total(grid("fees")),
-                "funding": _total(grid("funding")),
-                "realized": _total(grid("realized")),
-                "halted": np.frombuffer(self.halted, dtype=np.int8) > 0,
+                "fees": _total(account["fees"]),
+                "funding": _total(account["funding"]),
+                "realized": _total(account["realized"]),
+                "halted": halted,
             }
         ).with_columns(_datetime("ts"))
         with np.errstate(divide="ignore", invalid="ignore"):
             leverage = np.where(equity[:, None] > 0, notional / equity[:, None], np.nan)
-        flat = {k: np.frombuffer(v, dtype=np.float64) for k, v in self.floats.items()}
         sym_frame = pl.DataFrame(
             {
                 "ts": np.repeat(np.asarray(ts, dtype=np.int64), n_sym),
@@ -248,7 +313,7 @@ class Recorder:
                 "funding": flat["funding"],
                 **{k: _nullable(flat[k]) for k in ("bid", "ask", "bid_qty", "ask_qty")},
                 "reservation_price": _nullable(flat["reservation_price"]),
-                **{k: np.frombuffer(v, dtype=np.int64) for k, v in self.counts.items()},
+                **counts,
             }
         ).with_columns(_datetime("ts"))
         fills = pl.DataFrame(

@@ -31,6 +31,7 @@ import math
 import attrs
 
 from mmsim.core.clock import parse_duration_us, time_left_us
+from mmsim.core.frozen import unchecked
 from mmsim.core.orders import NO_QUOTES, Quotes
 from mmsim.data.features import volatility
 from mmsim.research.calibration import intensity_features
@@ -186,64 +187,81 @@ def avellaneda_stoikov_quotes(
 
     fitted_kappa: the name of a kappa feature (per bps) to use instead of params.kappa when set.
     """
-    bar = inputs.bar
-    sigma_ret = bar.features.get(f"volatility_{params.vol_window}")
-    if sigma_ret is None:
-        return NO_QUOTES
-    s = bar.close
-    q = inputs.position * s / params.order_value
-    kappa = params.kappa
-    if fitted_kappa is not None:
-        fitted = bar.features.get(fitted_kappa)
-        if fitted is not None and fitted > 0:
-            kappa = fitted if params.units == "bps" else fitted * 1e4 / s
-    if params.units == "bps":
-        sigma, mid = sigma_ret * 1e4, 0.0  # prices as bps offsets from the close
-        floor = params.min_spread_bps
-    else:
-        sigma, mid = sigma_ret * s, s
-        floor = params.min_spread_bps * s / 1e4
-    if params.infinite:
-        cap = params.max_inventory
-        q_model = q if cap is None else max(-cap, min(cap, q))
-        omega = (
-            params.discount
-            if params.discount is not None
-            else paper_discount(params.gamma, sigma, cap)
+    return quoter(params, fitted_kappa)(inputs)
+
+
+_quotes = unchecked(Quotes)
+
+
+def quoter(params: AvellanedaStoikovParams, fitted_kappa: str | None = None):
+    """`inputs -> Quotes` for these parameters (`avellaneda_stoikov_quotes`), with what does
+    not change from bar to bar (feature names, the units, the horizon) read once."""
+    vol_key = f"volatility_{params.vol_window}"
+    gamma, order_value, cap = params.gamma, params.order_value, params.max_inventory
+    bps = params.units == "bps"
+    infinite = params.infinite
+    horizon_us = params.horizon_us
+
+    def quote(inputs: StrategyInput) -> Quotes:
+        bar = inputs.bar
+        sigma_ret = bar.features.get(vol_key)
+        if sigma_ret is None:
+            return NO_QUOTES
+        s = bar.close
+        q = inputs.position * s / order_value
+        kappa = params.kappa
+        if fitted_kappa is not None:
+            fitted = bar.features.get(fitted_kappa)
+            if fitted is not None and fitted > 0:
+                kappa = fitted if bps else fitted * 1e4 / s
+        if bps:
+            sigma, mid = sigma_ret * 1e4, 0.0  # prices as bps offsets from the close
+            floor = params.min_spread_bps
+        else:
+            sigma, mid = sigma_ret * s, s
+            floor = params.min_spread_bps * s / 1e4
+        if infinite:
+            q_model = q if cap is None else max(-cap, min(cap, q))
+            omega = (
+                params.discount
+                if params.discount is not None
+                else paper_discount(gamma, sigma, cap)
+            )
+            r_bid, r_ask = infinite_horizon_reservation(mid, q_model, gamma, sigma, omega)
+            depth = math.log1p(gamma / kappa) / gamma
+            bid = None if r_bid is None else r_bid - depth
+            ask = None if r_ask is None else r_ask + depth
+            r = (r_bid + r_ask) / 2 if r_bid is not None and r_ask is not None else None
+        else:
+            bars_left = time_left_us(inputs.close_ts, horizon_us) / inputs.interval_us
+            r = reservation_price(mid, q, gamma, sigma, bars_left)
+            half = optimal_spread(gamma, sigma, bars_left, kappa) / 2
+            bid, ask = r - half, r + half
+        if bid is not None and ask is not None and ask - bid < floor:
+            centre, half = (bid + ask) / 2, floor / 2
+            bid, ask = centre - half, centre + half
+        if bps:  # offsets back to prices
+            r = None if r is None else s * (1 + r / 1e4)
+            bid = None if bid is None else s * (1 + bid / 1e4)
+            ask = None if ask is None else s * (1 + ask / 1e4)
+        bid_value, ask_value = _sizes(params, q)
+        bid_ok = (
+            bid is not None
+            and bid > 0
+            and (cap is None or q + bid_value / order_value <= cap + 1e-9)
         )
-        r_bid, r_ask = infinite_horizon_reservation(mid, q_model, params.gamma, sigma, omega)
-        depth = math.log1p(params.gamma / kappa) / params.gamma
-        bid = None if r_bid is None else r_bid - depth
-        ask = None if r_ask is None else r_ask + depth
-        r = (r_bid + r_ask) / 2 if r_bid is not None and r_ask is not None else None
-    else:
-        bars_left = time_left_us(inputs.close_ts, params.horizon_us) / inputs.interval_us
-        r = reservation_price(mid, q, params.gamma, sigma, bars_left)
-        half = optimal_spread(params.gamma, sigma, bars_left, kappa) / 2
-        bid, ask = r - half, r + half
-    if bid is not None and ask is not None and ask - bid < floor:
-        centre, half = (bid + ask) / 2, floor / 2
-        bid, ask = centre - half, centre + half
-    if params.units == "bps":
-        to_price = lambda x: None if x is None else s * (1 + x / 1e4)  # noqa: E731
-        r, bid, ask = to_price(r), to_price(bid), to_price(ask)
-    bid_value, ask_value = _sizes(params, q)
-    cap = params.max_inventory
-    bid_ok = (
-        bid is not None
-        and bid > 0
-        and (cap is None or q + bid_value / params.order_value <= cap + 1e-9)
-    )
-    ask_ok = (
-        ask is not None
-        and ask > 0
-        and (cap is None or -q + ask_value / params.order_value <= cap + 1e-9)
-    )
-    return Quotes(
-        bids=((bid, bid_value / s),) if bid_ok else (),
-        asks=((ask, ask_value / s),) if ask_ok else (),
-        reservation_price=r if r is not None and r > 0 else None,
-    )
+        ask_ok = (
+            ask is not None
+            and ask > 0
+            and (cap is None or -q + ask_value / order_value <= cap + 1e-9)
+        )
+        return _quotes(  # Quotes(bids, asks, reservation_price): it has nothing to validate
+            ((bid, bid_value / s),) if bid_ok else (),
+            ((ask, ask_value / s),) if ask_ok else (),
+            r if r is not None and r > 0 else None,
+        )
+
+    return quote
 
 
 @strategy_factory("avellaneda_stoikov", AvellanedaStoikovParams)
@@ -259,7 +277,7 @@ def avellaneda_stoikov(params: AvellanedaStoikovParams) -> Strategy:
         fitted = kappa_feature.name
     return stateless(
         "avellaneda_stoikov",
-        lambda inputs: avellaneda_stoikov_quotes(params, inputs, fitted),
+        quoter(params, fitted),
         params=params,
         features=features,
     )
