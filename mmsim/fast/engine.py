@@ -76,14 +76,15 @@ def ensure(buf, need):
 @kernel
 def quote(
     kind, p, f, slots, skews, skew_slots, close, close_ts, interval_us, position, entry, two,
-    bid_p, bid_q, ask_p, ask_q,
+    clock, bid_p, bid_q, ask_p, ask_q,
 ):  # fmt: skip
     if kind == FIXED_SPREAD:
         return fixed_spread(p, close, position, bid_p, bid_q, ask_p, ask_q)
     if kind == AVELLANEDA_STOIKOV:
         return avellaneda_stoikov(
-            p, f, slots, close, close_ts, interval_us, position, two, bid_p, bid_q, ask_p, ask_q
-        )
+            p, f, slots, close, close_ts, interval_us, position, two, clock, bid_p, bid_q,
+            ask_p, ask_q,
+        )  # fmt: skip
     if kind == GLFT:
         return glft(p, f, slots, close, position, bid_p, bid_q, ask_p, ask_q)
     if kind == PAPER:
@@ -147,11 +148,11 @@ def bad_draw(resting, lo, hi, side, u):
 @kernel
 def match_step(
     k, t, due, resting, n_rest, market, present, opens, lows, highs, volumes, u_bid, u_ask,
-    ticks, inv_ticks, lots, dec_lots, venue, matching, mp, interval_us, step_fills, error,
+    ticks, inv_ticks, lots, dec_lots, venue, matching, mp, interval_us, step_fills, sf, error,
 ):  # fmt: skip
     """1. matching: each symbol's market order at its open, then its resting orders (when they
-    are due in this bar). Returns the step's fill count, or -1 after a bad draw (in `error`)."""
-    sf = 0
+    are due in this bar), fills written from row sf of `step_fills`. Returns the row after the
+    last fill, or -1 after a bad draw (in `error`)."""
     lo = 0
     for s in range(present.shape[1]):
         hi = lo
@@ -183,11 +184,15 @@ def match_step(
 
 
 @kernel
-def account_step(k, t, sf, step_fills, acct, wallet, present, closes, rates, venue, changed):
-    """2. accounting: book the fills, mark to the closes, pay funding, liquidate at a margin
-    ratio of 1 (`changed` flags the symbols whose account moved). Returns (fill count, equity,
-    gross notional, margin ratio (0 below 1/2: read only after a liquidation), liquidated)."""
-    for i in range(sf):
+def account_step(
+    k, t, f0, sf, step_fills, acct, wallet, present, closes, rates, funding, venue, changed
+):
+    """2. accounting: book the fills (rows f0..sf), mark to the closes, pay funding (`funding`:
+    some rate of the run is not 0), liquidate at a margin ratio of 1 (`changed` flags the
+    symbols whose account moved). Returns (row after the last fill, equity, gross notional,
+    margin ratio (0 below 1/2: read only after a liquidation), liquidated, an account moved)."""
+    moved = sf > f0
+    for i in range(f0, sf):
         s = int(step_fills[i, 1])
         settle(acct, wallet, s, step_fills[i, 2], step_fills[i, 3], step_fills[i, 4],
                step_fills[i, 5])  # fmt: skip
@@ -195,17 +200,18 @@ def account_step(k, t, sf, step_fills, acct, wallet, present, closes, rates, ven
     for s in range(acct.shape[1]):
         if present[k, s]:
             acct[MARK, s] = closes[k, s]
-    if pay_funding(acct, wallet, rates[k], present[k]):
+    if funding and pay_funding(acct, wallet, rates[k], present[k]):
+        moved = True
         for s in range(acct.shape[1]):
             changed[s] = True
     eq = equity(acct, wallet)
     gross = gross_notional(acct)
     required = gross * venue[5]
     if required < 0.5 * eq:  # a margin ratio under 1/2 (the division only near 1)
-        return sf, eq, gross, 0.0, False
+        return sf, eq, gross, 0.0, False, moved
     margin = ratio(required, eq)
     if margin < 1.0:
-        return sf, eq, gross, margin, False
+        return sf, eq, gross, margin, False, moved
     first = sf
     for s in range(acct.shape[1]):
         q = acct[QTY, s]
@@ -219,14 +225,14 @@ def account_step(k, t, sf, step_fills, acct, wallet, present, closes, rates, ven
         settle(acct, wallet, s, step_fills[i, 2], step_fills[i, 3], step_fills[i, 4],
                step_fills[i, 5])  # fmt: skip
         changed[s] = True
-    return sf, eq, gross, margin, True
+    return sf, eq, gross, margin, True, True
 
 
 @kernel
 def quote_step(
     k, t, present, closes, feats, kinds, params, slots, skews, skew_slots, two, acct, ticks,
-    lots, inv_ticks, inv_lots, dec_ticks, dec_lots, post_only, interval_us, orders, step_rej,
-    quotes, rec, error,
+    lots, inv_ticks, inv_lots, dec_ticks, dec_lots, post_only, interval_us, clocks, orders,
+    step_rej, quotes, rec, error,
 ):  # fmt: skip
     """3. strategies and placement for every symbol with a bar. Returns (orders, rejections),
     or m = -1 after an invalid proposal (in `error`)."""
@@ -239,7 +245,7 @@ def quote_step(
         close = closes[k, s]
         nb, na, r = quote(
             kinds[s], params[s], feats[k, s], slots[s], skews[s], skew_slots, close,
-            t + interval_us, interval_us, acct[QTY, s], acct[ENTRY, s], two[0],
+            t + interval_us, interval_us, acct[QTY, s], acct[ENTRY, s], two[0], clocks[s],
             bid_p, bid_q, ask_p, ask_q,
         )  # fmt: skip
         rec[k, s, R_RESERVATION] = r
@@ -279,50 +285,65 @@ def append_rows(buf, n, k, rows, count):
 
 
 @kernel
-def copy_rows(src, lo, hi, dst, at):
-    """Rows lo..hi of `src` to `dst` from row `at` (tables of the same width)."""
-    for i in range(lo, hi):
-        for c in range(src.shape[1]):
-            dst[at + i - lo, c] = src[i, c]
+def lacks_room(sizes, step_fills, step_rej, step_ev, fills, rejs, evs, ledger, S):
+    """Whether a table lacks room for one more bar's rows."""
+    return (
+        sizes[0] + step_fills.shape[0] > fills.shape[0]
+        or sizes[1] + step_rej.shape[0] > rejs.shape[0]
+        or sizes[2] + step_ev.shape[0] > evs.shape[0]
+        or sizes[3] + S > ledger.shape[0]
+    )
+
+
+@kernel
+def stamp_sent(market, sent, t):
+    """The market orders the risk chain sent, stamped with this close (a late fill tells the
+    bars it waited); `sent` all False again for the next bar's chain."""
+    for s in range(sent.shape[0]):
+        if sent[s]:
+            market[3, s] = t
+            sent[s] = False
 
 
 @stage
 def fold(
-    k0, ts, present, opens, highs, lows, closes, volumes, rates, feats, u_bid, u_ask,
+    k0, ts, present, opens, highs, lows, closes, volumes, rates, funding, feats, u_bid, u_ask,
     ticks, lots, inv_ticks, inv_lots, dec_ticks, dec_lots, kinds, params, slots, skews,
     skew_slots, two, venue, rules, matching, mp, initial_cash, interval_us, rec, counts, ledger,
-    posted_n, posted_q, acct, wallet, changed, resting, orders, spare, market, sent, states,
-    step_fills, step_rej, step_ev, work, quotes, error, ctl, fills, rejs, evs, sizes,
+    posted_n, posted_q, acct, wallet, changed, books, market, sent, states, clocks, step_fills,
+    step_rej, step_ev, work, quotes, error, ctl, fills, rejs, evs, sizes,
 ):  # fmt: skip
     """The bars from k0 on, the whole loop in one function (a call per bar would pass every
     table on the stack): per bar matching, accounting, strategies and placement, risk, records.
     Stops at the end (returns T), after an error (returns -1, the error in `error`) or when a
     table of fills, rejections, events or ledger rows lacks room for one more bar (returns the
     bar to resume at). ctl = (orders resting, when they are due, halting event or -1, first
-    halted bar or -1); sizes = (fills, rejections, events, ledger rows) written so far."""
+    halted bar or -1, then which of the three `books` holds the resting orders, which the
+    placed ones and which the risk rules' spare); sizes = (fills, rejections, events, ledger
+    rows) written so far. Fills are written straight into `fills` (`step_fills` is its room)."""
     T, S = present.shape
+    i_rest, i_orders, i_spare = ctl[4], ctl[5], ctl[6]
+    resting, orders, spare = books[i_rest], books[i_orders], books[i_spare]
     for k in range(k0, T):
-        if (
-            sizes[0] + step_fills.shape[0] > fills.shape[0]
-            or sizes[1] + step_rej.shape[0] > rejs.shape[0]
-            or sizes[2] + step_ev.shape[0] > evs.shape[0]
-            or sizes[3] + S > ledger.shape[0]
-        ):
+        if lacks_room(sizes, step_fills, step_rej, step_ev, fills, rejs, evs, ledger, S):
+            ctl[4], ctl[5], ctl[6] = i_rest, i_orders, i_spare
             return k
         ne = sizes[2]
+        nf = sizes[0]
         t = ts[k]
         sf = match_step(
             k, t, t == ctl[1], resting, ctl[0], market, present, opens, lows, highs, volumes,
             u_bid, u_ask, ticks, inv_ticks, lots, dec_lots, venue, matching, mp, interval_us,
-            step_fills, error,
+            fills, nf, error,
         )  # fmt: skip
         if sf < 0:
             return -1
         ctl[0] = 0
-        sf, eq, gross, margin, liquidated = account_step(
-            k, t, sf, step_fills, acct, wallet, present, closes, rates, venue, changed
+        sf, eq, gross, margin, liquidated, moved = account_step(
+            k, t, nf, sf, fills, acct, wallet, present, closes, rates, funding, venue, changed
         )
-        sizes[3] = write_ledger(k, acct, wallet, changed, ledger, sizes[3])
+        if moved:
+            sizes[3] = write_ledger(k, acct, wallet, changed, ledger, sizes[3])
         n_ev = nr = 0
         if liquidated:
             step_ev[0, 0], step_ev[0, 1], step_ev[0, 2] = EVENT_LIQUIDATION, margin, -1
@@ -337,22 +358,26 @@ def fold(
             m, nr = quote_step(
                 k, t, present, closes, feats, kinds, params, slots, skews, skew_slots, two,
                 acct, ticks, lots, inv_ticks, inv_lots, dec_ticks, dec_lots, venue[6],
-                interval_us, orders, step_rej, quotes, rec, error,
+                interval_us, clocks, orders, step_rej, quotes, rec, error,
             )  # fmt: skip
             if m < 0:
                 return -1
-            m, nr, n_ev, halt, in_spare = risk_chain(
+            m, nr, n_ev, halt, in_spare, any_sent = risk_chain(
                 rules, states, orders, m, spare, acct, eq, gross, venue[5], initial_cash, lots,
                 dec_lots, step_rej, nr, step_ev, 0, ne, market, sent, work,
             )  # fmt: skip
-            for s in range(S):
-                if sent[s]:  # stamped with this close: a late fill tells how many bars it waited
-                    market[3, s] = t
-                    sent[s] = False  # all False again for the next bar's chain
+            if any_sent:
+                stamp_sent(market, sent, t)
             if halt >= 0:
                 ctl[2] = halt
             else:
-                copy_rows(spare if in_spare else orders, 0, m, resting, 0)
+                # the kept orders rest: their book becomes the resting one (no copy)
+                if in_spare:
+                    i_rest, i_spare = i_spare, i_rest
+                    resting, spare = spare, resting
+                else:
+                    i_rest, i_orders = i_orders, i_rest
+                    resting, orders = orders, resting
                 ctl[0] = m
                 ctl[1] = t + interval_us
                 # counted as posted when they meet a bar: the next one is in time
@@ -361,10 +386,10 @@ def fold(
             record(k, rec, counts, resting, ctl[0], True)
         if ctl[2] >= 0 and ctl[3] < 0:
             ctl[3] = k
-        copy_rows(step_fills, 0, sf, fills, sizes[0])
-        sizes[0] += sf
+        sizes[0] = sf
         sizes[1] = append_rows(rejs, sizes[1], k, step_rej, nr)
         sizes[2] = append_rows(evs, ne, k, step_ev, n_ev)
+    ctl[4], ctl[5], ctl[6] = i_rest, i_orders, i_spare
     return T
 
 
@@ -402,28 +427,29 @@ def drive(
     acct[MARK, :] = first_marks
     wallet = np.array([initial_cash])
     changed = np.zeros(S, dtype=np.bool_)
-    resting = np.empty((M, N_ORDER))
-    orders, spare = np.empty((M, N_ORDER)), np.empty((M, N_ORDER))
+    books = np.empty((3, M, N_ORDER))  # resting, placed and spare orders (ctl[4:7])
     market = np.zeros((4, S))  # side (0: none), qty, reason event, placed at (ts)
     sent = np.zeros(S, dtype=np.bool_)
     states = np.full(rules.shape[0], -np.inf)
+    clocks = np.full((S, 2), -1, dtype=np.int64)  # a close (ts) and its phase in the horizon
+    funding = bool(np.any(rates != 0.0))
     step_fills = np.empty((M + 2 * S, 10))
     step_rej = np.empty((M, 6))
     step_ev = np.empty((rules.shape[0] + 1, 3))
     work = np.empty((S, 5))
     quotes = np.empty((4, levels))
     error = np.full(7, np.nan)
-    ctl = np.array([0, -1, -1, -1], dtype=np.int64)
+    ctl = np.array([0, -1, -1, -1, 0, 1, 2], dtype=np.int64)
     sizes = np.zeros(4, dtype=np.int64)
     k = 0
     while 0 <= k < T:
         k = fold(
-            k, ts, present, opens, highs, lows, closes, volumes, rates, feats, u_bid, u_ask,
-            ticks, lots, inv_ticks, inv_lots, dec_ticks, dec_lots, kinds, params, slots, skews,
-            skew_slots, two, venue, rules, matching, mp, initial_cash, interval_us, rec, counts,
-            ledger, posted_n, posted_q, acct, wallet, changed, resting, orders, spare, market,
-            sent, states, step_fills, step_rej, step_ev, work, quotes, error, ctl, fills, rejs,
-            evs, sizes,
+            k, ts, present, opens, highs, lows, closes, volumes, rates, funding, feats, u_bid,
+            u_ask, ticks, lots, inv_ticks, inv_lots, dec_ticks, dec_lots, kinds, params, slots,
+            skews, skew_slots, two, venue, rules, matching, mp, initial_cash, interval_us, rec,
+            counts, ledger, posted_n, posted_q, acct, wallet, changed, books, market, sent,
+            states, clocks, step_fills, step_rej, step_ev, work, quotes, error, ctl, fills,
+            rejs, evs, sizes,
         )  # fmt: skip
         if 0 <= k < T:  # a table is full: double it
             if sizes[0] + step_fills.shape[0] > fills.shape[0]:

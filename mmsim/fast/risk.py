@@ -131,14 +131,16 @@ def leverage_caps(
 
 
 @kernel
-def min_order_value(src, m, dst, value, rej, nr):
+def min_order_value(orders, m, value, rej, nr):
+    """`min_order_value`, in place: the kept orders move up over the rejected ones."""
     md = 0
     for i in range(m):
-        if src[i, 2] * src[i, 3] < value:
-            nr = reject(rej, nr, src, i, src[i, 3], REJECT_MIN_VALUE)
+        if orders[i, 2] * orders[i, 3] < value:
+            nr = reject(rej, nr, orders, i, orders[i, 3], REJECT_MIN_VALUE)
         else:
-            for c in range(src.shape[1]):
-                dst[md, c] = src[i, c]
+            if md != i:
+                for c in range(orders.shape[1]):
+                    orders[md, c] = orders[i, c]
             md += 1
     return md, nr
 
@@ -183,10 +185,11 @@ def risk_chain(
 ):
     """`chain` of the rules in `rules` (rows: kind, p1, p2, p3). The kept orders end in
     `orders` (or `spare`: the returned flag says which). Returns
-    (m, nr, ne, halt event or -1, kept in spare)."""
+    (m, nr, ne, halt event or -1, kept in spare, some market order sent)."""
     src, dst = orders, spare
     in_spare = False
     halt = -1
+    any_sent = False
     for r in range(rules.shape[0]):
         kind = int(rules[r, 0])
         if kind == LEVERAGE_CAPS:
@@ -197,13 +200,12 @@ def risk_chain(
             src, dst = dst, src
             in_spare = not in_spare
         elif kind == MIN_ORDER_VALUE:
-            m, nr = min_order_value(src, m, dst, rules[r, 1], rej, nr)
-            src, dst = dst, src
-            in_spare = not in_spare
+            m, nr = min_order_value(src, m, rules[r, 1], rej, nr)
         elif kind == EARLY_STOP:
             if not equity_ >= rules[r, 1] * initial_cash:
                 events[ne, 0], events[ne, 1], events[ne, 2] = EVENT_EARLY_STOP, equity_, r
                 nr = exit_all(src, m, acct, event_base + ne, rej, nr, market, sent)
+                any_sent = True
                 if halt < 0:
                     halt = event_base + ne
                 ne += 1
@@ -225,9 +227,10 @@ def risk_chain(
                 states[r] = equity_
                 events[ne, 0], events[ne, 1], events[ne, 2] = code, value, r
                 nr = exit_all(src, m, acct, event_base + ne, rej, nr, market, sent)
+                any_sent = True
                 ne += 1
                 m = 0
-    return m, nr, ne, halt, in_spare
+    return m, nr, ne, halt, in_spare, any_sent
 
 
 def new_states(rules: np.ndarray) -> np.ndarray:

@@ -68,8 +68,23 @@ def infinite_horizon(p, q, mid, sigma, kappa, two):
 
 
 @kernel
+def phase(clock, close_ts, h_us):
+    """close_ts % h_us, from the last close's phase where that is a sum (`clock`: the last
+    close and its phase, -1 at first): an integer division a session instead of a bar."""
+    last = clock[0]
+    if last >= 0 and close_ts >= last:
+        ph = clock[1] + (close_ts - last)
+        if ph < h_us:
+            clock[0], clock[1] = close_ts, ph
+            return ph
+    ph = close_ts % h_us
+    clock[0], clock[1] = close_ts, ph
+    return ph
+
+
+@kernel
 def avellaneda_stoikov(
-    p, f, slots, close, close_ts, interval_us, position, two, bid_p, bid_q, ask_p, ask_q
+    p, f, slots, close, close_ts, interval_us, position, two, clock, bid_p, bid_q, ask_p, ask_q
 ):
     gamma, kappa, horizon_us, order_value = p[0], p[1], p[2], p[3]
     cap, bps, eta, min_spread = p[4], p[5] == 1.0, p[6], p[7]
@@ -89,7 +104,7 @@ def avellaneda_stoikov(
         bid, ask, r, has_bid, has_ask = infinite_horizon(p, q, mid, sigma, kappa, two)
     else:
         h_us = int(horizon_us)
-        bars_left = (h_us - close_ts % h_us) / interval_us
+        bars_left = (h_us - phase(clock, close_ts, h_us)) / interval_us
         s2 = math.pow(sigma, two)
         r = mid - q * gamma * s2 * bars_left
         spread = gamma * s2 * bars_left + (2.0 / gamma) * math.log1p(gamma / kappa)
