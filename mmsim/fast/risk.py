@@ -50,6 +50,31 @@ def trim_side(src, lo, hi, side, signed_notional, cap, lot, dec_lot, dst, md, re
 
 
 @kernel
+def side_fits(src, lo, hi, side, signed_notional, cap):
+    """`trim_side` when it keeps every order of the side whole: (notional after them, whether
+    it does), with its arithmetic, writing nothing."""
+    n = signed_notional
+    for i in range(lo, hi):
+        if src[i, 1] != side:
+            continue
+        price, qty = src[i, 2], src[i, 3]
+        room = (cap - n) if side > 0 else (cap + n)
+        if not room >= price * qty:
+            return n, False
+        n += side * (price * qty)
+    return n, True
+
+
+@kernel
+def symbol_fits(src, lo, hi, signed_notional, cap):
+    """`trim_symbol` when it keeps every order whole: (worst notional, whether it does)."""
+    n_buy, fits_buy = side_fits(src, lo, hi, 1, signed_notional, cap)
+    n_sell, fits_sell = side_fits(src, lo, hi, -1, signed_notional, cap)
+    worst = max(abs(signed_notional), abs(n_buy), abs(n_sell))
+    return worst, fits_buy and fits_sell
+
+
+@kernel
 def trim_symbol(src, lo, hi, signed_notional, cap, lot, dec_lot, dst, md, rej, nr):
     md, nr, n_buy = trim_side(src, lo, hi, 1, signed_notional, cap, lot, dec_lot, dst, md, rej, nr)
     md, nr, n_sell = trim_side(
@@ -65,7 +90,8 @@ def leverage_caps(
     dec_lots, rej, nr, work,
 ):  # fmt: skip
     """`leverage_caps`: per-symbol caps, then one scale factor on every symbol's added exposure
-    (with `symbol_cap_holds`, each symbol's scaled cap is also held to its own cap)."""
+    (with `symbol_cap_holds`, each symbol's scaled cap is also held to its own cap). Returns
+    (m, nr, the orders are in `dst`: else every order of `src` was kept whole, left there)."""
     eq = max(equity_, 0.0)
     symbol_cap = math.inf if math.isnan(max_symbol_leverage) else max_symbol_leverage * eq
     # work[g] = (first row, end row, symbol, n0, worst) of each symbol's group of orders
@@ -79,24 +105,26 @@ def leverage_caps(
         groups += 1
         lo = hi
     nr0 = nr
-    md = 0
-    for g in range(groups):
+    md = m
+    in_dst = False
+    for g in range(groups):  # the common case: the symbol caps keep every order whole
         s = int(work[g, 2])
         n0 = acct[QTY, s] * acct[MARK, s]
-        md, nr, worst = trim_symbol(
-            src,
-            int(work[g, 0]),
-            int(work[g, 1]),
-            n0,
-            symbol_cap,
-            lots[s],
-            dec_lots[s],
-            dst,
-            md,
-            rej,
-            nr,
-        )
+        worst, fits = symbol_fits(src, int(work[g, 0]), int(work[g, 1]), n0, symbol_cap)
         work[g, 3], work[g, 4] = n0, worst
+        if not fits:
+            in_dst = True
+            break
+    if in_dst:  # some order is trimmed or refused: the symbol caps' pass proper
+        md = 0
+        for g in range(groups):
+            s = int(work[g, 2])
+            n0 = acct[QTY, s] * acct[MARK, s]
+            md, nr, worst = trim_symbol(
+                src, int(work[g, 0]), int(work[g, 1]), n0, symbol_cap, lots[s], dec_lots[s],
+                dst, md, rej, nr,
+            )  # fmt: skip
+            work[g, 3], work[g, 4] = n0, worst
     if not math.isnan(max_leverage):
         current = 0.0
         for s in range(acct.shape[1]):
@@ -108,6 +136,7 @@ def leverage_caps(
         if added > 0 and current + added > total_cap:
             k = max(0.0, (total_cap - current) / added)
             md, nr = 0, nr0
+            in_dst = True
             for g in range(groups):
                 s = int(work[g, 2])
                 n0 = work[g, 3]
@@ -127,7 +156,7 @@ def leverage_caps(
                     rej,
                     nr,
                 )
-    return md, nr
+    return md, nr, in_dst
 
 
 @kernel
@@ -193,12 +222,13 @@ def risk_chain(
     for r in range(rules.shape[0]):
         kind = int(rules[r, 0])
         if kind == LEVERAGE_CAPS:
-            m, nr = leverage_caps(
+            m, nr, in_dst = leverage_caps(
                 src, m, dst, acct, equity_, rules[r, 1], rules[r, 2], rules[r, 3] == 1.0, lots,
                 dec_lots, rej, nr, work,
             )  # fmt: skip
-            src, dst = dst, src
-            in_spare = not in_spare
+            if in_dst:
+                src, dst = dst, src
+                in_spare = not in_spare
         elif kind == MIN_ORDER_VALUE:
             m, nr = min_order_value(src, m, rules[r, 1], rej, nr)
         elif kind == EARLY_STOP:
