@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from numba import njit
 
 from mmsim.fast.placement import round_digits
+from mmsim.fast.strategies import phase
 
 
 @njit
@@ -116,3 +117,26 @@ def test_grid_comparisons_without_division_are_the_venues(data, step, side, pene
         got = limit_traded_by(side, price, extreme, extreme, step, 1.0 / step, penetration)
         want = at_or_through(side, price, extreme, extreme, penetration, step)
         assert got == bool(want), (side, price, extreme, step, penetration)
+
+
+@njit
+def _phases(closes, h_us):
+    clock = np.full(2, -1, dtype=np.int64)
+    out = np.empty_like(closes)
+    for i in range(closes.shape[0]):
+        out[i] = phase(clock, closes[i], h_us)
+    return out
+
+
+@given(
+    start=st.integers(-(10**12), 2 * 10**15),
+    steps=st.lists(st.integers(-(10**8), 10**11), min_size=1, max_size=200),
+    h_us=st.sampled_from([60_000_000, 3_600_000_000, 86_400_000_000, 7]),
+)
+@example(start=86_400_000_000 - 60_000_000, steps=[60_000_000] * 3, h_us=86_400_000_000)
+@example(start=-120_000_000, steps=[60_000_000] * 4, h_us=86_400_000_000)
+def test_horizon_phase_is_the_remainder(start, steps, h_us):
+    """The A-S kernel's phase of a close in its horizon, carried from the last close's, is
+    close % horizon at every close (session boundaries, gaps, closes going back, before 1970)."""
+    closes = np.cumsum(np.array([start, *steps], dtype=np.int64))
+    assert _phases(closes, h_us).tolist() == [int(c) % h_us for c in closes]
