@@ -50,20 +50,14 @@ def unrealized(acct, s):
 
 
 @kernel
-def equity(acct, wallet):
-    """wallet + the sum of unrealized PnL, summed in symbol order as the reference does."""
-    total = 0.0
+def equity_gross(acct, wallet):
+    """(equity: wallet + the sum of unrealized PnL, gross notional: the sum of |qty| * mark),
+    each summed in symbol order as the reference does."""
+    total = gross = 0.0
     for s in range(acct.shape[1]):
         total += unrealized(acct, s)
-    return wallet[0] + total
-
-
-@kernel
-def gross_notional(acct):
-    total = 0.0
-    for s in range(acct.shape[1]):
-        total += abs(acct[QTY, s]) * acct[MARK, s]
-    return total
+        gross += abs(acct[QTY, s]) * acct[MARK, s]
+    return wallet[0] + total, gross
 
 
 @kernel

@@ -21,8 +21,7 @@ from mmsim.fast.account import (
     N_FIELDS,
     QTY,
     REALIZED,
-    equity,
-    gross_notional,
+    equity_gross,
     pay_funding,
     ratio,
     settle,
@@ -204,8 +203,7 @@ def account_step(
         moved = True
         for s in range(acct.shape[1]):
             changed[s] = True
-    eq = equity(acct, wallet)
-    gross = gross_notional(acct)
+    eq, gross = equity_gross(acct, wallet)
     required = gross * venue[5]
     if required < 0.5 * eq:  # a margin ratio under 1/2 (the division only near 1)
         return sf, eq, gross, 0.0, False, moved

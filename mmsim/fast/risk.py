@@ -86,11 +86,12 @@ def trim_symbol(src, lo, hi, signed_notional, cap, lot, dec_lot, dst, md, rej, n
 
 @kernel
 def leverage_caps(
-    src, m, dst, acct, equity_, max_leverage, max_symbol_leverage, symbol_cap_holds, lots,
-    dec_lots, rej, nr, work,
+    src, m, dst, acct, equity_, gross, max_leverage, max_symbol_leverage, symbol_cap_holds,
+    lots, dec_lots, rej, nr, work,
 ):  # fmt: skip
-    """`leverage_caps`: per-symbol caps, then one scale factor on every symbol's added exposure
-    (with `symbol_cap_holds`, each symbol's scaled cap is also held to its own cap). Returns
+    """`leverage_caps` (`gross`: the account's gross notional): per-symbol caps, then one scale
+    factor on every symbol's added exposure (with `symbol_cap_holds`, each symbol's scaled cap is
+    also held to its own cap). Returns
     (m, nr, the orders are in `dst`: else every order of `src` was kept whole, left there)."""
     eq = max(equity_, 0.0)
     symbol_cap = math.inf if math.isnan(max_symbol_leverage) else max_symbol_leverage * eq
@@ -126,9 +127,7 @@ def leverage_caps(
             )  # fmt: skip
             work[g, 3], work[g, 4] = n0, worst
     if not math.isnan(max_leverage):
-        current = 0.0
-        for s in range(acct.shape[1]):
-            current += abs(acct[QTY, s]) * acct[MARK, s]
+        current = gross
         added = 0.0
         for g in range(groups):
             added += max(work[g, 4] - abs(work[g, 3]), 0.0)
@@ -223,8 +222,8 @@ def risk_chain(
         kind = int(rules[r, 0])
         if kind == LEVERAGE_CAPS:
             m, nr, in_dst = leverage_caps(
-                src, m, dst, acct, equity_, rules[r, 1], rules[r, 2], rules[r, 3] == 1.0, lots,
-                dec_lots, rej, nr, work,
+                src, m, dst, acct, equity_, gross, rules[r, 1], rules[r, 2], rules[r, 3] == 1.0,
+                lots, dec_lots, rej, nr, work,
             )  # fmt: skip
             if in_dst:
                 src, dst = dst, src
