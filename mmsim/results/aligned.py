@@ -43,34 +43,45 @@ class Aligned:
     def per_symbol(self, frame: pl.DataFrame | pl.LazyFrame, *aggs: pl.Expr) -> pl.DataFrame:
         """`aggs` over the rows of each symbol of `frame` (bars or fills, with sid): one row per
         symbol in first-appearance order, `symbol` first; null for a symbol without rows."""
-        names = pl.DataFrame(
-            {"sid": pl.Series(range(len(self.names)), dtype=SID), "symbol": list(self.names)},
-            schema={"sid": SID, "symbol": pl.String},
-        )
+        return self.per_symbol_frame(self.per_symbol_query(frame, *aggs).collect())
+
+    def per_symbol_query(self, frame: pl.DataFrame | pl.LazyFrame, *aggs: pl.Expr) -> pl.LazyFrame:
+        """The query behind `per_symbol`, to collect together with others; its result goes
+        through `per_symbol_frame`."""
         if len(self.names) == 1:  # one group: a plain reduction, null when it has no rows
-            got = frame.lazy().select(*aggs, pl.len().alias("_rows")).collect()
-            got = (got if got["_rows"][0] else got.clear(1)).drop("_rows")
-            return pl.concat([names.drop("sid"), got], how="horizontal")
+            return frame.lazy().select(*aggs, pl.len().alias("_rows"))
         # lazily, so only the columns the aggregations read are touched
-        got = frame.lazy().group_by("sid", maintain_order=True).agg(*aggs).collect()
-        return names.join(got, on="sid", how="left", maintain_order="left").drop("sid")
+        return frame.lazy().group_by("sid", maintain_order=True).agg(*aggs)
+
+    def per_symbol_frame(self, got: pl.DataFrame) -> pl.DataFrame:
+        """A collected `per_symbol_query` as `per_symbol`'s frame (built from its columns, no
+        further query)."""
+        symbol = pl.Series("symbol", self.names, dtype=pl.String)
+        if len(self.names) == 1:
+            got = got if got["_rows"][0] else got.clear(1)
+            return pl.DataFrame([symbol, *got.get_columns()[:-1]])
+        where: list[int | None] = [None] * len(self.names)
+        for at, sid in enumerate(got["sid"].to_list()):
+            where[sid] = at
+        rows = pl.Series(where, dtype=pl.UInt32)
+        return pl.DataFrame([symbol, *(c.gather(rows) for c in got.get_columns()[1:])])
 
     def per_symbol_and_total(
         self, frame: pl.DataFrame | pl.LazyFrame, *aggs: pl.Expr
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
         """(`per_symbol(frame, *aggs)`, `aggs` over every row of `frame`): a lazy frame is
         evaluated once when the run has one symbol and the frame has rows (both figures are then
-        the same reduction of the same rows)."""
+        the same reduction of the same rows), else both in one collect."""
         if isinstance(frame, pl.DataFrame):
             return self.per_symbol(frame, *aggs), frame.select(*aggs)
+        by_symbol = self.per_symbol_query(frame, *aggs)
         if len(self.names) == 1:
-            got = frame.select(*aggs, pl.len().alias("_rows")).collect()
+            got = by_symbol.collect()
             if got["_rows"][0]:
-                got = got.drop("_rows")
-                symbol = pl.DataFrame({"symbol": list(self.names)}, schema={"symbol": pl.String})
-                return pl.concat([symbol, got], how="horizontal"), got
-        return self.per_symbol(frame, *aggs), frame.select(*aggs).collect()
-
+                return self.per_symbol_frame(got), got.drop("_rows")
+            return self.per_symbol_frame(got), frame.select(*aggs).collect()
+        got, total = pl.collect_all([by_symbol, frame.select(*aggs)])
+        return self.per_symbol_frame(got), total
 
 def _codes(symbol: pl.Series, names: Sequence[str]) -> pl.Series:
     """sid per row: the position of its symbol in `names` (null for a symbol not in it)."""
