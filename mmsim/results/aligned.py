@@ -83,6 +83,50 @@ class Aligned:
         got, total = pl.collect_all([by_symbol, frame.select(*aggs)])
         return self.per_symbol_frame(got), total
 
+    def collect_per_symbol_and_total(
+        self,
+        *tables: tuple[pl.LazyFrame, Sequence[pl.Expr]]
+        | tuple[pl.LazyFrame, Sequence[pl.Expr], str],
+    ) -> list[tuple[pl.DataFrame, pl.DataFrame]]:
+        """`per_symbol_and_total` of several (lazy frame, aggs) tables in one collect_all.
+
+        A table given as (frame, aggs, "symbol") is grouped by its symbol column instead of sid
+        (a frame without sid, such as posted orders or rejections; symbols not in the run are
+        left out)."""
+        one = len(self.names) == 1
+        queries: list[pl.LazyFrame] = []
+        for frame, aggs, *by in tables:
+            if by:
+                queries += [frame.group_by(*by, maintain_order=True).agg(*aggs)]
+                queries += [frame.select(*aggs)]
+            else:
+                queries += [self.per_symbol_query(frame, *aggs)]
+                queries += [] if one else [frame.select(*aggs)]
+        got = iter(pl.collect_all(queries))
+        out = []
+        for frame, aggs, *by in tables:
+            if by:
+                out.append((self._by_name(next(got)), next(got)))
+                continue
+            by_symbol = next(got)
+            if not one:
+                total = next(got)
+            elif by_symbol["_rows"][0]:  # the same reduction of the same rows
+                total = by_symbol.drop("_rows")
+            else:
+                total = frame.select(*aggs).collect()
+            out.append((self.per_symbol_frame(by_symbol), total))
+        return out
+
+    def _by_name(self, got: pl.DataFrame) -> pl.DataFrame:
+        """A frame grouped by `symbol` (first column) as one row per run symbol, in order; null
+        for a symbol it lacks."""
+        at = {name: i for i, name in enumerate(got.to_series(0).to_list())}
+        rows = pl.Series([at.get(name) for name in self.names], dtype=pl.UInt32)
+        symbol = pl.Series("symbol", self.names, dtype=pl.String)
+        return pl.DataFrame([symbol, *(c.gather(rows) for c in got.get_columns()[1:])])
+
+
 def _codes(symbol: pl.Series, names: Sequence[str]) -> pl.Series:
     """sid per row: the position of its symbol in `names` (null for a symbol not in it)."""
     if len(names) == 1:  # the usual single-symbol run: one comparison, no lookup table

@@ -429,7 +429,6 @@ def _trading_stats(
             "round_trips",
         ).sum(),
     ]
-    by_fill, total_fill = run.per_symbol_and_total(per_fill, *fill_aggs)
     spread = (pl.col("ask") - pl.col("bid")) / ((pl.col("ask") + pl.col("bid")) / 2) * 1e4
     bid, ask = pl.col("bid").is_not_null(), pl.col("ask").is_not_null()
     # results saved before clamping existed have no clamped column
@@ -453,13 +452,17 @@ def _trading_stats(
         .then(pl.col("clamped").sum() / pl.col("orders").sum())
         .alias("clamped_share"),
     ]
-    by_quote, total_quote = run.per_symbol_and_total(quotes, *quote_aggs)
     post_aggs = [pl.col("orders").sum().alias("orders_posted")]
-    by_post = posted.group_by("symbol", maintain_order=True).agg(*post_aggs)
-    total_post = posted.select(*post_aggs)
     rej_aggs = [pl.len().alias("rejected")]
-    by_rej = rejections.group_by("symbol", maintain_order=True).agg(*rej_aggs)
-    total_rej = rejections.select(*rej_aggs)
+    # every table in one collect (the counts are integers: exact in any order)
+    (by_fill, total_fill), (by_quote, total_quote), (by_post, total_post), (by_rej, total_rej) = (
+        run.collect_per_symbol_and_total(
+            (per_fill, fill_aggs),
+            (quotes, quote_aggs),
+            (posted.lazy(), post_aggs, "symbol"),
+            (rejections.lazy(), rej_aggs, "symbol"),
+        )
+    )
 
     def finish(frame: pl.DataFrame) -> pl.DataFrame:
         return (
@@ -512,14 +515,17 @@ def _trading_stats(
         )
 
     mean_equity = float(equity["equity"].mean()) if equity.height else float("nan")
-    per_symbol = pl.concat([by_fill, by_quote.drop("symbol")], how="horizontal")
-    for frame in (by_post, by_rej):
-        per_symbol = per_symbol.join(frame, on="symbol", how="left", maintain_order="left")
+    per_symbol = pl.DataFrame(
+        [
+            *by_fill.get_columns(),
+            *(c for f in (by_quote, by_post, by_rej) for c in f.get_columns()[1:]),
+        ]
+    )
     total = pl.concat(
         [pl.DataFrame({"symbol": [TOTAL]}), total_fill, total_quote, total_post, total_rej],
         how="horizontal",
     )
-    return _with_total(finish(per_symbol), finish(total))
+    return pl.concat([finish(per_symbol), finish(total)])
 
 
 # --- adverse selection -----------------------------------------------------------------------
