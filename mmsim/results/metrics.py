@@ -781,18 +781,15 @@ def _compose_summary(
     marks: pl.DataFrame,
 ) -> pl.DataFrame:
     # the ledger's funding is already in `base`; the attribution's is the same figure
-    parts = attributed.drop("pnl", "funding").rename({"inventory": "inventory_pnl"})
-    risk = risk.drop("max_notional", "mean_notional")
-    out = base
-    for frame in (
-        trading.select("symbol", "fills", "volume"),
-        perf,
-        parts,
-        trading.drop("fills", "volume"),
-        marks,
-        risk,
-    ):
-        out = out.join(frame, on="symbol", how="left", maintain_order="left")
+    # every table has one row per symbol in the run's order, then TOTAL: side by side, the
+    # columns line up as a left join on symbol would line them
+    skip = {"symbol", "pnl", "funding", "max_notional", "mean_notional"}
+    columns = {c.name: c for c in base.get_columns()}
+    for frame in (perf, attributed, trading, marks, risk):
+        for column in frame.get_columns():
+            if column.name not in skip and column.name not in columns:
+                name = "inventory_pnl" if column.name == "inventory" else column.name
+                columns[name] = column.alias(name) if name != column.name else column
     first = [
         "symbol",
         "pnl",
@@ -806,7 +803,7 @@ def _compose_summary(
         "max_drawdown",
         "sharpe",
     ]
-    return out.select(*first, *(c for c in out.columns if c not in first))
+    return pl.DataFrame([columns[c] for c in (*first, *(c for c in columns if c not in first))])
 
 
 def _empty_rejections() -> pl.DataFrame:
