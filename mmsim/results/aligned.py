@@ -130,6 +130,9 @@ class Aligned:
 def _codes(symbol: pl.Series, names: Sequence[str]) -> pl.Series:
     """sid per row: the position of its symbol in `names` (null for a symbol not in it)."""
     if len(names) == 1:  # the usual single-symbol run: one comparison, no lookup table
+        hit = symbol == names[0]
+        if hit.null_count() == 0 and hit.all():
+            return pl.Series("sid", np.zeros(len(symbol), dtype=np.uint32), dtype=SID)
         hit = pl.when(pl.lit(symbol) == names[0]).then(pl.lit(0, SID))
         return pl.select(hit.alias("sid")).to_series()
     return symbol.cast(pl.Enum(list(names)), strict=False).to_physical().cast(SID).alias("sid")
@@ -139,6 +142,12 @@ def stable_order(sid: np.ndarray, n: int) -> np.ndarray:
     """Rows grouped by sid (0 <= sid < n), each group in its original order."""
     small = np.uint8 if n <= 256 else np.uint16 if n <= 65536 else np.uint32
     return np.argsort(sid.astype(small), kind="stable")  # a radix sort for 8 and 16 bits
+
+
+def _epoch(ts: pl.Series) -> np.ndarray:
+    """A datetime column's integers (its own unit) as numpy, without a query."""
+    values = ts.to_numpy()
+    return values.view(np.int64) if values.dtype.kind == "M" else values.astype(np.int64)
 
 
 def _sorted(series: pl.Series) -> pl.Series:
@@ -159,7 +168,7 @@ def align(fills: pl.DataFrame | None, symbols: pl.DataFrame) -> Aligned:
     else:
         names = tuple(symbol.unique(maintain_order=True).to_list())
         sid = _codes(symbol, names).to_numpy()
-    ts = symbols["ts"].to_physical().to_numpy()
+    ts = _epoch(symbols["ts"])
     new_ts = np.ones(len(ts), dtype=bool)
     new_ts[1:] = ts[1:] != ts[:-1]
     bar = np.cumsum(new_ts) - 1  # dense rank of ts
@@ -177,8 +186,8 @@ def align(fills: pl.DataFrame | None, symbols: pl.DataFrame) -> Aligned:
     ends = np.searchsorted(sid, np.arange(len(names)), side="right").astype(np.int64)
     first = np.ones(len(sid), dtype=bool)
     first[1:] = sid[1:] != sid[:-1]
-    bars = symbols.with_columns(
-        pl.Series("sid", sid, dtype=SID).set_sorted(), pl.Series("first", first)
+    bars = symbols.hstack(
+        [pl.Series("sid", sid, dtype=SID).set_sorted(), pl.Series("first", first)]
     )
     if fills is None:
         fills = pl.DataFrame(schema=in_frames(FILL_SCHEMA))
@@ -204,11 +213,13 @@ def _point_fills(
         if names
         else pl.repeat(None, fills.height, dtype=SID, eager=True)
     )
-    ts = fills["ts"].to_physical().to_numpy()
+    ts = _epoch(fills["ts"])
     bar = np.minimum(np.searchsorted(times, ts), max(len(times) - 1, 0))
     found = (times[bar] == ts) if len(times) else np.zeros(len(ts), dtype=bool)
-    found &= sid.is_not_null().to_numpy()
-    wanted = sid.fill_null(0).to_numpy().astype(np.int64) * max(len(times), 1) + bar
+    if sid.null_count():
+        found &= sid.is_not_null().to_numpy()
+    codes = sid.fill_null(0) if sid.null_count() else sid
+    wanted = codes.to_numpy().astype(np.int64) * max(len(times), 1) + bar
     if len(key) == len(names) * len(times):  # every symbol has every bar: key is the row
         row = wanted
     else:
@@ -219,18 +230,15 @@ def _point_fills(
         if len(key)
         else pl.repeat(None, len(row), dtype=pl.Float64, eager=True)
     )
-    found &= mark.is_not_null().to_numpy()
+    if mark.null_count():
+        found &= mark.is_not_null().to_numpy()
     if not found.all():
         at = int(np.flatnonzero(~found)[0])
         raise ValueError(
             f"fill row {at} ({fills['symbol'][at]} at {fills['ts'][at]}) has no bar in the "
             "symbols frame: the result's frames do not belong together"
         )
-    return fills.with_columns(
-        _sorted(sid),
-        pl.Series("row", row, dtype=pl.Int64),
-        mark.alias("mark"),
-    )
+    return fills.hstack([_sorted(sid), pl.Series("row", row, dtype=pl.Int64), mark.alias("mark")])
 
 
 __all__ = ["Aligned", "align"]
