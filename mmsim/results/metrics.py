@@ -287,6 +287,8 @@ def drawdown_frame(equity: pl.DataFrame, initial_cash: float) -> pl.DataFrame:
 
 
 def _with_total(per_symbol: pl.DataFrame, total: pl.DataFrame) -> pl.DataFrame:
+    if total.schema == per_symbol.schema:  # nothing to reorder or coerce: a plain stack
+        return pl.concat([per_symbol, total])
     return pl.concat([per_symbol, total.select(per_symbol.columns)], how="vertical_relaxed")
 
 
@@ -620,7 +622,7 @@ def _marks_ahead(run: Aligned, fills: pl.DataFrame, horizons: Sequence[int]) -> 
         inside = (ahead >= start) & (ahead < end)
         taken = marks[np.clip(ahead, 0, len(marks) - 1)] if len(marks) else np.zeros(len(row))
         columns.append(pl.Series(f"m{h}", np.where(inside, taken, np.nan), nan_to_null=True))
-    return fills.with_columns(columns)
+    return fills.hstack(columns)
 
 
 def _markout_summary(run: Aligned, horizons: Sequence[int]) -> pl.DataFrame:
@@ -671,21 +673,32 @@ def _risk_stats(equity: pl.DataFrame, run: Aligned, events: pl.DataFrame) -> pl.
         pl.col("leverage").max().alias("max_leverage"),
         pl.col("leverage").mean().alias("mean_leverage"),
     ]
-    per_symbol = run.per_symbol(run.bars, *inventory).with_columns(
-        pl.lit(None, pl.Float64).alias("max_margin_ratio"),
-        pl.lit(None, pl.Float64).alias("mean_margin_ratio"),
-    )
     kinds = reason_kind_expr("event")
     counts = [
         (kinds == k).sum().cast(pl.Int64).alias(f"{k}s" if k != "early_stop" else "early_stops")
         for k in ("emergency_exit", "early_stop", "liquidation")
     ]
+    # the event counts are integers: exact in the same collect as the inventory figures
+    by_symbol, events_counted = pl.collect_all(
+        [run.per_symbol_query(run.bars, *inventory), events.lazy().select(*counts)]
+    )
+    per_symbol = run.per_symbol_frame(by_symbol)
+    n = per_symbol.height
+    per_symbol = per_symbol.hstack(
+        [
+            pl.Series(c, [None] * n, dtype=pl.Float64)
+            for c in ("max_margin_ratio", "mean_margin_ratio")
+        ]
+    )
     total = pl.concat(
         [
-            pl.DataFrame({"symbol": [TOTAL]}),
-            pl.DataFrame().select(
-                pl.lit(None, pl.Float64).alias("mean_abs_position"),  # base units do not add up
-                pl.lit(None, pl.Float64).alias("max_abs_position"),
+            pl.DataFrame(
+                [
+                    pl.Series("symbol", [TOTAL]),
+                    # base units do not add up
+                    pl.Series("mean_abs_position", [None], dtype=pl.Float64),
+                    pl.Series("max_abs_position", [None], dtype=pl.Float64),
+                ]
             ),
             equity.select(
                 pl.col("notional").mean().alias("mean_notional"),
@@ -695,12 +708,15 @@ def _risk_stats(equity: pl.DataFrame, run: Aligned, events: pl.DataFrame) -> pl.
                 pl.col("margin_ratio").max().alias("max_margin_ratio"),
                 pl.col("margin_ratio").mean().alias("mean_margin_ratio"),
             ),
-            events.select(*counts),
+            events_counted,
         ],
         how="horizontal",
     )
-    per_symbol = per_symbol.with_columns(
-        pl.lit(None, pl.Int64).alias(c) for c in ("emergency_exits", "early_stops", "liquidations")
+    per_symbol = per_symbol.hstack(
+        [
+            pl.Series(c, [None] * n, dtype=pl.Int64)
+            for c in ("emergency_exits", "early_stops", "liquidations")
+        ]
     )
     return _with_total(per_symbol, total)
 
