@@ -106,13 +106,18 @@ def cumulative_attribution(fills: pl.DataFrame, symbols: pl.DataFrame) -> pl.Dat
 def attribution_of(run: Aligned) -> pl.DataFrame:
     """`attribution` of aligned frames."""
     per_bar = run.bars.lazy().with_columns(*_bar_components())
-    bars = run.per_symbol(per_bar, *(pl.col(c).sum() for c in _BAR_COMPONENTS))
     parts = run.fills.lazy().select("sid", *_fill_parts())
-    from_fills = run.per_symbol(parts, pl.col(*_FILL_COMPONENTS).sum()).drop("symbol")
-    per_symbol = pl.concat([bars, from_fills], how="horizontal").select(
-        "symbol", *(pl.col(c).fill_null(0.0) for c in COMPONENTS)
+    bars, from_fills = pl.collect_all(
+        [
+            run.per_symbol_query(per_bar, *(pl.col(c).sum() for c in _BAR_COMPONENTS)),
+            run.per_symbol_query(parts, pl.col(*_FILL_COMPONENTS).sum()),
+        ]
     )
-    per_symbol = per_symbol.with_columns(pl.sum_horizontal(*COMPONENTS).alias("pnl"))
+    bars, from_fills = run.per_symbol_frame(bars), run.per_symbol_frame(from_fills)
+    filled = [pl.col(c).fill_null(0.0) for c in COMPONENTS]
+    per_symbol = pl.DataFrame([*bars.get_columns(), *from_fills.get_columns()[1:]]).select(
+        "symbol", *filled, pl.sum_horizontal(*filled).alias("pnl")
+    )
     total = per_symbol.select(pl.lit("TOTAL").alias("symbol"), pl.col(*COMPONENTS, "pnl").sum())
     return pl.concat([per_symbol, total])
 
