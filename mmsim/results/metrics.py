@@ -466,54 +466,47 @@ def _trading_stats(
         )
     )
 
+    counts = (
+        "fills",
+        "maker_fills",
+        "taker_fills",
+        "buys",
+        "sells",
+        "round_trips",
+        "orders_posted",
+        "rejected",
+    )
+    c = {name: pl.col(name).fill_null(0).cast(pl.Int64).alias(name) for name in counts}
+    c |= {name: pl.col(name).fill_null(0.0) for name in ("volume", "maker_volume", "_capture")}
+
     def finish(frame: pl.DataFrame) -> pl.DataFrame:
-        return (
-            frame.with_columns(
-                pl.col(
-                    "fills",
-                    "maker_fills",
-                    "taker_fills",
-                    "buys",
-                    "sells",
-                    "round_trips",
-                    "orders_posted",
-                    "rejected",
-                )
-                .fill_null(0)
-                .cast(pl.Int64),
-                pl.col("volume", "maker_volume", "_capture").fill_null(0.0),
-            )
-            .with_columns(
-                (pl.col("volume") / mean_equity).alias("turnover"),
-                pl.when(pl.col("orders_posted") > 0)
-                .then(pl.col("maker_fills") / pl.col("orders_posted"))
-                .alias("fill_rate"),
-                pl.when(pl.col("maker_volume") > 0)
-                .then(2 * pl.col("_capture") / pl.col("maker_volume") * 1e4)
-                .alias("captured_spread_bps"),
-            )
-            .select(
-                "symbol",
-                "fills",
-                "maker_fills",
-                "taker_fills",
-                "buys",
-                "sells",
-                "volume",
-                "turnover",
-                "orders_posted",
-                "fill_rate",
-                "rejected",
-                "round_trips",
-                "quoted_spread_bps",
-                "captured_spread_bps",
-                "time_quoting",
-                "quoting_both",
-                "quoting_one_side",
-                "quoting_none",
-                "clamped",
-                "clamped_share",
-            )
+        # one eager select per frame: per symbol and TOTAL apart, as a column divided by a
+        # number over one row and over several may round differently
+        return frame.select(
+            "symbol",
+            c["fills"],
+            c["maker_fills"],
+            c["taker_fills"],
+            c["buys"],
+            c["sells"],
+            c["volume"],
+            (c["volume"] / mean_equity).alias("turnover"),
+            c["orders_posted"],
+            pl.when(c["orders_posted"] > 0)
+            .then(c["maker_fills"] / c["orders_posted"])
+            .alias("fill_rate"),
+            c["rejected"],
+            c["round_trips"],
+            "quoted_spread_bps",
+            pl.when(c["maker_volume"] > 0)
+            .then(2 * c["_capture"] / c["maker_volume"] * 1e4)
+            .alias("captured_spread_bps"),
+            "time_quoting",
+            "quoting_both",
+            "quoting_one_side",
+            "quoting_none",
+            "clamped",
+            "clamped_share",
         )
 
     mean_equity = float(equity["equity"].mean()) if equity.height else float("nan")
