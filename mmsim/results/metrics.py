@@ -112,7 +112,10 @@ def periods_per_year(interval_us: int) -> float:
 def _path(equity: pl.Series | np.ndarray, initial_cash: float | None) -> np.ndarray:
     """The equity path as float64, with the starting capital in front so the first bar has a
     return."""
-    values = equity.cast(pl.Float64).to_numpy() if isinstance(equity, pl.Series) else equity
+    if isinstance(equity, pl.Series):
+        values = (equity if equity.dtype == pl.Float64 else equity.cast(pl.Float64)).to_numpy()
+    else:
+        values = equity
     if initial_cash is None:
         return np.asarray(values, dtype=np.float64)
     return np.concatenate([[float(initial_cash)], values])
@@ -318,7 +321,8 @@ def _positions_after(run: Aligned) -> pl.Series:
     """Each fill's symbol's position after it (base units): a running sum per symbol, in
     booking order, added left to right as `cum_sum` does."""
     fills = run.fills
-    signed = fills.select(_signed_qty()).to_series().to_numpy()
+    # side x qty with numpy: one exact product per fill, as the expression computes it
+    signed = fills["side"].to_numpy().astype(np.float64) * fills["qty"].to_numpy()
     if len(run.names) <= 1 or fills.height == 0:
         return pl.Series("_after", np.cumsum(signed))
     sid = fills["sid"].to_numpy()
