@@ -290,7 +290,7 @@ def drawdown_frame(equity: pl.DataFrame, initial_cash: float) -> pl.DataFrame:
 
 
 def _with_total(per_symbol: pl.DataFrame, total: pl.DataFrame) -> pl.DataFrame:
-    if total.schema == per_symbol.schema:  # nothing to reorder or coerce: a plain stack
+    if list(total.schema.items()) == list(per_symbol.schema.items()):  # a plain stack
         return pl.concat([per_symbol, total])
     return pl.concat([per_symbol, total.select(per_symbol.columns)], how="vertical_relaxed")
 
