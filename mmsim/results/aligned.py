@@ -9,7 +9,8 @@ instead of one hash join on (ts, symbol) per table.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import attrs
 import numpy as np
@@ -18,6 +19,31 @@ import polars as pl
 from mmsim.results.schema import FILL_SCHEMA, in_frames
 
 SID = pl.UInt32
+
+
+@attrs.frozen(slots=True, eq=False)
+class Plan:
+    """A table as lazy queries and the function turning their collected frames into it, so
+    several tables' queries run in one `pl.collect_all` (`run_plans`) instead of one collect
+    each (a query has a fixed cost that small tables do not repay)."""
+
+    queries: tuple[pl.LazyFrame, ...]
+    finish: Callable[[Sequence[pl.DataFrame]], Any]
+
+    def run(self) -> Any:
+        """The table, its queries collected on their own."""
+        return run_plans(self)[0]
+
+
+def run_plans(*plans: Plan) -> list[Any]:
+    """Each plan's table, every query of every plan collected together."""
+    queries = [q for plan in plans for q in plan.queries]
+    got = pl.collect_all(queries) if queries else []
+    out, at = [], 0
+    for plan in plans:
+        out.append(plan.finish(got[at : at + len(plan.queries)]))
+        at += len(plan.queries)
+    return out
 
 
 @attrs.frozen(slots=True, eq=False)
@@ -93,6 +119,14 @@ class Aligned:
         A table given as (frame, aggs, "symbol") is grouped by its symbol column instead of sid
         (a frame without sid, such as posted orders or rejections; symbols not in the run are
         left out)."""
+        return self.per_symbol_and_total_plan(*tables).run()
+
+    def per_symbol_and_total_plan(
+        self,
+        *tables: tuple[pl.LazyFrame, Sequence[pl.Expr]]
+        | tuple[pl.LazyFrame, Sequence[pl.Expr], str],
+    ) -> Plan:
+        """`collect_per_symbol_and_total` as a Plan, to collect with other tables' queries."""
         one = len(self.names) == 1
         queries: list[pl.LazyFrame] = []
         for frame, aggs, *by in tables:
@@ -102,21 +136,25 @@ class Aligned:
             else:
                 queries += [self.per_symbol_query(frame, *aggs)]
                 queries += [] if one else [frame.select(*aggs)]
-        got = iter(pl.collect_all(queries))
-        out = []
-        for frame, aggs, *by in tables:
-            if by:
-                out.append((self._by_name(next(got)), next(got)))
-                continue
-            by_symbol = next(got)
-            if not one:
-                total = next(got)
-            elif by_symbol["_rows"][0]:  # the same reduction of the same rows
-                total = by_symbol.drop("_rows")
-            else:
-                total = frame.select(*aggs).collect()
-            out.append((self.per_symbol_frame(by_symbol), total))
-        return out
+
+        def finish(collected: Sequence[pl.DataFrame]) -> list[tuple[pl.DataFrame, pl.DataFrame]]:
+            got = iter(collected)
+            out = []
+            for frame, aggs, *by in tables:
+                if by:
+                    out.append((self._by_name(next(got)), next(got)))
+                    continue
+                by_symbol = next(got)
+                if not one:
+                    total = next(got)
+                elif by_symbol["_rows"][0]:  # the same reduction of the same rows
+                    total = by_symbol.drop("_rows")
+                else:
+                    total = frame.select(*aggs).collect()
+                out.append((self.per_symbol_frame(by_symbol), total))
+            return out
+
+        return Plan(tuple(queries), finish)
 
     def _by_name(self, got: pl.DataFrame) -> pl.DataFrame:
         """A frame grouped by `symbol` (first column) as one row per run symbol, in order; null
@@ -241,4 +279,4 @@ def _point_fills(
     return fills.hstack([_sorted(sid), pl.Series("row", row, dtype=pl.Int64), mark.alias("mark")])
 
 
-__all__ = ["Aligned", "align"]
+__all__ = ["Aligned", "Plan", "align", "run_plans"]

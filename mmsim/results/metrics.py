@@ -18,8 +18,8 @@ import attrs
 import numpy as np
 import polars as pl
 
-from mmsim.results.aligned import Aligned, align, stable_order
-from mmsim.results.attribution import COMPONENTS, attribution_of
+from mmsim.results.aligned import Aligned, Plan, align, run_plans, stable_order
+from mmsim.results.attribution import COMPONENTS, attribution_plan
 from mmsim.results.schema import POSTED_SCHEMA, REJECTION_SCHEMA, in_frames
 
 if TYPE_CHECKING:
@@ -254,8 +254,24 @@ def performance_table(
 def _performance_table(
     equity: pl.DataFrame, run: Aligned, initial_cash: float, interval_us: int
 ) -> pl.DataFrame:
+    return _performance_plan(equity, run, initial_cash, interval_us).run()
+
+
+def _performance_plan(
+    equity: pl.DataFrame, run: Aligned, initial_cash: float, interval_us: int
+) -> Plan:
     curve = (pnl_expr() + initial_cash).cast(pl.Float64)
-    curves = run.bars.lazy().select(curve).collect().to_series().to_numpy()
+    return Plan(
+        (run.bars.lazy().select(curve),),
+        lambda collected: _performance_rows(
+            equity, run, collected[0].to_series().to_numpy(), initial_cash, interval_us
+        ),
+    )
+
+
+def _performance_rows(
+    equity: pl.DataFrame, run: Aligned, curves: np.ndarray, initial_cash: float, interval_us: int
+) -> pl.DataFrame:
     rows = [
         {"symbol": name, **performance(curves[start:end], initial_cash, interval_us)}
         for name, start, end in zip(run.names, run.starts, run.ends)
@@ -403,6 +419,12 @@ def trading_stats(
 def _trading_stats(
     equity: pl.DataFrame, run: Aligned, rejections: pl.DataFrame, posted: pl.DataFrame
 ) -> pl.DataFrame:
+    return _trading_plan(equity, run, rejections, posted).run()
+
+
+def _trading_plan(
+    equity: pl.DataFrame, run: Aligned, rejections: pl.DataFrame, posted: pl.DataFrame
+) -> Plan:
     notional = pl.col("price") * pl.col("qty")
     maker = pl.col("liquidity") == "maker"
     edge = pl.col("side") * (pl.col("mark") - pl.col("price")) * pl.col("qty")
@@ -461,13 +483,11 @@ def _trading_stats(
     post_aggs = [pl.col("orders").sum().alias("orders_posted")]
     rej_aggs = [pl.len().alias("rejected")]
     # every table in one collect (the counts are integers: exact in any order)
-    (by_fill, total_fill), (by_quote, total_quote), (by_post, total_post), (by_rej, total_rej) = (
-        run.collect_per_symbol_and_total(
-            (per_fill, fill_aggs),
-            (quotes, quote_aggs),
-            (posted.lazy(), post_aggs, "symbol"),
-            (rejections.lazy(), rej_aggs, "symbol"),
-        )
+    tables = run.per_symbol_and_total_plan(
+        (per_fill, fill_aggs),
+        (quotes, quote_aggs),
+        (posted.lazy(), post_aggs, "symbol"),
+        (rejections.lazy(), rej_aggs, "symbol"),
     )
 
     counts = (
@@ -514,17 +534,27 @@ def _trading_stats(
         )
 
     mean_equity = float(equity["equity"].mean()) if equity.height else float("nan")
-    per_symbol = pl.DataFrame(
-        [
-            *by_fill.get_columns(),
-            *(c for f in (by_quote, by_post, by_rej) for c in f.get_columns()[1:]),
-        ]
-    )
-    total = pl.concat(
-        [pl.DataFrame({"symbol": [TOTAL]}), total_fill, total_quote, total_post, total_rej],
-        how="horizontal",
-    )
-    return pl.concat([finish(per_symbol), finish(total)])
+
+    def finish_all(collected: Sequence[pl.DataFrame]) -> pl.DataFrame:
+        (
+            (by_fill, total_fill),
+            (by_quote, total_quote),
+            (by_post, total_post),
+            (by_rej, total_rej),
+        ) = tables.finish(collected)
+        per_symbol = pl.DataFrame(
+            [
+                *by_fill.get_columns(),
+                *(c for f in (by_quote, by_post, by_rej) for c in f.get_columns()[1:]),
+            ]
+        )
+        total = pl.concat(
+            [pl.DataFrame({"symbol": [TOTAL]}), total_fill, total_quote, total_post, total_rej],
+            how="horizontal",
+        )
+        return pl.concat([finish(per_symbol), finish(total)])
+
+    return Plan(tables.queries, finish_all)
 
 
 # --- adverse selection -----------------------------------------------------------------------
@@ -623,6 +653,10 @@ def _marks_ahead(run: Aligned, fills: pl.DataFrame, horizons: Sequence[int]) -> 
 
 
 def _markout_summary(run: Aligned, horizons: Sequence[int]) -> pl.DataFrame:
+    return _markout_plan(run, horizons).run()
+
+
+def _markout_plan(run: Aligned, horizons: Sequence[int]) -> Plan:
     horizons = markout_horizons(horizons)
     joined = _marks_ahead(run, run.fills.filter(pl.col("liquidity") == "maker"), horizons)
     aggs = [
@@ -632,12 +666,19 @@ def _markout_summary(run: Aligned, horizons: Sequence[int]) -> pl.DataFrame:
         for h in horizons
     ]
     if not aggs:
-        return _with_total(
-            pl.DataFrame({"symbol": list(run.names)}), pl.DataFrame({"symbol": [TOTAL]})
+        return Plan(
+            (),
+            lambda _: _with_total(
+                pl.DataFrame({"symbol": list(run.names)}), pl.DataFrame({"symbol": [TOTAL]})
+            ),
         )
-    per_symbol, over_all = run.per_symbol_and_total(joined, *aggs)
-    total = pl.concat([pl.DataFrame({"symbol": [TOTAL]}), over_all], how="horizontal")
-    return _with_total(per_symbol, total)
+
+    def finish(collected: Sequence[pl.DataFrame]) -> pl.DataFrame:
+        per_symbol, over_all = run.per_symbol_frame(collected[0]), joined.select(*aggs)
+        total = pl.concat([pl.DataFrame({"symbol": [TOTAL]}), over_all], how="horizontal")
+        return _with_total(per_symbol, total)
+
+    return Plan((run.per_symbol_query(joined, *aggs),), finish)
 
 
 # --- risk ------------------------------------------------------------------------------------
@@ -662,6 +703,10 @@ def risk_stats(equity: pl.DataFrame, symbols: pl.DataFrame, events: pl.DataFrame
 
 
 def _risk_stats(equity: pl.DataFrame, run: Aligned, events: pl.DataFrame) -> pl.DataFrame:
+    return _risk_plan(equity, run, events).run()
+
+
+def _risk_plan(equity: pl.DataFrame, run: Aligned, events: pl.DataFrame) -> Plan:
     inventory = [
         pl.col("position").abs().mean().alias("mean_abs_position"),
         pl.col("position").abs().max().alias("max_abs_position"),
@@ -676,46 +721,49 @@ def _risk_stats(equity: pl.DataFrame, run: Aligned, events: pl.DataFrame) -> pl.
         for k in ("emergency_exit", "early_stop", "liquidation")
     ]
     # the event counts are integers: exact in the same collect as the inventory figures
-    by_symbol, events_counted = pl.collect_all(
-        [run.per_symbol_query(run.bars, *inventory), events.lazy().select(*counts)]
-    )
-    per_symbol = run.per_symbol_frame(by_symbol)
-    n = per_symbol.height
-    per_symbol = per_symbol.hstack(
-        [
-            pl.Series(c, [None] * n, dtype=pl.Float64)
-            for c in ("max_margin_ratio", "mean_margin_ratio")
-        ]
-    )
-    total = pl.concat(
-        [
-            pl.DataFrame(
-                [
-                    pl.Series("symbol", [TOTAL]),
-                    # base units do not add up
-                    pl.Series("mean_abs_position", [None], dtype=pl.Float64),
-                    pl.Series("max_abs_position", [None], dtype=pl.Float64),
-                ]
-            ),
-            equity.select(
-                pl.col("notional").mean().alias("mean_notional"),
-                pl.col("notional").max().alias("max_notional"),
-                pl.col("leverage").max().alias("max_leverage"),
-                pl.col("leverage").mean().alias("mean_leverage"),
-                pl.col("margin_ratio").max().alias("max_margin_ratio"),
-                pl.col("margin_ratio").mean().alias("mean_margin_ratio"),
-            ),
-            events_counted,
-        ],
-        how="horizontal",
-    )
-    per_symbol = per_symbol.hstack(
-        [
-            pl.Series(c, [None] * n, dtype=pl.Int64)
-            for c in ("emergency_exits", "early_stops", "liquidations")
-        ]
-    )
-    return _with_total(per_symbol, total)
+    queries = (run.per_symbol_query(run.bars, *inventory), events.lazy().select(*counts))
+
+    def finish(collected: Sequence[pl.DataFrame]) -> pl.DataFrame:
+        by_symbol, events_counted = collected
+        per_symbol = run.per_symbol_frame(by_symbol)
+        n = per_symbol.height
+        per_symbol = per_symbol.hstack(
+            [
+                pl.Series(c, [None] * n, dtype=pl.Float64)
+                for c in ("max_margin_ratio", "mean_margin_ratio")
+            ]
+        )
+        total = pl.concat(
+            [
+                pl.DataFrame(
+                    [
+                        pl.Series("symbol", [TOTAL]),
+                        # base units do not add up
+                        pl.Series("mean_abs_position", [None], dtype=pl.Float64),
+                        pl.Series("max_abs_position", [None], dtype=pl.Float64),
+                    ]
+                ),
+                equity.select(
+                    pl.col("notional").mean().alias("mean_notional"),
+                    pl.col("notional").max().alias("max_notional"),
+                    pl.col("leverage").max().alias("max_leverage"),
+                    pl.col("leverage").mean().alias("mean_leverage"),
+                    pl.col("margin_ratio").max().alias("max_margin_ratio"),
+                    pl.col("margin_ratio").mean().alias("mean_margin_ratio"),
+                ),
+                events_counted,
+            ],
+            how="horizontal",
+        )
+        per_symbol = per_symbol.hstack(
+            [
+                pl.Series(c, [None] * n, dtype=pl.Int64)
+                for c in ("emergency_exits", "early_stops", "liquidations")
+            ]
+        )
+        return _with_total(per_symbol, total)
+
+    return Plan(queries, finish)
 
 
 # --- everything at once ----------------------------------------------------------------------
@@ -747,20 +795,33 @@ def summarize(
     )
     posted = posted if posted is not None else pl.DataFrame(schema=POSTED_SCHEMA)
     run = align(fills, symbols)  # fills matched to their bars once, for every table below
-    return _compose_summary(
-        _base_rows(equity, run, initial_cash),
-        _performance_table(equity, run, initial_cash, interval_us),
-        attribution_of(run),
-        _trading_stats(equity, run, rejections, posted),
-        _risk_stats(equity, run, events),
-        _markout_summary(run, horizons),
+    # every table's queries in one collect
+    base, perf, attributed, trading, risk, marks = run_plans(
+        _base_plan(equity, run, initial_cash),
+        _performance_plan(equity, run, initial_cash, interval_us),
+        attribution_plan(run),
+        _trading_plan(equity, run, rejections, posted),
+        _risk_plan(equity, run, events),
+        _markout_plan(run, horizons),
     )
+    return _compose_summary(base, perf, attributed, trading, risk, marks)
 
 
 def _base_rows(equity: pl.DataFrame, run: Aligned, initial_cash: float) -> pl.DataFrame:
     """symbol, pnl, realized, unrealized, fees, funding, final_position: per symbol and TOTAL."""
+    return _base_plan(equity, run, initial_cash).run()
+
+
+def _base_plan(equity: pl.DataFrame, run: Aligned, initial_cash: float) -> Plan:
     columns = ("realized", "unrealized", "fees", "funding", "position")
-    last = run.per_symbol(run.bars, pl.col(*columns).last()).select(
+    return Plan(
+        (run.per_symbol_query(run.bars, pl.col(*columns).last()),),
+        lambda collected: _base_finish(equity, run.per_symbol_frame(collected[0]), initial_cash),
+    )
+
+
+def _base_finish(equity: pl.DataFrame, last: pl.DataFrame, initial_cash: float) -> pl.DataFrame:
+    last = last.select(
         "symbol",
         pnl_expr().alias("pnl"),
         "realized",
@@ -846,18 +907,15 @@ def compute_metrics(result: Result, *, horizons: Sequence[int] = HORIZONS) -> Me
     interval_us = int(result.config["interval_us"])
     equity, symbols, fills = result.equity, result.symbols, result.fills
     run = align(fills, symbols)
-    perf = _performance_table(equity, run, initial_cash, interval_us)
-    attributed = attribution_of(run)
-    trading = _trading_stats(equity, run, result.rejections, result.posted)
-    risk = _risk_stats(equity, run, result.events)
-    summary = _compose_summary(
-        _base_rows(equity, run, initial_cash),
-        perf,
-        attributed,
-        trading,
-        risk,
-        _markout_summary(run, horizons),
+    base, perf, attributed, trading, risk, marks = run_plans(
+        _base_plan(equity, run, initial_cash),
+        _performance_plan(equity, run, initial_cash, interval_us),
+        attribution_plan(run),
+        _trading_plan(equity, run, result.rejections, result.posted),
+        _risk_plan(equity, run, result.events),
+        _markout_plan(run, horizons),
     )
+    summary = _compose_summary(base, perf, attributed, trading, risk, marks)
     return Metrics(
         summary=summary,
         performance=perf,
