@@ -17,11 +17,11 @@ import sys
 from mmsim.core.frozen import unchecked
 from mmsim.core.orders import Order, Quotes, Rejection
 from mmsim.core.venue import (
-    _EXACT,
     TICK_TOLERANCE,
     SymbolSpec,
     _decimal_step,
     _post_only_mode,
+    on_decimal_grid,
     on_grid,
 )
 
@@ -111,14 +111,4 @@ def place_quotes(
 
 
 _order = unchecked(Order)
-
-
-def _grid(n: int, step: float, grid) -> float:
-    """`on_grid(n, step)` with `_decimal_step(step)` given."""
-    if grid is None:
-        return n * step
-    m, scale, d = grid
-    units = n * m
-    if type(units) is int and -_EXACT < units < _EXACT:
-        return units / scale
-    return round(n * step, d)
+_grid = on_decimal_grid

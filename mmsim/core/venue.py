@@ -80,7 +80,11 @@ _EXACT = 2**53  # integers below this are exact floats
 
 def on_grid(n: int, step: float) -> float:
     """n steps (a whole number of ticks or lots) as the float nearest to their decimal value."""
-    grid = _decimal_step(step)
+    return on_decimal_grid(n, step, _decimal_step(step))
+
+
+def on_decimal_grid(n: int, step: float, grid) -> float:
+    """`on_grid(n, step)` with `grid = _decimal_step(step)` already read (per symbol, once)."""
     if grid is None:
         return n * step
     m, scale, d = grid
