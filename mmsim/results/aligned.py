@@ -89,8 +89,9 @@ class Aligned:
         where: list[int | None] = [None] * len(self.names)
         for at, sid in enumerate(got["sid"].to_list()):
             where[sid] = at
-        rows = pl.Series(where, dtype=pl.UInt32)
-        return pl.DataFrame([symbol, *(c.gather(rows) for c in got.get_columns()[1:])])
+        # one take of the whole frame (a take per column would be a query each)
+        taken = got[pl.Series(where, dtype=pl.UInt32)]
+        return pl.DataFrame([symbol, *taken.get_columns()[1:]])
 
     def per_symbol_and_total(
         self, frame: pl.DataFrame | pl.LazyFrame, *aggs: pl.Expr
@@ -160,9 +161,9 @@ class Aligned:
         """A frame grouped by `symbol` (first column) as one row per run symbol, in order; null
         for a symbol it lacks."""
         at = {name: i for i, name in enumerate(got.to_series(0).to_list())}
-        rows = pl.Series([at.get(name) for name in self.names], dtype=pl.UInt32)
+        taken = got[pl.Series([at.get(name) for name in self.names], dtype=pl.UInt32)]
         symbol = pl.Series("symbol", self.names, dtype=pl.String)
-        return pl.DataFrame([symbol, *(c.gather(rows) for c in got.get_columns()[1:])])
+        return pl.DataFrame([symbol, *taken.get_columns()[1:]])
 
 
 def _codes(symbol: pl.Series, names: Sequence[str]) -> pl.Series:
