@@ -25,7 +25,11 @@ SID = pl.UInt32
 class Plan:
     """A table as lazy queries and the function turning their collected frames into it, so
     several tables' queries run in one `pl.collect_all` (`run_plans`) instead of one collect
-    each (a query has a fixed cost that small tables do not repay)."""
+    each (a query has a fixed cost that small tables do not repay).
+
+    A query collected with others gives the same bits as collected alone; an eager
+    `DataFrame.select` of the same expression may round the last bit differently (another
+    engine), so each figure stays on the side, lazy or eager, its table computes it on."""
 
     queries: tuple[pl.LazyFrame, ...]
     finish: Callable[[Sequence[pl.DataFrame]], Any]
@@ -105,7 +109,7 @@ class Aligned:
         if len(self.names) == 1:
             got = by_symbol.collect()
             if got["_rows"][0]:
-                return self.per_symbol_frame(got), got.drop("_rows")
+                return self.per_symbol_frame(got), pl.DataFrame(got.get_columns()[:-1])
             return self.per_symbol_frame(got), frame.select(*aggs).collect()
         got, total = pl.collect_all([by_symbol, frame.select(*aggs)])
         return self.per_symbol_frame(got), total
@@ -149,7 +153,7 @@ class Aligned:
                 if not one:
                     total = next(got)
                 elif by_symbol["_rows"][0]:  # the same reduction of the same rows
-                    total = by_symbol.drop("_rows")
+                    total = pl.DataFrame(by_symbol.get_columns()[:-1])
                 else:
                     total = frame.select(*aggs).collect()
                 out.append((self.per_symbol_frame(by_symbol), total))
