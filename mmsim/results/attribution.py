@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from mmsim.results.aligned import Aligned, align
+from mmsim.results.aligned import Aligned, Plan, align
 
 COMPONENTS = (
     "spread_capture",
@@ -105,14 +105,26 @@ def cumulative_attribution(fills: pl.DataFrame, symbols: pl.DataFrame) -> pl.Dat
 
 def attribution_of(run: Aligned) -> pl.DataFrame:
     """`attribution` of aligned frames."""
+    return attribution_plan(run).run()
+
+
+def attribution_plan(run: Aligned) -> Plan:
+    """`attribution_of` as a Plan, to collect with other tables' queries."""
     per_bar = run.bars.lazy().with_columns(*_bar_components())
-    bars = run.per_symbol(per_bar, *(pl.col(c).sum() for c in _BAR_COMPONENTS))
     parts = run.fills.lazy().select("sid", *_fill_parts())
-    from_fills = run.per_symbol(parts, pl.col(*_FILL_COMPONENTS).sum()).drop("symbol")
-    per_symbol = pl.concat([bars, from_fills], how="horizontal").select(
-        "symbol", *(pl.col(c).fill_null(0.0) for c in COMPONENTS)
+    queries = (
+        run.per_symbol_query(per_bar, *(pl.col(c).sum() for c in _BAR_COMPONENTS)),
+        run.per_symbol_query(parts, pl.col(*_FILL_COMPONENTS).sum()),
     )
-    per_symbol = per_symbol.with_columns(pl.sum_horizontal(*COMPONENTS).alias("pnl"))
+    return Plan(queries, lambda collected: _attribution_rows(run, *collected))
+
+
+def _attribution_rows(run: Aligned, bars: pl.DataFrame, from_fills: pl.DataFrame) -> pl.DataFrame:
+    bars, from_fills = run.per_symbol_frame(bars), run.per_symbol_frame(from_fills)
+    filled = [pl.col(c).fill_null(0.0) for c in COMPONENTS]
+    per_symbol = pl.DataFrame([*bars.get_columns(), *from_fills.get_columns()[1:]]).select(
+        "symbol", *filled, pl.sum_horizontal(*filled).alias("pnl")
+    )
     total = per_symbol.select(pl.lit("TOTAL").alias("symbol"), pl.col(*COMPONENTS, "pnl").sum())
     return pl.concat([per_symbol, total])
 
@@ -131,5 +143,6 @@ __all__ = [
     "attribution",
     "attribution_bars",
     "attribution_of",
+    "attribution_plan",
     "cumulative_attribution",
 ]

@@ -18,8 +18,8 @@ import attrs
 import numpy as np
 import polars as pl
 
-from mmsim.results.aligned import Aligned, align, stable_order
-from mmsim.results.attribution import COMPONENTS, attribution_of
+from mmsim.results.aligned import Aligned, Plan, align, run_plans, stable_order
+from mmsim.results.attribution import COMPONENTS, attribution_plan
 from mmsim.results.schema import POSTED_SCHEMA, REJECTION_SCHEMA, in_frames
 
 if TYPE_CHECKING:
@@ -112,7 +112,10 @@ def periods_per_year(interval_us: int) -> float:
 def _path(equity: pl.Series | np.ndarray, initial_cash: float | None) -> np.ndarray:
     """The equity path as float64, with the starting capital in front so the first bar has a
     return."""
-    values = equity.cast(pl.Float64).to_numpy() if isinstance(equity, pl.Series) else equity
+    if isinstance(equity, pl.Series):
+        values = (equity if equity.dtype == pl.Float64 else equity.cast(pl.Float64)).to_numpy()
+    else:
+        values = equity
     if initial_cash is None:
         return np.asarray(values, dtype=np.float64)
     return np.concatenate([[float(initial_cash)], values])
@@ -251,8 +254,24 @@ def performance_table(
 def _performance_table(
     equity: pl.DataFrame, run: Aligned, initial_cash: float, interval_us: int
 ) -> pl.DataFrame:
+    return _performance_plan(equity, run, initial_cash, interval_us).run()
+
+
+def _performance_plan(
+    equity: pl.DataFrame, run: Aligned, initial_cash: float, interval_us: int
+) -> Plan:
     curve = (pnl_expr() + initial_cash).cast(pl.Float64)
-    curves = run.bars.lazy().select(curve).collect().to_series().to_numpy()
+    return Plan(
+        (run.bars.lazy().select(curve),),
+        lambda collected: _performance_rows(
+            equity, run, collected[0].to_series().to_numpy(), initial_cash, interval_us
+        ),
+    )
+
+
+def _performance_rows(
+    equity: pl.DataFrame, run: Aligned, curves: np.ndarray, initial_cash: float, interval_us: int
+) -> pl.DataFrame:
     rows = [
         {"symbol": name, **performance(curves[start:end], initial_cash, interval_us)}
         for name, start, end in zip(run.names, run.starts, run.ends)
@@ -287,6 +306,8 @@ def drawdown_frame(equity: pl.DataFrame, initial_cash: float) -> pl.DataFrame:
 
 
 def _with_total(per_symbol: pl.DataFrame, total: pl.DataFrame) -> pl.DataFrame:
+    if list(total.schema.items()) == list(per_symbol.schema.items()):  # a plain stack
+        return pl.concat([per_symbol, total])
     return pl.concat([per_symbol, total.select(per_symbol.columns)], how="vertical_relaxed")
 
 
@@ -316,7 +337,8 @@ def _positions_after(run: Aligned) -> pl.Series:
     """Each fill's symbol's position after it (base units): a running sum per symbol, in
     booking order, added left to right as `cum_sum` does."""
     fills = run.fills
-    signed = fills.select(_signed_qty()).to_series().to_numpy()
+    # side x qty with numpy: one exact product per fill, as the expression computes it
+    signed = fills["side"].to_numpy().astype(np.float64) * fills["qty"].to_numpy()
     if len(run.names) <= 1 or fills.height == 0:
         return pl.Series("_after", np.cumsum(signed))
     sid = fills["sid"].to_numpy()
@@ -397,6 +419,12 @@ def trading_stats(
 def _trading_stats(
     equity: pl.DataFrame, run: Aligned, rejections: pl.DataFrame, posted: pl.DataFrame
 ) -> pl.DataFrame:
+    return _trading_plan(equity, run, rejections, posted).run()
+
+
+def _trading_plan(
+    equity: pl.DataFrame, run: Aligned, rejections: pl.DataFrame, posted: pl.DataFrame
+) -> Plan:
     notional = pl.col("price") * pl.col("qty")
     maker = pl.col("liquidity") == "maker"
     edge = pl.col("side") * (pl.col("mark") - pl.col("price")) * pl.col("qty")
@@ -429,7 +457,6 @@ def _trading_stats(
             "round_trips",
         ).sum(),
     ]
-    by_fill, total_fill = run.per_symbol_and_total(per_fill, *fill_aggs)
     spread = (pl.col("ask") - pl.col("bid")) / ((pl.col("ask") + pl.col("bid")) / 2) * 1e4
     bid, ask = pl.col("bid").is_not_null(), pl.col("ask").is_not_null()
     # results saved before clamping existed have no clamped column
@@ -453,73 +480,81 @@ def _trading_stats(
         .then(pl.col("clamped").sum() / pl.col("orders").sum())
         .alias("clamped_share"),
     ]
-    by_quote, total_quote = run.per_symbol_and_total(quotes, *quote_aggs)
     post_aggs = [pl.col("orders").sum().alias("orders_posted")]
-    by_post = posted.group_by("symbol", maintain_order=True).agg(*post_aggs)
-    total_post = posted.select(*post_aggs)
     rej_aggs = [pl.len().alias("rejected")]
-    by_rej = rejections.group_by("symbol", maintain_order=True).agg(*rej_aggs)
-    total_rej = rejections.select(*rej_aggs)
+    # every table in one collect (the counts are integers: exact in any order)
+    tables = run.per_symbol_and_total_plan(
+        (per_fill, fill_aggs),
+        (quotes, quote_aggs),
+        (posted.lazy(), post_aggs, "symbol"),
+        (rejections.lazy(), rej_aggs, "symbol"),
+    )
+
+    counts = (
+        "fills",
+        "maker_fills",
+        "taker_fills",
+        "buys",
+        "sells",
+        "round_trips",
+        "orders_posted",
+        "rejected",
+    )
+    c = {name: pl.col(name).fill_null(0).cast(pl.Int64).alias(name) for name in counts}
+    c |= {name: pl.col(name).fill_null(0.0) for name in ("volume", "maker_volume", "_capture")}
 
     def finish(frame: pl.DataFrame) -> pl.DataFrame:
-        return (
-            frame.with_columns(
-                pl.col(
-                    "fills",
-                    "maker_fills",
-                    "taker_fills",
-                    "buys",
-                    "sells",
-                    "round_trips",
-                    "orders_posted",
-                    "rejected",
-                )
-                .fill_null(0)
-                .cast(pl.Int64),
-                pl.col("volume", "maker_volume", "_capture").fill_null(0.0),
-            )
-            .with_columns(
-                (pl.col("volume") / mean_equity).alias("turnover"),
-                pl.when(pl.col("orders_posted") > 0)
-                .then(pl.col("maker_fills") / pl.col("orders_posted"))
-                .alias("fill_rate"),
-                pl.when(pl.col("maker_volume") > 0)
-                .then(2 * pl.col("_capture") / pl.col("maker_volume") * 1e4)
-                .alias("captured_spread_bps"),
-            )
-            .select(
-                "symbol",
-                "fills",
-                "maker_fills",
-                "taker_fills",
-                "buys",
-                "sells",
-                "volume",
-                "turnover",
-                "orders_posted",
-                "fill_rate",
-                "rejected",
-                "round_trips",
-                "quoted_spread_bps",
-                "captured_spread_bps",
-                "time_quoting",
-                "quoting_both",
-                "quoting_one_side",
-                "quoting_none",
-                "clamped",
-                "clamped_share",
-            )
+        # one eager select per frame: per symbol and TOTAL apart, as a column divided by a
+        # number over one row and over several may round differently
+        return frame.select(
+            "symbol",
+            c["fills"],
+            c["maker_fills"],
+            c["taker_fills"],
+            c["buys"],
+            c["sells"],
+            c["volume"],
+            (c["volume"] / mean_equity).alias("turnover"),
+            c["orders_posted"],
+            pl.when(c["orders_posted"] > 0)
+            .then(c["maker_fills"] / c["orders_posted"])
+            .alias("fill_rate"),
+            c["rejected"],
+            c["round_trips"],
+            "quoted_spread_bps",
+            pl.when(c["maker_volume"] > 0)
+            .then(2 * c["_capture"] / c["maker_volume"] * 1e4)
+            .alias("captured_spread_bps"),
+            "time_quoting",
+            "quoting_both",
+            "quoting_one_side",
+            "quoting_none",
+            "clamped",
+            "clamped_share",
         )
 
     mean_equity = float(equity["equity"].mean()) if equity.height else float("nan")
-    per_symbol = pl.concat([by_fill, by_quote.drop("symbol")], how="horizontal")
-    for frame in (by_post, by_rej):
-        per_symbol = per_symbol.join(frame, on="symbol", how="left", maintain_order="left")
-    total = pl.concat(
-        [pl.DataFrame({"symbol": [TOTAL]}), total_fill, total_quote, total_post, total_rej],
-        how="horizontal",
-    )
-    return _with_total(finish(per_symbol), finish(total))
+
+    def finish_all(collected: Sequence[pl.DataFrame]) -> pl.DataFrame:
+        (
+            (by_fill, total_fill),
+            (by_quote, total_quote),
+            (by_post, total_post),
+            (by_rej, total_rej),
+        ) = tables.finish(collected)
+        per_symbol = pl.DataFrame(
+            [
+                *by_fill.get_columns(),
+                *(c for f in (by_quote, by_post, by_rej) for c in f.get_columns()[1:]),
+            ]
+        )
+        total = pl.concat(
+            [pl.DataFrame({"symbol": [TOTAL]}), total_fill, total_quote, total_post, total_rej],
+            how="horizontal",
+        )
+        return pl.concat([finish(per_symbol), finish(total)])
+
+    return Plan(tables.queries, finish_all)
 
 
 # --- adverse selection -----------------------------------------------------------------------
@@ -614,10 +649,14 @@ def _marks_ahead(run: Aligned, fills: pl.DataFrame, horizons: Sequence[int]) -> 
         inside = (ahead >= start) & (ahead < end)
         taken = marks[np.clip(ahead, 0, len(marks) - 1)] if len(marks) else np.zeros(len(row))
         columns.append(pl.Series(f"m{h}", np.where(inside, taken, np.nan), nan_to_null=True))
-    return fills.with_columns(columns)
+    return fills.hstack(columns)
 
 
 def _markout_summary(run: Aligned, horizons: Sequence[int]) -> pl.DataFrame:
+    return _markout_plan(run, horizons).run()
+
+
+def _markout_plan(run: Aligned, horizons: Sequence[int]) -> Plan:
     horizons = markout_horizons(horizons)
     joined = _marks_ahead(run, run.fills.filter(pl.col("liquidity") == "maker"), horizons)
     aggs = [
@@ -627,12 +666,19 @@ def _markout_summary(run: Aligned, horizons: Sequence[int]) -> pl.DataFrame:
         for h in horizons
     ]
     if not aggs:
-        return _with_total(
-            pl.DataFrame({"symbol": list(run.names)}), pl.DataFrame({"symbol": [TOTAL]})
+        return Plan(
+            (),
+            lambda _: _with_total(
+                pl.DataFrame({"symbol": list(run.names)}), pl.DataFrame({"symbol": [TOTAL]})
+            ),
         )
-    per_symbol, over_all = run.per_symbol_and_total(joined, *aggs)
-    total = pl.concat([pl.DataFrame({"symbol": [TOTAL]}), over_all], how="horizontal")
-    return _with_total(per_symbol, total)
+
+    def finish(collected: Sequence[pl.DataFrame]) -> pl.DataFrame:
+        per_symbol, over_all = run.per_symbol_frame(collected[0]), joined.select(*aggs)
+        total = pl.concat([pl.DataFrame({"symbol": [TOTAL]}), over_all], how="horizontal")
+        return _with_total(per_symbol, total)
+
+    return Plan((run.per_symbol_query(joined, *aggs),), finish)
 
 
 # --- risk ------------------------------------------------------------------------------------
@@ -657,6 +703,10 @@ def risk_stats(equity: pl.DataFrame, symbols: pl.DataFrame, events: pl.DataFrame
 
 
 def _risk_stats(equity: pl.DataFrame, run: Aligned, events: pl.DataFrame) -> pl.DataFrame:
+    return _risk_plan(equity, run, events).run()
+
+
+def _risk_plan(equity: pl.DataFrame, run: Aligned, events: pl.DataFrame) -> Plan:
     inventory = [
         pl.col("position").abs().mean().alias("mean_abs_position"),
         pl.col("position").abs().max().alias("max_abs_position"),
@@ -665,38 +715,55 @@ def _risk_stats(equity: pl.DataFrame, run: Aligned, events: pl.DataFrame) -> pl.
         pl.col("leverage").max().alias("max_leverage"),
         pl.col("leverage").mean().alias("mean_leverage"),
     ]
-    per_symbol = run.per_symbol(run.bars, *inventory).with_columns(
-        pl.lit(None, pl.Float64).alias("max_margin_ratio"),
-        pl.lit(None, pl.Float64).alias("mean_margin_ratio"),
-    )
     kinds = reason_kind_expr("event")
     counts = [
         (kinds == k).sum().cast(pl.Int64).alias(f"{k}s" if k != "early_stop" else "early_stops")
         for k in ("emergency_exit", "early_stop", "liquidation")
     ]
-    total = pl.concat(
-        [
-            pl.DataFrame({"symbol": [TOTAL]}),
-            pl.DataFrame().select(
-                pl.lit(None, pl.Float64).alias("mean_abs_position"),  # base units do not add up
-                pl.lit(None, pl.Float64).alias("max_abs_position"),
-            ),
-            equity.select(
-                pl.col("notional").mean().alias("mean_notional"),
-                pl.col("notional").max().alias("max_notional"),
-                pl.col("leverage").max().alias("max_leverage"),
-                pl.col("leverage").mean().alias("mean_leverage"),
-                pl.col("margin_ratio").max().alias("max_margin_ratio"),
-                pl.col("margin_ratio").mean().alias("mean_margin_ratio"),
-            ),
-            events.select(*counts),
-        ],
-        how="horizontal",
-    )
-    per_symbol = per_symbol.with_columns(
-        pl.lit(None, pl.Int64).alias(c) for c in ("emergency_exits", "early_stops", "liquidations")
-    )
-    return _with_total(per_symbol, total)
+    # the event counts are integers: exact in the same collect as the inventory figures
+    queries = (run.per_symbol_query(run.bars, *inventory), events.lazy().select(*counts))
+
+    def finish(collected: Sequence[pl.DataFrame]) -> pl.DataFrame:
+        by_symbol, events_counted = collected
+        per_symbol = run.per_symbol_frame(by_symbol)
+        n = per_symbol.height
+        per_symbol = per_symbol.hstack(
+            [
+                pl.Series(c, [None] * n, dtype=pl.Float64)
+                for c in ("max_margin_ratio", "mean_margin_ratio")
+            ]
+        )
+        total = pl.concat(
+            [
+                pl.DataFrame(
+                    [
+                        pl.Series("symbol", [TOTAL]),
+                        # base units do not add up
+                        pl.Series("mean_abs_position", [None], dtype=pl.Float64),
+                        pl.Series("max_abs_position", [None], dtype=pl.Float64),
+                    ]
+                ),
+                equity.select(
+                    pl.col("notional").mean().alias("mean_notional"),
+                    pl.col("notional").max().alias("max_notional"),
+                    pl.col("leverage").max().alias("max_leverage"),
+                    pl.col("leverage").mean().alias("mean_leverage"),
+                    pl.col("margin_ratio").max().alias("max_margin_ratio"),
+                    pl.col("margin_ratio").mean().alias("mean_margin_ratio"),
+                ),
+                events_counted,
+            ],
+            how="horizontal",
+        )
+        per_symbol = per_symbol.hstack(
+            [
+                pl.Series(c, [None] * n, dtype=pl.Int64)
+                for c in ("emergency_exits", "early_stops", "liquidations")
+            ]
+        )
+        return _with_total(per_symbol, total)
+
+    return Plan(queries, finish)
 
 
 # --- everything at once ----------------------------------------------------------------------
@@ -728,20 +795,33 @@ def summarize(
     )
     posted = posted if posted is not None else pl.DataFrame(schema=POSTED_SCHEMA)
     run = align(fills, symbols)  # fills matched to their bars once, for every table below
-    return _compose_summary(
-        _base_rows(equity, run, initial_cash),
-        _performance_table(equity, run, initial_cash, interval_us),
-        attribution_of(run),
-        _trading_stats(equity, run, rejections, posted),
-        _risk_stats(equity, run, events),
-        _markout_summary(run, horizons),
+    # every table's queries in one collect
+    base, perf, attributed, trading, risk, marks = run_plans(
+        _base_plan(equity, run, initial_cash),
+        _performance_plan(equity, run, initial_cash, interval_us),
+        attribution_plan(run),
+        _trading_plan(equity, run, rejections, posted),
+        _risk_plan(equity, run, events),
+        _markout_plan(run, horizons),
     )
+    return _compose_summary(base, perf, attributed, trading, risk, marks)
 
 
 def _base_rows(equity: pl.DataFrame, run: Aligned, initial_cash: float) -> pl.DataFrame:
     """symbol, pnl, realized, unrealized, fees, funding, final_position: per symbol and TOTAL."""
+    return _base_plan(equity, run, initial_cash).run()
+
+
+def _base_plan(equity: pl.DataFrame, run: Aligned, initial_cash: float) -> Plan:
     columns = ("realized", "unrealized", "fees", "funding", "position")
-    last = run.per_symbol(run.bars, pl.col(*columns).last()).select(
+    return Plan(
+        (run.per_symbol_query(run.bars, pl.col(*columns).last()),),
+        lambda collected: _base_finish(equity, run.per_symbol_frame(collected[0]), initial_cash),
+    )
+
+
+def _base_finish(equity: pl.DataFrame, last: pl.DataFrame, initial_cash: float) -> pl.DataFrame:
+    last = last.select(
         "symbol",
         pnl_expr().alias("pnl"),
         "realized",
@@ -775,18 +855,15 @@ def _compose_summary(
     marks: pl.DataFrame,
 ) -> pl.DataFrame:
     # the ledger's funding is already in `base`; the attribution's is the same figure
-    parts = attributed.drop("pnl", "funding").rename({"inventory": "inventory_pnl"})
-    risk = risk.drop("max_notional", "mean_notional")
-    out = base
-    for frame in (
-        trading.select("symbol", "fills", "volume"),
-        perf,
-        parts,
-        trading.drop("fills", "volume"),
-        marks,
-        risk,
-    ):
-        out = out.join(frame, on="symbol", how="left", maintain_order="left")
+    # every table has one row per symbol in the run's order, then TOTAL: side by side, the
+    # columns line up as a left join on symbol would line them
+    skip = {"symbol", "pnl", "funding", "max_notional", "mean_notional"}
+    columns = {c.name: c for c in base.get_columns()}
+    for frame in (perf, attributed, trading, marks, risk):
+        for column in frame.get_columns():
+            if column.name not in skip and column.name not in columns:
+                name = "inventory_pnl" if column.name == "inventory" else column.name
+                columns[name] = column.alias(name) if name != column.name else column
     first = [
         "symbol",
         "pnl",
@@ -800,7 +877,7 @@ def _compose_summary(
         "max_drawdown",
         "sharpe",
     ]
-    return out.select(*first, *(c for c in out.columns if c not in first))
+    return pl.DataFrame([columns[c] for c in (*first, *(c for c in columns if c not in first))])
 
 
 def _empty_rejections() -> pl.DataFrame:
@@ -830,18 +907,15 @@ def compute_metrics(result: Result, *, horizons: Sequence[int] = HORIZONS) -> Me
     interval_us = int(result.config["interval_us"])
     equity, symbols, fills = result.equity, result.symbols, result.fills
     run = align(fills, symbols)
-    perf = _performance_table(equity, run, initial_cash, interval_us)
-    attributed = attribution_of(run)
-    trading = _trading_stats(equity, run, result.rejections, result.posted)
-    risk = _risk_stats(equity, run, result.events)
-    summary = _compose_summary(
-        _base_rows(equity, run, initial_cash),
-        perf,
-        attributed,
-        trading,
-        risk,
-        _markout_summary(run, horizons),
+    base, perf, attributed, trading, risk, marks = run_plans(
+        _base_plan(equity, run, initial_cash),
+        _performance_plan(equity, run, initial_cash, interval_us),
+        attribution_plan(run),
+        _trading_plan(equity, run, result.rejections, result.posted),
+        _risk_plan(equity, run, result.events),
+        _markout_plan(run, horizons),
     )
+    summary = _compose_summary(base, perf, attributed, trading, risk, marks)
     return Metrics(
         summary=summary,
         performance=perf,
