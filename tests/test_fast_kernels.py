@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import polars as pl
 from hypothesis import example, given
 from hypothesis import strategies as st
 from numba import njit
 
+import mmsim
 from mmsim.fast.placement import round_digits
 from mmsim.fast.strategies import phase
 
@@ -140,3 +142,34 @@ def test_horizon_phase_is_the_remainder(start, steps, h_us):
     close % horizon at every close (session boundaries, gaps, closes going back, before 1970)."""
     closes = np.cumsum(np.array([start, *steps], dtype=np.int64))
     assert _phases(closes, h_us).tolist() == [int(c) % h_us for c in closes]
+
+
+def test_kernel_inputs_have_one_type_whatever_the_frame():
+    """One compiled signature serves every run: a frame of one symbol or several, full or with
+    gaps, gives the kernel arrays of the same types (a read-only array is another type, and
+    each new type costs a whole compile of the kernels)."""
+    import numba
+
+    from mmsim.core.engine import account_bar
+    from mmsim.core.matching import match_bar
+    from mmsim.core.setup import prepare_run
+    from mmsim.fast.plan import fast_plan
+    from mmsim.fast.run import kernel_inputs
+
+    two = mmsim.synthetic_bars(("BTCUSDT", "ETHUSDT"), days=0.05, interval="1m", seed=2)
+    one = two.filter(pl.col("symbol") == "BTCUSDT")
+    gappy = two.filter(~((pl.col("symbol") == "ETHUSDT") & (pl.int_range(pl.len()) % 7 == 0)))
+    types = set()
+    for bars, gaps in ((one, False), (two, False), (gappy, True)):
+        strategy = mmsim.avellaneda_stoikov()
+        setup = prepare_run(bars, strategy, risk=mmsim.basic_risk(), allow_gaps=gaps)
+        plan, _ = fast_plan(
+            setup.strategies, mmsim.basic_risk(), match_bar, account_bar, setup.symbols
+        )
+        first = dict(zip(setup.symbols, setup.state0.account.marks, strict=True))
+        inputs = kernel_inputs(
+            setup.frame, setup.symbols, plan, setup.venue, setup.specs, setup.initial_cash,
+            setup.interval_us, first,
+        )  # fmt: skip
+        types.add(tuple(numba.typeof(x) for x in inputs))
+    assert len(types) == 1

@@ -70,7 +70,8 @@ def _event_text(code: int, value: float, rule: np.ndarray | None, initial_cash: 
 def columns(frame: pl.DataFrame, symbols: tuple[str, ...]):
     """(ts per step, row step index, row symbol index) of a validated (ts, symbol)-sorted frame
     (no indices for one symbol: its row k is step k)."""
-    ts_rows = frame["ts"].dt.epoch("us").to_numpy()
+    # writable: a frame's column comes read-only, a type the kernels would compile again for
+    ts_rows = frame["ts"].dt.epoch("us").to_numpy(writable=True)
     if len(symbols) == 1:  # one symbol (its timestamps increase): a step per row
         return ts_rows, None, None
     new = np.empty(len(ts_rows), dtype=np.bool_)  # sorted by ts: a step starts where ts changes
