@@ -173,3 +173,21 @@ def test_kernel_inputs_have_one_type_whatever_the_frame():
         )  # fmt: skip
         types.add(tuple(numba.typeof(x) for x in inputs))
     assert len(types) == 1
+
+
+def test_the_fold_is_compiled_for_one_signature():
+    """A whole run, a batched sweep and a run into reused tables all call the fold with the same
+    types, so it is compiled once per install (about a minute): the bar index it starts from
+    must be an int64 at every call, never the literal 0 numba would type a first call with."""
+    from pathlib import Path
+
+    from mmsim.fast import engine
+    from mmsim.fast.cache import cached_signatures
+
+    bars = mmsim.synthetic_bars(("BTCUSDT", "ETHUSDT"), days=0.02, interval="1m", seed=3)
+    mmsim.backtest(bars, mmsim.avellaneda_stoikov(), risk=mmsim.basic_risk(), engine="fast")
+    grid = {"half_spread_bps": [2, 4]}
+    mmsim.sweep(bars, strategy="fixed_spread", grid=grid, executor="inprocess", engine="fast")
+    signatures = cached_signatures(Path(engine.__file__), "fold")
+    assert len(signatures) == 1, signatures
+    assert str(signatures[0][0]) == "int64"

@@ -36,17 +36,18 @@ COMPILE_SECONDS = 60.0
 REFERENCE_SECONDS_PER_SYMBOL_BAR = 5e-5
 
 
-def _entry_index(source: Path) -> Path:
-    """numba's index file of `mmsim.fast.engine.run` (its user-provided cache locator)."""
+def _entry_index(source: Path, name: str = "run") -> Path:
+    """numba's index file of the function `name` defined in `source` (by default
+    `mmsim.fast.engine.run`; its user-provided cache locator)."""
     folder = os.path.dirname(os.path.abspath(source))
     sub = f"{os.path.basename(folder)}_{hashlib.sha1(folder.encode()).hexdigest()}"
     lines = source.read_text().splitlines()
-    lineno = next(i for i, line in enumerate(lines) if line.startswith("def run("))
+    lineno = next(i for i, line in enumerate(lines) if line.startswith(f"def {name}("))
     while lineno > 0 and lines[lineno - 1].startswith("@"):
         lineno -= 1  # a decorated function's code starts at its first decorator
     lineno += 1
     version = f"py{sys.version_info[0]}{sys.version_info[1]}"
-    return Path(CACHE_DIR) / sub / f"engine.run-{lineno}.{version}.nbi"
+    return Path(CACHE_DIR) / sub / f"{source.stem}.{name}-{lineno}.{version}.nbi"
 
 
 def kernels_cached() -> bool:
@@ -66,3 +67,15 @@ def kernels_cached() -> bool:
     st = os.stat(source)
     fresh = stamp in (hashlib.sha256(source.read_bytes()).digest(), (st.st_mtime, st.st_size))
     return fresh and bool(overloads)
+
+
+def cached_signatures(source: Path, name: str) -> list:
+    """The signatures numba has compiled on disk for the function `name` in the kernel module
+    `source`, for these sources and this numba (empty when none is there)."""
+    try:
+        with open(_entry_index(source, name), "rb") as f:
+            pickle.load(f)  # numba's version
+            _, overloads = pickle.loads(f.read())
+    except (OSError, StopIteration, EOFError, pickle.UnpicklingError):
+        return []
+    return [key[0] for key in overloads]
