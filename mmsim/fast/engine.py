@@ -439,7 +439,7 @@ def drive(
     error = np.full(7, np.nan)
     ctl = np.array([0, -1, -1, -1, 0, 1, 2], dtype=np.int64)
     sizes = np.zeros(4, dtype=np.int64)
-    # an int64 from the start: typed as the literal 0 at first, `fold` compiled twice (a minute each)
+    # an int64 from the start: typed as the literal 0, `fold` would be compiled twice
     k = sizes[0]
     while 0 <= k < T:
         k = fold(
