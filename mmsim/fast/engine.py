@@ -253,8 +253,8 @@ def quote_step(
             if n == 0:
                 continue
             m, nr, bad = place_side(
-                s, side, prices, qtys, n, close, ticks[s], lots[s], inv_ticks[s], inv_lots[s],
-                dec_ticks[s], dec_lots[s], post_only, orders, m, step_rej, nr,
+                s, side, prices, qtys, n, closes, k, ticks[s], lots[s], inv_ticks[s],
+                inv_lots[s], dec_ticks[s], dec_lots[s], post_only, orders, m, step_rej, nr,
             )  # fmt: skip
             if bad >= 0:
                 error[0], error[1], error[2], error[3], error[4] = ERROR_QUOTE, k, s, side, bad

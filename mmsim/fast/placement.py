@@ -154,14 +154,20 @@ def behind_close(side, close, tick, digits):
 
 @kernel
 def place_side(
-    s, side, prices, qtys, n, close, tick, lot, inv_tick, inv_lot, dec_tick, dec_lot, post_only,
-    orders, m, rej, nr,
+    s, side, prices, qtys, n, closes, k, tick, lot, inv_tick, inv_lot, dec_tick, dec_lot,
+    post_only, orders, m, rej, nr,
 ):  # fmt: skip
-    """One side's levels to orders (appended at row m) and rejections (at row nr).
+    """One side's levels to orders (appended at row m) and rejections (at row nr), against
+    the close `closes[k, s]`.
 
     Returns (m, nr, bad): bad = the level of an invalid proposal (the run stops), else -1.
     """
     for level in range(n):
+        # the close read from its table at each level, not passed as a value: from a value
+        # the same at every level, the compiler computes the clamp's division and roundings
+        # ahead of the loop, for every quote, where only one crossing the close needs them;
+        # a read after a store to `orders` (which might be the table) stays where it is
+        close = closes[k, s]
         price, qty = prices[level], qtys[level]
         if not (np.isfinite(price) and np.isfinite(qty)) or price <= 0 or qty <= 0:
             return m, nr, level
