@@ -262,3 +262,27 @@ def test_tables_that_fill_up_double_and_stay_equal():
     reference, fast = both(bars, strategy)
     assert_same_run(reference, fast)
     assert fast.fills.height > 2 * bars.height  # over four times the first room of 100 rows
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    [
+        mmsim.avellaneda_stoikov(gamma=1e-4, kappa=0.5, calibration_window=30),
+        mmsim.avellaneda_stoikov(
+            gamma=0.01, kappa=0.5, horizon="inf", max_inventory=5, calibration_window=30
+        ),
+        mmsim.glft(gamma=0.01, kappa=0.5, A=2.0, calibration_window=30),
+    ],
+    ids=["avellaneda_stoikov", "avellaneda_stoikov_inf", "glft"],
+)
+def test_fast_equals_reference_with_kappa_fitted_bar_by_bar(strategy):
+    """A fitted kappa (and A) changes from bar to bar: the terms the kernels keep per parameter
+    set are recomputed each time it does, so the quotes follow the fit as the reference's do."""
+    bars = mmsim.synthetic_bars(("BTCUSDT", "ETHUSDT"), days=0.5, interval="1m", seed=5)
+    reference, fast = both(bars, strategy, risk=mmsim.basic_risk())
+    assert_same_run(reference, fast)
+    unfitted = attrs.evolve(strategy, params=attrs.evolve(strategy.params, calibration_window=None))
+    plain = mmsim.backtest(bars, unfitted, risk=mmsim.basic_risk(), engine="fast")
+    assert fast.fills.height > 0
+    # the fit moved the quotes: the runs differ (else this would test the unfitted path twice)
+    assert not plain.symbols["bid"].equals(fast.symbols["bid"])

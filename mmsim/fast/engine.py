@@ -75,17 +75,17 @@ def ensure(buf, need):
 @kernel
 def quote(
     kind, p, f, slots, skews, skew_slots, close, close_ts, interval_us, position, entry, two,
-    clock, bid_p, bid_q, ask_p, ask_q,
+    clock, memo, bid_p, bid_q, ask_p, ask_q,
 ):  # fmt: skip
     if kind == FIXED_SPREAD:
         return fixed_spread(p, close, position, bid_p, bid_q, ask_p, ask_q)
     if kind == AVELLANEDA_STOIKOV:
         return avellaneda_stoikov(
-            p, f, slots, close, close_ts, interval_us, position, two, clock, bid_p, bid_q,
-            ask_p, ask_q,
+            p, f, slots, close, close_ts, interval_us, position, two, clock, memo, bid_p,
+            bid_q, ask_p, ask_q,
         )  # fmt: skip
     if kind == GLFT:
-        return glft(p, f, slots, close, position, bid_p, bid_q, ask_p, ask_q)
+        return glft(p, f, slots, close, position, memo, bid_p, bid_q, ask_p, ask_q)
     if kind == PAPER:
         return paper(p, close, close_ts, position, two, bid_p, bid_q, ask_p, ask_q)
     return mexico(
@@ -229,8 +229,8 @@ def account_step(
 @kernel
 def quote_step(
     k, t, present, closes, feats, kinds, params, slots, skews, skew_slots, two, acct, ticks,
-    lots, inv_ticks, inv_lots, dec_ticks, dec_lots, post_only, interval_us, clocks, orders,
-    step_rej, quotes, rec, error,
+    lots, inv_ticks, inv_lots, dec_ticks, dec_lots, post_only, interval_us, clocks, memos,
+    orders, step_rej, quotes, rec, error,
 ):  # fmt: skip
     """3. strategies and placement for every symbol with a bar. Returns (orders, rejections),
     or m = -1 after an invalid proposal (in `error`)."""
@@ -244,7 +244,7 @@ def quote_step(
         nb, na, r = quote(
             kinds[s], params[s], feats[k, s], slots[s], skews[s], skew_slots, close,
             t + interval_us, interval_us, acct[QTY, s], acct[ENTRY, s], two[0], clocks[s],
-            bid_p, bid_q, ask_p, ask_q,
+            memos[s], bid_p, bid_q, ask_p, ask_q,
         )  # fmt: skip
         rec[k, s, R_RESERVATION] = r
         for side in (1, -1):
@@ -308,7 +308,8 @@ def fold(
     k0, ts, present, opens, highs, lows, closes, volumes, rates, funding, feats, u_bid, u_ask,
     ticks, lots, inv_ticks, inv_lots, dec_ticks, dec_lots, kinds, params, slots, skews,
     skew_slots, two, venue, rules, matching, mp, initial_cash, interval_us, rec, counts, ledger,
-    posted_n, posted_q, acct, wallet, changed, books, market, sent, states, clocks, step_fills,
+    posted_n, posted_q, acct, wallet, changed, books, market, sent, states, clocks, memos,
+    step_fills,
     step_rej, step_ev, work, quotes, error, ctl, fills, rejs, evs, sizes,
 ):  # fmt: skip
     """The bars from k0 on, the whole loop in one function (a call per bar would pass every
@@ -356,7 +357,7 @@ def fold(
             m, nr = quote_step(
                 k, t, present, closes, feats, kinds, params, slots, skews, skew_slots, two,
                 acct, ticks, lots, inv_ticks, inv_lots, dec_ticks, dec_lots, venue[6],
-                interval_us, clocks, orders, step_rej, quotes, rec, error,
+                interval_us, clocks, memos, orders, step_rej, quotes, rec, error,
             )  # fmt: skip
             if m < 0:
                 return -1
@@ -430,6 +431,7 @@ def drive(
     sent = np.zeros(S, dtype=np.bool_)
     states = np.full(rules.shape[0], -np.inf)
     clocks = np.full((S, 2), -1, dtype=np.int64)  # a close (ts) and its phase in the horizon
+    memos = np.full((S, 4), np.nan)  # the strategies' parameter terms (NaN: none yet)
     funding = bool(np.any(rates != 0.0))
     step_fills = np.empty((M + 2 * S, 10))
     step_rej = np.empty((M, 6))
@@ -447,7 +449,7 @@ def drive(
             u_ask, ticks, lots, inv_ticks, inv_lots, dec_ticks, dec_lots, kinds, params, slots,
             skews, skew_slots, two, venue, rules, matching, mp, initial_cash, interval_us, rec,
             counts, ledger, posted_n, posted_q, acct, wallet, changed, books, market, sent,
-            states, clocks, step_fills, step_rej, step_ev, work, quotes, error, ctl, fills,
+            states, clocks, memos, step_fills, step_rej, step_ev, work, quotes, error, ctl, fills,
             rejs, evs, sizes,
         )  # fmt: skip
         if 0 <= k < T:  # a table is full: double it

@@ -3,7 +3,10 @@
 Each writes a side's levels into (prices, qtys) rows and returns (n_bids, n_asks, reservation
 price or NaN). `p` is the strategy's parameter row, `f` the bar's feature row (NaN = null),
 `slots` the columns of `f` it reads, `two` the number 2.0 read from memory: Python computes
-x**2 with the C library's pow, which a compiled constant exponent would turn into x*x.
+x**2 with the C library's pow, which a compiled constant exponent would turn into x*x. `memo`
+is the symbol's row of terms that depend only on parameters (A-S's log(1 + gamma / kappa),
+GLFT's two coefficients), kept with the kappa (and A) they were computed for: recomputed, by the
+same expression, only when a fitted kappa changes them, not at every bar.
 """
 
 from __future__ import annotations
@@ -18,6 +21,14 @@ FIXED_SPREAD, AVELLANEDA_STOIKOV, GLFT, MEXICO, PAPER = 0, 1, 2, 3, 4
 @kernel
 def feature(f, slot):
     return math.nan if slot < 0 else f[slot]
+
+
+@kernel
+def log_term(memo, gamma, kappa):
+    """log1p(gamma / kappa), computed once per kappa (memo[0]: its kappa, memo[1]: the term)."""
+    if memo[0] != kappa:
+        memo[0], memo[1] = kappa, math.log1p(gamma / kappa)
+    return memo[1]
 
 
 @kernel
@@ -47,7 +58,7 @@ def side_reservation(side, q_model, g2s2, denominator, mid, gamma):
 
 
 @kernel
-def infinite_horizon(p, q, mid, sigma, kappa, two):
+def infinite_horizon(p, q, mid, sigma, kappa, two, memo):
     """The infinite-horizon quotes: (bid, ask, reservation, has bid, has ask)."""
     gamma, cap, discount = p[0], p[4], p[8]
     q_model = q if math.isnan(cap) else max(-cap, min(cap, q))
@@ -59,7 +70,7 @@ def infinite_horizon(p, q, mid, sigma, kappa, two):
     g2s2 = g2 * s2
     # as the reference: no quotes while omega <= gamma^2 sigma^2 / 2 (q_max = 0)
     denominator = 2.0 * omega - g2s2 * math.pow(q_model, two) if omega > 0.5 * g2s2 else 0.0
-    depth = math.log1p(gamma / kappa) / gamma
+    depth = log_term(memo, gamma, kappa) / gamma
     r_bid = side_reservation(1, q_model, g2s2, denominator, mid, gamma)
     r_ask = side_reservation(-1, q_model, g2s2, denominator, mid, gamma)
     has_bid, has_ask = not math.isnan(r_bid), not math.isnan(r_ask)
@@ -84,8 +95,9 @@ def phase(clock, close_ts, h_us):
 
 @kernel
 def avellaneda_stoikov(
-    p, f, slots, close, close_ts, interval_us, position, two, clock, bid_p, bid_q, ask_p, ask_q
-):
+    p, f, slots, close, close_ts, interval_us, position, two, clock, memo, bid_p, bid_q, ask_p,
+    ask_q,
+):  # fmt: skip
     gamma, kappa, horizon_us, order_value = p[0], p[1], p[2], p[3]
     cap, bps, eta, min_spread = p[4], p[5] == 1.0, p[6], p[7]
     sigma_ret = feature(f, slots[0])
@@ -101,13 +113,13 @@ def avellaneda_stoikov(
     else:
         sigma, mid, floor = sigma_ret * s, s, min_spread * s / 1e4
     if horizon_us < 0:
-        bid, ask, r, has_bid, has_ask = infinite_horizon(p, q, mid, sigma, kappa, two)
+        bid, ask, r, has_bid, has_ask = infinite_horizon(p, q, mid, sigma, kappa, two, memo)
     else:
         h_us = int(horizon_us)
         bars_left = (h_us - phase(clock, close_ts, h_us)) / interval_us
         s2 = math.pow(sigma, two)
         r = mid - q * gamma * s2 * bars_left
-        spread = gamma * s2 * bars_left + (2.0 / gamma) * math.log1p(gamma / kappa)
+        spread = gamma * s2 * bars_left + (2.0 / gamma) * log_term(memo, gamma, kappa)
         half = spread / 2
         bid, ask, has_bid, has_ask = r - half, r + half, True, True
     if has_bid and has_ask and ask - bid < floor:
@@ -134,7 +146,7 @@ def avellaneda_stoikov(
 
 
 @kernel
-def glft(p, f, slots, close, position, bid_p, bid_q, ask_p, ask_q):
+def glft(p, f, slots, close, position, memo, bid_p, bid_q, ask_p, ask_q):
     gamma, kappa, A, order_value, cap, min_spread = p[0], p[1], p[2], p[3], p[4], p[5]
     sigma_ret = feature(f, slots[0])
     if math.isnan(sigma_ret):
@@ -145,10 +157,13 @@ def glft(p, f, slots, close, position, bid_p, bid_q, ask_p, ask_q):
         fit_a, fit_k = f[slots[1]], f[slots[2]]
         if not (math.isnan(fit_a) or math.isnan(fit_k)) and fit_a > 0 and fit_k > 0:
             A, kappa = fit_a, fit_k
-    x = gamma / kappa
-    log1p_x = math.log1p(x)
-    c1 = log1p_x / gamma
-    c2 = math.sqrt(gamma / (2.0 * A * kappa) * math.exp((1.0 / x + 1.0) * log1p_x))
+    if memo[0] != kappa or memo[1] != A:  # memo: kappa, A, c1, c2
+        x = gamma / kappa
+        log1p_x = math.log1p(x)
+        memo[2] = log1p_x / gamma
+        memo[3] = math.sqrt(gamma / (2.0 * A * kappa) * math.exp((1.0 / x + 1.0) * log1p_x))
+        memo[0], memo[1] = kappa, A
+    c1, c2 = memo[2], memo[3]
     sigma = sigma_ret * 1e4
     d_bid = c1 + sigma * c2 * (0.5 + q)
     d_ask = c1 + sigma * c2 * (0.5 - q)
