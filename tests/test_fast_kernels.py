@@ -139,7 +139,7 @@ def _phases(closes, h_us):
 @example(start=-120_000_000, steps=[60_000_000] * 4, h_us=86_400_000_000)
 def test_horizon_phase_is_the_remainder(start, steps, h_us):
     """The A-S kernel's phase of a close in its horizon, carried from the last close's, is
-    close % horizon at every close (session boundaries, gaps, closes going back, before 1970)."""
+    close % horizon at every close (horizon boundaries, gaps, closes going back, before 1970)."""
     closes = np.cumsum(np.array([start, *steps], dtype=np.int64))
     assert _phases(closes, h_us).tolist() == [int(c) % h_us for c in closes]
 

@@ -50,20 +50,30 @@ def _entry_index(source: Path, name: str = "run") -> Path:
     return Path(CACHE_DIR) / sub / f"{source.stem}.{name}-{lineno}.{version}.nbi"
 
 
+def _index(source: Path, name: str = "run") -> tuple | None:
+    """(stamp, overloads) of numba's index of `name` in `source` when it was written by this
+    numba; None when it is missing, unreadable or another numba's."""
+    try:
+        with open(_entry_index(source, name), "rb") as f:
+            version = pickle.load(f)
+            stamp, overloads = pickle.loads(f.read())
+        if version != metadata.version("numba"):
+            return None
+    except (OSError, StopIteration, ValueError, EOFError, pickle.UnpicklingError,
+            metadata.PackageNotFoundError):  # fmt: skip
+        return None
+    return stamp, overloads
+
+
 def kernels_cached() -> bool:
     """Whether the fold's entry point is compiled on disk for these sources and this numba
     (its index names at least one compiled signature and is stamped with engine.py as it is);
     False when unsure."""
     source = _HERE / "engine.py"
-    try:
-        with open(_entry_index(source), "rb") as f:
-            version = pickle.load(f)
-            stamp, overloads = pickle.loads(f.read())
-        if version != metadata.version("numba"):
-            return False
-    except (OSError, StopIteration, ValueError, EOFError, pickle.UnpicklingError,
-            metadata.PackageNotFoundError):  # fmt: skip
+    index = _index(source)
+    if index is None:
         return False
+    stamp, overloads = index
     st = os.stat(source)
     fresh = stamp in (hashlib.sha256(source.read_bytes()).digest(), (st.st_mtime, st.st_size))
     return fresh and bool(overloads)
@@ -72,10 +82,5 @@ def kernels_cached() -> bool:
 def cached_signatures(source: Path, name: str) -> list:
     """The signatures numba has compiled on disk for the function `name` in the kernel module
     `source`, for these sources and this numba (empty when none is there)."""
-    try:
-        with open(_entry_index(source, name), "rb") as f:
-            pickle.load(f)  # numba's version
-            _, overloads = pickle.loads(f.read())
-    except (OSError, StopIteration, EOFError, pickle.UnpicklingError):
-        return []
-    return [key[0] for key in overloads]
+    index = _index(source, name)
+    return [] if index is None else [key[0] for key in index[1]]

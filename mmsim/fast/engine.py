@@ -309,8 +309,7 @@ def fold(
     ticks, lots, inv_ticks, inv_lots, dec_ticks, dec_lots, kinds, params, slots, skews,
     skew_slots, two, venue, rules, matching, mp, initial_cash, interval_us, rec, counts, ledger,
     posted_n, posted_q, acct, wallet, changed, books, market, sent, states, clocks, memos,
-    step_fills,
-    step_rej, step_ev, work, quotes, error, ctl, fills, rejs, evs, sizes,
+    step_fills, step_rej, step_ev, work, quotes, error, ctl, fills, rejs, evs, sizes,
 ):  # fmt: skip
     """The bars from k0 on, the whole loop in one function (a call per bar would pass every
     table on the stack): per bar matching, accounting, strategies and placement, risk, records.

@@ -81,7 +81,7 @@ def infinite_horizon(p, q, mid, sigma, kappa, two, memo):
 @kernel
 def phase(clock, close_ts, h_us):
     """close_ts % h_us, from the last close's phase where that is a sum (`clock`: the last
-    close and its phase, -1 at first): an integer division a session instead of a bar."""
+    close and its phase, -1 at first): an integer division once a horizon, not every bar."""
     last = clock[0]
     if last >= 0 and close_ts >= last:
         ph = clock[1] + (close_ts - last)
