@@ -74,22 +74,22 @@ def ensure(buf, need):
 
 @kernel
 def quote(
-    kind, p, f, slots, skews, skew_slots, close, close_ts, interval_us, position, entry, two,
-    clock, memo, bid_p, bid_q, ask_p, ask_q,
+    kind, p, f, slots, skews, skew_slots, close, close_ts, interval_us, position, entry, clock,
+    memo, bid_p, bid_q, ask_p, ask_q,
 ):  # fmt: skip
     if kind == FIXED_SPREAD:
         return fixed_spread(p, close, position, bid_p, bid_q, ask_p, ask_q)
     if kind == AVELLANEDA_STOIKOV:
         return avellaneda_stoikov(
-            p, f, slots, close, close_ts, interval_us, position, two, clock, memo, bid_p,
-            bid_q, ask_p, ask_q,
+            p, f, slots, close, close_ts, interval_us, position, clock, memo, bid_p, bid_q,
+            ask_p, ask_q,
         )  # fmt: skip
     if kind == GLFT:
         return glft(p, f, slots, close, position, memo, bid_p, bid_q, ask_p, ask_q)
     if kind == PAPER:
-        return paper(p, close, close_ts, position, two, bid_p, bid_q, ask_p, ask_q)
+        return paper(p, close, close_ts, position, bid_p, bid_q, ask_p, ask_q)
     return mexico(
-        p, f, slots, skews, skew_slots, close, position, entry, two, bid_p, bid_q, ask_p, ask_q
+        p, f, slots, skews, skew_slots, close, position, entry, bid_p, bid_q, ask_p, ask_q
     )
 
 
@@ -228,7 +228,7 @@ def account_step(
 
 @kernel
 def quote_step(
-    k, t, present, closes, feats, kinds, params, slots, skews, skew_slots, two, acct, ticks,
+    k, t, present, closes, feats, kinds, params, slots, skews, skew_slots, acct, ticks,
     lots, inv_ticks, inv_lots, dec_ticks, dec_lots, post_only, interval_us, clocks, memos,
     orders, step_rej, quotes, rec, error,
 ):  # fmt: skip
@@ -243,7 +243,7 @@ def quote_step(
         close = closes[k, s]
         nb, na, r = quote(
             kinds[s], params[s], feats[k, s], slots[s], skews[s], skew_slots, close,
-            t + interval_us, interval_us, acct[QTY, s], acct[ENTRY, s], two[0], clocks[s],
+            t + interval_us, interval_us, acct[QTY, s], acct[ENTRY, s], clocks[s],
             memos[s], bid_p, bid_q, ask_p, ask_q,
         )  # fmt: skip
         rec[k, s, R_RESERVATION] = r
@@ -307,7 +307,7 @@ def stamp_sent(market, sent, t):
 def fold(
     k0, ts, present, opens, highs, lows, closes, volumes, rates, funding, feats, u_bid, u_ask,
     ticks, lots, inv_ticks, inv_lots, dec_ticks, dec_lots, kinds, params, slots, skews,
-    skew_slots, two, venue, rules, matching, mp, initial_cash, interval_us, rec, counts, ledger,
+    skew_slots, venue, rules, matching, mp, initial_cash, interval_us, rec, counts, ledger,
     posted_n, posted_q, acct, wallet, changed, books, market, sent, states, clocks, memos,
     step_fills, step_rej, step_ev, work, quotes, error, ctl, fills, rejs, evs, sizes,
 ):  # fmt: skip
@@ -354,7 +354,7 @@ def fold(
             record(k, rec, counts, resting, 0, False)
         else:
             m, nr = quote_step(
-                k, t, present, closes, feats, kinds, params, slots, skews, skew_slots, two,
+                k, t, present, closes, feats, kinds, params, slots, skews, skew_slots,
                 acct, ticks, lots, inv_ticks, inv_lots, dec_ticks, dec_lots, venue[6],
                 interval_us, clocks, memos, orders, step_rej, quotes, rec, error,
             )  # fmt: skip
@@ -410,7 +410,7 @@ def new_tables(T, S, levels, n_rules):
 @grow
 def drive(
     ts, present, opens, highs, lows, closes, volumes, rates, feats, u_bid, u_ask,
-    ticks, lots, dec_ticks, dec_lots, kinds, params, slots, skews, skew_slots, two,
+    ticks, lots, dec_ticks, dec_lots, kinds, params, slots, skews, skew_slots,
     venue, rules, matching, mp, initial_cash, interval_us, levels, first_marks, tables,
 ):  # fmt: skip
     """The whole backtest into `tables` (`new_tables`'s, any contents: each run writes before
@@ -446,7 +446,7 @@ def drive(
         k = fold(
             k, ts, present, opens, highs, lows, closes, volumes, rates, funding, feats, u_bid,
             u_ask, ticks, lots, inv_ticks, inv_lots, dec_ticks, dec_lots, kinds, params, slots,
-            skews, skew_slots, two, venue, rules, matching, mp, initial_cash, interval_us, rec,
+            skews, skew_slots, venue, rules, matching, mp, initial_cash, interval_us, rec,
             counts, ledger, posted_n, posted_q, acct, wallet, changed, books, market, sent,
             states, clocks, memos, step_fills, step_rej, step_ev, work, quotes, error, ctl, fills,
             rejs, evs, sizes,
@@ -468,7 +468,7 @@ def drive(
 @entry
 def run(
     ts, present, opens, highs, lows, closes, volumes, rates, feats, u_bid, u_ask,
-    ticks, lots, dec_ticks, dec_lots, kinds, params, slots, skews, skew_slots, two,
+    ticks, lots, dec_ticks, dec_lots, kinds, params, slots, skews, skew_slots,
     venue, rules, matching, mp, initial_cash, interval_us, levels, first_marks,
 ):  # fmt: skip
     """The whole backtest. Returns (per symbol-bar quote records (T, S, N_REC), per symbol-bar
@@ -477,7 +477,7 @@ def run(
     T, S = present.shape
     out, _ = drive(
         ts, present, opens, highs, lows, closes, volumes, rates, feats, u_bid, u_ask,
-        ticks, lots, dec_ticks, dec_lots, kinds, params, slots, skews, skew_slots, two,
+        ticks, lots, dec_ticks, dec_lots, kinds, params, slots, skews, skew_slots,
         venue, rules, matching, mp, initial_cash, interval_us, levels, first_marks,
         new_tables(T, S, levels, rules.shape[0]),
     )  # fmt: skip
@@ -487,7 +487,7 @@ def run(
 @entry
 def run_into(
     tables, ts, present, opens, highs, lows, closes, volumes, rates, feats, u_bid, u_ask,
-    ticks, lots, dec_ticks, dec_lots, kinds, params, slots, skews, skew_slots, two,
+    ticks, lots, dec_ticks, dec_lots, kinds, params, slots, skews, skew_slots,
     venue, rules, matching, mp, initial_cash, interval_us, levels, first_marks,
 ):  # fmt: skip
     """`run` writing into `tables` (from `new_tables` or an earlier `run_into` of the same bars,
@@ -496,6 +496,6 @@ def run_into(
     the outputs are views of those tables, valid until the next run into them."""
     return drive(
         ts, present, opens, highs, lows, closes, volumes, rates, feats, u_bid, u_ask,
-        ticks, lots, dec_ticks, dec_lots, kinds, params, slots, skews, skew_slots, two,
+        ticks, lots, dec_ticks, dec_lots, kinds, params, slots, skews, skew_slots,
         venue, rules, matching, mp, initial_cash, interval_us, levels, first_marks, tables,
     )  # fmt: skip

@@ -39,7 +39,7 @@ from mmsim.fast.risk import (
 )
 
 _REJECT_REASONS = ("tick_size", "lot_size", "post_only", "leverage", "min_order_value")
-_TWO = np.array([2.0])
+VENUE_INPUT = 20  # the venue row's place among `kernel_inputs`'s arguments
 
 
 def grid_digits(step: float) -> int:
@@ -155,7 +155,7 @@ def kernel_inputs(
     return (
         ts, present, grid["open"], grid["high"], grid["low"], grid["close"], grid["volume"],
         rates, feats, u_bid, u_ask, ticks, lots, dec_ticks, dec_lots, plan.kinds, plan.params,
-        plan.slots, plan.skews, plan.skew_slots, _TWO, venue_row, plan.risk, plan.matching,
+        plan.slots, plan.skews, plan.skew_slots, venue_row, plan.risk, plan.matching,
         plan.matching_params, float(initial_cash), int(interval_us), int(plan.levels),
         np.array([float(first_close[s]) for s in symbols]),
     )  # fmt: skip
@@ -174,7 +174,7 @@ def symbol_inputs(inputs: tuple, s: int) -> tuple:
 
     return (
         inputs[0], *(column(x) for x in inputs[1:11]), *(row(x) for x in inputs[11:19]),
-        *inputs[19:28], row(inputs[28]),
+        *inputs[19:-1], row(inputs[-1]),
     )  # fmt: skip
 
 

@@ -695,11 +695,11 @@ def fast_summary(out, inputs, symbols, plan, initial_cash: float, interval_us: i
     """(summary, halted text or None, equity per bar or None) of the output of
     `mmsim.fast.engine.run` called with `inputs`, without its frames; raises the run's error
     as `mmsim.fast.run.kernel_frames` does (block: see `summary_pass`)."""
-    from mmsim.fast.run import _event_text, _raise
+    from mmsim.fast.run import VENUE_INPUT, _event_text, _raise
 
     rec, counts, ledger, fills, rejs, evs, posted_n, _, halted_ev, _, error = out
     ts, present, closes, first_marks = inputs[0], inputs[1], inputs[5], inputs[-1]
-    venue = inputs[21]
+    venue = inputs[VENUE_INPUT]
     if not np.isnan(error[0]):
         _raise(error, symbols, ts, plan)
     horizons = markout_horizons(horizons)

@@ -60,12 +60,12 @@ def reservation_price(
     mid: float, inventory: float, gamma: float, sigma: float, time_left: float
 ) -> float:
     """r = s - q * gamma * sigma^2 * (T - t), in the unit of `mid`."""
-    return mid - inventory * gamma * sigma**2 * time_left
+    return mid - inventory * gamma * (sigma * sigma) * time_left
 
 
 def optimal_spread(gamma: float, sigma: float, time_left: float, kappa: float) -> float:
     """Bid-to-ask distance: gamma * sigma^2 * (T - t) + (2 / gamma) * ln(1 + gamma / kappa)."""
-    return gamma * sigma**2 * time_left + (2.0 / gamma) * math.log1p(gamma / kappa)
+    return gamma * (sigma * sigma) * time_left + (2.0 / gamma) * math.log1p(gamma / kappa)
 
 
 def infinite_horizon_reservation(
@@ -79,8 +79,8 @@ def infinite_horizon_reservation(
     q_max = 0): the model then holds no inventory, and below gamma^2 sigma^2 / 8 the raw
     formula would lean the wrong way (an ask that rises as q grows).
     """
-    g2s2 = gamma**2 * sigma**2
-    denominator = 2.0 * omega - g2s2 * inventory**2 if omega > 0.5 * g2s2 else 0.0
+    g2s2 = (gamma * gamma) * (sigma * sigma)
+    denominator = 2.0 * omega - g2s2 * (inventory * inventory) if omega > 0.5 * g2s2 else 0.0
     out = []
     for side in (1, -1):
         arg = 1.0 + (-side - 2.0 * inventory) * g2s2 / denominator if denominator > 0 else -1.0
@@ -90,7 +90,8 @@ def infinite_horizon_reservation(
 
 def paper_discount(gamma: float, sigma: float, max_inventory: float) -> float:
     """omega = gamma^2 sigma^2 (q_max + 1)^2 / 2: the paper's discount for an inventory bound."""
-    return 0.5 * gamma**2 * sigma**2 * (max_inventory + 1.0) ** 2
+    cap = max_inventory + 1.0
+    return 0.5 * (gamma * gamma) * (sigma * sigma) * (cap * cap)
 
 
 @documented
