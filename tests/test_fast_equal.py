@@ -286,3 +286,31 @@ def test_fast_equals_reference_with_kappa_fitted_bar_by_bar(strategy):
     assert fast.fills.height > 0
     # the fit moved the quotes: the runs differ (else this would test the unfitted path twice)
     assert not plain.symbols["bid"].equals(fast.symbols["bid"])
+
+
+HALTING = {
+    "liquidation": (mmsim.fixed_spread(half_spread_bps=1.0, order_value=200_000.0), None, 1e3),
+    "early stop": (
+        mmsim.fixed_spread(half_spread_bps=0.5, order_value=20_000.0),
+        mmsim.basic_risk(max_leverage=None, stop_equity_fraction=0.999),
+        5e4,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HALTING))
+def test_a_halted_run_at_rest_equals_the_reference_to_its_last_bar(case):
+    # once halted with nothing held or pending (an early stop flattens at the next open), the
+    # kernel writes the remaining bars at once
+    bars = mmsim.synthetic_bars(("BTCUSDT", "ETHUSDT"), days=0.5, interval="1m", seed=3)
+    strategy, risk, initial_cash = HALTING[case]
+    reference, fast = both(
+        bars, strategy, risk=risk or mmsim.chain(), venue=mmsim.Venue(), initial_cash=initial_cash
+    )
+    assert_same_run(reference, fast)
+    halted = fast.equity.filter(pl.col("halted"))
+    assert fast.halted and halted.height > 100  # halted well before the end
+    # at rest: flat in every symbol and quoting nothing from some bar after the halt to the end
+    rest = fast.symbols.filter(pl.col("ts") > halted["ts"][10])
+    assert (rest["position"] == 0.0).all() and rest["bid"].is_null().all()
+    assert (rest["orders"] == 0).all() and rest["reservation_price"].is_null().all()

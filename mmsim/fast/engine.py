@@ -283,6 +283,35 @@ def append_rows(buf, n, k, rows, count):
 
 
 @kernel
+def at_rest(acct, market):
+    """No symbol holds a position or has a market order pending: once a run has halted, its
+    later bars change nothing but the marks (no quotes, no fills, no funding on no position)."""
+    held = 0.0
+    for s in range(acct.shape[1]):
+        held += abs(acct[QTY, s]) + abs(market[0, s])
+    return held == 0.0
+
+
+@kernel
+def after_halt(k, ctl, acct, market, rec, counts):
+    """Bar k of a run that has halted (ctl[2] >= 0): the first halted bar noted (ctl[3]); with
+    the account at rest, the records of bars k + 1 on written at once (no quotes, no orders:
+    what those bars would record). Returns whether they were (the run is over)."""
+    if ctl[2] < 0:
+        return False
+    if ctl[3] < 0:
+        ctl[3] = k
+    if not at_rest(acct, market):
+        return False
+    for j in range(k + 1, rec.shape[0]):
+        for s in range(rec.shape[1]):
+            for c in range(rec.shape[2]):
+                rec[j, s, c] = math.nan
+            counts[j, s, C_ORDERS] = counts[j, s, C_CLAMPED] = 0
+    return True
+
+
+@kernel
 def lacks_room(sizes, step_fills, step_rej, step_ev, fills, rejs, evs, ledger, S):
     """Whether a table lacks room for one more bar's rows."""
     return (
@@ -313,7 +342,8 @@ def fold(
 ):  # fmt: skip
     """The bars from k0 on, the whole loop in one function (a call per bar would pass every
     table on the stack): per bar matching, accounting, strategies and placement, risk, records.
-    Stops at the end (returns T), after an error (returns -1, the error in `error`) or when a
+    Stops at the end (returns T; a halted run at rest writes its remaining records at once,
+    `after_halt`), after an error (returns -1, the error in `error`) or when a
     table of fills, rejections, events or ledger rows lacks room for one more bar (returns the
     bar to resume at). ctl = (orders resting, when they are due, halting event or -1, first
     halted bar or -1, then which of the three `books` holds the resting orders, which the
@@ -382,11 +412,11 @@ def fold(
                 if k < T - 1 and ts[k + 1] - t == interval_us:
                     count_posted(resting, m, posted_n, posted_q)
             record(k, rec, counts, resting, ctl[0], True)
-        if ctl[2] >= 0 and ctl[3] < 0:
-            ctl[3] = k
         sizes[0] = sf
         sizes[1] = append_rows(rejs, sizes[1], k, step_rej, nr)
         sizes[2] = append_rows(evs, ne, k, step_ev, n_ev)
+        if after_halt(k, ctl, acct, market, rec, counts):
+            break
     ctl[4], ctl[5], ctl[6] = i_rest, i_orders, i_spare
     return T
 
