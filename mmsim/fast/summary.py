@@ -349,6 +349,54 @@ def _books_block(k0, n, ledger, li, present, closes, book, wallet, initial_cash,
 
 
 @kernel
+def _at_rest(k0, halted_bar, ledger, li, fills, booked, book, wallet, initial_cash, cs):
+    """From bar k0 on nothing moves: the run halted before it (no quotes from the halt on), the
+    ledger is read to its end (no account change left), every position is flat, every fill is
+    booked and each curve's last value is the value it keeps. Returns whether."""
+    if halted_bar < 0 or k0 <= halted_bar or li < ledger.shape[0] or booked < fills.shape[0]:
+        return False
+    S = book.shape[1]
+    for s in range(S):
+        if book[K_QTY, s] != 0.0:
+            return False
+        value = book[K_REALIZED, s] + 0.0 - book[K_FEES, s] + book[K_PAID, s] + initial_cash
+        if value != cs[s, V_PREV] or value == 0.0 or not math.isfinite(value):
+            return False
+    equity = wallet + 0.0  # each value nonzero and finite: a bar's return is then exactly 0
+    return equity == cs[S, V_PREV] and equity != 0.0 and math.isfinite(equity)
+
+
+@kernel
+def _rest(k0, T, B, b, cs, blocks, acc, account, equity_kept):
+    """Bars k0 .. T - 1 of a run at rest (`_at_rest`), blocks b on, at once: what the passes
+    would add bar by bar. No quotes, no orders, no position (so no leverage and no inventory
+    PnL); returns of exactly 0 (a value over itself), so the sums of returns, of squared losses
+    and each block's deviations stay as they are; the drawdown spell goes on below the peak;
+    the account's equity is added n times (one product: the exact sum, rounded once)."""
+    n = T - k0
+    S = cs.shape[0] - 1
+    equity = cs[S, V_PREV]
+    for s in range(S):
+        acc[s, A_NONE] += n
+        acc[s, A_MAX_ABS_POSITION] = max(acc[s, A_MAX_ABS_POSITION], 0.0)
+        if equity > 0.0:
+            acc[s, A_LEVERAGE_N] += n
+            acc[s, A_MAX_LEVERAGE] = max(acc[s, A_MAX_LEVERAGE], 0.0)
+    account[2], account[3] = _plus(account[2], account[3], n * equity)
+    account[4] = max(account[4], 0.0)
+    for r in range(S + 1):
+        if cs[r, V_PREV] < cs[r, V_PEAK]:
+            cs[r, V_SPELL] += n
+            cs[r, V_LONGEST] = max(cs[r, V_LONGEST], cs[r, V_SPELL])
+        else:
+            cs[r, V_SPELL] = 0.0
+        for j in range(b, blocks.shape[1]):
+            blocks[r, j, 0] = blocks[r, j, 1] = blocks[r, j, 2] = 0.0
+    for k in range(k0, equity_kept.shape[0]):
+        equity_kept[k] = equity
+
+
+@kernel
 def _due_fills(fills, ts, booked, bar, through, fill_bar):
     """The fills from `booked` on at a bar no later than `through` (a fill's bar: the first
     at or after its time, else the last), each with its bar in fill_bar. Returns (the first
@@ -427,7 +475,7 @@ def _performance_rows(cs, blocks, B, T, perf):
 @entry
 def summary_pass(
     ts, present, closes, first_marks, ledger, rec, counts, fills, rejs, posted_n,
-    initial_cash, mmr, horizons, keep_equity, block,
+    initial_cash, mmr, horizons, keep_equity, block, halted_bar,
 ):  # fmt: skip
     """The running figures of each symbol and the TOTAL (rows: symbols in order, then TOTAL;
     columns A_*), the returns and drawdowns of each curve (P_*), and the equity per bar when
@@ -470,6 +518,9 @@ def summary_pass(
     for b in range(blocks.shape[1]):
         k0 = b * B
         n = min(B, T - k0)
+        if _at_rest(k0, halted_bar, ledger, li, fills, booked, book, wallet, initial_cash, cs):
+            _rest(k0, T, B, b, cs, blocks, acc, account, equity_kept)
+            break
         li, wallet = _books_block(
             k0, n, ledger, li, present, closes, book, wallet, initial_cash, ring, mask, pos, cv,
             gross, equity_kept,
@@ -697,7 +748,7 @@ def fast_summary(out, inputs, symbols, plan, initial_cash: float, interval_us: i
     as `mmsim.fast.run.kernel_frames` does (block: see `summary_pass`)."""
     from mmsim.fast.run import VENUE_INPUT, _event_text, _raise
 
-    rec, counts, ledger, fills, rejs, evs, posted_n, _, halted_ev, _, error = out
+    rec, counts, ledger, fills, rejs, evs, posted_n, _, halted_ev, halted_bar, error = out
     ts, present, closes, first_marks = inputs[0], inputs[1], inputs[5], inputs[-1]
     venue = inputs[VENUE_INPUT]
     if not np.isnan(error[0]):
@@ -706,7 +757,7 @@ def fast_summary(out, inputs, symbols, plan, initial_cash: float, interval_us: i
     acc, perf, equity = summary_pass(
         ts, present, closes, first_marks, ledger, rec, counts, fills, rejs, posted_n,
         float(initial_cash), float(venue[5]), np.array(horizons, dtype=np.int64), keep_equity,
-        int(block),
+        int(block), int(halted_bar),
     )  # fmt: skip
     codes = evs[:, 1].astype(np.int64)
     summary = summary_table(
