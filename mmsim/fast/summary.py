@@ -479,7 +479,8 @@ def summary_pass(
 ):  # fmt: skip
     """The running figures of each symbol and the TOTAL (rows: symbols in order, then TOTAL;
     columns A_*), the returns and drawdowns of each curve (P_*), and the equity per bar when
-    `keep_equity` (else an empty array); horizons >= 0 bars.
+    `keep_equity` (else an empty array); horizons >= 0 bars; halted_bar: the run's first
+    halted bar (-1: none), after which the bars of a run at rest are added at once (`_rest`).
 
     One pass over the bars, a block of `block` bars at a time: the account is carried from
     the ledger into the block's buffers, which the per-symbol, account and curve passes then
