@@ -293,10 +293,10 @@ def at_rest(acct, market):
 
 
 @kernel
-def after_halt(k, ctl, acct, market, rec, counts):
+def after_halt(k, ctl, acct, market, rec, counts, resting):
     """Bar k of a run that has halted (ctl[2] >= 0): the first halted bar noted (ctl[3]); with
-    the account at rest, the records of bars k + 1 on written at once (no quotes, no orders:
-    what those bars would record). Returns whether they were (the run is over)."""
+    the account at rest, bars k + 1 on recorded at once as a halted bar records them (nothing
+    resting, no quotes). Returns whether they were (the run is over)."""
     if ctl[2] < 0:
         return False
     if ctl[3] < 0:
@@ -304,10 +304,7 @@ def after_halt(k, ctl, acct, market, rec, counts):
     if not at_rest(acct, market):
         return False
     for j in range(k + 1, rec.shape[0]):
-        for s in range(rec.shape[1]):
-            for c in range(rec.shape[2]):
-                rec[j, s, c] = math.nan
-            counts[j, s, C_ORDERS] = counts[j, s, C_CLAMPED] = 0
+        record(j, rec, counts, resting, 0, False)
     return True
 
 
@@ -415,7 +412,7 @@ def fold(
         sizes[0] = sf
         sizes[1] = append_rows(rejs, sizes[1], k, step_rej, nr)
         sizes[2] = append_rows(evs, ne, k, step_ev, n_ev)
-        if after_halt(k, ctl, acct, market, rec, counts):
+        if after_halt(k, ctl, acct, market, rec, counts, resting):
             break
     ctl[4], ctl[5], ctl[6] = i_rest, i_orders, i_spare
     return T

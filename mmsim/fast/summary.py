@@ -95,6 +95,12 @@ def _ratio(numerator, equity):
 
 
 @kernel
+def _symbol_value(realized, unrealized, fees, paid, initial_cash):
+    """A symbol's curve: the initial cash plus its PnL, summed as the frames sum it."""
+    return realized + unrealized - fees + paid + initial_cash
+
+
+@kernel
 def _symbol_block(s, k0, n, rec, counts, ring, mask, pos, cv, last, acc, low):
     """Symbol s's per-bar figures over bars k0 .. k0 + n - 1 (held in the block's buffers):
     quoting, inventory, leverage and inventory PnL. Sums of terms that are never negative add
@@ -340,7 +346,7 @@ def _books_block(k0, n, ledger, li, present, closes, book, wallet, initial_cash,
             unreal[s] = q[s] * (mark[s] - entry_price[s]) if q[s] != 0.0 else 0.0
             total_unreal = total_unreal + unreal[s]
             total_notional = total_notional + abs(q[s]) * mark[s]
-            cv[s, i] = realized[s] + unreal[s] - fees[s] + paid[s] + initial_cash
+            cv[s, i] = _symbol_value(realized[s], unreal[s], fees[s], paid[s], initial_cash)
         cv[S, i] = wallet + total_unreal
         gross[i] = total_notional
         if equity_kept.shape[0]:
@@ -359,7 +365,9 @@ def _at_rest(k0, halted_bar, ledger, li, fills, booked, book, wallet, initial_ca
     for s in range(S):
         if book[K_QTY, s] != 0.0:
             return False
-        value = book[K_REALIZED, s] + 0.0 - book[K_FEES, s] + book[K_PAID, s] + initial_cash
+        value = _symbol_value(
+            book[K_REALIZED, s], 0.0, book[K_FEES, s], book[K_PAID, s], initial_cash
+        )
         if value != cs[s, V_PREV] or value == 0.0 or not math.isfinite(value):
             return False
     equity = wallet + 0.0  # each value nonzero and finite: a bar's return is then exactly 0
