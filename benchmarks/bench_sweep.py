@@ -12,8 +12,8 @@ batch mode: the batched compiled path (`engine="fast"`, many points per prepared
 local pool; it prints the wall and CPU time per point, the peak memory of the driver and of the
 largest worker, how many points halted (no quotes after a halt, so their later bars cost
 little), where one point's time goes (kernel, summary from the kernel's tables; and the
-frames plus their summary, which a batch no longer builds) and the time of the preparation the
-points share, then checks a random sample of the rows against the reference sweep
+frames plus their summary, which a batch no longer builds), the kernel and summary time
+averaged over a sample of the grid's points, and the time of the preparation the points share, then checks a random sample of the rows against the reference sweep
 (`engine="reference"`, every column to 1e-9 relative).
 """
 
@@ -157,6 +157,50 @@ def _breakdown(bars: pl.DataFrame, n: int = 3) -> None:
     )
 
 
+def _grid_split(bars: pl.DataFrame, grid: dict, n: int = 24) -> None:
+    """A point's kernel and summary time averaged over a random sample of the grid's points
+    (CPU seconds in this process, into reused tables as a batch runs them): the points differ,
+    and those that halt cost less once they are at rest."""
+    from mmsim.core.engine import account_bar
+    from mmsim.core.matching import match_bar
+    from mmsim.fast.batch import BatchPoint, _inputs_for, _prepare
+    from mmsim.fast.engine import new_tables, run_into
+    from mmsim.fast.plan import fast_plan
+    from mmsim.fast.summary import fast_summary
+
+    points = mmsim.grid_points(grid)
+    sample = [points[i] for i in random.Random(2).sample(range(len(points)), min(n, len(points)))]
+    symbols = tuple(bars["symbol"].unique().sort().to_list())
+    kernel = summary = 0.0
+    halted = 0
+    group = tables = None
+    for point in sample:
+        strategy = mmsim.avellaneda_stoikov(
+            order_value=2_000.0, max_inventory=10, gamma=point["gamma"], kappa=point["kappa"]
+        )
+        risk = mmsim.basic_risk(max_leverage=point["risk.max_leverage"])
+        plan, _ = fast_plan((strategy,) * len(symbols), risk, match_bar, account_bar, symbols)
+        if group is None:
+            first = BatchPoint(strategy, risk, mmsim.Venue(), 100_000.0)
+            group = _prepare(bars, first, plan, False)
+            T, S = group.inputs[1].shape
+            tables = new_tables(T, S, plan.levels, plan.risk.shape[0])
+        s = group.setup
+        inputs = _inputs_for(group, plan)
+        c = time.process_time()
+        out, tables = run_into(tables, *inputs)
+        kernel += time.process_time() - c
+        c = time.process_time()
+        fast_summary(out, inputs, s.symbols, plan, s.initial_cash, s.interval_us)
+        summary += time.process_time() - c
+        halted += int(out[9]) >= 0
+    k, m = kernel / len(sample), summary / len(sample)
+    print(
+        f"{len(sample)} sampled grid points, CPU s a point: kernel {k:.4f}, summary {m:.4f} "
+        f"(total {k + m:.4f}; {halted} of them halted)"
+    )
+
+
 def batch_mode(args) -> None:
     bars = mmsim.synthetic_bars(("BTCUSDT",), days=args.days, interval="1m", seed=11)
     setup = _as_setup(batch_grid(args.points))
@@ -167,6 +211,7 @@ def batch_mode(args) -> None:
         f"basic_risk; {workers} workers; load average before {os.getloadavg()[0]:.2f}"
     )
     _breakdown(bars)
+    _grid_split(bars, setup["grid"])
     cpu0, faults0 = _cpu_seconds(), _faults()
     started = time.perf_counter()
     rows = mmsim.sweep(bars, workers=workers, engine="fast", **setup)
