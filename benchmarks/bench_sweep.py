@@ -13,7 +13,8 @@ local pool; it prints the wall and CPU time per point, the peak memory of the dr
 largest worker, how many points halted (no quotes after a halt, so their later bars cost
 little), where one point's time goes (kernel, summary from the kernel's tables; and the
 frames plus their summary, which a batch no longer builds), the kernel and summary time
-averaged over a sample of the grid's points, and the time of the preparation the points share, then checks a random sample of the rows against the reference sweep
+averaged over a sample of the grid's points, and the time of the preparation the points
+share, then checks a random sample of the rows against the reference sweep
 (`engine="reference"`, every column to 1e-9 relative).
 """
 
