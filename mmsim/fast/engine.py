@@ -425,12 +425,13 @@ def new_tables(T, S, levels, n_rules):
     M = S * 2 * levels
     rec = np.empty((T, S, N_REC))
     counts = np.empty((T, S, 2), dtype=np.int32)
-    # room for a fill and a ledger row every other symbol-bar before a table doubles (a copy):
-    # a page is only touched when a row is written on it, so the room costs addresses, not memory
-    fills = np.empty((max(16, T * S // 2, 2 * (M + 2 * S)), 10))
+    # room for a fill every symbol-bar before the table doubles (a copy, the old table and the
+    # new held at once), and for every ledger row a run can write (one per symbol-bar): a page
+    # is only touched when a row is written on it, so the room costs addresses, not memory
+    fills = np.empty((max(16, T * S, 2 * (M + 2 * S)), 10))
     rejs = np.empty((max(16, T // 16, 2 * M), 7))
     evs = np.empty((2 * (n_rules + 1) + 16, 4))
-    ledger = np.empty((max(4 * S, T * S // 2), N_LEDGER))
+    ledger = np.empty((max(4 * S, T * S), N_LEDGER))
     return rec, counts, fills, rejs, evs, ledger
 
 
