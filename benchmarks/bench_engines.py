@@ -5,13 +5,15 @@ For fixed_spread (no risk) and for Avellaneda-Stoikov + basic_risk, on one symbo
            limit: no risk, no records; equity checked against the fast path's)
   kernel   the fast path's fold kernel alone (columns prepared beforehand, fresh tables)
   reused   the same kernel writing into tables an earlier call used (as a sweep's points do)
-  fast     backtest(..., engine="fast") end to end (validation, features, kernel, frames; the
-           summary is computed when first read, so not here)
+  fast     backtest(..., engine="fast") end to end (validation, features, kernel, the fills;
+           the per-bar frames and the summary are built when first read, so not here)
   +summary the same and reading its `summary` (every metric of the run)
+  +frames  the same and reading its per-bar frames (`equity`, `symbols`) instead
   ref      backtest(..., engine="reference")
 Also the first call's compile time (an empty on-disk cache, in a fresh process), the time to
 load the cached kernels, and the peak memory per symbol-bar of each engine (the resident set's
-growth during a whole run and its summary, sampled in a fresh process).
+growth during a whole run and its summary, then with every frame read too, sampled in a fresh
+process).
 
     python benchmarks/bench_engines.py [--bars 50000] [--data ../shared/data/real]
 """
@@ -210,6 +212,8 @@ watcher = threading.Thread(target=watch)
 watcher.start()
 result = mmsim.backtest(bars, strategy, risk=risk, engine=sys.argv[2], venue=venue)
 result.summary
+if sys.argv[3] == "frames":
+    result.equity, result.symbols
 running = False
 watcher.join()
 print((max(peak, rss()) - base) / bars.height)
@@ -256,7 +260,11 @@ def main() -> None:
             f"first fast call (CPU s): {cold:.1f} s compiling (empty cache), "
             f"{warm:.2f} s from the cache"
         )
-        memory = {e: child(MEMORY_CHILD, path, e) for e in ("fast", "reference")}
+        memory = {
+            (e, read): child(MEMORY_CHILD, path, e, read)
+            for read in ("summary", "frames")
+            for e in ("fast", "reference")
+        }
 
     cols = [bars[c].to_numpy() for c in ("high", "low", "close")]
     runs = {
@@ -296,6 +304,10 @@ def main() -> None:
             lambda s=strategy, r=risk: mmsim.backtest(bars, s, risk=r, engine="fast").summary,
             args.repeat,
         )
+        figures["+frames"], _ = timed(
+            lambda s=strategy, r=risk: frames(mmsim.backtest(bars, s, risk=r, engine="fast")),
+            args.repeat,
+        )
         figures["ref"], ref = timed(
             lambda s=strategy, r=risk: mmsim.backtest(bars, s, risk=r, engine="reference"), 1
         )
@@ -314,10 +326,15 @@ def main() -> None:
             f"  the kernel's call takes {faults:,} fresh pages from the system (minor page "
             f"faults, in its CPU time); into reused tables: {reused_faults:,}"
         )
-    print(
-        "peak memory per symbol-bar (A-S + basic_risk): "
-        + ", ".join(f"{e} {b:,.0f} bytes" for e, b in memory.items())
-    )
+    for read, what in (("summary", "a run and its summary"), ("frames", "and every frame")):
+        print(
+            f"peak memory per symbol-bar (A-S + basic_risk), {what}: "
+            + ", ".join(f"{e} {b:,.0f} bytes" for (e, r), b in memory.items() if r == read)
+        )
+
+
+def frames(result: mmsim.Result) -> tuple:
+    return result.equity, result.symbols
 
 
 if __name__ == "__main__":

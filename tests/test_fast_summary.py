@@ -16,7 +16,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 from test_fast_equal import MAKERS, setups
-from test_summary_equal import assert_same_summary
+from test_summary_equal import assert_same_summary, frames_summary
 
 import mmsim
 from mmsim.core.risk import NO_RISK
@@ -33,14 +33,16 @@ def batched(bars, strategies, *, risk, venue, initial_cash, allow_gaps=False):
 
 def assert_same_as_frames(bars, strategies, **kwargs) -> PointResult | None:
     """The batched point's summary, halting event and equity against the fast engine's run
-    (its frames summarized); None when the kernels hand the point back."""
+    (its frames summarized, and its own summary); None when the kernels hand the point back."""
     outcome = batched(bars, strategies, **kwargs)
     if outcome is None or isinstance(outcome, BaseException):
         with pytest.raises(Exception):  # noqa: B017 (the failure is the reference's to word)
             mmsim.backtest(bars, strategies, engine="fast", **kwargs).summary  # noqa: B018
         return None
     run = mmsim.backtest(bars, strategies, engine="fast", **kwargs)
-    assert_same_summary(outcome.summary, run.summary)
+    assert_same_summary(outcome.summary, frames_summary(run))
+    # a fast run's own summary is this pass too, over the same tables
+    assert_frame_equal(run.summary, outcome.summary)
     assert outcome.halted == run.halted
     assert_frame_equal(outcome.equity, run.equity.select("ts", "equity"))
     return outcome

@@ -1,5 +1,6 @@
-"""The Result value: its summary is computed once, on first read; its config, like a bar's
-features, is read-only yet serialises, pickles and copies as plain dicts."""
+"""The Result value: its summary (and a fast run's per-bar frames) is computed once, on first
+read; its config, like a bar's features, is read-only yet serialises, pickles and copies as
+plain dicts."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ import pytest
 import mmsim
 import mmsim.core.backtest
 from mmsim.core.bars import Bar
-from mmsim.results.metrics import summarize
 
 
 @pytest.fixture(scope="module")
@@ -22,30 +22,67 @@ def bars():
     return mmsim.synthetic_bars(("BTCUSDT", "ETHUSDT"), days=0.1, interval="1m", seed=3)
 
 
-def run(bars):
-    return mmsim.backtest(bars, mmsim.fixed_spread(half_spread_bps=3.0), initial_cash=20_000.0)
+def run(bars, engine="auto"):
+    return mmsim.backtest(
+        bars, mmsim.fixed_spread(half_spread_bps=3.0), initial_cash=20_000.0, engine=engine
+    )
 
 
-def test_the_summary_is_computed_on_first_read_and_only_once(bars, monkeypatch):
+def counted(monkeypatch, module, name: str) -> list:
+    """Calls of `module.name` from now on, counted."""
     calls = []
+    original = getattr(module, name)
 
     def counting(*args, **kwargs):
         calls.append(1)
-        return summarize(*args, **kwargs)
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(mmsim.core.backtest, "summarize", counting)
-    result = run(bars)
+    monkeypatch.setattr(module, name, counting)
+    return calls
+
+
+def test_the_summary_is_computed_on_first_read_and_only_once(bars, monkeypatch):
+    calls = counted(monkeypatch, mmsim.core.backtest, "summarize")
+    result = run(bars, "reference")
     assert calls == []  # a run whose summary nobody reads never computes it
     first = result.summary
     assert result.summary is first and calls == [1]
     assert set(first["symbol"]) == {"BTCUSDT", "ETHUSDT", "TOTAL"}
 
 
-def test_an_unread_summary_survives_pickling(bars):
-    read = run(bars)
-    back = pickle.loads(pickle.dumps(run(bars)))
-    assert back.summary.equals(read.summary)
-    assert back.fills.equals(read.fills)
+def test_a_fast_run_builds_its_per_bar_frames_and_summary_on_first_read_only(bars, monkeypatch):
+    """The fast path keeps the kernel's tables and builds the equity and symbols frames, and
+    the summary (from the tables, not the frames), when first read."""
+    import mmsim.fast.backtest
+    import mmsim.fast.summary
+
+    calls = {
+        name: counted(monkeypatch, module, name)
+        for module, name in (
+            (mmsim.fast.backtest, "equity_frame"),
+            (mmsim.fast.backtest, "symbol_frame"),
+            (mmsim.fast.summary, "fast_summary"),
+        )
+    }
+    result = run(bars, "fast")
+    assert all(c == [] for c in calls.values())
+    summary = result.summary
+    assert calls["fast_summary"] == [1] and calls["equity_frame"] == calls["symbol_frame"] == []
+    equity = result.equity
+    assert result.equity is equity and calls["equity_frame"] == [1]
+    assert calls["symbol_frame"] == []
+    symbols = result.symbols
+    assert result.symbols is symbols and calls["symbol_frame"] == [1]
+    assert result.summary is summary and calls["fast_summary"] == [1]
+    assert equity.height == symbols.height / 2 == bars.height / 2
+
+
+@pytest.mark.parametrize("engine", ["reference", "fast"])
+def test_unread_frames_and_summary_survive_pickling(bars, engine):
+    read = run(bars, engine)
+    back = pickle.loads(pickle.dumps(run(bars, engine)))
+    for name in ("summary", "equity", "symbols", "fills", "rejections", "events", "posted"):
+        assert getattr(back, name).equals(getattr(read, name)), name
 
 
 def test_the_config_is_read_only_at_every_depth(bars):

@@ -31,7 +31,7 @@ def _old(result, horizons=summary_oracle.HORIZONS) -> pl.DataFrame:
     )
 
 
-def _new(result, horizons=summary_oracle.HORIZONS) -> pl.DataFrame:
+def frames_summary(result, horizons=summary_oracle.HORIZONS) -> pl.DataFrame:
     return summarize(
         result.equity,
         result.symbols,
@@ -67,7 +67,7 @@ def assert_same_summary(new: pl.DataFrame, old: pl.DataFrame) -> None:
 def test_summary_equals_the_plain_computation_on_generated_runs(result):
     """Any market (several symbols, gaps), strategy, venue and risk set (halts, exits,
     liquidations, runs without fills)."""
-    assert_same_summary(_new(result), _old(result))
+    assert_same_summary(frames_summary(result), _old(result))
 
 
 @pytest.mark.parametrize("horizons", [(), (0,), (3, 1)])
@@ -75,7 +75,7 @@ def test_summary_equals_the_plain_computation_for_other_horizons(horizons):
     bars = mmsim.synthetic_bars(("BTCUSDT", "ETHUSDT"), days=1, interval="1m", seed=3)
     result = mmsim.backtest(bars, mmsim.avellaneda_stoikov(order_value=2000.0, max_inventory=10))
     assert result.fills.height > 0
-    assert_same_summary(_new(result, horizons), _old(result, horizons))
+    assert_same_summary(frames_summary(result, horizons), _old(result, horizons))
 
 
 @pytest.mark.parametrize(
@@ -96,14 +96,14 @@ def test_summary_equals_the_plain_computation_on_synthetic_days(symbols, risk):
     result = mmsim.backtest(
         bars, mmsim.avellaneda_stoikov(order_value=2000.0, max_inventory=10), risk=rule
     )
-    assert_same_summary(_new(result), _old(result))
+    assert_same_summary(frames_summary(result), _old(result))
 
 
 def test_summary_equals_the_plain_computation_without_fills():
     bars = mmsim.synthetic_bars(("BTCUSDT", "ETHUSDT"), days=1, interval="1h", seed=5)
     result = mmsim.backtest(bars, mmsim.testing.ladder(levels=1, spacing_bps=1900.0))
     assert result.fills.height == 0
-    assert_same_summary(_new(result), _old(result))
+    assert_same_summary(frames_summary(result), _old(result))
 
 
 def test_summary_equals_the_plain_computation_on_frames_out_of_order():

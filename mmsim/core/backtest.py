@@ -69,7 +69,8 @@ def backtest(
     )
     records = None
     if chosen == "fast":
-        from mmsim.fast.run import InvalidQuote, run_fast
+        from mmsim.fast.backtest import run_fast
+        from mmsim.fast.run import InvalidQuote
 
         first_close = dict(zip(symbols, state0.account.marks))
         try:
@@ -82,10 +83,21 @@ def backtest(
         if progress is not None and records is not None:
             progress(n_steps, n_steps)
     if records is not None:
-        (equity, sym_frame, fills, rejections, events, posted, _, halted) = records
+        (equity, sym_frame, fills, rejections, events, posted, summary, halted) = records
     else:
         equity, sym_frame, fills, rejections, events, posted, halted = _reference_fold(
             setup, progress, n_steps
+        )
+        summary = partial(  # computed on first read of result.summary
+            summarize,
+            equity,
+            sym_frame,
+            fills,
+            initial_cash,
+            interval_us,
+            rejections=rejections,
+            events=events,
+            posted=posted,
         )
     config = {
         "symbols": list(symbols),
@@ -107,17 +119,6 @@ def backtest(
         "engine": {"name": chosen, "reason": why},
         "matching": matching_name(matching),
     }
-    summary = partial(  # computed on first read of result.summary
-        summarize,
-        equity,
-        sym_frame,
-        fills,
-        initial_cash,
-        interval_us,
-        rejections=rejections,
-        events=events,
-        posted=posted,
-    )
     return Result(fills, equity, sym_frame, rejections, events, summary, config, posted=posted)
 
 

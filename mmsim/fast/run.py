@@ -1,4 +1,4 @@
-"""The fast path's driver: bars frame -> numpy columns -> the fold kernel -> the reference's frames.
+"""The fast path's columns: bars as the kernel's numpy inputs, its tables as the reference's frames.
 
 Imported only when a fast run starts (it imports numba through the kernels).
 """
@@ -26,7 +26,6 @@ from mmsim.fast.engine import (
     R_BID,
     R_BID_QTY,
     R_RESERVATION,
-    run,
 )
 from mmsim.fast.placement import POST_ONLY_MODES, REJECT_EVENT
 from mmsim.fast.plan import FastPlan
@@ -178,48 +177,45 @@ def symbol_inputs(inputs: tuple, s: int) -> tuple:
     )  # fmt: skip
 
 
-def run_fast(
-    frame: pl.DataFrame,
-    symbols: tuple[str, ...],
-    plan: FastPlan,
-    venue,
-    specs,
-    initial_cash: float,
-    interval_us: int,
-    first_close: dict,
-):
-    """Run the kernel on a validated frame with features; returns the reference's frames:
-    (equity, symbols, fills, rejections, events, posted, ts values (µs, numpy), halted text or
-    None)."""
-    inputs = kernel_inputs(
-        frame, symbols, plan, venue, specs, initial_cash, interval_us, first_close
-    )
-    return kernel_frames(run(*inputs), inputs, symbols, plan, venue, initial_cash)
+def read_after_run(inputs: tuple) -> tuple:
+    """`inputs` with only what the frames and the summary read after the run (the times,
+    presence, closes, venue row and first marks); None for the bars' other columns, so that
+    a result holding it does not keep them."""
+    kept = {0, 1, 5, VENUE_INPUT, len(inputs) - 1}
+    return tuple(x if i in kept else None for i, x in enumerate(inputs))
 
 
 def kernel_frames(out, inputs, symbols, plan: FastPlan, venue, initial_cash: float):
-    """The reference's frames (as `run_fast` returns them) from the output of
-    `mmsim.fast.engine.run` called with `inputs` (the marks and the times are read there)."""
-    ts = inputs[0]
-    rec, counts, ledger, fills, rejs, evs, posted_n, posted_q, halted_ev, halted_k, error = out
-    books = books_of(out, inputs, symbols, plan, initial_cash)
-    events_text = [
-        _event_text(int(code), value, None if rule < 0 else plan.risk[int(rule)], initial_cash)
-        for _, code, value, rule in evs.tolist()
-    ]
-    return _frames(
-        rec, counts, books, halted_k, fills, rejs, evs, events_text, posted_n, posted_q, ts,
-        symbols, venue,
-    ) + (ts, None if halted_ev < 0 else events_text[halted_ev])  # fmt: skip
+    """The reference's frames (equity, symbols, fills, rejections, events, posted, ts values
+    (µs, numpy), halted text or None) from the output of `mmsim.fast.engine.run` called with
+    `inputs` (the marks and the times are read there); raises the run's error if any."""
+    check_run(out, inputs, symbols, plan)
+    fills, rejections, events, posted, halted = trade_frames(
+        out, inputs, symbols, plan, initial_cash
+    )
+    return (
+        equity_frame(out, inputs, initial_cash, venue.maintenance_margin_rate),
+        symbol_frame(out, inputs, symbols, initial_cash),
+        fills, rejections, events, posted, inputs[0], halted,
+    )  # fmt: skip
+
+
+def check_run(out, inputs, symbols, plan: FastPlan) -> None:
+    """Raise the error the kernel stopped the run with, if any."""
+    error = out[-1]
+    if not np.isnan(error[0]):
+        _raise(error, symbols, inputs[0], plan)
 
 
 def books_of(out, inputs, symbols, plan: FastPlan, initial_cash: float) -> dict:
     """Every symbol's account columns at every bar (T, S) and the per-bar totals, from the
     output of `mmsim.fast.engine.run` called with `inputs`; raises the run's error if any."""
-    ts, present, closes, first_marks = inputs[0], inputs[1], inputs[5], inputs[-1]
-    error = out[-1]
-    if not np.isnan(error[0]):
-        _raise(error, symbols, ts, plan)
+    check_run(out, inputs, symbols, plan)
+    return _books_after(out, inputs, initial_cash)
+
+
+def _books_after(out, inputs, initial_cash: float) -> dict:
+    present, closes, first_marks = inputs[1], inputs[5], inputs[-1]
     return _books(out[2], marks(closes, present, first_marks), initial_cash)
 
 
@@ -322,16 +318,14 @@ def _books(ledger: np.ndarray, mark: np.ndarray, initial_cash: float) -> dict:
     return books
 
 
-def _frames(
-    rec, counts, books, halted_k, fills, rejs, evs, events_text, posted_n, posted_q, ts,
-    symbols, venue,
-):  # fmt: skip
-    from mmsim.results.schema import POSTED_SCHEMA
-
-    T, S = len(ts), len(symbols)
+def equity_frame(out, inputs, initial_cash: float, maintenance_margin_rate: float):
+    """The equity frame (one row per bar) of a kernel run's output."""
+    books = _books_after(out, inputs, initial_cash)
+    ts, halted_k = inputs[0], out[9]
+    T = len(ts)
     equity = books["wallet"] + books["total_unrealized"]
     gross = books["total_notional"]
-    equity_frame = pl.DataFrame(
+    return pl.DataFrame(
         [
             _times("ts", ts),
             pl.Series("wallet", books["wallet"]),
@@ -339,13 +333,21 @@ def _frames(
             pl.Series("unrealized", books["total_unrealized"]),
             pl.Series("notional", gross),
             pl.Series("leverage", _ratio(gross, equity)),
-            pl.Series("margin_ratio", _ratio(gross * venue.maintenance_margin_rate, equity)),
+            pl.Series("margin_ratio", _ratio(gross * maintenance_margin_rate, equity)),
             pl.Series("fees", books["total_fees"]),
             pl.Series("funding", books["total_funding"]),
             pl.Series("realized", books["total_realized"]),
             pl.Series("halted", np.arange(T) >= halted_k if halted_k >= 0 else np.zeros(T, bool)),
         ]
     )
+
+
+def symbol_frame(out, inputs, symbols: tuple[str, ...], initial_cash: float):
+    """The symbols frame (one row per bar and symbol) of a kernel run's output."""
+    books = _books_after(out, inputs, initial_cash)
+    rec, counts, rejs, ts = out[0], out[1], out[4], inputs[0]
+    T, S = len(ts), len(symbols)
+    equity = books["wallet"] + books["total_unrealized"]
     notional = books["notional"]
     with np.errstate(divide="ignore", invalid="ignore"):
         leverage = notional / equity[:, None]
@@ -357,7 +359,7 @@ def _frames(
     def flat(x):
         return x.reshape(-1)
 
-    sym_frame = pl.DataFrame(
+    return pl.DataFrame(
         [
             _times("ts", ts if S == 1 else np.repeat(ts, S)),
             _texts("symbol", symbols, np.zeros(T, np.int8) if S == 1 else np.tile(np.arange(S), T)),
@@ -380,6 +382,18 @@ def _frames(
             pl.Series("clamped", flat(counts[:, :, C_CLAMPED]).astype(np.int64)),
         ]
     )
+
+
+def trade_frames(out, inputs, symbols: tuple[str, ...], plan: FastPlan, initial_cash: float):
+    """(fills, rejections, events, posted, halted text or None) of a kernel run's output."""
+    from mmsim.results.schema import POSTED_SCHEMA
+
+    _, _, _, fills, rejs, evs, posted_n, posted_q, halted_ev, _, _ = out
+    ts = inputs[0]
+    events_text = [
+        _event_text(int(code), value, None if rule < 0 else plan.risk[int(rule)], initial_cash)
+        for _, code, value, rule in evs.tolist()
+    ]
     fill_frame = pl.DataFrame(
         [
             _times("ts", fills[:, 0].astype(np.int64)),
@@ -421,4 +435,5 @@ def _frames(
              float(posted_q[s, side_i, level]))
         )  # fmt: skip
     posted = pl.DataFrame(sorted(rows), schema=POSTED_SCHEMA, orient="row")
-    return equity_frame, sym_frame, fill_frame, rej_frame, event_frame, posted
+    halted = None if halted_ev < 0 else events_text[halted_ev]
+    return fill_frame, rej_frame, event_frame, posted, halted

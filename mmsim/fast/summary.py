@@ -787,4 +787,9 @@ def fast_summary(out, inputs, symbols, plan, initial_cash: float, interval_us: i
     return summary, halted, equity if keep_equity else None
 
 
-__all__ = ["fast_summary", "summary_pass", "summary_table"]
+def run_summary(out, inputs, symbols, plan, initial_cash: float, interval_us: int) -> pl.DataFrame:
+    """The summary frame alone (`fast_summary`): what a fast run's `result.summary` reads."""
+    return fast_summary(out, inputs, symbols, plan, initial_cash, interval_us)[0]
+
+
+__all__ = ["fast_summary", "run_summary", "summary_pass", "summary_table"]

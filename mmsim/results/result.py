@@ -41,32 +41,54 @@ from mmsim.results.schema import FRAMES, POSTED_SCHEMA
 REPLACES = ("run", "comparison")  # what saving a run may replace (`mmsim run` writes either)
 
 
+Lazy = pl.DataFrame | Callable[[], pl.DataFrame]
+
+
 def _no_posted() -> pl.DataFrame:
     return pl.DataFrame(schema=POSTED_SCHEMA)
 
 
 @attrs.frozen(slots=True, eq=False)
 class Result:
-    """The frames of one run and its resolved configuration (immutable)."""
+    """The frames of one run and its resolved configuration (immutable).
+
+    `equity`, `symbols` and `summary` may be built when first read: a run whose per-bar
+    frames nobody reads holds only the engine's records (a few numbers a symbol-bar)."""
 
     fills: pl.DataFrame
-    equity: pl.DataFrame
-    symbols: pl.DataFrame
+    # the per-bar frames and the summary: each a frame, or a picklable zero-argument callable
+    # building it on first read from the engine's records
+    _equity: Lazy = attrs.field(alias="equity")
+    _symbols: Lazy = attrs.field(alias="symbols")
     rejections: pl.DataFrame
     events: pl.DataFrame
-    # the summary frame, or a picklable zero-argument callable computing it on first read
-    _summary: pl.DataFrame | Callable[[], pl.DataFrame] = attrs.field(alias="summary")
+    _summary: Lazy = attrs.field(alias="summary")
     config: dict[str, Any] = attrs.field(converter=freeze)  # read-only, JSON and pickle as dicts
     posted: pl.DataFrame = attrs.field(factory=_no_posted, kw_only=True)
+
+    def _built(self, field: str) -> pl.DataFrame:
+        frame = getattr(self, field)
+        if not isinstance(frame, pl.DataFrame):
+            # the same frame every time: a cache, not a change of value
+            frame = frame()
+            object.__setattr__(self, field, frame)
+        return frame
+
+    @property
+    def equity(self) -> pl.DataFrame:
+        """One row per bar: the account at its close (built on first read)."""
+        return self._built("_equity")
+
+    @property
+    def symbols(self) -> pl.DataFrame:
+        """One row per bar and symbol (built on first read)."""
+        return self._built("_symbols")
 
     @property
     def summary(self) -> pl.DataFrame:
         """One row per symbol and TOTAL (see `mmsim.results.metrics.summarize`), computed once
         on first read: runs whose summary nobody reads skip it."""
-        if not isinstance(self._summary, pl.DataFrame):
-            # the same frame every time: a cache, not a change of value
-            object.__setattr__(self, "_summary", self._summary())
-        return self._summary
+        return self._built("_summary")
 
     @property
     def halted(self) -> str | None:
