@@ -192,6 +192,26 @@ def references(b: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     }
 
 
+def windowed(frame: pl.DataFrame, feats: list[Feature]) -> pl.DataFrame:
+    """Each feature evaluated over each symbol's window in time order (NaN -> null)."""
+    return frame.with_columns(
+        f.expr.over("symbol", order_by="ts").cast(pl.Float64).fill_nan(None).alias(f.name)
+        for f in feats
+    )
+
+
+@settings(max_examples=50)
+@given(rows=st.lists(row, min_size=1, max_size=40), order=st.randoms(use_true_random=False))
+def test_one_symbol_gives_exactly_its_window_in_or_out_of_time_order(rows, order):
+    """A one-symbol frame in time order is evaluated without the window (it is its own): the
+    same values to the bit; out of time order it still gets the window."""
+    bars = _bars_from_rows({"BTCUSDT": rows})
+    feats = small_set()
+    assert add_features(bars, feats).equals(windowed(bars, feats))
+    shuffled = bars.with_row_index("i").sample(fraction=1.0, shuffle=True, seed=order.randrange(99))
+    assert add_features(shuffled, feats).equals(windowed(shuffled, feats))
+
+
 def test_every_estimator_matches_its_reference_per_symbol(two_symbols):
     feats = [
         F.volatility(30),
