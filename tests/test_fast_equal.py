@@ -253,15 +253,15 @@ def test_quotes_through_the_close_are_placed_alike(post_only):
 
 
 def test_tables_that_fill_up_double_and_stay_equal():
-    """More fills and ledger rows than the kernel's first room (a fill every other bar): the
-    tables double mid-run and the run is still the reference's."""
+    """More fills than the kernel's first room (a fill every bar): the fill table doubles
+    mid-run and the run is still the reference's."""
     bars = mmsim.testing.MarketSpec(
         (mmsim.testing.SymbolPath("AAAUSDT", volatility=0.02, seed=7),), n_bars=200
     ).bars()
     strategy = mmsim.mexico(spacing_bps=0.5, levels=4, order_value=100.0)
     reference, fast = both(bars, strategy)
     assert_same_run(reference, fast)
-    assert fast.fills.height > 2 * bars.height  # over four times the first room of 100 rows
+    assert fast.fills.height > 2 * bars.height  # over twice the first room of 200 rows
 
 
 @pytest.mark.parametrize(
