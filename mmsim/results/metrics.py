@@ -578,44 +578,45 @@ def markouts(
     horizons = markout_horizons(horizons)
     run = align(fills, symbols)
     chosen = run.fills if liquidity is None else run.fills.filter(pl.col("liquidity") == liquidity)
-    joined = _marks_ahead(run, chosen, horizons)
-    long = (
-        pl.concat(
-            [
-                joined.select(
-                    "symbol",
-                    "side",
-                    pl.lit(h, pl.Int32).alias("horizon"),
-                    (
-                        pl.col("side") * (pl.col(f"m{h}") - pl.col("price")) / pl.col("price") * 1e4
-                    ).alias("bps"),
-                    (pl.col("side") * (pl.col(f"m{h}") - pl.col("price")) * pl.col("qty")).alias(
-                        "usdt"
-                    ),
-                )
-                for h in horizons
-            ]
-        )
-        if horizons
-        else pl.DataFrame(
-            schema={
-                "symbol": pl.String,
-                "side": pl.Int8,
-                "horizon": pl.Int32,
-                "bps": pl.Float64,
-                "usdt": pl.Float64,
-            }
-        )
+    joined = _marks_ahead(run, chosen, horizons).select(
+        "symbol", "side", "price", "qty", *(f"m{h}" for h in horizons)
     )
-    return (
-        long.drop_nulls("bps")
-        .group_by("symbol", "side", "horizon", maintain_order=True)
+    # one horizon at a time: a long frame of every (fill, horizon) pair would hold a row per
+    # fill and horizon at once
+    parts = [
+        joined.select(
+            "symbol",
+            "side",
+            (pl.col("side") * (pl.col(f"m{h}") - pl.col("price")) / pl.col("price") * 1e4).alias(
+                "bps"
+            ),
+            (pl.col("side") * (pl.col(f"m{h}") - pl.col("price")) * pl.col("qty")).alias("usdt"),
+        )
+        .drop_nulls("bps")
+        .group_by("symbol", "side", maintain_order=True)
         .agg(
             pl.len().alias("fills"),
             pl.col("bps").mean().alias("markout_bps"),
             pl.col("usdt").sum().alias("markout_usdt"),
         )
-        .sort("symbol", "side", "horizon", descending=[False, True, False])
+        .select(
+            "symbol",
+            "side",
+            pl.lit(h, pl.Int32).alias("horizon"),
+            pl.all().exclude("symbol", "side"),
+        )
+        for h in horizons
+    ]
+    schema = {
+        "symbol": pl.String,
+        "side": pl.Int8,
+        "horizon": pl.Int32,
+        "fills": pl.UInt32,
+        "markout_bps": pl.Float64,
+        "markout_usdt": pl.Float64,
+    }
+    return (pl.concat(parts) if parts else pl.DataFrame(schema=schema)).sort(
+        "symbol", "side", "horizon", descending=[False, True, False]
     )
 
 
