@@ -65,7 +65,12 @@ def test_a_fast_run_builds_its_per_bar_frames_and_summary_on_first_read_only(bar
         )
     }
     result = run(bars, "fast")
+    text = repr(result)  # says what the run was without building anything
     assert all(c == [] for c in calls.values())
+    assert text == (
+        f"Result(symbols=['BTCUSDT', 'ETHUSDT'], symbol_bars={bars.height}, "
+        f"fills={result.fills.height}, engine='fast', halted=None)"
+    )
     summary = result.summary
     assert calls["fast_summary"] == [1] and calls["equity_frame"] == calls["symbol_frame"] == []
     equity = result.equity

@@ -48,7 +48,7 @@ def _no_posted() -> pl.DataFrame:
     return pl.DataFrame(schema=POSTED_SCHEMA)
 
 
-@attrs.frozen(slots=True, eq=False)
+@attrs.frozen(slots=True, eq=False, repr=False)
 class Result:
     """The frames of one run and its resolved configuration (immutable).
 
@@ -65,6 +65,17 @@ class Result:
     _summary: Lazy = attrs.field(alias="summary")
     config: dict[str, Any] = attrs.field(converter=freeze)  # read-only, JSON and pickle as dicts
     posted: pl.DataFrame = attrs.field(factory=_no_posted, kw_only=True)
+
+    def __repr__(self) -> str:
+        """What the run was, in one line (the frames are a read away; none is built here)."""
+        config = self.config
+        bars = config.get("bars") or {}
+        engine = config.get("engine") or {}
+        return (
+            f"Result(symbols={list(config.get('symbols', []))}, "
+            f"symbol_bars={bars.get('rows')}, fills={self.fills.height}, "
+            f"engine={engine.get('name')!r}, halted={self.halted!r})"
+        )
 
     def _built(self, field: str) -> pl.DataFrame:
         frame = getattr(self, field)
