@@ -52,8 +52,8 @@ def _no_posted() -> pl.DataFrame:
 class Result:
     """The frames of one run and its resolved configuration (immutable).
 
-    `equity`, `symbols` and `summary` may be built when first read: a run whose per-bar
-    frames nobody reads holds only the engine's records (a few numbers a symbol-bar)."""
+    `equity`, `symbols` and `summary` may be built when first read: a fast run whose per-bar
+    frames nobody reads holds only the kernel's tables (a few numbers a symbol-bar)."""
 
     fills: pl.DataFrame
     # the per-bar frames and the summary: each a frame, or a picklable zero-argument callable
