@@ -158,32 +158,40 @@ def _breakdown(bars: pl.DataFrame, n: int = 3) -> None:
     )
 
 
-def _grid_split(bars: pl.DataFrame, grid: dict, n: int = 24) -> None:
-    """A point's kernel and summary time averaged over a random sample of the grid's points
-    (CPU seconds in this process, into reused tables as a batch runs them): the points differ,
-    and those that halt cost less once they are at rest."""
+def _grid_split(bars: pl.DataFrame, setup: dict, n: int = 24) -> None:
+    """A point's kernel and summary time averaged over a random sample of the grid's points,
+    each built as the sweep builds it (CPU seconds in this process, into reused tables as a
+    batch runs them): the points differ, and those that halt cost less once they are at rest."""
     from mmsim.core.engine import account_bar
     from mmsim.core.matching import match_bar
+    from mmsim.core.setup import resolve_strategies
     from mmsim.fast.batch import BatchPoint, _inputs_for, _prepare
     from mmsim.fast.engine import new_tables, run_into
     from mmsim.fast.plan import fast_plan
     from mmsim.fast.summary import fast_summary
+    from mmsim.research.spec import make_spec
+    from mmsim.research.worker import _arguments
 
-    points = mmsim.grid_points(grid)
+    points = mmsim.grid_points(setup["grid"])
     sample = [points[i] for i in random.Random(2).sample(range(len(points)), min(n, len(points)))]
     symbols = tuple(bars["symbol"].unique().sort().to_list())
     kernel = summary = 0.0
     halted = 0
     group = tables = None
-    for point in sample:
-        strategy = mmsim.avellaneda_stoikov(
-            order_value=2_000.0, max_inventory=10, gamma=point["gamma"], kappa=point["kappa"]
+    for values in sample:
+        spec = make_spec(
+            values,
+            strategy=setup["strategy"],
+            symbols=symbols,
+            fingerprint="",
+            params=setup["params"],
+            risk=setup["risk"],
         )
-        risk = mmsim.basic_risk(max_leverage=point["risk.max_leverage"])
-        plan, _ = fast_plan((strategy,) * len(symbols), risk, match_bar, account_bar, symbols)
+        point = BatchPoint(**_arguments(spec))
+        per_symbol = resolve_strategies(point.strategies, symbols)
+        plan, _ = fast_plan(per_symbol, point.risk, match_bar, account_bar, symbols)
         if group is None:
-            first = BatchPoint(strategy, risk, mmsim.Venue(), 100_000.0)
-            group = _prepare(bars, first, plan, False)
+            group = _prepare(bars, point, plan, False)
             T, S = group.inputs[1].shape
             tables = new_tables(T, S, plan.levels, plan.risk.shape[0])
         s = group.setup
@@ -212,7 +220,7 @@ def batch_mode(args) -> None:
         f"basic_risk; {workers} workers; load average before {os.getloadavg()[0]:.2f}"
     )
     _breakdown(bars)
-    _grid_split(bars, setup["grid"])
+    _grid_split(bars, setup)
     cpu0, faults0 = _cpu_seconds(), _faults()
     started = time.perf_counter()
     rows = mmsim.sweep(bars, workers=workers, engine="fast", **setup)
