@@ -12,8 +12,8 @@ For fixed_spread (no risk) and for Avellaneda-Stoikov + basic_risk, on one symbo
   ref      backtest(..., engine="reference")
 Also the first call's compile time (an empty on-disk cache, in a fresh process), the time to
 load the cached kernels, and the peak memory per symbol-bar of each engine (the resident set's
-growth during a whole run and its summary, then with every frame read too, sampled in a fresh
-process).
+growth during a whole run and its summary, then with every frame read too, then with every
+metric table, sampled in a fresh process).
 
     python benchmarks/bench_engines.py [--bars 50000] [--data ../shared/data/real]
 """
@@ -212,8 +212,10 @@ watcher = threading.Thread(target=watch)
 watcher.start()
 result = mmsim.backtest(bars, strategy, risk=risk, engine=sys.argv[2], venue=venue)
 result.summary
-if sys.argv[3] == "frames":
+if sys.argv[3] in ("frames", "metrics"):
     result.equity, result.symbols
+if sys.argv[3] == "metrics":
+    result.metrics()
 running = False
 watcher.join()
 print((max(peak, rss()) - base) / bars.height)
@@ -262,7 +264,7 @@ def main() -> None:
         )
         memory = {
             (e, read): child(MEMORY_CHILD, path, e, read)
-            for read in ("summary", "frames")
+            for read in READS
             for e in ("fast", "reference")
         }
 
@@ -326,11 +328,19 @@ def main() -> None:
             f"  the kernel's call takes {faults:,} fresh pages from the system (minor page "
             f"faults, in its CPU time); into reused tables: {reused_faults:,}"
         )
-    for read, what in (("summary", "a run and its summary"), ("frames", "and every frame")):
+    for read, what in READS.items():
         print(
             f"peak memory per symbol-bar (A-S + basic_risk), {what}: "
             + ", ".join(f"{e} {b:,.0f} bytes" for (e, r), b in memory.items() if r == read)
         )
+
+
+# what the memory child reads after the run, cumulatively
+READS = {
+    "summary": "a run and its summary",
+    "frames": "and every frame",
+    "metrics": "and every metric table (result.metrics(), what the report reads)",
+}
 
 
 def frames(result: mmsim.Result) -> tuple:
