@@ -265,7 +265,8 @@ def add_features(frame: pl.DataFrame, features: Iterable[Feature]) -> pl.DataFra
             )
     # one symbol in time order is its own window: evaluated as it stands, it gives the same
     # values without the window's sort and gathers (a few columns' worth of memory)
-    one = frame["symbol"].n_unique() == 1 and frame["ts"].is_sorted()
+    symbol = frame["symbol"]
+    one = frame.height > 0 and bool((symbol == symbol[0]).all()) and frame["ts"].is_sorted()
     frame = frame.with_columns(
         (f.expr if one else f.expr.over("symbol", order_by="ts")).cast(pl.Float64).alias(name)
         for name, f in todo.items()
