@@ -66,15 +66,16 @@ def _index(source: Path, name: str = "run") -> tuple | None:
     return stamp, overloads
 
 
+# a fast run's entry points: the fold, and the summary pass its result's summary reads
+_ENTRIES = (("engine.py", "run"), ("summary.py", "summary_pass"))
+
+
 def kernels_cached() -> bool:
     """Whether a fast run's entry points are compiled on disk for these sources and this numba:
     the fold (`engine.run`) and the summary pass its result's summary reads
     (`summary.summary_pass`), each index naming at least one compiled signature and stamped
     with its file as it is; False when unsure."""
     return all(_compiled(_HERE / f, name) for f, name in _ENTRIES)
-
-
-_ENTRIES = (("engine.py", "run"), ("summary.py", "summary_pass"))
 
 
 def _compiled(source: Path, name: str) -> bool:
