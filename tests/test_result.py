@@ -83,11 +83,14 @@ def test_a_fast_run_builds_its_per_bar_frames_and_summary_on_first_read_only(bar
 
 
 @pytest.mark.parametrize("engine", ["reference", "fast"])
-def test_unread_frames_and_summary_survive_pickling(bars, engine):
+def test_frames_and_summary_survive_pickling_unread_and_read(bars, engine):
     read = run(bars, engine)
     back = pickle.loads(pickle.dumps(run(bars, engine)))
     for name in ("summary", "equity", "symbols", "fills", "rejections", "events", "posted"):
         assert getattr(back, name).equals(getattr(read, name)), name
+    again = pickle.loads(pickle.dumps(read))  # and once every frame is built
+    for name in ("summary", "equity", "symbols"):
+        assert getattr(again, name).equals(getattr(read, name)), name
 
 
 def test_the_config_is_read_only_at_every_depth(bars):
