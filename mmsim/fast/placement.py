@@ -60,7 +60,10 @@ def estimated_steps(x, inv_step, side):
     """(count, sure): the venue's count of whole steps in x, floor(x / step + noise) (side > 0)
     or ceil(x / step - noise) (side < 0) with noise = 1e-9 + 1e-12 |x / step|, from
     x * inv_step (inv_step = 1 / step, rounded), without the division (a chain of divisions per
-    quote is most of placement's time); sure when it is that count bit for bit.
+    quote is most of placement's time); sure when it is that count bit for bit. The count is a
+    whole float, as `on_grid` multiplies it: a round trip through an integer would add two
+    conversions to every quote's chain of dependent instructions (+ 0.0 turns the -0.0 that
+    np.ceil gives for a negative fraction into the 0.0 an integer count converts to).
 
     The estimate is within 2**-51 |x / step| of the rounded quotient, so the noisy sum is within
     2**-49 (1 + |x / step|) of the venue's (whatever the order of its additions): further than
@@ -68,32 +71,33 @@ def estimated_steps(x, inv_step, side):
     t = x * inv_step
     if abs(t) < 2.0**52:
         u = t + side * (1e-9 + 1e-12 * abs(t))
-        below, above = math.floor(u), math.ceil(u)
+        below, above = np.floor(u), np.ceil(u)
         margin = 2.0**-40 * (1.0 + abs(t))
         if u - below > margin and above - u > margin:
-            return (below if side > 0 else above), True
-    return 0, False
+            return (below if side > 0 else above) + 0.0, True  # + 0.0: no -0.0
+    return 0.0, False
 
 
 @kernel
 def tick_count(price, tick, inv_tick, side):
-    """`round_price`'s whole ticks (bids down, asks up), the division only where needed."""
+    """`round_price`'s whole ticks (bids down, asks up; a whole float), the division only where
+    needed."""
     n, sure = estimated_steps(price, inv_tick, side)
     if sure:
         return n
     ticks = price / tick
     noise = 1e-9 + 1e-12 * abs(ticks)
-    return math.floor(ticks + noise) if side > 0 else math.ceil(ticks - noise)
+    return (np.floor(ticks + noise) if side > 0 else np.ceil(ticks - noise)) + 0.0
 
 
 @kernel
 def lot_count(qty, lot, inv_lot):
-    """`round_qty`'s whole lots (down), the division only where needed."""
+    """`round_qty`'s whole lots (down; a whole float), the division only where needed."""
     n, sure = estimated_steps(qty, inv_lot, 1)
     if sure:
         return n
     lots = qty / lot
-    return math.floor(lots + 1e-9 + 1e-12 * abs(lots))
+    return np.floor(lots + 1e-9 + 1e-12 * abs(lots)) + 0.0
 
 
 @kernel
@@ -101,7 +105,7 @@ def round_price(price, tick, side, digits):
     """`mmsim.core.venue.round_price`: bids down, asks up to the tick grid."""
     ticks = price / tick
     noise = 1e-9 + 1e-12 * abs(ticks)
-    n = math.floor(ticks + noise) if side > 0 else math.ceil(ticks - noise)
+    n = (np.floor(ticks + noise) if side > 0 else np.ceil(ticks - noise)) + 0.0
     return on_grid(n, tick, digits)
 
 
@@ -109,7 +113,7 @@ def round_price(price, tick, side, digits):
 def round_qty(qty, lot, digits):
     """`mmsim.core.venue.round_qty`: down to whole lots."""
     lots = qty / lot
-    n = math.floor(lots + 1e-9 + 1e-12 * abs(lots))
+    n = np.floor(lots + 1e-9 + 1e-12 * abs(lots)) + 0.0
     return on_grid(n, lot, digits)
 
 
