@@ -95,6 +95,22 @@ def test_grid_rounding_without_division_is_the_venues(data, step, side):
             assert _same(qty, round_qty(x, step)), (x, step)
 
 
+def test_an_ask_below_a_tick_rounds_to_the_venues_positive_zero():
+    """The kernels count ticks as whole floats, and np.ceil of a negative fraction is -0.0
+    where the venue's integer count is 0: an ask a fraction of the noise above zero (a case
+    the property above found) still rounds to the venue's 0.0, sign included."""
+    from mmsim.core.venue import round_price as venue_round_price
+    from mmsim.fast.placement import on_grid, round_price, tick_count
+    from mmsim.fast.run import grid_digits
+
+    for step in _STEPS:
+        digits = grid_digits(step)
+        for x in (5e-324, 1e-300, 1e-12 * step):
+            want = venue_round_price(x, step, -1)
+            assert _same(on_grid(tick_count(x, step, 1.0 / step, -1), step, digits), want)
+            assert _same(round_price(x, step, -1, digits), want), (x, step)
+
+
 @given(
     data=st.data(),
     step=st.sampled_from(_STEPS),
