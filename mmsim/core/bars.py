@@ -88,11 +88,6 @@ def validate_bars(bars: pl.DataFrame, *, allow_gaps: bool = False) -> pl.DataFra
     Raises BarsError naming the column, symbol and row of the first problem found: a missing column,
     a symbol that is not a plain name (SYMBOL_PATTERN), a null or NaN, an infinite number (or a
     NaN funding_rate), a non-positive price, high < max(open, close), low > min(open, close),
-    negative volume, a duplicate timestamp or unsorted timestamps within a symbol, or symbols on
-    different timestamp grids (unless allow_gaps=True: then a symbol with no row at a timestamp
-    neither quotes nor fills there, and its mark carries forward).
-    Raises BarsError naming the column, symbol and row of the first problem found: a missing
-    column, a null or NaN, a non-positive price, high < max(open, close), low > min(open, close),
     negative volume, a duplicate timestamp or unsorted timestamps within a symbol. Unless
     allow_gaps=True, also missing bars: two consecutive bars of a symbol further apart than
     the bar interval (`bar_interval_us`) raise a MissingBarsError (a DataError and a BarsError)
