@@ -44,15 +44,17 @@ def round_digits(x, digits):
 def on_grid(n, step, digits):
     """n steps as a float rounded to `digits` decimals (none when digits < 0): the venue's
     `on_grid`, the IEEE quotient (n * m) / 10**digits of two exact floats (m = step * 10**digits,
-    a whole number) while n * m is below 2**53, else `round(n * step, digits)`."""
+    a whole number) while n * m is below 2**53, else `round(n * step, digits)`. A count of -0.0
+    (np.ceil of a negative fraction) is the venue's integer 0: + 0.0 makes it 0.0."""
+    count = n + 0.0
     if digits < 0:
-        return n * step
+        return count * step
     if digits <= 22:
         p = POW10[digits]
-        units = n * np.rint(step * p)  # exact below 2**53 (a product of whole numbers)
+        units = count * np.rint(step * p)  # exact below 2**53 (a product of whole numbers)
         if abs(units) < 2.0**53:
             return units / p
-    return round_digits(n * step, digits)
+    return round_digits(count * step, digits)
 
 
 @kernel
@@ -62,8 +64,8 @@ def estimated_steps(x, inv_step, side):
     x * inv_step (inv_step = 1 / step, rounded), without the division (a chain of divisions per
     quote is most of placement's time); sure when it is that count bit for bit. The count is a
     whole float, as `on_grid` multiplies it: a round trip through an integer would add two
-    conversions to every quote's chain of dependent instructions (+ 0.0 turns the -0.0 that
-    np.ceil gives for a negative fraction into the 0.0 an integer count converts to).
+    conversions to every quote's chain of dependent instructions (`on_grid` reads a -0.0 count
+    as the 0 it stands for).
 
     The estimate is within 2**-51 |x / step| of the rounded quotient, so the noisy sum is within
     2**-49 (1 + |x / step|) of the venue's (whatever the order of its additions): further than
@@ -74,7 +76,7 @@ def estimated_steps(x, inv_step, side):
         below, above = np.floor(u), np.ceil(u)
         margin = 2.0**-40 * (1.0 + abs(t))
         if u - below > margin and above - u > margin:
-            return (below if side > 0 else above) + 0.0, True  # + 0.0: no -0.0
+            return (below if side > 0 else above), True
     return 0.0, False
 
 
@@ -87,7 +89,7 @@ def tick_count(price, tick, inv_tick, side):
         return n
     ticks = price / tick
     noise = 1e-9 + 1e-12 * abs(ticks)
-    return (np.floor(ticks + noise) if side > 0 else np.ceil(ticks - noise)) + 0.0
+    return np.floor(ticks + noise) if side > 0 else np.ceil(ticks - noise)
 
 
 @kernel
@@ -97,7 +99,7 @@ def lot_count(qty, lot, inv_lot):
     if sure:
         return n
     lots = qty / lot
-    return np.floor(lots + 1e-9 + 1e-12 * abs(lots)) + 0.0
+    return np.floor(lots + 1e-9 + 1e-12 * abs(lots))
 
 
 @kernel
@@ -105,7 +107,7 @@ def round_price(price, tick, side, digits):
     """`mmsim.core.venue.round_price`: bids down, asks up to the tick grid."""
     ticks = price / tick
     noise = 1e-9 + 1e-12 * abs(ticks)
-    n = (np.floor(ticks + noise) if side > 0 else np.ceil(ticks - noise)) + 0.0
+    n = np.floor(ticks + noise) if side > 0 else np.ceil(ticks - noise)
     return on_grid(n, tick, digits)
 
 
@@ -113,7 +115,7 @@ def round_price(price, tick, side, digits):
 def round_qty(qty, lot, digits):
     """`mmsim.core.venue.round_qty`: down to whole lots."""
     lots = qty / lot
-    n = np.floor(lots + 1e-9 + 1e-12 * abs(lots)) + 0.0
+    n = np.floor(lots + 1e-9 + 1e-12 * abs(lots))
     return on_grid(n, lot, digits)
 
 
